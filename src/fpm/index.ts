@@ -1,1 +1,44 @@
-export {};
+export type { CheckFpmConfigOptions, CheckFpmConfigResult, FpmSystem } from './check.js';
+export { accessFormatProblem, checkFpmConfig } from './check.js';
+export type { FpmBuildFeature, FpmDirective, FpmValueType } from './directives.js';
+export {
+  DEBIAN_LINUX_BUILD,
+  FPM_ARRAY_DIRECTIVES,
+  FPM_BUILD_FEATURES,
+  FPM_GLOBAL_DIRECTIVES,
+  FPM_POOL_DIRECTIVES,
+  FPM_VALUE_TYPES,
+  findScalarDirective,
+  fpmDirectives,
+} from './directives.js';
+export type { IniLineResult, IniScanContext, IniStatement } from './ini-line.js';
+export { PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
+export type {
+  FpmGlob,
+  FpmReadFile,
+  ParseFpmConfigOptions,
+  ParseFpmConfigResult,
+  SafeParseFpmConfigResult,
+  SourceLocation,
+} from './parse.js';
+export { DEBIAN_PHP_PREFIX, describeErrno, parseFpmConfig, safeParseFpmConfig } from './parse.js';
+export type {
+  FpmConfig,
+  FpmConfigInput,
+  GlobalConfig,
+  LogLevel,
+  PmMode,
+  PoolConfig,
+  PoolConfigInput,
+  SyslogFacility,
+} from './schema.js';
+export {
+  emptyGlobal,
+  emptyPool,
+  fpmConfigSchema,
+  globalSchema,
+  LOG_LEVELS,
+  PM_MODES,
+  poolSchema,
+  SYSLOG_FACILITIES,
+} from './schema.js';

@@ -1,0 +1,1002 @@
+import { FpmkitInvalidOptionError } from '../errors.js';
+import type { Finding } from '../findings.js';
+import {
+  DEBIAN_PHP_PREFIX,
+  describeErrno,
+  loadFpmConfigText,
+  type ParseFpmConfigOptions,
+  type SourceLocation,
+} from './parse.js';
+import { type FpmConfig, type FpmConfigInput, fpmConfigSchema, type PoolConfig } from './schema.js';
+
+/**
+ * What `php-fpm -t` asks of the machine. Each hook is optional; without it the check assumes
+ * the answer that lets the configuration pass, so a pure check never fails for lack of a host.
+ * `hostFpmSystem()` in `fpmkit/host` answers from the real machine.
+ */
+export interface FpmSystem {
+  /** True when the user name (or numeric uid) exists. @default always true */
+  userExists?(name: string): boolean;
+  /** True when the group name (or numeric gid) exists. @default always true */
+  groupExists?(name: string): boolean;
+  /** True when the path is an existing directory. @default always true */
+  isDirectory?(path: string): boolean;
+  /**
+   * Tries what FPM does with log files (open for appending, creating them); returns the errno
+   * code (`ENOENT`, `EACCES`) when that fails, undefined when it works. @default always works
+   */
+  openForAppend?(path: string): string | undefined;
+  /** Event mechanisms the build supports. @default ['epoll', 'poll', 'select'] (Linux) */
+  eventMechanisms?: readonly string[];
+}
+
+export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
+  /**
+   * Decide as php-fpm run by root would (then every pool needs `user`), unless `allowRoot`.
+   * @default false
+   */
+  asRoot?: boolean;
+  /** As `php-fpm -R`: root may run pools without `user`. @default false */
+  allowRoot?: boolean;
+  /** The machine's answers to the lookups `-t` makes. @default permissive, Linux */
+  system?: FpmSystem;
+  /** The kernel's `net.core.somaxconn`, to warn about backlogs it caps. @default undefined (no check) */
+  somaxconn?: number;
+}
+
+export interface CheckFpmConfigResult {
+  /** Exactly what `php-fpm -t` decides: true for exit 0, false for exit 78. */
+  ok: boolean;
+  /** FPM's errors (with its message text in `evidence.fpmMessage`), then warnings and notes. */
+  findings: Finding[];
+}
+
+/** The compiled `localstatedir` of Debian's php-fpm: where relative pid and error_log go. */
+const DEBIAN_LOCALSTATEDIR = '/var';
+const LINUX_EVENT_MECHANISMS = ['epoll', 'poll', 'select'];
+/** FPM's scoreboard keeps 31 bytes of the pool name; the status page shows no more. */
+const STATUS_POOL_NAME_BYTES = 31;
+/** `log_limit` below this is refused (`ZLOG_MIN_LIMIT`). */
+const MIN_LOG_LIMIT = 512;
+const STATUS_PATH_RE = /^[A-Za-z0-9/_.~-]*$/;
+
+interface Ctx {
+  findings: Finding[];
+  options: CheckFpmConfigOptions;
+  system: Required<Omit<FpmSystem, 'eventMechanisms'>> & { eventMechanisms: readonly string[] };
+  locations:
+    | { global: Record<string, SourceLocation>; pools: Record<string, SourceLocation>[] }
+    | undefined;
+}
+
+type Level = 'ERROR' | 'ALERT' | 'WARNING' | 'NOTICE';
+
+function at(
+  ctx: Ctx,
+  poolIndex: number | undefined,
+  directive: string | undefined,
+): Partial<Finding> {
+  if (!ctx.locations || directive === undefined) return {};
+  const map = poolIndex === undefined ? ctx.locations.global : ctx.locations.pools[poolIndex];
+  const loc = map?.[directive];
+  return loc ? { file: loc.file, line: loc.line } : {};
+}
+
+/** Records one of FPM's own messages. ERROR and ALERT fail the check, as they fail `-t`. */
+function fpm(
+  ctx: Ctx,
+  level: Level,
+  code: string,
+  text: string,
+  extra: Partial<Finding> & { poolIndex?: number | undefined } = {},
+): void {
+  const { poolIndex, ...rest } = extra;
+  const severity =
+    level === 'ERROR' || level === 'ALERT' ? 'error' : level === 'WARNING' ? 'warning' : 'info';
+  ctx.findings.push({
+    code,
+    severity,
+    message: text,
+    ...at(ctx, poolIndex, rest.directive),
+    ...rest,
+    evidence: { fpmMessage: `${level}: ${text}`, ...(rest.evidence ?? {}) },
+  });
+}
+
+/** A warning or note fpmkit adds for what FPM accepts but a person would not want. */
+function advise(
+  ctx: Ctx,
+  severity: 'warning' | 'info',
+  code: string,
+  message: string,
+  extra: Partial<Finding> & { poolIndex?: number | undefined } = {},
+): void {
+  const { poolIndex, ...rest } = extra;
+  ctx.findings.push({ code, severity, message, ...at(ctx, poolIndex, rest.directive), ...rest });
+}
+
+/** `fpm_evaluate_full_path`: relative paths go under the pool prefix, the global prefix, or a default. */
+function fullPath(
+  path: string,
+  poolPrefix: string | undefined,
+  globalPrefix: string | undefined,
+  fallback: string,
+): string {
+  if (path.startsWith('/')) return path;
+  const prefix = poolPrefix ?? globalPrefix ?? fallback;
+  const joined = `${prefix}/${path}`;
+  if (!joined.startsWith('/') && poolPrefix !== undefined)
+    return fullPath(joined, undefined, globalPrefix, fallback);
+  return joined;
+}
+
+/** Expands `$prefix` at the start of a chroot as FPM does (elsewhere it is left as is). */
+function chrootPath(
+  path: string,
+  poolPrefix: string | undefined,
+  globalPrefix: string | undefined,
+): string {
+  if (path.startsWith('/')) return path;
+  const prefix = poolPrefix ?? globalPrefix ?? DEBIAN_PHP_PREFIX;
+  if (path.startsWith('$prefix')) {
+    const rest = path.slice('$prefix'.length);
+    return rest === '' ? prefix : `${prefix}/${rest}`;
+  }
+  return `${prefix}/${path}`;
+}
+
+/** Validates an access.format as `fpm_log_write` does; returns FPM's warning text, or undefined. */
+export function accessFormatProblem(format: string): string | undefined {
+  let token = false;
+  let modifier = '';
+  for (let i = 0; i < format.length; i++) {
+    const c = format[i]!;
+    if (!token) {
+      if (c === '%') {
+        token = true;
+        modifier = '';
+      }
+      continue;
+    }
+    token = false;
+    const m = modifier.toLowerCase();
+    switch (c) {
+      case '%':
+      case 'f':
+      case 'l':
+      case 'm':
+      case 'n':
+      case 'p':
+      case 'P':
+      case 'q':
+      case 'Q':
+      case 'r':
+      case 'R':
+      case 's':
+      case 't':
+      case 'T':
+      case 'u':
+        break;
+      case 'C':
+        if (m !== '' && m !== 'total' && m !== 'user' && m !== 'system') {
+          return `only 'total', 'user' or 'system' are allowed as a modifier for %C ('${modifier}')`;
+        }
+        break;
+      case 'd':
+        if (
+          ![
+            '',
+            'seconds',
+            'milli',
+            'milliseconds',
+            'mili',
+            'miliseconds',
+            'micro',
+            'microseconds',
+          ].includes(m)
+        ) {
+          return `only 'seconds', 'milli', 'miliseconds', 'micro' or 'microseconds' are allowed as a modifier for %d ('${modifier}')`;
+        }
+        break;
+      case 'M':
+        if (!['', 'bytes', 'kilo', 'kilobytes', 'mega', 'megabytes'].includes(m)) {
+          return `only 'bytes', 'kilo', 'kilobytes', 'mega' or 'megabytes' are allowed as a modifier for %M ('${modifier}')`;
+        }
+        break;
+      case 'e':
+        if (modifier === '')
+          return 'the name of the environment variable must be set between embraces for %e';
+        break;
+      case 'o':
+        if (modifier === '') return 'the name of the header must be set between embraces for %o';
+        break;
+      case '{': {
+        const close = format.indexOf('}', i + 1);
+        if (close < 0 || close + 1 >= format.length)
+          return 'missing closing embrace in the access.format';
+        modifier = format.slice(i + 1, close);
+        i = close;
+        token = true;
+        break;
+      }
+      default:
+        return `Invalid token in the access.format (%${c})`;
+    }
+  }
+  return undefined;
+}
+
+interface ProcessedPool {
+  pool: PoolConfig;
+  index: number | undefined;
+  /** The hidden `<name>_status` pool that `pm.status_listen` creates. */
+  hidden: boolean;
+  listen: string | undefined;
+}
+
+function checkGlobal(ctx: Ctx, config: FpmConfig): boolean {
+  const g = config.global;
+  const globalPrefix = ctx.options.prefix;
+  let ok = true;
+  const err = (level: Level, code: string, text: string, directive?: string) => {
+    fpm(ctx, level, code, text, directive ? { directive } : {});
+    if (level === 'ERROR' || level === 'ALERT') ok = false;
+  };
+  if ((g.logLimit ?? 1024) < MIN_LOG_LIMIT)
+    err('ERROR', 'fpm.log-limit', `log_limit must be greater than ${MIN_LOG_LIMIT}`, 'log_limit');
+  if ((g.process.max ?? 0) < 0)
+    err('ERROR', 'fpm.process-max-negative', "process_max can't be negative", 'process.max');
+  const prio = g.process.priority;
+  if (prio !== undefined && prio !== 64 && (prio < -19 || prio > 20)) {
+    err(
+      'ERROR',
+      'fpm.process-priority',
+      'process.priority must be included into [-19,20]',
+      'process.priority',
+    );
+  }
+  const errorLog = g.errorLog ?? 'log/php-fpm.log';
+  if (errorLog.toLowerCase() !== 'syslog') {
+    const path = fullPath(errorLog, undefined, globalPrefix, DEBIAN_LOCALSTATEDIR);
+    const errno = ctx.system.openForAppend(path);
+    if (errno)
+      err(
+        'ERROR',
+        'fpm.error-log-unwritable',
+        `failed to open error_log (${path}): ${describeErrno(errno)}`,
+        'error_log',
+      );
+  }
+  const mechanism = g.eventsMechanism;
+  if (
+    mechanism !== undefined &&
+    mechanism !== '' &&
+    !ctx.system.eventMechanisms.includes(mechanism.toLowerCase())
+  ) {
+    err(
+      'ERROR',
+      'fpm.events-mechanism',
+      `event mechanism '${mechanism}' is not available on this system`,
+      'events.mechanism',
+    );
+  }
+  return ok;
+}
+
+function edgeTriggered(config: FpmConfig): boolean {
+  const m = config.global.eventsMechanism?.toLowerCase();
+  return m === undefined || m === '' || m === 'epoll' || m === 'kqueue';
+}
+
+function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: ProcessedPool[]): void {
+  const { pool, index } = entry;
+  const p = pool.name;
+  const loc = { poolIndex: index, pool: p } as const;
+  const globalPrefix = ctx.options.prefix;
+  const fail = (level: Level, code: string, text: string, directive?: string, fix?: string) =>
+    fpm(ctx, level, code, text, {
+      ...loc,
+      ...(directive ? { directive } : {}),
+      ...(fix ? { fix } : {}),
+    });
+
+  let poolPrefix: string | undefined;
+  if (pool.prefix) {
+    poolPrefix = fullPath(pool.prefix, undefined, globalPrefix, DEBIAN_PHP_PREFIX);
+    if (!ctx.system.isDirectory(poolPrefix)) {
+      fail(
+        'ERROR',
+        'fpm.prefix-missing',
+        `[pool ${p}] the prefix '${poolPrefix}' does not exist or is not a directory`,
+        'prefix',
+      );
+    }
+  }
+  if (pool.user === undefined && ctx.options.asRoot && !ctx.options.allowRoot) {
+    fail(
+      'ALERT',
+      'fpm.user-missing',
+      `[pool ${p}] user has not been defined`,
+      'user',
+      'set `user` (and `group`) for the pool, e.g. www-data',
+    );
+  }
+  const address = pool.listen.address;
+  if (!address) {
+    fail(
+      'ALERT',
+      'fpm.listen-missing',
+      `[pool ${p}] no listen address have been defined!`,
+      'listen',
+      'set `listen` to a socket path or host:port',
+    );
+  } else {
+    entry.listen =
+      isUnixAddress(address) && !address.startsWith('/')
+        ? fullPath(address, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX)
+        : address;
+  }
+  const prio = pool.process.priority;
+  if (prio !== undefined && prio !== 64 && (prio < -19 || prio > 20)) {
+    fail(
+      'ERROR',
+      'fpm.process-priority',
+      `[pool ${p}] process.priority must be included into [-19,20]`,
+      'process.priority',
+    );
+  }
+  const mode = pool.pm.mode;
+  if (mode === undefined) {
+    fail(
+      'ALERT',
+      'fpm.pm-missing',
+      `[pool ${p}] the process manager is missing (static, dynamic or ondemand)`,
+      'pm',
+      'set `pm = dynamic` (or static, ondemand)',
+    );
+  }
+  const maxChildren = pool.pm.maxChildren ?? 0;
+  if (maxChildren < 1) {
+    fail(
+      'ALERT',
+      'fpm.max-children',
+      `[pool ${p}] pm.max_children must be a positive value`,
+      'pm.max_children',
+    );
+  }
+  if (mode === 'dynamic') {
+    const min = pool.pm.minSpareServers ?? 0;
+    const max = pool.pm.maxSpareServers ?? 0;
+    let start = pool.pm.startServers ?? 0;
+    if (min <= 0)
+      fail(
+        'ALERT',
+        'fpm.min-spare',
+        `[pool ${p}] pm.min_spare_servers(${min}) must be a positive value`,
+        'pm.min_spare_servers',
+      );
+    if (max <= 0)
+      fail(
+        'ALERT',
+        'fpm.max-spare',
+        `[pool ${p}] pm.max_spare_servers(${max}) must be a positive value`,
+        'pm.max_spare_servers',
+      );
+    if (min > maxChildren || max > maxChildren) {
+      fail(
+        'ALERT',
+        'fpm.spare-above-max-children',
+        `[pool ${p}] pm.min_spare_servers(${min}) and pm.max_spare_servers(${max}) cannot be greater than pm.max_children(${maxChildren})`,
+        'pm.max_spare_servers',
+      );
+    }
+    if (max < min) {
+      fail(
+        'ALERT',
+        'fpm.max-spare-below-min-spare',
+        `[pool ${p}] pm.max_spare_servers(${max}) must not be less than pm.min_spare_servers(${min})`,
+        'pm.max_spare_servers',
+      );
+    }
+    if (start <= 0) {
+      start = min + Math.trunc((max - min) / 2);
+      fail(
+        'NOTICE',
+        'fpm.start-servers-default',
+        `[pool ${p}] pm.start_servers is not set. It's been set to ${start}.`,
+        'pm.start_servers',
+      );
+    } else if (start < min || start > max) {
+      fail(
+        'ALERT',
+        'fpm.start-servers-range',
+        `[pool ${p}] pm.start_servers(${start}) must not be less than pm.min_spare_servers(${min}) and not greater than pm.max_spare_servers(${max})`,
+        'pm.start_servers',
+      );
+    }
+    if ((pool.pm.maxSpawnRate ?? 32) < 1) {
+      fail(
+        'ALERT',
+        'fpm.max-spawn-rate',
+        `[pool ${p}] pm.max_spawn_rate must be a positive value`,
+        'pm.max_spawn_rate',
+      );
+    }
+  } else if (mode === 'ondemand') {
+    if (!edgeTriggered(config)) {
+      fail(
+        'ALERT',
+        'fpm.ondemand-events',
+        `[pool ${p}] ondemand process manager can ONLY be used when events.mechanism is either epoll (Linux) or kqueue (*BSD).`,
+        'pm',
+      );
+    }
+    const idle = pool.pm.processIdleTimeoutSeconds ?? 10;
+    if (idle < 1) {
+      fail(
+        'ALERT',
+        'fpm.idle-timeout',
+        `[pool ${p}] pm.process_idle_timeout(${idle}s) must be greater than 0s`,
+        'pm.process_idle_timeout',
+      );
+    }
+    const backlog = pool.listen.backlog ?? -1;
+    if (backlog < -1) {
+      fail(
+        'WARNING',
+        'fpm.ondemand-backlog',
+        `[pool ${p}] listen.backlog(${backlog}) was too low for the ondemand process manager. I updated it for you to -1.`,
+        'listen.backlog',
+      );
+    }
+  }
+  const statusListen = pool.pm.statusListen;
+  let statusPath = pool.pm.statusPath;
+  if (statusListen !== undefined && !entry.hidden) {
+    if (statusPath === undefined) statusPath = '/';
+    all.push({
+      pool: {
+        ...pool,
+        name: `${p}_status`,
+        listen: { ...pool.listen, address: statusListen },
+        pm: { mode: 'ondemand', maxChildren: 2, statusPath },
+        ping: {},
+      },
+      index,
+      hidden: true,
+      listen: undefined,
+    });
+  }
+  if (statusPath) {
+    if (!statusPath.startsWith('/')) {
+      fail(
+        'ERROR',
+        'fpm.status-path',
+        `[pool ${p}] the status path '${statusPath}' must start with a '/'`,
+        'pm.status_path',
+      );
+    } else if (statusListen === undefined && !entry.hidden && statusPath.length < 2) {
+      fail(
+        'ERROR',
+        'fpm.status-path',
+        `[pool ${p}] the status path '${statusPath}' is not long enough`,
+        'pm.status_path',
+      );
+    } else if (!STATUS_PATH_RE.test(statusPath)) {
+      fail(
+        'ERROR',
+        'fpm.status-path',
+        `[pool ${p}] the status path '${statusPath}' must contain only the following characters '[alphanum]/_-.~'`,
+        'pm.status_path',
+      );
+    }
+  }
+  const pingPath = pool.ping.path;
+  if (pingPath) {
+    if (!pingPath.startsWith('/')) {
+      fail(
+        'ERROR',
+        'fpm.ping-path',
+        `[pool ${p}] the ping path '${pingPath}' must start with a '/'`,
+        'ping.path',
+      );
+    } else if (pingPath.length < 2) {
+      fail(
+        'ERROR',
+        'fpm.ping-path',
+        `[pool ${p}] the ping path '${pingPath}' is not long enough`,
+        'ping.path',
+      );
+    } else if (!STATUS_PATH_RE.test(pingPath)) {
+      fail(
+        'ERROR',
+        'fpm.ping-path',
+        `[pool ${p}] the ping path '${pingPath}' must contain only the following characters '[alphanum]/_-.~'`,
+        'ping.path',
+      );
+    } else if (pool.ping.response !== undefined && pool.ping.response.length < 1) {
+      fail(
+        'ERROR',
+        'fpm.ping-response',
+        `[pool ${p}] the ping response page '' is not long enough`,
+        'ping.response',
+      );
+    }
+  }
+  const slowlog = pool.slowlog
+    ? fullPath(pool.slowlog, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX)
+    : undefined;
+  const slowTimeout = pool.requestSlowlogTimeoutSeconds ?? 0;
+  const terminate = pool.requestTerminateTimeoutSeconds ?? 0;
+  if (slowTimeout !== 0) {
+    if (!slowlog) {
+      fail(
+        'ERROR',
+        'fpm.slowlog-required',
+        `[pool ${p}] 'slowlog' must be specified for use with 'request_slowlog_timeout'`,
+        'request_slowlog_timeout',
+        'set `slowlog` to a file path',
+      );
+    } else {
+      const errno = ctx.system.openForAppend(slowlog);
+      if (errno)
+        fail(
+          'ERROR',
+          'fpm.slowlog-unwritable',
+          `Unable to create or open slowlog(${slowlog}): ${describeErrno(errno)}`,
+          'slowlog',
+        );
+      if (terminate !== 0 && slowTimeout > terminate) {
+        fail(
+          'ERROR',
+          'fpm.slowlog-above-terminate',
+          `[pool ${p}] 'request_slowlog_timeout' (${slowTimeout}) can't be greater than 'request_terminate_timeout' (${terminate})`,
+          'request_slowlog_timeout',
+        );
+      }
+    }
+  }
+  const depth = pool.requestSlowlogTraceDepth ?? 0;
+  if (depth !== 0) {
+    if (!slowlog) {
+      fail(
+        'ERROR',
+        'fpm.slowlog-required',
+        `[pool ${p}] 'slowlog' must be specified for use with 'request_slowlog_trace_depth'`,
+        'request_slowlog_trace_depth',
+      );
+    } else if (depth <= 0) {
+      fail(
+        'ERROR',
+        'fpm.trace-depth',
+        `[pool ${p}] 'request_slowlog_trace_depth' (${depth}) must be a positive value`,
+        'request_slowlog_trace_depth',
+      );
+    }
+  }
+  let chroot: string | undefined;
+  if (pool.chroot) {
+    chroot = chrootPath(pool.chroot, poolPrefix, globalPrefix);
+    if (!chroot.startsWith('/')) {
+      fail(
+        'ERROR',
+        'fpm.chroot',
+        `[pool ${p}] the chroot path '${chroot}' must start with a '/'`,
+        'chroot',
+      );
+    } else if (!ctx.system.isDirectory(chroot)) {
+      fail(
+        'ERROR',
+        'fpm.chroot',
+        `[pool ${p}] the chroot path '${chroot}' does not exist or is not a directory`,
+        'chroot',
+      );
+    }
+  }
+  if (pool.chdir) {
+    const chdir = fullPath(pool.chdir, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
+    if (!chdir.startsWith('/')) {
+      fail(
+        'ERROR',
+        'fpm.chdir',
+        `[pool ${p}] the chdir path '${chdir}' must start with a '/'`,
+        'chdir',
+      );
+    } else if (pool.chroot !== undefined) {
+      const inside = `${chroot ?? pool.chroot}/${chdir}`;
+      if (!ctx.system.isDirectory(inside)) {
+        fail(
+          'ERROR',
+          'fpm.chdir',
+          `[pool ${p}] the chdir path '${chdir}' within the chroot path '${chroot ?? pool.chroot}' ('${inside}') does not exist or is not a directory`,
+          'chdir',
+        );
+      }
+    } else if (!ctx.system.isDirectory(chdir)) {
+      fail(
+        'ERROR',
+        'fpm.chdir',
+        `[pool ${p}] the chdir path '${chdir}' does not exist or is not a directory`,
+        'chdir',
+      );
+    }
+  }
+}
+
+function isUnixAddress(address: string): boolean {
+  return !address.includes(':') && !/^\d+$/.test(address);
+}
+
+function checkAfterPools(ctx: Ctx, pools: ProcessedPool[]): void {
+  for (const a of pools) {
+    for (const b of pools) {
+      if (a === b || !a.listen || !b.listen) continue;
+      if (a.listen === b.listen) {
+        fpm(
+          ctx,
+          'ERROR',
+          'fpm.listen-duplicate',
+          `[pool ${b.pool.name}] unable to set listen address as it's already used in another pool '${a.pool.name}'`,
+          {
+            pool: b.pool.name,
+            poolIndex: b.index,
+            directive: 'listen',
+            fix: 'give each pool its own socket',
+          },
+        );
+        return;
+      }
+    }
+  }
+}
+
+function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
+  const globalPrefix = ctx.options.prefix;
+  for (const { pool, index } of pools) {
+    if (!pool.access.log) continue;
+    const poolPrefix = pool.prefix
+      ? fullPath(pool.prefix, undefined, globalPrefix, DEBIAN_PHP_PREFIX)
+      : undefined;
+    const path = fullPath(pool.access.log, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
+    const errno = ctx.system.openForAppend(path);
+    if (errno) {
+      fpm(
+        ctx,
+        'ERROR',
+        'fpm.access-log-unwritable',
+        `failed to open access log (${path}): ${describeErrno(errno)}`,
+        {
+          pool: pool.name,
+          poolIndex: index,
+          directive: 'access.log',
+        },
+      );
+    }
+  }
+  for (const { pool, index } of pools) {
+    if (!pool.access.log) continue;
+    const format = pool.access.format ?? '%R - %u %t "%m %r" %s';
+    const problem = accessFormatProblem(format);
+    if (problem) {
+      fpm(
+        ctx,
+        'ERROR',
+        'fpm.access-format',
+        `[pool ${pool.name}] wrong format for access.format '${format}'`,
+        {
+          pool: pool.name,
+          poolIndex: index,
+          directive: 'access.format',
+          evidence: { fpmWarning: `WARNING: ${problem}` },
+          fix: problem,
+        },
+      );
+    }
+  }
+}
+
+/** The lookups only `php-fpm -t` makes (`fpm_unix_test_config`), after the config is processed. */
+function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
+  for (const { pool, index } of pools) {
+    const loc = { pool: pool.name, poolIndex: index };
+    if (pool.user && !ctx.system.userExists(pool.user)) {
+      fpm(
+        ctx,
+        'ERROR',
+        'fpm.user-unknown',
+        `[pool ${pool.name}] cannot get uid for user '${pool.user}'`,
+        { ...loc, directive: 'user' },
+      );
+    }
+    if (pool.group && !ctx.system.groupExists(pool.group)) {
+      fpm(
+        ctx,
+        'ERROR',
+        'fpm.group-unknown',
+        `[pool ${pool.name}] cannot get gid for group '${pool.group}'`,
+        { ...loc, directive: 'group' },
+      );
+    }
+    if (pool.listen.owner && !ctx.system.userExists(pool.listen.owner)) {
+      fpm(
+        ctx,
+        'ERROR',
+        'fpm.listen-owner-unknown',
+        `[pool ${pool.name}] cannot get uid for user '${pool.listen.owner}': Success (0)`,
+        {
+          ...loc,
+          directive: 'listen.owner',
+        },
+      );
+    }
+    if (pool.listen.group && !ctx.system.groupExists(pool.listen.group)) {
+      fpm(
+        ctx,
+        'ERROR',
+        'fpm.listen-group-unknown',
+        `[pool ${pool.name}] cannot get gid for group '${pool.listen.group}': Success (0)`,
+        {
+          ...loc,
+          directive: 'listen.group',
+        },
+      );
+    }
+  }
+}
+
+const IPV4_RE = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const IPV6_RE = /^[0-9a-fA-F:.]+$/;
+
+/** What FPM accepts but a person would not want. These never change `ok`. */
+function advisories(ctx: Ctx, config: FpmConfig): void {
+  const g = config.global;
+  const pct = g.processControlTimeoutSeconds ?? 0;
+  if (pct === 0) {
+    advise(
+      ctx,
+      'warning',
+      'fpm.process-control-timeout-zero',
+      'process_control_timeout is 0: on every reload or graceful stop FPM sends SIGTERM right after SIGQUIT, killing requests in flight',
+      {
+        directive: 'process_control_timeout',
+        fix: 'set process_control_timeout to at least the longest request, e.g. 30s',
+      },
+    );
+  } else if (pct < 0) {
+    advise(ctx, 'warning', 'fpm.negative-time', `process_control_timeout is negative (${pct}s)`, {
+      directive: 'process_control_timeout',
+    });
+  }
+  for (const [index, pool] of config.pools.entries()) {
+    const loc = { pool: pool.name, poolIndex: index };
+    const slow = pool.requestSlowlogTimeoutSeconds ?? 0;
+    const terminate = pool.requestTerminateTimeoutSeconds ?? 0;
+    for (const [directive, value] of [
+      ['request_slowlog_timeout', slow],
+      ['request_terminate_timeout', terminate],
+      ['pm.process_idle_timeout', pool.pm.processIdleTimeoutSeconds ?? 10],
+    ] as const) {
+      if (value < 0) {
+        advise(
+          ctx,
+          'warning',
+          'fpm.negative-time',
+          `${directive} is negative (${value}s): a negative timeout disables timeout checks for every pool`,
+          {
+            ...loc,
+            directive,
+            fix: 'use 0 to turn a timeout off',
+          },
+        );
+      }
+    }
+    if (slow > 0 && terminate === 0) {
+      advise(
+        ctx,
+        'warning',
+        'fpm.slowlog-without-terminate',
+        'request_slowlog_timeout is set but request_terminate_timeout is not: slow requests are logged but never stopped',
+        {
+          ...loc,
+          directive: 'request_terminate_timeout',
+          fix: 'set request_terminate_timeout above request_slowlog_timeout',
+        },
+      );
+    }
+    const maxRequests = pool.pm.maxRequests;
+    if (maxRequests === 0) {
+      advise(
+        ctx,
+        'warning',
+        'fpm.max-requests-zero',
+        'pm.max_requests = 0: workers are never recycled, so a memory leak grows without bound',
+        {
+          ...loc,
+          directive: 'pm.max_requests',
+          fix: 'set pm.max_requests, e.g. 500',
+        },
+      );
+    } else if (maxRequests !== undefined && maxRequests < 0) {
+      advise(
+        ctx,
+        'warning',
+        'fpm.max-requests-zero',
+        `pm.max_requests is negative (${maxRequests}); FPM treats it as never recycling`,
+        {
+          ...loc,
+          directive: 'pm.max_requests',
+        },
+      );
+    }
+    const backlog = pool.listen.backlog;
+    const somaxconn = ctx.options.somaxconn;
+    if (somaxconn !== undefined && backlog !== undefined && backlog > somaxconn) {
+      advise(
+        ctx,
+        'warning',
+        'fpm.backlog-above-somaxconn',
+        `listen.backlog = ${backlog} is above net.core.somaxconn = ${somaxconn}; the kernel silently caps the queue at ${somaxconn}`,
+        {
+          ...loc,
+          directive: 'listen.backlog',
+          evidence: { backlog, somaxconn },
+          fix: `raise net.core.somaxconn to at least ${backlog}`,
+        },
+      );
+    }
+    if (pool.user === 'root' || pool.group === 'root') {
+      advise(
+        ctx,
+        'warning',
+        'fpm.user-root',
+        'the pool runs as root: php-fpm -t accepts it, but FPM refuses to start without -R',
+        {
+          ...loc,
+          directive: 'user',
+          fix: 'run the pool as an unprivileged user such as www-data',
+        },
+      );
+    }
+    const address = pool.listen.address;
+    const clients = pool.listen.allowedClients;
+    if (address && clients) {
+      if (isUnixAddress(address)) {
+        advise(
+          ctx,
+          'warning',
+          'fpm.allowed-clients-unix',
+          'listen.allowed_clients has no effect on a UNIX socket',
+          {
+            ...loc,
+            directive: 'listen.allowed_clients',
+            fix: 'control access with listen.owner, listen.group and listen.mode',
+          },
+        );
+      }
+      for (const ip of clients) {
+        if (!IPV4_RE.test(ip) && !(ip.includes(':') && IPV6_RE.test(ip))) {
+          advise(
+            ctx,
+            'warning',
+            'fpm.allowed-clients-invalid',
+            `listen.allowed_clients entry '${ip}' is not an IP address; workers will refuse it`,
+            {
+              ...loc,
+              directive: 'listen.allowed_clients',
+              fix: 'list IPv4 or IPv6 addresses separated by commas, without spaces or CIDR masks',
+            },
+          );
+        }
+      }
+    }
+    if (
+      (pool.listen.aclUsers || pool.listen.aclGroups) &&
+      (pool.listen.owner || pool.listen.group)
+    ) {
+      advise(
+        ctx,
+        'warning',
+        'fpm.listen-owner-ignored',
+        'listen.owner and listen.group are ignored because listen.acl_users or listen.acl_groups is set',
+        {
+          ...loc,
+          directive: 'listen.owner',
+        },
+      );
+    }
+    if (pool.pm.statusListen !== undefined && pool.pm.statusPath === undefined) {
+      advise(
+        ctx,
+        'warning',
+        'fpm.status-listen-without-path',
+        "pm.status_listen without pm.status_path serves the status page at '/' on the pool's main socket too",
+        { ...loc, directive: 'pm.status_path', fix: 'set pm.status_path, e.g. /status' },
+      );
+    }
+    if (Buffer.byteLength(pool.name) > STATUS_POOL_NAME_BYTES) {
+      advise(
+        ctx,
+        'info',
+        'fpm.pool-name-truncated',
+        `the status page shows only the first ${STATUS_POOL_NAME_BYTES} bytes of the pool name`,
+        loc,
+      );
+    }
+  }
+}
+
+function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
+  return {
+    userExists: system?.userExists?.bind(system) ?? (() => true),
+    groupExists: system?.groupExists?.bind(system) ?? (() => true),
+    isDirectory: system?.isDirectory?.bind(system) ?? (() => true),
+    openForAppend: system?.openForAppend?.bind(system) ?? (() => undefined),
+    eventMechanisms: system?.eventMechanisms ?? LINUX_EVENT_MECHANISMS,
+  };
+}
+
+/**
+ * Decides what `php-fpm -t` would decide for the same configuration, with FPM's own message
+ * texts, and adds warnings for what FPM accepts but a person would not want.
+ *
+ * `ok` is false exactly when `php-fpm -t` exits 78. The first error finding is the error FPM
+ * prints first (FPM stops there; fpmkit goes on and reports every problem it can). Checks that
+ * need the machine (users, directories, log files) use `options.system`.
+ *
+ * @param input the configuration text, or a model (validated with `fpmConfigSchema`)
+ */
+export function checkFpmConfig(
+  input: string | FpmConfigInput,
+  options: CheckFpmConfigOptions = {},
+): CheckFpmConfigResult {
+  const ctx: Ctx = {
+    findings: [],
+    options,
+    system: resolveSystem(options.system),
+    locations: undefined,
+  };
+  let config: FpmConfig;
+  if (typeof input === 'string') {
+    const loaded = loadFpmConfigText(input, options, true);
+    ctx.locations = loaded.locations;
+    ctx.findings.push(...loaded.findings);
+    if (loaded.findings.some((f) => f.severity === 'error'))
+      return { ok: false, findings: ctx.findings };
+    config = loaded.config;
+  } else {
+    const parsed = fpmConfigSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new FpmkitInvalidOptionError(issue.path.join('.') || 'config', issue.message, {
+        cause: parsed.error,
+      });
+    }
+    config = parsed.data;
+  }
+  let ok = checkGlobal(ctx, config);
+  const before = ctx.findings.length;
+  if (config.pools.length === 0) {
+    fpm(
+      ctx,
+      'ERROR',
+      'fpm.no-pool',
+      'No pool defined. at least one pool section must be specified in config file',
+      {
+        fix: 'add a pool section such as [www]',
+      },
+    );
+  }
+  const processed: ProcessedPool[] = config.pools.map((pool, index) => ({
+    pool,
+    index,
+    hidden: false,
+    listen: undefined,
+  }));
+  for (let i = 0; i < processed.length; i++) checkPool(ctx, config, processed[i]!, processed);
+  checkAfterPools(ctx, processed);
+  checkAccessLogs(ctx, processed);
+  checkAccounts(ctx, processed);
+  if (ctx.findings.slice(before).some((f) => f.severity === 'error')) ok = false;
+  advisories(ctx, config);
+  return { ok, findings: ctx.findings };
+}

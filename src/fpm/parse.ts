@@ -1,0 +1,728 @@
+import { FpmkitError, FpmkitParseError } from '../errors.js';
+import type { Finding } from '../findings.js';
+import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
+import {
+  DEBIAN_LINUX_BUILD,
+  type FpmBuildFeature,
+  type FpmDirective,
+  findScalarDirective,
+} from './directives.js';
+import { type IniScanContext, PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
+import {
+  emptyGlobal,
+  emptyPool,
+  type FpmConfig,
+  type GlobalConfig,
+  LOG_LEVELS,
+  type LogLevel,
+  PM_MODES,
+  type PoolConfig,
+  SYSLOG_FACILITIES,
+} from './schema.js';
+
+/** Reads an included file; throw an error with an errno `code` (ENOENT, EACCES) on failure. */
+export type FpmReadFile = (path: string) => string;
+
+/**
+ * Expands an include pattern like glob(3) with GLOB_MARK: matching paths in sorted order,
+ * directories with a trailing `/`. Return `[]` for no match; throw (with an errno `code`)
+ * when a directory on the way cannot be read, which FPM reports as `Unable to globalize`.
+ */
+export type FpmGlob = (pattern: string) => readonly string[];
+
+export interface ParseFpmConfigOptions {
+  /** Name of the file, used in messages and findings, as FPM prints it. @default 'php-fpm.conf' */
+  path?: string;
+  /** The master's environment for `${NAME}`; an unset name expands to nothing. @default {} */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** php.ini directives, which `${NAME}` consults before the environment. @default {} */
+  iniDirectives?: Readonly<Record<string, string>>;
+  /** Reads included files. Without it an `include` cannot be followed and is reported. */
+  readFile?: FpmReadFile;
+  /** Expands include patterns. Without it only patterns without wildcards are followed. */
+  glob?: FpmGlob;
+  /**
+   * The global prefix (`php-fpm -p`). Relative includes resolve against it, or against the
+   * compiled prefix `/usr` (Debian) when it is unset. @default undefined
+   */
+  prefix?: string;
+  /** PHP constants a bare word may name. @default the E_* constants */
+  constants?: Readonly<Record<string, string>>;
+  /** Build features of the target php-fpm. @default Debian's Linux build (everything but setfib) */
+  build?: Partial<Record<FpmBuildFeature, boolean>>;
+}
+
+/** Where a directive was set. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+export interface ParseFpmConfigResult {
+  config: FpmConfig;
+  /** Load-time problems (FPM's own errors as `error`, quirks as `warning`), in file order. */
+  findings: Finding[];
+  /** Where each directive was last set: `global` and one map per pool, by directive name. */
+  locations: { global: Record<string, SourceLocation>; pools: Record<string, SourceLocation>[] };
+}
+
+/** The compiled prefix of Debian's php-fpm (`PHP_PREFIX`). */
+export const DEBIAN_PHP_PREFIX = '/usr';
+/** FPM refuses to nest includes deeper than this (`ini_recursion`). */
+const MAX_INCLUDE_DEPTH = 5;
+
+/** Text C's strerror gives for the errno codes a config load meets. */
+const STRERROR: Record<string, [string, number]> = {
+  ENOENT: ['No such file or directory', 2],
+  EACCES: ['Permission denied', 13],
+  ENOTDIR: ['Not a directory', 20],
+  EISDIR: ['Is a directory', 21],
+  EROFS: ['Read-only file system', 30],
+  ELOOP: ['Too many levels of symbolic links', 40],
+  ENAMETOOLONG: ['File name too long', 36],
+};
+
+/** `<strerror> (<errno>)` as FPM's SYSERROR lines end. */
+export function describeErrno(code: string | undefined): string {
+  const known = code ? STRERROR[code] : undefined;
+  return known ? `${known[0]} (${known[1]})` : `${code ?? 'Unknown error'} (0)`;
+}
+
+function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** One file being read: FPM's line counter is shared and not restored after an include. */
+interface LoadState {
+  config: FpmConfig;
+  current: PoolConfig | undefined;
+  poolIndex: Map<string, number>;
+  findings: Finding[];
+  locations: ParseFpmConfigResult['locations'];
+  depth: number;
+  fpmLine: number;
+  scan: IniScanContext;
+  build: Record<FpmBuildFeature, boolean>;
+  options: ParseFpmConfigOptions;
+  /** In collecting mode syntax errors become findings instead of exceptions. */
+  collect: boolean;
+}
+
+/** A load-time error in FPM's words, as a finding; `fpmMessage` is the exact log line. */
+function loadError(
+  state: LoadState,
+  code: string,
+  file: string,
+  line: number,
+  text: string,
+  extra: Partial<Finding> = {},
+): void {
+  const finding: Finding = {
+    code,
+    severity: 'error',
+    message: text,
+    file,
+    line,
+    ...extra,
+    evidence: { fpmMessage: `ERROR: ${text}`, ...(extra.evidence ?? {}) },
+  };
+  if (state.current) finding.pool = state.current.name;
+  state.findings.push(finding);
+}
+
+const SUBSTITUTION_LIMIT = 1000;
+
+/** FPM's `$pool` substitution (`fpm_conf_expand_pool_name`): repeated until none is left. */
+function expandPoolName(value: string, pool: PoolConfig | undefined): string | undefined {
+  if (!value.includes('$pool')) return value;
+  if (!pool) return undefined;
+  let out = value;
+  for (let i = 0; i < SUBSTITUTION_LIMIT && out.includes('$pool'); i++) {
+    out = out.replace('$pool', pool.name);
+  }
+  return out;
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
+  const last = path[path.length - 1]!;
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+}
+
+/** A scalar value as the model stores it, or FPM's reason for refusing it. */
+function convertScalar(
+  directive: FpmDirective,
+  raw: string,
+  pool: PoolConfig | undefined,
+): { ok: true; value: unknown; warning?: string } | { ok: false; reason: string } {
+  switch (directive.type) {
+    case 'string':
+    case 'path':
+    case 'octal':
+    case 'csv':
+    case 'extensions': {
+      const text = expandPoolName(raw, pool);
+      if (text === undefined)
+        return { ok: false, reason: "Can't use '$pool' when the pool is not defined" };
+      if (directive.type === 'octal') {
+        if (text === '') return { ok: true, value: undefined };
+        const mode = parseOctalMode(text) & 0o7777;
+        const clean = /^[0-7]+$/.test(text);
+        return clean
+          ? { ok: true, value: mode }
+          : {
+              ok: true,
+              value: mode,
+              warning: `'${text}' is not an octal number; FPM reads it as ${mode.toString(8).padStart(4, '0')}`,
+            };
+      }
+      if (directive.type === 'csv')
+        return { ok: true, value: text === '' ? undefined : text.split(',') };
+      if (directive.type === 'extensions')
+        return { ok: true, value: text.split(/[ \t]+/).filter(Boolean) };
+      return { ok: true, value: text };
+    }
+    case 'integer': {
+      const r = parseFpmInteger(raw);
+      return r.ok ? { ok: true, value: r.value } : r;
+    }
+    case 'time': {
+      const r = parseFpmTime(raw);
+      return r.ok ? { ok: true, value: r.value } : r;
+    }
+    case 'boolean': {
+      const r = parseFpmBoolean(raw);
+      return r.ok ? { ok: true, value: r.value } : r;
+    }
+    case 'log_level': {
+      const lower = raw.toLowerCase();
+      const level = lower === 'warn' ? 'warning' : lower;
+      return (LOG_LEVELS as readonly string[]).includes(level)
+        ? { ok: true, value: level as LogLevel }
+        : { ok: false, reason: "invalid value for 'log_level'" };
+    }
+    case 'syslog_facility': {
+      const lower = raw.toLowerCase();
+      return (SYSLOG_FACILITIES as readonly string[]).includes(lower)
+        ? { ok: true, value: lower }
+        : { ok: false, reason: 'invalid value' };
+    }
+    case 'rlimit_core': {
+      if (raw.toLowerCase() === 'unlimited') return { ok: true, value: 'unlimited' };
+      const r = parseFpmInteger(raw);
+      if (!r.ok) return r;
+      return r.value < 0
+        ? { ok: false, reason: "must be greater than zero or 'unlimited'" }
+        : { ok: true, value: r.value };
+    }
+    case 'pm': {
+      const lower = raw.toLowerCase();
+      return (PM_MODES as readonly string[]).includes(lower)
+        ? { ok: true, value: lower }
+        : { ok: false, reason: 'invalid process manager (static, dynamic or ondemand)' };
+    }
+    default:
+      return { ok: false, reason: `internal: ${directive.type} is not a scalar type` };
+  }
+}
+
+function handleEntry(
+  state: LoadState,
+  file: string,
+  line: number,
+  name: string,
+  value: string | null,
+): string | undefined {
+  const where = `[${file}:${state.fpmLine}]`;
+  if (value === null) {
+    loadError(
+      state,
+      'fpm.null-value',
+      file,
+      line,
+      `${where} value is NULL for a ZEND_INI_PARSER_ENTRY`,
+      {
+        directive: name,
+        fix: 'write the directive as `name = value`; `#` does not start a comment in FPM files, `;` does',
+      },
+    );
+    return undefined;
+  }
+  if (name === 'include') return value;
+  const section = state.current ? 'pool' : 'global';
+  const directive = findScalarDirective(section, name, state.build);
+  if (!directive) {
+    const elsewhere = findScalarDirective(
+      section === 'pool' ? 'global' : 'pool',
+      name,
+      state.build,
+    );
+    loadError(state, 'fpm.unknown-entry', file, line, `${where} unknown entry '${name}'`, {
+      directive: name,
+      ...(elsewhere
+        ? {
+            fix: `'${elsewhere.name}' belongs in ${elsewhere.section === 'global' ? 'the [global] section' : 'a pool section'}`,
+          }
+        : {}),
+    });
+    return undefined;
+  }
+  const converted = convertScalar(directive, value, state.current);
+  if (!converted.ok) {
+    loadError(
+      state,
+      converted.reason.startsWith("Can't use '$pool'")
+        ? 'fpm.pool-variable-in-global'
+        : 'fpm.invalid-value',
+      file,
+      line,
+      `${where} unable to parse value for entry '${directive.name}': ${converted.reason}`,
+      { directive: directive.name, evidence: { value } },
+    );
+    return undefined;
+  }
+  const target = (state.current ?? state.config.global) as unknown as Record<string, unknown>;
+  setPath(target, directive.path, converted.value);
+  const locations = state.current
+    ? state.locations.pools[state.poolIndex.get(state.current.name.toLowerCase())!]!
+    : state.locations.global;
+  locations[directive.name] = { file, line };
+  if (converted.warning) {
+    state.findings.push({
+      code: 'fpm.listen-mode-not-octal',
+      severity: 'warning',
+      message: `${directive.name}: ${converted.warning}`,
+      directive: directive.name,
+      file,
+      line,
+      ...(state.current ? { pool: state.current.name } : {}),
+      fix: 'write the mode as octal digits, e.g. 0660',
+    });
+  }
+  return undefined;
+}
+
+const ARRAY_FIELDS: Record<string, keyof PoolConfig> = {
+  env: 'env',
+  php_value: 'phpValue',
+  php_admin_value: 'phpAdminValue',
+  php_flag: 'phpFlag',
+  php_admin_flag: 'phpAdminFlag',
+};
+
+function handleArray(
+  state: LoadState,
+  file: string,
+  line: number,
+  name: string,
+  key: string,
+  value: string,
+): void {
+  const where = `[${file}:${state.fpmLine}]`;
+  const extra = { directive: `${name}[${key}]` };
+  if (name === 'access.suppress_path') {
+    let bad = false;
+    if (key !== '') {
+      loadError(
+        state,
+        'fpm.suppress-path-key',
+        file,
+        line,
+        `${where} Keys provided to field 'access.suppress_path' are ignored`,
+        extra,
+      );
+      bad = true;
+    }
+    if (!value.startsWith('/')) {
+      loadError(
+        state,
+        'fpm.suppress-path-value',
+        file,
+        line,
+        `${where} Values provided to field 'access.suppress_path' must begin with '/'`,
+        extra,
+      );
+      bad = true;
+    }
+    if (bad) return;
+  } else if (key === '') {
+    loadError(
+      state,
+      'fpm.array-key-missing',
+      file,
+      line,
+      `${where} You must provide a key for field '${name}'`,
+      extra,
+    );
+    return;
+  }
+  const pool = state.current;
+  if (!pool) {
+    loadError(
+      state,
+      'fpm.array-in-global',
+      file,
+      line,
+      `${where} Array are not allowed in the global section`,
+      extra,
+    );
+    return;
+  }
+  if (name === 'access.suppress_path') {
+    pool.access.suppressPaths.push(expandPoolName(value, pool)!);
+    return;
+  }
+  const field = ARRAY_FIELDS[name];
+  if (!field) {
+    loadError(
+      state,
+      'fpm.unknown-directive',
+      file,
+      line,
+      `${where} unknown directive '${name}'`,
+      extra,
+    );
+    return;
+  }
+  if (name === 'env' && value === '') {
+    loadError(state, 'fpm.env-empty-value', file, line, `${where} empty value`, extra);
+    return;
+  }
+  let stored: string | boolean;
+  if (name === 'php_flag' || name === 'php_admin_flag') {
+    const b = parseFpmBoolean(value);
+    if (!b.ok) {
+      loadError(
+        state,
+        'fpm.invalid-value',
+        file,
+        line,
+        `${where} error while parsing '${name}[${key}]' : ${b.reason}`,
+        extra,
+      );
+      return;
+    }
+    stored = b.value;
+  } else {
+    stored = expandPoolName(value, pool)!;
+  }
+  const record = pool[field] as Record<string, string | boolean>;
+  // FPM keeps every entry and applies them first to last, so the first one of a key wins.
+  const admin = name.startsWith('php_admin');
+  const siblings =
+    name === 'env'
+      ? [record]
+      : [pool[admin ? 'phpAdminValue' : 'phpValue'], pool[admin ? 'phpAdminFlag' : 'phpFlag']];
+  if (siblings.some((r) => Object.hasOwn(r, key))) {
+    state.findings.push({
+      code: 'fpm.duplicate-array-key',
+      severity: 'warning',
+      message: `${name}[${key}] is set again; FPM applies the first value and ignores this one`,
+      pool: pool.name,
+      directive: `${name}[${key}]`,
+      file,
+      line,
+      fix: 'remove the later entry',
+    });
+    return;
+  }
+  Object.defineProperty(record, key, {
+    value: stored,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
+function handleSection(state: LoadState, name: string): void {
+  if (name.toLowerCase() === 'global') {
+    state.current = undefined;
+    return;
+  }
+  const existing = state.poolIndex.get(name.toLowerCase());
+  if (existing !== undefined) {
+    state.current = state.config.pools[existing];
+    return;
+  }
+  const pool = emptyPool(name);
+  state.poolIndex.set(name.toLowerCase(), state.config.pools.length);
+  state.config.pools.push(pool);
+  state.locations.pools.push({});
+  state.current = pool;
+}
+
+function hasWildcard(pattern: string): boolean {
+  return /[*?[]/.test(pattern);
+}
+
+function resolveInclude(state: LoadState, pattern: string): string {
+  if (pattern.startsWith('/') || pattern === '') return pattern;
+  return `${state.options.prefix ?? DEBIAN_PHP_PREFIX}/${pattern}`;
+}
+
+function handleInclude(state: LoadState, file: string, line: number, rawPattern: string): boolean {
+  const pattern = resolveInclude(state, rawPattern);
+  const at = `from ${file} at line ${state.fpmLine}`;
+  let matches: readonly string[];
+  if (state.options.glob) {
+    try {
+      matches = state.options.glob(pattern);
+    } catch (error) {
+      loadError(
+        state,
+        'fpm.include-failed',
+        file,
+        line,
+        `Unable to globalize '${pattern}' (ret=2) ${at}.`,
+        {
+          directive: 'include',
+          evidence: { errno: errnoOf(error) ?? null },
+          fix: 'make sure the directory of the include pattern exists and is readable',
+        },
+      );
+      return false;
+    }
+  } else if (!hasWildcard(pattern)) {
+    matches = [pattern];
+  } else {
+    state.findings.push({
+      code: 'fpm.include-unresolved',
+      severity: 'error',
+      message: `include '${pattern}' ${at} was not followed: no glob function was given`,
+      file,
+      line,
+      directive: 'include',
+      fix: 'pass `glob` and `readFile` options, or use loadFpmConfig from fpmkit/host',
+    });
+    return false;
+  }
+  if (matches.length === 0) {
+    state.findings.push({
+      code: 'fpm.include-no-match',
+      severity: 'warning',
+      message: `Nothing matches the include pattern '${pattern}' ${at}.`,
+      file,
+      line,
+      directive: 'include',
+      evidence: { fpmMessage: `WARNING: Nothing matches the include pattern '${pattern}' ${at}.` },
+    });
+    return true;
+  }
+  for (const match of matches) {
+    if (match.endsWith('/')) continue;
+    const ok = loadFile(state, match, undefined);
+    if (!ok) {
+      const includeLine = state.fpmLine;
+      loadError(
+        state,
+        'fpm.include-failed',
+        file,
+        line,
+        `Unable to include ${match} from ${file} at line ${includeLine}`,
+        {
+          directive: 'include',
+        },
+      );
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Reads one file into the state; false when FPM would abort loading. */
+function loadFile(state: LoadState, file: string, text: string | undefined): boolean {
+  if (text === undefined) {
+    if (!state.options.readFile) {
+      state.findings.push({
+        code: 'fpm.include-unresolved',
+        severity: 'error',
+        message: `cannot read included file '${file}': no readFile function was given`,
+        file,
+        directive: 'include',
+        fix: 'pass a `readFile` option, or use loadFpmConfig from fpmkit/host',
+      });
+      return false;
+    }
+    try {
+      text = state.options.readFile(file);
+    } catch (error) {
+      const message = `failed to open configuration file '${file}': ${describeErrno(errnoOf(error))}`;
+      state.findings.push({
+        code: 'fpm.include-unreadable',
+        severity: 'error',
+        message,
+        file,
+        evidence: { fpmMessage: `ERROR: ${message}` },
+      });
+      return false;
+    }
+  }
+  if (state.depth >= MAX_INCLUDE_DEPTH) {
+    const message = 'failed to include more than 5 files recursively';
+    state.findings.push({
+      code: 'fpm.include-depth',
+      severity: 'error',
+      message,
+      file,
+      evidence: { fpmMessage: `ERROR: ${message}` },
+    });
+    return false;
+  }
+  state.depth++;
+  try {
+    return loadLines(state, file, text);
+  } finally {
+    state.depth--;
+  }
+}
+
+function loadLines(state: LoadState, file: string, text: string): boolean {
+  state.fpmLine = 0;
+  let ok = true;
+  let start = 0;
+  let line = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const physical = text.slice(start, end);
+    start = end + 1;
+    line++;
+    state.fpmLine++;
+    if (physical.length === 0) continue;
+    const errorsBefore = state.findings.length;
+    const { statements, syntaxError } = scanIniLine(physical, state.scan);
+    let include: string | undefined;
+    let twoIncludes = false;
+    for (const st of statements) {
+      if (st.kind === 'section') handleSection(state, st.name);
+      else if (st.kind === 'array') handleArray(state, file, line, st.name, st.key, st.value);
+      else {
+        const inc = handleEntry(state, file, line, st.name, st.value);
+        if (inc !== undefined) {
+          if (include !== undefined) twoIncludes = true;
+          include = inc;
+        }
+      }
+    }
+    if (syntaxError) {
+      const message = `PHP:  ${syntaxError}`;
+      if (!state.collect) {
+        throw new FpmkitParseError(`${syntaxError} (FPM reports: ${message})`, {
+          source: file,
+          line,
+          lineText: physical,
+        });
+      }
+      state.findings.push({
+        code: 'fpm.syntax',
+        severity: 'error',
+        message: syntaxError,
+        file,
+        line,
+        ...(state.current ? { pool: state.current.name } : {}),
+        evidence: { fpmMessage: message, lineText: physical },
+        fix: 'quote values containing = ; " or spaces around quotes, and close every [ ] and " on the same line',
+      });
+      ok = false;
+    }
+    if (twoIncludes) {
+      loadError(
+        state,
+        'fpm.include-twice',
+        file,
+        line,
+        `[${file}:${state.fpmLine}] two includes at the same time !`,
+        {
+          directive: 'include',
+        },
+      );
+    }
+    if (state.findings.slice(errorsBefore).some((f) => f.severity === 'error')) ok = false;
+    if (include !== undefined && !twoIncludes && !handleInclude(state, file, line, include))
+      ok = false;
+  }
+  return ok;
+}
+
+function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {
+  const constants = options.constants ?? PHP_ERROR_CONSTANTS;
+  const ini = options.iniDirectives ?? {};
+  const env = options.env ?? {};
+  return {
+    variable: (name) =>
+      Object.hasOwn(ini, name) ? ini[name]! : Object.hasOwn(env, name) ? (env[name] ?? '') : '',
+    constant: (name) => (Object.hasOwn(constants, name) ? constants[name] : undefined),
+  };
+}
+
+/** @internal Loads a configuration; in collecting mode syntax errors become findings. */
+export function loadFpmConfigText(
+  text: string,
+  options: ParseFpmConfigOptions,
+  collect: boolean,
+): ParseFpmConfigResult {
+  if (typeof text !== 'string') {
+    throw new FpmkitError(
+      'parseFpmConfig expects the configuration text as a string',
+      'FPMKIT_INVALID_OPTION',
+    );
+  }
+  const state: LoadState = {
+    config: { global: emptyGlobal(), pools: [] },
+    current: undefined,
+    poolIndex: new Map(),
+    findings: [],
+    locations: { global: {}, pools: [] },
+    depth: 0,
+    fpmLine: 0,
+    scan: makeScanContext(options),
+    build: { ...DEBIAN_LINUX_BUILD, ...options.build },
+    options,
+    collect,
+  };
+  loadFile(state, options.path ?? 'php-fpm.conf', text);
+  return { config: state.config, findings: state.findings, locations: state.locations };
+}
+
+/**
+ * Parses a php-fpm configuration exactly as FPM 8.2 reads it: one line at a time through PHP's
+ * INI parser, `;` comments (`#` is an error), case-insensitive scalar names, `$pool` and
+ * `${ENV}`, FPM's time and boolean rules, includes in sorted order with the section carried
+ * across them, re-opened sections merged, the last scalar and the first array key winning.
+ *
+ * Returns the model of what the file sets (absent means FPM's default) and the load-time
+ * findings: FPM's own errors (unknown entries, values it refuses) with its message texts, and
+ * warnings for quirks. Throws `FpmkitParseError` with file and line for an INI syntax error.
+ *
+ * @example
+ * const { config } = parseFpmConfig('[www]\nlisten = /run/php/www.sock\npm = static\npm.max_children = 8\n');
+ * config.pools[0].pm.maxChildren; // 8
+ */
+export function parseFpmConfig(
+  text: string,
+  options: ParseFpmConfigOptions = {},
+): ParseFpmConfigResult {
+  return loadFpmConfigText(text, options, false);
+}
+
+export type SafeParseFpmConfigResult =
+  | { success: true; data: ParseFpmConfigResult }
+  | { success: false; error: FpmkitParseError };
+
+/** `parseFpmConfig` that returns the syntax error instead of throwing it. */
+export function safeParseFpmConfig(
+  text: string,
+  options: ParseFpmConfigOptions = {},
+): SafeParseFpmConfigResult {
+  try {
+    return { success: true, data: parseFpmConfig(text, options) };
+  } catch (error) {
+    if (error instanceof FpmkitParseError) return { success: false, error };
+    throw error;
+  }
+}
+
+export type { GlobalConfig };

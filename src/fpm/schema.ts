@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+/** Process manager modes (`pm`). */
+export const PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
+export type PmMode = (typeof PM_MODES)[number];
+
+/** `log_level` values; FPM also accepts `warn`, which fpmkit reads as `warning`. */
+export const LOG_LEVELS = ['debug', 'notice', 'warning', 'error', 'alert'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `syslog.facility` names Linux defines, lower-case (FPM matches them ignoring case). */
+export const SYSLOG_FACILITIES = [
+  'auth',
+  'authpriv',
+  'cron',
+  'daemon',
+  'ftp',
+  'kern',
+  'lpr',
+  'mail',
+  'news',
+  'syslog',
+  'user',
+  'uucp',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const;
+export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
+
+/** FPM stores integers in a C int. */
+const int = () => z.number().int().min(-2147483648).max(2147483647);
+/** Seconds as FPM stores them (a C int; negative values are accepted by FPM). */
+const seconds = () => int();
+const rlimitCore = () => z.union([z.literal('unlimited'), int().min(0)]);
+
+/**
+ * `[global]` settings as written in the file. An absent field means the directive is not set
+ * and FPM's default applies (see `fpmDirectives` and `effectiveFpmConfig`).
+ */
+export const globalSchema = z.object({
+  pid: z.string().optional(),
+  errorLog: z.string().optional(),
+  syslog: z
+    .object({
+      ident: z.string().optional(),
+      facility: z.enum(SYSLOG_FACILITIES).optional(),
+    })
+    .prefault({}),
+  logBuffering: z.boolean().optional(),
+  logLevel: z.enum(LOG_LEVELS).optional(),
+  logLimit: int().optional(),
+  emergencyRestartThreshold: int().optional(),
+  emergencyRestartIntervalSeconds: seconds().optional(),
+  processControlTimeoutSeconds: seconds().optional(),
+  process: z
+    .object({
+      max: int().optional(),
+      priority: int().optional(),
+    })
+    .prefault({}),
+  daemonize: z.boolean().optional(),
+  rlimitFiles: int().optional(),
+  rlimitCore: rlimitCore().optional(),
+  eventsMechanism: z.string().optional(),
+  systemdIntervalSeconds: seconds().optional(),
+});
+
+/**
+ * One pool as written in the file, grouped as the dotted directive names are. Absent fields
+ * are directives the file does not set. `listen.mode` is a number (`0o660`); comma- and
+ * space-separated directives are lists.
+ */
+export const poolSchema = z.object({
+  name: z.string(),
+  prefix: z.string().optional(),
+  user: z.string().optional(),
+  group: z.string().optional(),
+  listen: z
+    .object({
+      address: z.string().optional(),
+      backlog: int().optional(),
+      aclUsers: z.array(z.string()).optional(),
+      aclGroups: z.array(z.string()).optional(),
+      owner: z.string().optional(),
+      group: z.string().optional(),
+      mode: z.number().int().min(0).max(0o7777).optional(),
+      allowedClients: z.array(z.string()).optional(),
+      setfib: int().optional(),
+    })
+    .prefault({}),
+  process: z
+    .object({
+      priority: int().optional(),
+      dumpable: z.boolean().optional(),
+    })
+    .prefault({}),
+  pm: z
+    .object({
+      mode: z.enum(PM_MODES).optional(),
+      maxChildren: int().optional(),
+      startServers: int().optional(),
+      minSpareServers: int().optional(),
+      maxSpareServers: int().optional(),
+      maxSpawnRate: int().optional(),
+      processIdleTimeoutSeconds: seconds().optional(),
+      maxRequests: int().optional(),
+      statusPath: z.string().optional(),
+      statusListen: z.string().optional(),
+    })
+    .prefault({}),
+  ping: z
+    .object({
+      path: z.string().optional(),
+      response: z.string().optional(),
+    })
+    .prefault({}),
+  access: z
+    .object({
+      log: z.string().optional(),
+      format: z.string().optional(),
+      suppressPaths: z.array(z.string()).prefault([]),
+    })
+    .prefault({}),
+  slowlog: z.string().optional(),
+  requestSlowlogTimeoutSeconds: seconds().optional(),
+  requestSlowlogTraceDepth: int().optional(),
+  requestTerminateTimeoutSeconds: seconds().optional(),
+  requestTerminateTimeoutTrackFinished: z.boolean().optional(),
+  rlimitFiles: int().optional(),
+  rlimitCore: rlimitCore().optional(),
+  chroot: z.string().optional(),
+  chdir: z.string().optional(),
+  catchWorkersOutput: z.boolean().optional(),
+  decorateWorkersOutput: z.boolean().optional(),
+  clearEnv: z.boolean().optional(),
+  securityLimitExtensions: z.array(z.string()).optional(),
+  apparmorHat: z.string().optional(),
+  env: z.record(z.string(), z.string()).prefault({}),
+  phpValue: z.record(z.string(), z.string()).prefault({}),
+  phpAdminValue: z.record(z.string(), z.string()).prefault({}),
+  phpFlag: z.record(z.string(), z.boolean()).prefault({}),
+  phpAdminFlag: z.record(z.string(), z.boolean()).prefault({}),
+});
+
+/** A whole FPM configuration: the `[global]` section and the pools in file order. */
+export const fpmConfigSchema = z.object({
+  global: globalSchema.prefault({}),
+  pools: z.array(poolSchema),
+});
+
+export type GlobalConfig = z.infer<typeof globalSchema>;
+export type PoolConfig = z.infer<typeof poolSchema>;
+export type FpmConfig = z.infer<typeof fpmConfigSchema>;
+/** What callers may pass: groups and records may be omitted. */
+export type PoolConfigInput = z.input<typeof poolSchema>;
+export type FpmConfigInput = z.input<typeof fpmConfigSchema>;
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The literal lists above and the schemas' unions are the same lists (checked at compile time). */
+const listsMatch: [
+  Same<NonNullable<PoolConfig['pm']['mode']>, PmMode>,
+  Same<NonNullable<GlobalConfig['logLevel']>, LogLevel>,
+  Same<NonNullable<GlobalConfig['syslog']['facility']>, SyslogFacility>,
+] = [true, true, true];
+void listsMatch;
+
+/** An empty pool model with only its name, as the parser creates it for a new `[name]`. */
+export function emptyPool(name: string): PoolConfig {
+  return poolSchema.parse({ name });
+}
+
+/** An empty `[global]` model. */
+export function emptyGlobal(): GlobalConfig {
+  return globalSchema.parse({});
+}
