@@ -11,6 +11,8 @@ export {
   findScalarDirective,
   fpmDirectives,
 } from './directives.js';
+export type { EffectiveOptions, FpmDump } from './dump.js';
+export { effectiveFpmConfig, parseFpmDump } from './dump.js';
 export type { IniLineResult, IniScanContext, IniStatement } from './ini-line.js';
 export { PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
 export type {
@@ -22,6 +24,8 @@ export type {
   SourceLocation,
 } from './parse.js';
 export { DEBIAN_PHP_PREFIX, describeErrno, parseFpmConfig, safeParseFpmConfig } from './parse.js';
+export type { RenderFpmOptions } from './render.js';
+export { renderFpmConfig, renderGlobal, renderPool } from './render.js';
 export type {
   FpmConfig,
   FpmConfigInput,

@@ -77,11 +77,12 @@ class SyntaxError_ {
 }
 
 /** Value tokens of one statement's right-hand side. */
-type Tok =
+type Tok = { line: number } & (
   | { t: 'str'; v: string; name: string }
   | { t: 'op'; v: string }
   | { t: 'bool'; v: string; name: string }
-  | { t: 'dq'; v: string };
+  | { t: 'dq'; v: string }
+);
 
 const isBlank = (c: number) => c === C.Space || c === C.Tab;
 const isNewline = (c: number) => c === C.Nl || c === C.Cr;
@@ -95,9 +96,9 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
   let pos = 0;
   let lineNo = 1;
 
-  const fail = (what: string, expecting?: string): never => {
+  const fail = (what: string, expecting?: string, line = lineNo): never => {
     const exp = expecting ? `, expecting ${expecting}` : '';
-    throw new SyntaxError_(`syntax error, unexpected ${what}${exp} in Unknown on line ${lineNo}`);
+    throw new SyntaxError_(`syntax error, unexpected ${what}${exp} in Unknown on line ${line}`);
   };
 
   /** Consumes one newline sequence at pos if there is one. */
@@ -249,52 +250,54 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
   };
 
   /** Tokens of a value up to what ends it. */
-  const readValueTokens = (): { tokens: Tok[]; end: 'eol' | 'eof' | 'equals' } => {
+  const readValueTokens = (): { tokens: Tok[]; end: 'eol' | 'eof' | 'equals'; endLine: number } => {
     const tokens: Tok[] = [];
+    const push = (tok: Tok) => tokens.push(tok);
     for (;;) {
+      const line = lineNo;
       let look = pos;
       while (look < s.length && isBlank(s.charCodeAt(look))) look++;
       const c = s[look];
       if (c === undefined) {
         pos = look;
-        return { tokens, end: 'eof' };
+        return { tokens, end: 'eof', endLine: lineNo };
       }
       if (isNewline(s.charCodeAt(look))) {
         pos = look;
         eatNewline();
-        return { tokens, end: 'eol' };
+        return { tokens, end: 'eol', endLine: lineNo };
       }
       if (c === ';') {
         const nl = s.indexOf('\n', look);
         pos = nl < 0 ? s.length : nl;
         eatNewline();
-        return { tokens, end: 'eol' };
+        return { tokens, end: 'eol', endLine: lineNo };
       }
       if (c === '"') {
         pos = look + 1;
-        tokens.push({ t: 'dq', v: readDoubleQuoted() });
+        push({ t: 'dq', v: readDoubleQuoted(), line });
         continue;
       }
       if (look > pos) {
-        tokens.push({ t: 'str', v: s.slice(pos, look), name: 'TC_WHITESPACE' });
+        push({ t: 'str', v: s.slice(pos, look), name: 'TC_WHITESPACE', line });
         pos = look;
         continue;
       }
-      if (c === '=') return { tokens, end: 'equals' };
+      if (c === '=') return { tokens, end: 'equals', endLine: lineNo };
       if (c === '$' && s[pos + 1] === '{') {
-        tokens.push({ t: 'str', v: readVariable(), name: 'TC_DOLLAR_CURLY' });
+        push({ t: 'str', v: readVariable(), name: 'TC_DOLLAR_CURLY', line });
         continue;
       }
       if (OPERATORS.has(c)) {
         pos++;
         skipBlanks();
-        tokens.push({ t: 'op', v: c });
+        push({ t: 'op', v: c, line });
         continue;
       }
       if (c === "'") {
         const raw = readRaw();
-        if (raw === undefined) return { tokens, end: 'eof' };
-        tokens.push({ t: 'str', v: raw, name: 'TC_RAW' });
+        if (raw === undefined) return { tokens, end: 'eof', endLine: lineNo };
+        push({ t: 'str', v: raw, name: 'TC_RAW', line });
         continue;
       }
       let end = pos;
@@ -313,38 +316,49 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
       const bool = BOOL_RE.exec(s.slice(pos, pos + Math.max(run.length, 5) + 64));
       if (bool && bool[0].length >= run.length) {
         pos += bool[0].length;
-        if (bool[1]) tokens.push({ t: 'bool', v: '1', name: 'BOOL_TRUE' });
-        else if (bool[2]) tokens.push({ t: 'bool', v: '', name: 'BOOL_FALSE' });
-        else tokens.push({ t: 'bool', v: '', name: 'NULL_NULL' });
+        if (bool[1]) push({ t: 'bool', v: '1', name: 'BOOL_TRUE', line });
+        else if (bool[2]) push({ t: 'bool', v: '', name: 'BOOL_FALSE', line });
+        else push({ t: 'bool', v: '', name: 'NULL_NULL', line });
         continue;
       }
-      if (run.length === 0) return { tokens, end: 'eof' };
+      if (run.length === 0) return { tokens, end: 'eof', endLine: lineNo };
       pos = end;
       if (CONSTANT_RE.test(run)) {
-        tokens.push({ t: 'str', v: ctx.constant(run) ?? run, name: 'TC_CONSTANT' });
+        push({ t: 'str', v: ctx.constant(run) ?? run, name: 'TC_CONSTANT', line });
       } else if (NUMBER_RE.test(run)) {
-        tokens.push({ t: 'str', v: run, name: 'TC_NUMBER' });
+        push({ t: 'str', v: run, name: 'TC_NUMBER', line });
       } else {
-        tokens.push({ t: 'str', v: run, name: 'TC_STRING' });
+        push({ t: 'str', v: run, name: 'TC_STRING', line });
       }
     }
   };
 
   /** Evaluates `string_or_value` of PHP's INI grammar over the tokens of one value. */
-  const evaluate = (tokens: Tok[], end: 'eol' | 'eof' | 'equals'): string | null => {
+  const evaluate = ({
+    tokens,
+    end,
+    endLine,
+  }: {
+    tokens: Tok[];
+    end: 'eol' | 'eof' | 'equals';
+    endLine: number;
+  }): string | null => {
     const endName = end === 'eof' ? 'end of file' : 'END_OF_LINE';
+    const failAtEnd = (expecting?: string): never => fail(endName, expecting, endLine);
+    const failAt = (tok: Tok, expecting?: string): never =>
+      fail(tokenName(tok), expecting, tok.line);
     if (tokens.length === 0) return end === 'eof' ? null : '';
     const first = tokens[0]!;
     if (first.t === 'bool') {
       const next = tokens[1];
-      if (next) fail(tokenName(next));
+      if (next) failAt(next);
       return first.v;
     }
     let i = 0;
     const peek = () => tokens[i];
     const primary = (): string => {
       const tok = peek();
-      if (!tok) return fail(endName);
+      if (!tok) return failAtEnd();
       if (tok.t === 'op') {
         if (tok.v === '~' || tok.v === '!') {
           i++;
@@ -356,14 +370,15 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
           const inner = expr();
           const close = peek();
           if (!close || close.t !== 'op' || close.v !== ')') {
-            return fail(close ? tokenName(close) : endName, "'^' or '|' or '&' or ')'");
+            const expecting = "'^' or '|' or '&' or ')'";
+            return close ? failAt(close, expecting) : failAtEnd(expecting);
           }
           i++;
           return inner;
         }
-        return fail(`'${tok.v}'`);
+        return failAt(tok);
       }
-      if (tok.t === 'bool') return fail(tok.name);
+      if (tok.t === 'bool') return failAt(tok);
       let text = '';
       let any = false;
       for (let t = peek(); t && (t.t === 'str' || t.t === 'dq'); t = peek()) {
@@ -371,7 +386,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         any = true;
         i++;
       }
-      if (!any) return fail(endName);
+      if (!any) return failAtEnd();
       return text;
     };
     const expr = (): string => {
@@ -391,7 +406,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
     };
     const value = expr();
     const rest = peek();
-    if (rest) fail(tokenName(rest));
+    if (rest) failAt(rest);
     return value;
   };
 
@@ -442,8 +457,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
           }
           pos++;
           skipBlanks();
-          const { tokens, end: stop } = readValueTokens();
-          const value = evaluate(tokens, stop);
+          const value = evaluate(readValueTokens());
           out.push({ kind: 'array', name: label.trim(), key, value: value ?? '' });
           continue;
         }
@@ -451,8 +465,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         if (s[pos] === '=') {
           pos++;
           skipBlanks();
-          const { tokens, end: stop } = readValueTokens();
-          out.push({ kind: 'entry', name: label.trim(), value: evaluate(tokens, stop) });
+          out.push({ kind: 'entry', name: label.trim(), value: evaluate(readValueTokens()) });
           continue;
         }
         out.push({ kind: 'entry', name: label.trim(), value: null });

@@ -88,9 +88,11 @@ export function describeErrno(code: string | undefined): string {
   return known ? `${known[0]} (${known[1]})` : `${code ?? 'Unknown error'} (0)`;
 }
 
+/** The errno code of a failed read or glob: `errno` (fpmkit's I/O errors) or Node's `code`. */
 function errnoOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+  const e = error as { errno?: unknown; code?: unknown } | null;
+  if (typeof e?.errno === 'string') return e.errno;
+  return typeof e?.code === 'string' && !e.code.startsWith('FPMKIT_') ? e.code : undefined;
 }
 
 /** One file being read: FPM's line counter is shared and not restored after an include. */

@@ -85,12 +85,12 @@ export const poolSchema = z.object({
     .object({
       address: z.string().optional(),
       backlog: int().optional(),
-      aclUsers: z.array(z.string()).optional(),
-      aclGroups: z.array(z.string()).optional(),
+      aclUsers: z.array(z.string()).min(1).optional(),
+      aclGroups: z.array(z.string()).min(1).optional(),
       owner: z.string().optional(),
       group: z.string().optional(),
       mode: z.number().int().min(0).max(0o7777).optional(),
-      allowedClients: z.array(z.string()).optional(),
+      allowedClients: z.array(z.string()).min(1).optional(),
       setfib: int().optional(),
     })
     .prefault({}),

@@ -1,0 +1,234 @@
+import { FpmkitParseError } from '../errors.js';
+import { formatOctalMode } from '../units.js';
+import { DEBIAN_PHP_PREFIX } from './parse.js';
+import type { FpmConfig, PoolConfig, SyslogFacility } from './schema.js';
+
+/**
+ * The effective configuration as FPM holds it after reading and post-processing the file: every
+ * default applied, relative paths resolved, derived values filled in. Values are the strings
+ * `php-fpm -tt` prints, keyed by directive name, so the two can be compared field by field.
+ */
+export interface FpmDump {
+  global: Record<string, string>;
+  pools: { name: string; values: Record<string, string> }[];
+}
+
+export interface EffectiveOptions {
+  /** The global prefix (`php-fpm -p`). @default undefined (compiled prefixes /usr and /var) */
+  prefix?: string;
+  /** `events.mechanism` FPM picks when none is set. @default 'epoll' */
+  defaultEventsMechanism?: string;
+}
+
+/** syslog(3) facility numbers, which `-tt` prints instead of names. */
+const FACILITY_NUMBERS: Record<SyslogFacility, number> = {
+  kern: 0,
+  user: 8,
+  mail: 16,
+  daemon: 24,
+  auth: 32,
+  syslog: 40,
+  lpr: 48,
+  news: 56,
+  uucp: 64,
+  cron: 72,
+  authpriv: 80,
+  ftp: 88,
+  local0: 128,
+  local1: 136,
+  local2: 144,
+  local3: 152,
+  local4: 160,
+  local5: 168,
+  local6: 176,
+  local7: 184,
+};
+
+const DEBIAN_LOCALSTATEDIR = '/var';
+const DEFAULT_ACCESS_FORMAT = '%R - %u %t "%m %r" %s';
+
+const yesNo = (b: boolean | undefined, fallback: boolean) => ((b ?? fallback) ? 'yes' : 'no');
+const orUndefined = (v: string | undefined) => v ?? 'undefined';
+
+function resolve(
+  path: string | undefined,
+  poolPrefix: string | undefined,
+  globalPrefix: string | undefined,
+  fallback: string,
+) {
+  if (path === undefined || path === '' || path.startsWith('/')) return path;
+  return `${poolPrefix ?? globalPrefix ?? fallback}/${path}`;
+}
+
+function isUnix(address: string): boolean {
+  return !address.includes(':') && !/^\d+$/.test(address);
+}
+
+function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, string> {
+  const gp = options.prefix;
+  const prefix = resolve(pool.prefix, undefined, gp, DEBIAN_PHP_PREFIX) || undefined;
+  const mode = pool.pm.mode;
+  const min = mode === 'ondemand' ? 0 : (pool.pm.minSpareServers ?? 0);
+  const max = mode === 'ondemand' ? 0 : (pool.pm.maxSpareServers ?? 0);
+  let start = mode === 'ondemand' ? 0 : (pool.pm.startServers ?? 0);
+  if (mode === 'dynamic' && start <= 0) start = min + Math.trunc((max - min) / 2);
+  const address = pool.listen.address;
+  const listen =
+    address && isUnix(address) ? resolve(address, prefix, gp, DEBIAN_PHP_PREFIX) : address;
+  const statusPath = pool.pm.statusPath ?? (pool.pm.statusListen !== undefined ? '/' : undefined);
+  const pingResponse = pool.ping.path ? (pool.ping.response ?? 'pong') : undefined;
+  const accessLog = pool.access.log
+    ? resolve(pool.access.log, prefix, gp, DEBIAN_PHP_PREFIX)
+    : pool.access.log;
+  const accessFormat = pool.access.format ?? (pool.access.log ? DEFAULT_ACCESS_FORMAT : undefined);
+  let chroot = pool.chroot;
+  if (chroot && !chroot.startsWith('/')) {
+    const base = prefix ?? gp ?? DEBIAN_PHP_PREFIX;
+    chroot = chroot.startsWith('$prefix')
+      ? `${base}${chroot.length > 7 ? `/${chroot.slice(7)}` : ''}`
+      : `${base}/${chroot}`;
+  }
+  const values: Record<string, string> = {
+    prefix: orUndefined(prefix),
+    user: orUndefined(pool.user),
+    group: orUndefined(pool.group),
+    listen: orUndefined(listen),
+    'listen.backlog': String(pool.listen.backlog ?? -1),
+    'listen.acl_users': orUndefined(pool.listen.aclUsers?.join(',')),
+    'listen.acl_groups': orUndefined(pool.listen.aclGroups?.join(',')),
+    'listen.owner': orUndefined(pool.listen.owner),
+    'listen.group': orUndefined(pool.listen.group),
+    'listen.mode': pool.listen.mode === undefined ? 'undefined' : formatOctalMode(pool.listen.mode),
+    'listen.allowed_clients': orUndefined(pool.listen.allowedClients?.join(',')),
+    'process.priority':
+      pool.process.priority === undefined ? 'undefined' : String(pool.process.priority),
+    'process.dumpable': yesNo(pool.process.dumpable, false),
+    pm: mode ?? 'unknown',
+    'pm.max_children': String(pool.pm.maxChildren ?? 0),
+    'pm.start_servers': String(start),
+    'pm.min_spare_servers': String(min),
+    'pm.max_spare_servers': String(max),
+    'pm.max_spawn_rate': String(pool.pm.maxSpawnRate ?? 32),
+    'pm.process_idle_timeout': String(pool.pm.processIdleTimeoutSeconds ?? 10),
+    'pm.max_requests': String(pool.pm.maxRequests ?? 0),
+    'pm.status_path': orUndefined(statusPath),
+    'pm.status_listen': orUndefined(pool.pm.statusListen),
+    'ping.path': orUndefined(pool.ping.path),
+    'ping.response': orUndefined(pingResponse),
+    'access.log': orUndefined(accessLog),
+    'access.format': orUndefined(accessFormat),
+    slowlog: orUndefined(
+      pool.slowlog ? resolve(pool.slowlog, prefix, gp, DEBIAN_PHP_PREFIX) : pool.slowlog,
+    ),
+    request_slowlog_timeout: `${pool.requestSlowlogTimeoutSeconds ?? 0}s`,
+    request_slowlog_trace_depth: String(pool.requestSlowlogTraceDepth || 20),
+    request_terminate_timeout: `${pool.requestTerminateTimeoutSeconds ?? 0}s`,
+    request_terminate_timeout_track_finished: yesNo(
+      pool.requestTerminateTimeoutTrackFinished,
+      false,
+    ),
+    rlimit_files: String(pool.rlimitFiles ?? 0),
+    rlimit_core: pool.rlimitCore === 'unlimited' ? '-1' : String(pool.rlimitCore ?? 0),
+    chroot: orUndefined(chroot),
+    chdir: orUndefined(
+      pool.chdir ? resolve(pool.chdir, prefix, gp, DEBIAN_PHP_PREFIX) : pool.chdir,
+    ),
+    catch_workers_output: yesNo(pool.catchWorkersOutput, false),
+    decorate_workers_output: yesNo(pool.decorateWorkersOutput, true),
+    clear_env: yesNo(pool.clearEnv, true),
+    'security.limit_extensions': pool.securityLimitExtensions?.join(' ') ?? '.php .phar',
+  };
+  for (const [i, path] of pool.access.suppressPaths.entries())
+    values[`access.suppress_path[${i}]`] = path;
+  for (const [k, v] of Object.entries(pool.env)) values[`env[${k}]`] = v;
+  for (const [k, v] of Object.entries(pool.phpValue)) values[`php_value[${k}]`] = v;
+  for (const [k, v] of Object.entries(pool.phpFlag)) values[`php_value[${k}]`] ??= v ? '1' : '0';
+  for (const [k, v] of Object.entries(pool.phpAdminValue)) values[`php_admin_value[${k}]`] = v;
+  for (const [k, v] of Object.entries(pool.phpAdminFlag))
+    values[`php_admin_value[${k}]`] ??= v ? '1' : '0';
+  return values;
+}
+
+/**
+ * The configuration FPM would run with, in `php-fpm -tt`'s words: defaults applied (listen
+ * backlog -1, pm.max_spawn_rate 32, start_servers from the spare servers, ping response `pong`,
+ * access format, trace depth 20, limit extensions `.php .phar`), relative paths resolved against
+ * the pool prefix, the global prefix or the compiled ones. `listen.mode` is shown as four octal
+ * digits whatever way it was written; arrays are keyed, not in FPM's (reversed) print order.
+ */
+export function effectiveFpmConfig(config: FpmConfig, options: EffectiveOptions = {}): FpmDump {
+  const g = config.global;
+  const gp = options.prefix;
+  const errorLog = g.errorLog ?? 'log/php-fpm.log';
+  const global: Record<string, string> = {
+    pid: orUndefined(resolve(g.pid, undefined, gp, DEBIAN_LOCALSTATEDIR)),
+    error_log:
+      errorLog.toLowerCase() === 'syslog'
+        ? errorLog
+        : resolve(errorLog, undefined, gp, DEBIAN_LOCALSTATEDIR)!,
+    'syslog.ident': g.syslog.ident ?? 'php-fpm',
+    'syslog.facility': String(FACILITY_NUMBERS[g.syslog.facility ?? 'daemon']),
+    log_buffering: yesNo(g.logBuffering, true),
+    log_level: g.logLevel ? g.logLevel.toUpperCase() : 'unknown value',
+    log_limit: String(g.logLimit ?? 1024),
+    emergency_restart_interval: `${g.emergencyRestartIntervalSeconds ?? 0}s`,
+    emergency_restart_threshold: String(g.emergencyRestartThreshold ?? 0),
+    process_control_timeout: `${g.processControlTimeoutSeconds ?? 0}s`,
+    'process.max': String(g.process.max ?? 0),
+    'process.priority': g.process.priority === undefined ? 'undefined' : String(g.process.priority),
+    daemonize: yesNo(g.daemonize, true),
+    rlimit_files: String(g.rlimitFiles ?? 0),
+    rlimit_core: g.rlimitCore === 'unlimited' ? '-1' : String(g.rlimitCore ?? 0),
+    'events.mechanism': g.eventsMechanism || (options.defaultEventsMechanism ?? 'epoll'),
+    systemd_interval: `${g.systemdIntervalSeconds ?? 10}s`,
+  };
+  return {
+    global,
+    pools: config.pools.map((pool) => ({ name: pool.name, values: poolDump(pool, options) })),
+  };
+}
+
+/**
+ * Reads the configuration dump `php-fpm -tt` prints (its NOTICE lines) into the same shape as
+ * `effectiveFpmConfig`, so a live FPM's view can be compared with fpmkit's.
+ *
+ *     [21-Nov-2026 08:49:06] NOTICE: [www]
+ *     [21-Nov-2026 08:49:06] NOTICE: 	pm.max_children = 10
+ *     [21-Nov-2026 08:49:06] NOTICE: 	access.suppress_path[] = /ping
+ */
+export function parseFpmDump(output: string): FpmDump {
+  const dump: FpmDump = { global: {}, pools: [] };
+  let target: Record<string, string> | undefined;
+  let suppress = 0;
+  const lines = output.split('\n');
+  for (const [i, raw] of lines.entries()) {
+    const m = /^(?:\[[^\]]*\] )?NOTICE: (?:pid \d+, \w+\(\), line \d+: )?(.*)$/.exec(
+      raw.replace(/\r$/, ''),
+    );
+    if (!m) continue;
+    const body = m[1]!;
+    const section = /^\[(.*)\]$/.exec(body);
+    if (section) {
+      if (section[1] === 'global') target = dump.global;
+      else {
+        const pool = { name: section[1]!, values: {} as Record<string, string> };
+        dump.pools.push(pool);
+        target = pool.values;
+      }
+      suppress = 0;
+      continue;
+    }
+    const entry = /^\t([^=]+?) = (.*)$/.exec(body);
+    if (!entry) continue;
+    if (!target)
+      throw new FpmkitParseError('a directive line comes before any section', {
+        source: 'php-fpm -tt output',
+        line: i + 1,
+        lineText: raw,
+      });
+    const key =
+      entry[1] === 'access.suppress_path[]' ? `access.suppress_path[${suppress++}]` : entry[1]!;
+    target[key] = entry[2]!;
+  }
+  return dump;
+}

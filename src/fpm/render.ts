@@ -1,0 +1,214 @@
+import { FpmkitInvalidOptionError } from '../errors.js';
+import { formatFpmTime, formatOctalMode } from '../units.js';
+import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
+import {
+  type FpmConfig,
+  type FpmConfigInput,
+  fpmConfigSchema,
+  type GlobalConfig,
+  globalSchema,
+  type PoolConfig,
+  type PoolConfigInput,
+  poolSchema,
+} from './schema.js';
+
+export interface RenderFpmOptions {
+  /**
+   * Let string values contain `$pool`, which FPM replaces with the pool name when it reads the
+   * file (useful in templates such as `listen = /run/php/$pool.sock`). Such a file does not
+   * parse back to the same text value. @default false
+   */
+  allowPoolVariable?: boolean;
+}
+
+/** Pool names, array keys: a conservative set FPM's INI parser reads back unchanged. */
+const POOL_NAME_RE = /^[A-Za-z0-9_.@+-]+$/;
+const INI_KEY_RE = /^[A-Za-z0-9_.-]+$/;
+const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function reject(option: string, rule: string): never {
+  throw new FpmkitInvalidOptionError(option, rule);
+}
+
+/**
+ * A string value in double quotes, so nothing in it is read as INI syntax: backslash, quote
+ * and dollar are escaped. Line breaks and NUL cannot be written in FPM's files at all.
+ */
+function quote(option: string, value: string, options: RenderFpmOptions): string {
+  if (/[\n\r\0]/.test(value)) reject(option, 'a value cannot contain a line break or NUL byte');
+  if (!options.allowPoolVariable && value.includes('$pool')) {
+    reject(
+      option,
+      "FPM replaces '$pool' with the pool name; pass allowPoolVariable to render it on purpose",
+    );
+  }
+  return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
+
+function formatValue(
+  option: string,
+  directive: FpmDirective,
+  value: unknown,
+  options: RenderFpmOptions,
+): string {
+  switch (directive.type) {
+    case 'integer':
+      return String(value);
+    case 'time':
+      return formatFpmTime(value as number);
+    case 'boolean':
+      return value ? 'yes' : 'no';
+    case 'log_level':
+    case 'syslog_facility':
+    case 'pm':
+      return String(value);
+    case 'rlimit_core':
+      return String(value);
+    case 'octal':
+      return formatOctalMode(value as number);
+    case 'csv': {
+      const list = value as string[];
+      for (const item of list)
+        if (item.includes(',')) reject(option, 'a list item cannot contain a comma');
+      return quote(option, list.join(','), options);
+    }
+    case 'extensions': {
+      const list = value as string[];
+      for (const item of list) {
+        if (item === '' || /[ \t]/.test(item))
+          reject(option, 'an extension must be non-empty and contain no blanks');
+      }
+      return quote(option, list.join(' '), options);
+    }
+    default:
+      return quote(option, value as string, options);
+  }
+}
+
+function getPath(source: unknown, path: readonly string[]): unknown {
+  let node = source as Record<string, unknown> | undefined;
+  for (const key of path) node = node?.[key] as Record<string, unknown> | undefined;
+  return node;
+}
+
+function scalarLines(
+  source: GlobalConfig | PoolConfig,
+  table: readonly FpmDirective[],
+  prefix: string,
+  options: RenderFpmOptions,
+): string[] {
+  const lines: string[] = [];
+  for (const directive of table) {
+    const value = getPath(source, directive.path);
+    if (value === undefined) continue;
+    lines.push(
+      `${directive.name} = ${formatValue(`${prefix}.${directive.path.join('.')}`, directive, value, options)}`,
+    );
+  }
+  return lines;
+}
+
+function validated<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  input: unknown,
+  where: string,
+): T {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = [where, ...issue.path.map(String)].filter(Boolean).join('.');
+    throw new FpmkitInvalidOptionError(path, issue.message);
+  }
+  return result.data;
+}
+
+/** Renders the `[global]` section. Directives come in FPM's own order; unset ones are left out. */
+export function renderGlobal(
+  global: GlobalConfig | FpmConfigInput['global'] = {},
+  options: RenderFpmOptions = {},
+): string {
+  const g = validated<GlobalConfig>(globalSchema, global, 'global');
+  const lines = scalarLines(g, FPM_GLOBAL_DIRECTIVES, 'global', {
+    ...options,
+    allowPoolVariable: false,
+  });
+  return `[global]\n${lines.map((l) => `${l}\n`).join('')}`;
+}
+
+function renderPoolModel(pool: PoolConfig, where: string, options: RenderFpmOptions): string {
+  if (!POOL_NAME_RE.test(pool.name) || pool.name.toLowerCase() === 'global') {
+    reject(`${where}.name`, "a pool name is letters, digits and _ . @ + - only, and not 'global'");
+  }
+  const lines = scalarLines(pool, FPM_POOL_DIRECTIVES, where, options);
+  const arrays: [string, Record<string, string | boolean>, RegExp][] = [
+    ['env', pool.env, ENV_KEY_RE],
+    ['php_value', pool.phpValue, INI_KEY_RE],
+    ['php_admin_value', pool.phpAdminValue, INI_KEY_RE],
+    ['php_flag', pool.phpFlag, INI_KEY_RE],
+    ['php_admin_flag', pool.phpAdminFlag, INI_KEY_RE],
+  ];
+  for (const [name, record, keyRe] of arrays) {
+    for (const [key, value] of Object.entries(record)) {
+      const option = `${where}.${name}[${key}]`;
+      if (!keyRe.test(key)) reject(option, `key must match ${keyRe}`);
+      if (name === 'env' && value === '') reject(option, 'FPM refuses an empty env value');
+      const sibling =
+        name === 'php_flag'
+          ? pool.phpValue
+          : name === 'php_admin_flag'
+            ? pool.phpAdminValue
+            : undefined;
+      if (sibling && Object.hasOwn(sibling, key)) {
+        reject(option, `the key is also set as a value; FPM would apply only the first`);
+      }
+      lines.push(
+        `${name}[${key}] = ${typeof value === 'boolean' ? (value ? 'on' : 'off') : quote(option, value, options)}`,
+      );
+    }
+  }
+  for (const [i, path] of pool.access.suppressPaths.entries()) {
+    const option = `${where}.access.suppressPaths[${i}]`;
+    if (!path.startsWith('/')) reject(option, "FPM requires a path starting with '/'");
+    lines.push(`access.suppress_path[] = ${quote(option, path, options)}`);
+  }
+  return `[${pool.name}]\n${lines.map((l) => `${l}\n`).join('')}`;
+}
+
+/** Renders one pool section: `[name]`, its directives in FPM's order, then its arrays. */
+export function renderPool(
+  pool: PoolConfig | PoolConfigInput,
+  options: RenderFpmOptions = {},
+): string {
+  return renderPoolModel(validated<PoolConfig>(poolSchema, pool, 'pool'), 'pool', options);
+}
+
+/**
+ * Renders a whole configuration that `php-fpm -t` accepts (when the model is valid) and that
+ * `parseFpmConfig` reads back to the same model. Any value that could add a line, a section
+ * or a directive is refused with `FpmkitInvalidOptionError` naming it.
+ */
+export function renderFpmConfig(
+  config: FpmConfig | FpmConfigInput,
+  options: RenderFpmOptions = {},
+): string {
+  const model = validated<FpmConfig>(fpmConfigSchema, config, '');
+  const seen = new Set<string>();
+  const sections = [renderGlobal(model.global, options)];
+  for (const [i, pool] of model.pools.entries()) {
+    const lower = pool.name.toLowerCase();
+    if (seen.has(lower))
+      reject(
+        `pools[${i}].name`,
+        'pool names must be unique (FPM merges sections whose names differ only in case)',
+      );
+    seen.add(lower);
+    sections.push(renderPoolModel(pool, `pools[${i}]`, options));
+  }
+  return sections.join('\n');
+}

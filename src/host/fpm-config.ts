@@ -1,0 +1,209 @@
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FpmkitIoError } from '../errors.js';
+import {
+  type CheckFpmConfigOptions,
+  type CheckFpmConfigResult,
+  checkFpmConfig,
+  type FpmSystem,
+} from '../fpm/check.js';
+import {
+  type ParseFpmConfigOptions,
+  type ParseFpmConfigResult,
+  parseFpmConfig,
+} from '../fpm/parse.js';
+
+const WILDCARD = /[*?[]/;
+
+/** Translates one glob(3) path component into a regular expression (`*`, `?`, `[...]`). */
+function componentRegExp(component: string): RegExp {
+  let re = '';
+  for (let i = 0; i < component.length; i++) {
+    const c = component[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const close = component.indexOf(']', i + 2);
+      if (close < 0) re += '\\[';
+      else {
+        let set = component.slice(i + 1, close);
+        if (set.startsWith('!')) set = `^${set.slice(1)}`;
+        re += `[${set.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Expands an include pattern as FPM's `glob(pattern, GLOB_ERR | GLOB_MARK)` does: sorted
+ * matches, directories marked with a trailing `/`, names starting with a dot matched only by a
+ * pattern that starts with a dot. A directory that cannot be read throws (FPM: "Unable to
+ * globalize"); no match returns `[]` (FPM: a warning).
+ */
+export function globFpmInclude(pattern: string): string[] {
+  if (!WILDCARD.test(pattern)) {
+    try {
+      const st = statSync(pattern);
+      return [st.isDirectory() ? `${pattern}/` : pattern];
+    } catch {
+      return [];
+    }
+  }
+  const absolute = pattern.startsWith('/');
+  const parts = pattern.split('/').filter((p, i) => p !== '' || i === 0);
+  let bases = [absolute ? '' : '.'];
+  for (const [i, part] of parts.entries()) {
+    if (i === 0 && absolute) continue;
+    const last = i === parts.length - 1;
+    const next: string[] = [];
+    for (const base of bases) {
+      const dir = base === '' ? '/' : base;
+      if (!WILDCARD.test(part)) {
+        next.push(base === '.' && !absolute ? part : `${base}/${part}`);
+        continue;
+      }
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch (error) {
+        throw new FpmkitIoError(dir, `cannot read directory for include pattern '${pattern}'`, {
+          cause: error,
+          errno: (error as NodeJS.ErrnoException).code ?? 'EIO',
+        });
+      }
+      const re = componentRegExp(part);
+      for (const name of names) {
+        if (name.startsWith('.') && !part.startsWith('.')) continue;
+        if (re.test(name)) next.push(base === '.' && !absolute ? name : `${base}/${name}`);
+      }
+    }
+    bases = last ? next : next.filter(isDir);
+  }
+  return bases
+    .filter((p) => {
+      try {
+        statSync(p);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+    .map((p) => (isDir(p) ? `${p}/` : p))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Reads a configuration file; failures carry the errno `code` the parser reports. */
+export function readFpmConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new FpmkitIoError(path, `cannot read configuration file (${errno})`, {
+      cause: error,
+      errno,
+    });
+  }
+}
+
+function namesIn(file: string): Set<string> {
+  try {
+    return new Set(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => line.slice(0, line.indexOf(':'))),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+export interface HostFpmSystemOptions {
+  /** Where passwd and group live, for tests. @default '/etc' */
+  etcRoot?: string;
+}
+
+/**
+ * The machine's answers to the lookups `php-fpm -t` makes: users and groups from the passwd
+ * and group files, directories by stat, log files by checking they could be opened for
+ * appending (without creating them, unlike FPM).
+ */
+export function hostFpmSystem(options: HostFpmSystemOptions = {}): FpmSystem {
+  const etc = options.etcRoot ?? '/etc';
+  let users: Set<string> | undefined;
+  let groups: Set<string> | undefined;
+  return {
+    userExists(name) {
+      users ??= namesIn(`${etc}/passwd`);
+      return /^\d+$/.test(name) || users.has(name);
+    },
+    groupExists(name) {
+      groups ??= namesIn(`${etc}/group`);
+      return /^\d+$/.test(name) || groups.has(name);
+    },
+    isDirectory: isDir,
+    openForAppend(path) {
+      try {
+        if (statSync(path).isDirectory()) return 'EISDIR';
+        accessSync(path, constants.W_OK);
+        return undefined;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') return code ?? 'EIO';
+      }
+      const parent = dirname(path);
+      try {
+        if (!statSync(parent).isDirectory()) return 'ENOTDIR';
+        accessSync(parent, constants.W_OK);
+        return undefined;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code ?? 'EIO';
+      }
+    },
+    eventMechanisms: ['epoll', 'poll', 'select'],
+  };
+}
+
+/** Reads a php-fpm configuration from disk, following its includes as FPM does. */
+export function loadFpmConfig(
+  path: string,
+  options: Omit<ParseFpmConfigOptions, 'path'> = {},
+): ParseFpmConfigResult {
+  return parseFpmConfig(readFpmConfigFile(path), {
+    readFile: readFpmConfigFile,
+    glob: globFpmInclude,
+    env: process.env,
+    ...options,
+    path,
+  });
+}
+
+/**
+ * Checks a configuration file on this machine as `php-fpm -t` run by the current user would:
+ * as root a pool without `user` is an error; users, groups, directories and log files are
+ * looked up for real.
+ */
+export function checkFpmConfigFile(
+  path: string,
+  options: Omit<CheckFpmConfigOptions, 'path'> = {},
+): CheckFpmConfigResult {
+  return checkFpmConfig(readFpmConfigFile(path), {
+    readFile: readFpmConfigFile,
+    glob: globFpmInclude,
+    env: process.env,
+    asRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+    system: hostFpmSystem(),
+    ...options,
+    path,
+  });
+}
