@@ -457,15 +457,19 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
           }
           pos++;
           skipBlanks();
-          const value = evaluate(readValueTokens());
-          out.push({ kind: 'array', name: label.trim(), key, value: value ?? '' });
+          const tokens = readValueTokens();
+          out.push({ kind: 'array', name: label.trim(), key, value: evaluate(tokens) ?? '' });
+          // A byte PHP's scanner has no rule for ends its input: nothing after it is read.
+          if (tokens.end === 'eof') break;
           continue;
         }
         skipBlanks();
         if (s[pos] === '=') {
           pos++;
           skipBlanks();
-          out.push({ kind: 'entry', name: label.trim(), value: evaluate(readValueTokens()) });
+          const tokens = readValueTokens();
+          out.push({ kind: 'entry', name: label.trim(), value: evaluate(tokens) });
+          if (tokens.end === 'eof') break;
           continue;
         }
         out.push({ kind: 'entry', name: label.trim(), value: null });

@@ -68,8 +68,12 @@ function formatValue(
       return formatOctalMode(value as number);
     case 'csv': {
       const list = value as string[];
-      for (const item of list)
+      for (const item of list) {
         if (item.includes(',')) reject(option, 'a list item cannot contain a comma');
+      }
+      // FPM reads an empty list as unset.
+      if (list.join(',') === '')
+        reject(option, 'a list cannot be empty; leave the field out instead');
       return quote(option, list.join(','), options);
     }
     case 'extensions': {

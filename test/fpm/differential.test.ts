@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFpmConfig } from '../../src/fpm/index.js';
+import { checkFpmConfig, parseFpmConfig } from '../../src/fpm/index.js';
 import { hostFpmSystem } from '../../src/host/index.js';
 import { isRoot, phpFpmBinary } from '../support/integration.js';
 import { stripMessages } from '../support/php-fpm.js';
@@ -208,3 +208,67 @@ describe.skipIf(!fpm.available)(
     });
   },
 );
+
+const VALUE_CHARS = [...'abcXYZ019 _-./:"\'\\$;=[]{}()!~&|^#%,@+?*<>\t'];
+const valueArb = fc.oneof(
+  fc.string({ unit: fc.constantFrom(...VALUE_CHARS), minLength: 1, maxLength: 16 }),
+  fc.constantFrom(
+    'yes',
+    'Off',
+    'null',
+    'E_ALL',
+    'E_ALL & ~E_NOTICE',
+    '${HOME}',
+    '"a b"',
+    "'raw'",
+    'a "b" c',
+    '(1|2)',
+    '!0',
+  ),
+);
+
+describe.skipIf(!fpm.available)(
+  `the INI scanner against php-fpm8.2 -tt on random values${fpm.reason}`,
+  () => {
+    it('reads 300 random values as php-fpm does', { timeout: 300_000 }, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'fpmkit-values-'));
+      const stats = { values: 0, refused: 0 };
+      try {
+        await fc.assert(
+          fc.asyncProperty(valueArb, async (value) => {
+            const text = `[global]\nerror_log = ${dir}/fpm.log\n[www]\nlisten = ${dir}/www.sock\npm = static\npm.max_children = 1\nping.path = /ping\nping.response = ${value}\n`;
+            const file = join(dir, 'php-fpm.conf');
+            await writeFile(file, text);
+            const real = await run(fpm.path!, ['-tt', '-R', '-y', file], {
+              env: { PATH: '/usr/sbin:/usr/bin:/bin', LANG: 'C', HOME: '/root' },
+            });
+            const ours = checkFpmConfig(text, {
+              path: file,
+              env: { HOME: '/root' },
+              allowRoot: true,
+              asRoot: true,
+            });
+            stats.values++;
+            expect(ours.ok, `${value}\n${real.output}`).toBe(real.exitCode === 0);
+            if (real.exitCode !== 0) {
+              stats.refused++;
+              return;
+            }
+            const printed = /\tping\.response = (.*)/.exec(real.output)?.[1];
+            const parsed = safeParse(text, file);
+            expect(parsed?.split('\n')[0], `${value}\n${real.output}`).toBe(printed);
+          }),
+          { numRuns: 300, seed: Number(process.env.FPMKIT_SEED ?? 20261121) },
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        console.log(`values: ${stats.values} read alike, ${stats.refused} refused by both`);
+      }
+    });
+  },
+);
+
+function safeParse(text: string, file: string): string | undefined {
+  return parseFpmConfig(text, { path: file, env: { HOME: '/root' } }).config.pools[0]?.ping
+    .response;
+}

@@ -1,0 +1,236 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FpmkitInvalidOptionError } from '../../src/errors.js';
+import {
+  emptyPool,
+  type FpmConfig,
+  parseFpmConfig,
+  renderFpmConfig,
+  renderPool,
+} from '../../src/fpm/index.js';
+import { phpFpmBinary } from '../support/integration.js';
+import { run } from '../support/process.js';
+import { configArb } from './arbitraries.js';
+
+const fpm = phpFpmBinary();
+
+describe('renderFpmConfig', () => {
+  it('round-trips: parse(render(model)) is the model, with no findings (1,000 models)', {
+    timeout: 120_000,
+  }, () => {
+    fc.assert(
+      fc.property(configArb('/srv/fpm'), (model) => {
+        const text = renderFpmConfig(model);
+        const parsed = parseFpmConfig(text, { path: 'rendered.conf' });
+        expect(parsed.findings.filter((f) => f.severity === 'error')).toEqual([]);
+        expect(parsed.config).toEqual(model);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('renders directives in FPM order, quoting strings', () => {
+    const pool = emptyPool('www');
+    pool.listen.address = '/run/php/www.sock';
+    pool.listen.mode = 0o660;
+    pool.pm.mode = 'dynamic';
+    pool.pm.maxChildren = 10;
+    pool.ping.response = 'say "hi"; $x';
+    pool.phpAdminValue.memory_limit = '256M';
+    pool.phpFlag.display_errors = false;
+    expect(renderPool(pool)).toBe(
+      [
+        '[www]',
+        'listen = "/run/php/www.sock"',
+        'listen.mode = 0660',
+        'pm = dynamic',
+        'pm.max_children = 10',
+        'ping.response = "say \\"hi\\"; \\$x"',
+        'php_admin_value[memory_limit] = "256M"',
+        'php_flag[display_errors] = off',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.each([
+    [
+      'a line break',
+      (c: FpmConfig) => (c.pools[0]!.ping.response = 'a\nlisten = /evil'),
+      'pools[0].ping.response',
+    ],
+    ['a NUL byte', (c: FpmConfig) => (c.pools[0]!.user = 'www\0data'), 'pools[0].user'],
+    [
+      'a bracket in a pool name',
+      (c: FpmConfig) => (c.pools[0]!.name = 'www]\n[evil'),
+      'pools[0].name',
+    ],
+    ['the global pool name', (c: FpmConfig) => (c.pools[0]!.name = 'Global'), 'pools[0].name'],
+    [
+      'a duplicate pool name',
+      (c: FpmConfig) => c.pools.push({ ...c.pools[0]!, name: 'WWW' }),
+      'pools[1].name',
+    ],
+    [
+      'an unsafe array key',
+      (c: FpmConfig) => (c.pools[0]!.phpValue['x] = 1\n[y'] = '1'),
+      'pools[0].php_value[x] = 1\n[y]',
+    ],
+    [
+      '$pool without allowPoolVariable',
+      (c: FpmConfig) => (c.pools[0]!.slowlog = '/var/log/$pool.slow'),
+      'pools[0].slowlog',
+    ],
+    ['an empty env value', (c: FpmConfig) => (c.pools[0]!.env.X = ''), 'pools[0].env[X]'],
+    [
+      'a comma inside a list item',
+      (c: FpmConfig) => (c.pools[0]!.listen.allowedClients = ['1.2.3.4,5.6.7.8']),
+      'pools[0].listen.allowedClients',
+    ],
+  ])('rejects %s, naming the option', (_what, mutate, option) => {
+    const pool = emptyPool('www');
+    pool.listen.address = '/run/php/www.sock';
+    const config: FpmConfig = { global: parseFpmConfig('').config.global, pools: [pool] };
+    mutate(config);
+    const error = (() => {
+      try {
+        renderFpmConfig(config);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+    expect((error as FpmkitInvalidOptionError).option).toBe(option);
+  });
+
+  it('renders $pool on purpose with allowPoolVariable, and FPM substitutes it', () => {
+    const pool = emptyPool('shop');
+    pool.listen.address = '/run/php/$pool.sock';
+    const text = renderFpmConfig({ global: {}, pools: [pool] }, { allowPoolVariable: true });
+    expect(parseFpmConfig(text).config.pools[0]!.listen.address).toBe('/run/php/shop.sock');
+  });
+});
+
+/** Every string-valued place a user controls, as a setter on a fresh model. */
+const STRING_FIELDS: [string, (c: FpmConfig, v: string) => void][] = [
+  ['global.pid', (c, v) => (c.global.pid = v)],
+  ['global.errorLog', (c, v) => (c.global.errorLog = v)],
+  ['global.syslog.ident', (c, v) => (c.global.syslog.ident = v)],
+  ['global.eventsMechanism', (c, v) => (c.global.eventsMechanism = v)],
+  ['pool.name', (c, v) => (c.pools[0]!.name = v)],
+  ['pool.prefix', (c, v) => (c.pools[0]!.prefix = v)],
+  ['pool.user', (c, v) => (c.pools[0]!.user = v)],
+  ['pool.group', (c, v) => (c.pools[0]!.group = v)],
+  ['pool.listen.address', (c, v) => (c.pools[0]!.listen.address = v)],
+  ['pool.listen.owner', (c, v) => (c.pools[0]!.listen.owner = v)],
+  ['pool.listen.group', (c, v) => (c.pools[0]!.listen.group = v)],
+  ['pool.listen.aclUsers', (c, v) => (c.pools[0]!.listen.aclUsers = [v])],
+  ['pool.listen.allowedClients', (c, v) => (c.pools[0]!.listen.allowedClients = [v, '127.0.0.1'])],
+  ['pool.pm.statusPath', (c, v) => (c.pools[0]!.pm.statusPath = v)],
+  ['pool.pm.statusListen', (c, v) => (c.pools[0]!.pm.statusListen = v)],
+  ['pool.ping.path', (c, v) => (c.pools[0]!.ping.path = v)],
+  ['pool.ping.response', (c, v) => (c.pools[0]!.ping.response = v)],
+  ['pool.access.log', (c, v) => (c.pools[0]!.access.log = v)],
+  ['pool.access.format', (c, v) => (c.pools[0]!.access.format = v)],
+  ['pool.access.suppressPaths', (c, v) => (c.pools[0]!.access.suppressPaths = [v])],
+  ['pool.slowlog', (c, v) => (c.pools[0]!.slowlog = v)],
+  ['pool.chroot', (c, v) => (c.pools[0]!.chroot = v)],
+  ['pool.chdir', (c, v) => (c.pools[0]!.chdir = v)],
+  ['pool.securityLimitExtensions', (c, v) => (c.pools[0]!.securityLimitExtensions = [v])],
+  ['pool.apparmorHat', (c, v) => (c.pools[0]!.apparmorHat = v)],
+  ['pool.env key', (c, v) => (c.pools[0]!.env[v] = 'x')],
+  ['pool.env value', (c, v) => (c.pools[0]!.env.X = v)],
+  ['pool.phpValue key', (c, v) => (c.pools[0]!.phpValue[v] = 'x')],
+  ['pool.phpValue value', (c, v) => (c.pools[0]!.phpValue.memory_limit = v)],
+  ['pool.phpAdminValue value', (c, v) => (c.pools[0]!.phpAdminValue.error_log = v)],
+  ['pool.phpFlag key', (c, v) => (c.pools[0]!.phpFlag[v] = true)],
+];
+
+describe('injection: fuzzed strings in every string field', () => {
+  const hostile = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.string({ unit: fc.constantFrom(...'[]\n\r\0"\'\\$;=#{}~!&|^() ax/'), maxLength: 40 }),
+    fc.constantFrom(
+      'x\n[evil]',
+      'a"\nuser = root',
+      '${HOME}',
+      '\\',
+      'v\\',
+      '"',
+      "'",
+      'yes',
+      'null',
+      'E_ALL',
+      '$pool',
+      'a;b',
+      'a=b',
+    ),
+  );
+  const counts = { rejected: 0, rendered: 0 };
+  afterAll(() => {
+    console.log(
+      `injection: ${counts.rejected} values rejected, ${counts.rendered} rendered and read back exactly`,
+    );
+  });
+
+  it('are rejected, or render to a file that parses back to exactly that value (5,000 cases)', {
+    timeout: 120_000,
+  }, () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...STRING_FIELDS), hostile, ([, set], value) => {
+        const pool = emptyPool('www');
+        pool.listen.address = '/run/php/www.sock';
+        pool.pm.mode = 'static';
+        pool.pm.maxChildren = 2;
+        const model: FpmConfig = { global: parseFpmConfig('').config.global, pools: [pool] };
+        set(model, value);
+        let text: string;
+        try {
+          text = renderFpmConfig(model);
+        } catch (error) {
+          expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+          counts.rejected++;
+          return;
+        }
+        counts.rendered++;
+        const parsed = parseFpmConfig(text, { path: 'fuzz.conf' });
+        expect(parsed.findings.filter((f) => f.severity === 'error')).toEqual([]);
+        expect(parsed.config).toEqual(model);
+        expect(text.match(/^\[/gm)).toHaveLength(2);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(counts.rendered).toBeGreaterThan(500);
+  });
+});
+
+describe.skipIf(!fpm.available)(`rendered files against real php-fpm8.2 -t${fpm.reason}`, () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fpmkit-render-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('accepts every rendered valid model (150 models)', { timeout: 300_000 }, async () => {
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(configArb('@DIR@'), async (model) => {
+        const text = renderFpmConfig(model).replaceAll('@DIR@', dir);
+        const file = join(dir, `r${runs++}.conf`);
+        await writeFile(file, text);
+        const result = await run(fpm.path!, ['-t', '-y', file], {
+          env: { PATH: '/usr/sbin:/usr/bin:/bin', LANG: 'C' },
+        });
+        expect(result.exitCode, `${text}\n---\n${result.output}`).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
+    expect(runs).toBeGreaterThanOrEqual(150);
+  });
+});
