@@ -91,8 +91,8 @@ describe.skipIf(!phpReq.available)(`php -n -c reads rendered php.ini${phpReq.rea
           const expected = new Map<string, string>();
           for (const line of ini.trimEnd().split('\n')) {
             if (line === '') continue;
-            const [name, value] = line.split(' = ') as [string, string];
-            expected.set(name, value.replace(/^"(.*)"$/, '$1'));
+            const at = line.indexOf(' = ');
+            expected.set(line.slice(0, at), line.slice(at + 3).replace(/^"(.*)"$/, '$1'));
           }
           const names = PHP_INI_DIRECTIVES.map((d) => d.name);
           const got = await phpIniGet(ini, names);
