@@ -6,6 +6,7 @@
  * Reference: https://nginx.org/en/docs/http/ngx_http_fastcgi_module.html
  */
 import { z } from 'zod';
+import { FpmkitInvalidOptionError } from '../errors.js';
 import {
   bytes,
   formatHostPort,
@@ -338,6 +339,14 @@ function restrictedLocation(s: NginxFastcgiSettings, loc: NginxRestrictedLocatio
  * add a directive or a block.
  */
 export function renderNginxFastcgi(input: NginxFastcgiInput): RenderedNginxFastcgi {
+  // zod drops an own `__proto__` key of a record silently; refuse it rather than lose it.
+  const params: unknown = (input as { params?: unknown } | null)?.params;
+  if (typeof params === 'object' && params !== null && Object.hasOwn(params, '__proto__')) {
+    throw new FpmkitInvalidOptionError(
+      'params.__proto__',
+      "a parameter must not be named '__proto__'",
+    );
+  }
   const s = parseSettings(nginxFastcgiSchema, input);
   const main: string[] = [];
   if (s.workerProcesses !== undefined) main.push(`worker_processes ${s.workerProcesses};`);
@@ -445,7 +454,7 @@ export function renderNginxConf(settings: NginxFastcgiInput, options: NginxConfO
   ];
   if (o.tempDir !== undefined) {
     for (const kind of ['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) {
-      http.push(`${kind}_temp_path ${q(`${o.tempDir.replace(/\/+$/, '')}/${kind}_temp`)};`);
+      http.push(`${kind}_temp_path ${q(`${o.tempDir}/${kind}_temp`)};`);
     }
   }
   const server = [

@@ -208,6 +208,11 @@ describe('renderNginxFastcgi', () => {
     ],
     ['param value with a newline', { ...SOCKET, params: { A: 'x\ny' } }, 'params.A'],
     ['param name with a semicolon', { ...SOCKET, params: { 'A;': 'x' } }, 'params.A;'],
+    [
+      'a __proto__ param',
+      { ...SOCKET, params: JSON.parse('{"__proto__":"x"}') },
+      'params.__proto__',
+    ],
     ['script filename with a backslash', { ...SOCKET, scriptFilename: 'a\\' }, 'scriptFilename'],
     ['regex rewritten by nginx', { ...SOCKET, locationRegex: '\\\\.php' }, 'locationRegex'],
     ['invalid regex', { ...SOCKET, splitPathInfo: '(' }, 'splitPathInfo'],
