@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nginxBinary, requireBinary } from '../support/integration.js';
+import { isRoot, nginxBinary, requireBinary } from '../support/integration.js';
 
 export const apacheBinary = () => requireBinary('apache2', 'apache2');
 export const phpCliBinary = () => requireBinary('php8.2', 'php8.2-cli');
@@ -91,7 +91,11 @@ export function apacheModulesDir(): string | undefined {
 }
 
 /** A complete httpd.conf with a private ServerRoot around `body`. */
-export function apacheConf(dir: string, body: string): string {
+export function apacheConf(
+  dir: string,
+  body: string,
+  options: { port?: number; documentRoot?: string } = {},
+): string {
   const modules = apacheModulesDir();
   if (!modules) throw new Error('no Apache module directory with mod_proxy_fcgi.so');
   return [
@@ -100,8 +104,15 @@ export function apacheConf(dir: string, body: string): string {
     `PidFile "${join(dir, 'httpd.pid')}"`,
     `ErrorLog "${join(dir, 'error.log')}"`,
     'ServerName localhost',
-    'Listen 127.0.0.1:8080',
-    `DocumentRoot "${dir}"`,
+    // mod_mime reads its types file at start (not under -t); none is needed here.
+    'TypesConfig /dev/null',
+    // As root, Apache's children switch to this user, as on a real host.
+    ...(isRoot() ? ['User www-data', 'Group www-data'] : []),
+    `Listen 127.0.0.1:${options.port ?? 8080}`,
+    `DocumentRoot "${options.documentRoot ?? dir}"`,
+    `<Directory "${options.documentRoot ?? dir}">`,
+    '    Require all granted',
+    '</Directory>',
     '',
     body,
   ].join('\n');
