@@ -263,8 +263,9 @@ function convert(kind: Kind, value: string): { value: unknown } | { error: strin
 }
 
 /**
- * Parses php.ini text (a `php.ini` file, a `conf.d/*.ini` file, or `php -i`-free text written
- * by hand): `name = value` lines, `;` comments, `[section]` headers. Sample input:
+ * Parses php.ini text (`php.ini` or a `conf.d/*.ini` file): `name = value` lines, `;`
+ * comments, `[section]` headers, as PHP's INI scanner reads them (the `ini` package splits
+ * quoted values at `;` and has no line numbers, hence this reader). Sample input:
  *
  * ```ini
  * [PHP]
