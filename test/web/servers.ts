@@ -1,0 +1,168 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRoot, nginxBinary, requireBinary } from '../support/integration.js';
+
+export const apacheBinary = () => requireBinary('apache2', 'apache2');
+export const phpCliBinary = () => requireBinary('php8.2', 'php8.2-cli');
+
+/**
+ * Runs a checker to completion with stdin closed from the start and a time bound. (The shared
+ * `run()` helper writes to stdin after spawning, which raises an uncaught EPIPE when a checker
+ * such as `nginx -t` exits first; hundreds of runs hit that race.)
+ */
+export function runChecker(
+  file: string,
+  args: readonly string[],
+  options: { cwd: string; timeoutMs?: number },
+): Promise<{ exitCode: number | null; stdout: string; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      output += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+    });
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      resolve({ exitCode, stdout, output });
+    });
+  });
+}
+
+/** `nginx -t` on a complete nginx.conf, with a fresh temporary directory as nginx's prefix. */
+export async function nginxConfTest(conf: string): Promise<{ ok: boolean; output: string }> {
+  const binary = nginxBinary().path;
+  if (!binary) throw new Error('nginx is not installed');
+  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-nginxt-'));
+  try {
+    const confPath = join(dir, 'nginx.conf');
+    await writeFile(confPath, conf);
+    const result = await runChecker(
+      binary,
+      ['-t', '-p', dir, '-c', confPath, '-e', join(dir, 'error.log')],
+      { cwd: dir },
+    );
+    return { ok: result.exitCode === 0, output: result.output };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Where distributions keep Apache's shared modules; the first holding mod_proxy_fcgi wins. */
+const MODULE_DIRS = [
+  '/usr/lib/apache2/modules',
+  '/usr/lib64/httpd/modules',
+  '/usr/lib/httpd/modules',
+  '/usr/libexec/apache2',
+];
+
+/** Modules the rendered Apache part needs, by module name and file. */
+const MODULES: readonly (readonly [string, string])[] = [
+  ['mpm_event_module', 'mod_mpm_event.so'],
+  ['authz_core_module', 'mod_authz_core.so'],
+  ['mime_module', 'mod_mime.so'],
+  ['proxy_module', 'mod_proxy.so'],
+  ['proxy_fcgi_module', 'mod_proxy_fcgi.so'],
+];
+
+/** The directory holding Apache's modules on this machine, found at run time. */
+export function apacheModulesDir(): string | undefined {
+  return MODULE_DIRS.find((d) => existsSync(join(d, 'mod_proxy_fcgi.so')));
+}
+
+/** A complete httpd.conf with a private ServerRoot around `body`. */
+export function apacheConf(
+  dir: string,
+  body: string,
+  options: { port?: number; documentRoot?: string } = {},
+): string {
+  const modules = apacheModulesDir();
+  if (!modules) throw new Error('no Apache module directory with mod_proxy_fcgi.so');
+  return [
+    `ServerRoot "${dir}"`,
+    ...MODULES.map(([name, file]) => `LoadModule ${name} ${join(modules, file)}`),
+    `PidFile "${join(dir, 'httpd.pid')}"`,
+    `ErrorLog "${join(dir, 'error.log')}"`,
+    'ServerName localhost',
+    // mod_mime reads its types file at start (not under -t); none is needed here.
+    'TypesConfig /dev/null',
+    // As root, Apache's children switch to this user, as on a real host.
+    ...(isRoot() ? ['User www-data', 'Group www-data'] : []),
+    `Listen 127.0.0.1:${options.port ?? 8080}`,
+    `DocumentRoot "${options.documentRoot ?? dir}"`,
+    `<Directory "${options.documentRoot ?? dir}">`,
+    '    Require all granted',
+    '</Directory>',
+    '',
+    body,
+  ].join('\n');
+}
+
+/** Runs `apache2 -t` on the rendered body inside a private ServerRoot. */
+export async function apacheTest(body: string): Promise<{ ok: boolean; output: string }> {
+  const binary = apacheBinary().path;
+  if (!binary) throw new Error('apache2 is not installed');
+  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-apachet-'));
+  try {
+    const confPath = join(dir, 'httpd.conf');
+    await writeFile(confPath, apacheConf(dir, body));
+    // Called directly, apache2 needs none of the APACHE_* variables Debian's wrapper sets.
+    const result = await runChecker(binary, ['-t', '-d', dir, '-f', confPath], { cwd: dir });
+    return { ok: result.exitCode === 0, output: result.output };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Loads `ini` with `php8.2 -n -c FILE` (plus OPcache, which Debian loads from conf.d) and
+ * returns `ini_get()` of each name (`false` as null), and in `cfg` what PHP's own INI scanner
+ * (`parse_ini_file`) read from the file, for directives the CLI overrides or does not register.
+ */
+export async function phpIniGet(
+  ini: string,
+  names: readonly string[],
+): Promise<{
+  ini: Record<string, string | null>;
+  cfg: Record<string, string | null>;
+  output: string;
+}> {
+  const binary = phpCliBinary().path;
+  if (!binary) throw new Error('php8.2 is not installed');
+  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-phpini-'));
+  try {
+    const file = join(dir, 'php.ini');
+    await writeFile(file, ini);
+    const code = `$o=['ini'=>[],'cfg'=>[]];$f=parse_ini_file(php_ini_loaded_file());foreach(json_decode($argv[1]) as $n){$v=ini_get($n);$o['ini'][$n]=$v===false?null:$v;$o['cfg'][$n]=$f[$n]??null;}echo "\\n", json_encode($o);`;
+    const result = await runChecker(
+      binary,
+      ['-n', '-d', 'zend_extension=opcache', '-c', file, '-r', code, JSON.stringify(names)],
+      { cwd: dir },
+    );
+    if (result.exitCode !== 0) throw new Error(`php failed: ${result.output}`);
+    const last = result.stdout.trimEnd().split('\n').pop() ?? '';
+    return { ...JSON.parse(last), output: result.output };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
