@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { FpmkitInvalidOptionError } from '../errors.js';
 
 /**
@@ -40,12 +41,12 @@ export async function* readLines(
   if (!Number.isSafeInteger(maxLength) || maxLength < 1) {
     throw new FpmkitInvalidOptionError('maxLineLength', 'must be a positive integer');
   }
-  const decoder = new TextDecoder(options.encoding === 'latin1' ? 'latin1' : 'utf-8');
+  const decoder = new StringDecoder(options.encoding ?? 'utf8');
   let carry = '';
   // True while dropping the tail of a line that was already cut at maxLength.
   let skipping = false;
   for await (const chunk of input) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
     let start = 0;
     let nl = text.indexOf('\n');
     while (nl !== -1) {
@@ -71,7 +72,7 @@ export async function* readLines(
       carry += rest;
     }
   }
-  const tail = carry + decoder.decode();
+  const tail = carry + decoder.end();
   if (!skipping && tail.length > 0) {
     yield tail.endsWith('\r') ? tail.slice(0, -1) : tail;
   }

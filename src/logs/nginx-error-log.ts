@@ -159,10 +159,9 @@ const ERRNO_NAMES = new Map<number, string>([
   [113, 'EHOSTUNREACH'],
 ]);
 
-const FRAME =
-  /^(\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2}) \[([a-z]+)\] (\d+)#(\d+): (?:\*(\d+) )?/;
+// Sticky: matched in place at the candidate offset, without slicing the line.
 const CONTEXT =
-  /^, client: ([^,]*), server: (.*?)(?:, request: "(.*?)")?(?:, subrequest: "(.*?)")?(?:, upstream: "(.*?)")?(?:, host: "(.*?)")?(?:, referrer: "(.*?)")?$/;
+  /, client: ([^,]*), server: ([^,]*)(?:, request: "(.*?)")?(?:, subrequest: "(.*?)")?(?:, upstream: "(.*?)")?(?:, host: "(.*?)")?(?:, referrer: "(.*?)")?$/y;
 const SYSCALL_FAILED = /^(\w+)\(\)(?: to (\S+))? failed \((\d+): ([^)]*)\)/;
 const TIMED_OUT = /^upstream timed out \((\d+): ([^)]*)\)/;
 const SIGNAL = /^signal (\d+) \((\w+)\) received(?: from (\d+))?/;
@@ -271,18 +270,89 @@ function fastcgiStderr(message: string): NginxErrorEvent {
   return { kind: 'fastcgi_stderr', text, phpMessages, truncated };
 }
 
+/** The number written in `s` from `from` to `to`, or -1 if a character there is not a digit. */
+function digitsAt(s: string, from: number, to: number): number {
+  if (to > s.length) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** End of the run of digits starting at `from` (equal to `from` when there is none). */
+function digitsEnd(s: string, from: number): number {
+  let i = from;
+  // At most 15 digits keep the number exact; a longer run is not a pid.
+  const max = Math.min(s.length, from + 15);
+  while (i < max) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Reads nginx's fixed frame `YYYY/MM/DD HH:MM:SS [level] PID#TID: [*CONN ]` by position rather
+ * than with a regular expression: this runs once per line of files of gigabytes, and scanning
+ * allocates nothing but the level string.
+ */
 function parseLine(
   text: string,
   line: number,
   opts: ResolvedLogOptions,
 ): NginxErrorEntry | undefined {
-  const f = FRAME.exec(text);
-  if (!f) return undefined;
-  const level = f[7] ?? '';
+  if (
+    text.length < 27 ||
+    text.charCodeAt(4) !== 47 ||
+    text.charCodeAt(7) !== 47 ||
+    text.charCodeAt(10) !== 32 ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 32 ||
+    text.charCodeAt(20) !== 91
+  ) {
+    return undefined;
+  }
+  const close = text.indexOf('] ', 21);
+  if (close === -1 || close > 28) return undefined;
+  const level = text.slice(21, close);
   if (!LEVELS.has(level)) return undefined;
-  const time = makeLocalTime(int(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]), 0);
-  if (!time) return undefined;
-  let body = text.slice(f[0].length);
+  const pidEnd = digitsEnd(text, close + 2);
+  if (pidEnd === close + 2 || text.charCodeAt(pidEnd) !== 35) return undefined;
+  const tidEnd = digitsEnd(text, pidEnd + 1);
+  if (
+    tidEnd === pidEnd + 1 ||
+    text.charCodeAt(tidEnd) !== 58 ||
+    text.charCodeAt(tidEnd + 1) !== 32
+  ) {
+    return undefined;
+  }
+  const time = makeLocalTime(
+    digitsAt(text, 0, 4),
+    digitsAt(text, 5, 7),
+    digitsAt(text, 8, 10),
+    digitsAt(text, 11, 13),
+    digitsAt(text, 14, 16),
+    digitsAt(text, 17, 19),
+    0,
+  );
+  if (!time || time.year < 0 || time.minute < 0 || time.second < 0 || time.hour < 0) {
+    return undefined;
+  }
+  let start = tidEnd + 2;
+  let connection = -1;
+  if (text.charCodeAt(start) === 42) {
+    const connEnd = digitsEnd(text, start + 1);
+    if (connEnd > start + 1 && text.charCodeAt(connEnd) === 32) {
+      connection = digitsAt(text, start + 1, connEnd);
+      start = connEnd + 1;
+    }
+  }
+  let body = text.slice(start);
   const entry: NginxErrorEntry = {
     kind: 'entry',
     line,
@@ -290,17 +360,18 @@ function parseLine(
     time,
     date: localTimeToDate(time, opts.offsetMs),
     level: level as NginxLogLevel,
-    pid: int(f[8]),
-    tid: int(f[9]),
+    pid: digitsAt(text, close + 2, pidEnd),
+    tid: digitsAt(text, pidEnd + 1, tidEnd),
     message: body,
     event: { kind: 'other' },
   };
-  if (f[10] !== undefined) entry.connection = int(f[10]);
+  if (connection !== -1) entry.connection = connection;
   // The context is appended last; a message (e.g. PHP's stderr) may itself contain
   // ", client: ", so try from the last occurrence backwards.
   let at = body.lastIndexOf(', client: ');
   while (at !== -1) {
-    const c = CONTEXT.exec(body.slice(at));
+    CONTEXT.lastIndex = at;
+    const c = CONTEXT.exec(body);
     if (c) {
       entry.client = c[1] ?? '';
       entry.server = c[2] ?? '';
