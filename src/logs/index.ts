@@ -1,6 +1,22 @@
 export type { LocalTime, LogParseOptions } from './common.js';
 export { localTimeSchema, localTimeToDate, MAX_UTC_OFFSET_MINUTES } from './common.js';
 export type {
+  FpmAccessEntry,
+  FpmAccessLogOptions,
+  FpmAccessLogParser,
+  FpmAccessRecord,
+} from './fpm-access-log.js';
+export {
+  compileFpmAccessFormat,
+  FPM_DEFAULT_ACCESS_FORMAT,
+  fpmAccessEntrySchema,
+  fpmAccessRecordSchema,
+  fpmAccessUnknownSchema,
+  MAX_ACCESS_FORMAT_LENGTH,
+  parseFpmAccessLog,
+  streamFpmAccessLog,
+} from './fpm-access-log.js';
+export type {
   FpmLogEvent,
   FpmLogEventKind,
   FpmLogLevel,
