@@ -268,14 +268,22 @@ export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
       if (line.length > MAX_ACCESS_FORMAT_LENGTH) return undefined;
       const m = re.exec(line);
       if (!m) return undefined;
-      const pairs: [string, string][] = [];
       const entry: FpmAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
+      const fields = entry.fields;
       for (let i = 0; i < tokens.length; i++) {
         const value = m[i + 1] ?? '';
-        pairs.push([tokens[i]!, value]);
+        const name = tokens[i]!;
+        // A plain assignment to __proto__ would set the prototype instead of a field.
+        if (name === '__proto__')
+          Object.defineProperty(fields, name, {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        else fields[name] = value;
         setters[i]?.(entry, value);
       }
-      entry.fields = Object.fromEntries(pairs);
       return entry;
     },
   };

@@ -335,15 +335,22 @@ export function compileNginxLogFormat(format: string): NginxAccessLogParser {
       // The lazy form backtracks on a line that does not fit; bound the work it may do.
       if (!m && lenientRe && line.length <= MAX_LENIENT_LINE_LENGTH) m = lenientRe.exec(line);
       if (!m) return undefined;
-      const pairs: [string, string][] = [];
       const entry: NginxAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
+      const fields = entry.fields;
       for (let i = 0; i < variables.length; i++) {
         const value = m[i + 1] ?? '';
-        pairs.push([variables[i]!, value]);
+        const name = variables[i]!;
+        // A plain assignment to __proto__ would set the prototype instead of a field.
+        if (name === '__proto__')
+          Object.defineProperty(fields, name, {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        else fields[name] = value;
         setters[i]?.(entry, value);
       }
-      // fromEntries defines own properties, so a variable named __proto__ stays a plain field.
-      entry.fields = Object.fromEntries(pairs);
       return entry;
     },
   };
