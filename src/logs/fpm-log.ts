@@ -135,6 +135,41 @@ export const fpmLogEventSchema = z.discriminatedUnion('kind', [
 export type FpmLogEvent = z.infer<typeof fpmLogEventSchema>;
 export type FpmLogEventKind = FpmLogEvent['kind'];
 
+/** Every `event.kind` of an FPM log record, for callers that count or filter by kind. */
+export const FPM_LOG_EVENT_KINDS = [
+  'max_children_reached',
+  'seems_busy',
+  'slow_request',
+  'request_timed_out',
+  'child_exited',
+  'child_started',
+  'child_reaped',
+  'trace',
+  'reload_started',
+  'reload_exec',
+  'log_reopened',
+  'emergency_restart',
+  'worker_output',
+  'master_started',
+  'ready',
+  'terminating',
+  'finishing',
+  'master_exited',
+  'inherited_socket',
+  'process_max_reached',
+  'systemd_interval',
+  'signal_received',
+  'pm_state',
+  'connection_disallowed',
+  'address_in_use',
+  'other',
+  'raw',
+] as const;
+
+type SameUnion<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Fails to compile when the list and the schema's union drift apart.
+true satisfies SameUnion<(typeof FPM_LOG_EVENT_KINDS)[number], FpmLogEventKind>;
+
 /** One line of FPM's error log. */
 export const fpmLogRecordSchema = z.object({
   /** 1-based line number in the input. */
@@ -165,18 +200,19 @@ export type FpmLogRecord = z.infer<typeof fpmLogRecordSchema>;
 /** Options of {@link parseFpmLog} and {@link streamFpmLog}. */
 export type FpmLogOptions = LogParseOptions;
 
+// The `s` flag on patterns with `.`: a line may hold a lone CR or U+2028, which `.` would not match.
 const FRAME =
-  /^\[(\d{1,2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\] ([A-Z]+): ?(.*)$/;
-const DEBUG_PREFIX = /^pid (\d+), (\w+)\(\), line (\d+): (.*)$/;
-const POOL_PREFIX = /^\[pool ([^\]]*)\] (.*)$/;
+  /^\[(\d{1,2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\] ([A-Z]+): ?(.*)$/s;
+const DEBUG_PREFIX = /^pid (\d+), (\w+)\(\), line (\d+): (.*)$/s;
+const POOL_PREFIX = /^\[pool ([^\]]*)\] (.*)$/s;
 const SYSTEM_ERROR = /: ([^:()]+) \((\d+)\)$/;
 
 const MAX_CHILDREN =
   /^server reached (pm\.)?max_children setting \((-?\d+)\), consider raising it$/;
 const SEEMS_BUSY =
-  /^seems busy \(.*\), spawning (\d+) children, there are (\d+) idle, and (\d+) total children$/;
+  /^seems busy \(.*\), spawning (\d+) children, there are (\d+) idle, and (\d+) total children$/s;
 const CHILD_REQUEST =
-  /^child (\d+), script '(.*)' \(request: "(.*)"\) (executing too slow|execution timed out) \(([\d.]+) sec\), (?:logging|terminating)$/;
+  /^child (\d+), script '(.*)' \(request: "(.*)"\) (executing too slow|execution timed out) \(([\d.]+) sec\), (?:logging|terminating)$/s;
 const EXITED_CODE = /^child (\d+) exited with code (-?\d+) after ([\d.]+) seconds from start$/;
 const EXITED_SIGNAL =
   /^child (\d+) exited on signal (\d+) \((\w*)( - core dumped)?\) after ([\d.]+) seconds from start$/;
@@ -186,18 +222,18 @@ const REAPED =
 const STOPPED_TRACING = /^child (\d+) stopped for tracing$/;
 const ABOUT_TO_TRACE = /^about to trace (\d+)$/;
 const FINISHED_TRACE = /^finished trace of (\d+)$/;
-const EXECVP = /^reloading: execvp\("((?:[^"\\]|\\.)*)"/;
+const EXECVP = /^reloading: execvp\("((?:[^"\\]|\\.)*)"/s;
 const EMERGENCY =
   /^failed processes threshold \((\d+) in (\d+) sec\) is reached, initiating reload$/;
-const SAID_INTO = /^child (\d+) said into (stderr|stdout): "(.*)$/;
+const SAID_INTO = /^child (\d+) said into (stderr|stdout): "(.*)$/s;
 const RUNNING = /^fpm is running, pid (\d+)$/;
-const INHERITED = /^using inherited socket fd=(\d+), "(.*)"$/;
+const INHERITED = /^using inherited socket fd=(\d+), "(.*)"$/s;
 const SYSTEMD = /^systemd monitor interval set to (\d+)ms$/;
 const RECEIVED = /^received (SIG\w+)$/;
 const PM_STATE =
   /^currently (\d+) active children, (\d+) spare children, (\d+) running children\. Spawning rate (\d+)$/;
-const DISALLOWED = /^Connection disallowed: IP address '(.*)' has been dropped\.$/;
-const ANOTHER = /^Another FPM instance seems to already listen on (.*)$/;
+const DISALLOWED = /^Connection disallowed: IP address '(.*)' has been dropped\.$/s;
+const ANOTHER = /^Another FPM instance seems to already listen on (.*)$/s;
 
 const FIXED = new Map<string, FpmLogEvent>(
   Object.entries({

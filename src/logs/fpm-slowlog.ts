@@ -70,8 +70,8 @@ export const MAX_SLOWLOG_FRAMES = 1000;
 
 const HEADER =
   /^\[(\d{1,2})-([A-Z][a-z]{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})\] {1,2}\[pool ([^\]]*)\] pid (\d+)$/;
-const SCRIPT = /^script_filename = (.*)$/;
-const FRAME = /^\[(0x[0-9a-fA-F]+)\] (.*?)\(\) (.*):(\d+)$/;
+const SCRIPT = /^script_filename = (.*)$/s;
+const FRAME = /^\[(0x[0-9a-fA-F]+)\] (.*?)\(\) (.*):(\d+)$/s;
 const DUMP_FAILED = /^(?:\[(0x[0-9a-fA-F]+)\] )?\+\+\+ dump failed$/;
 
 const int = (s: string | undefined): number => Number.parseInt(s ?? '', 10);

@@ -25,6 +25,7 @@ export type {
 } from './fpm-log.js';
 export {
   classifyFpmMessage,
+  FPM_LOG_EVENT_KINDS,
   FPM_LOG_LEVELS,
   fpmLogEventSchema,
   fpmLogRecordSchema,

@@ -161,7 +161,7 @@ const ERRNO_NAMES = new Map<number, string>([
 
 // Sticky: matched in place at the candidate offset, without slicing the line.
 const CONTEXT =
-  /, client: ([^,]*), server: ([^,]*)(?:, request: "(.*?)")?(?:, subrequest: "(.*?)")?(?:, upstream: "(.*?)")?(?:, host: "(.*?)")?(?:, referrer: "(.*?)")?$/y;
+  /, client: ([^,]*), server: ([^,]*)(?:, request: "(.*?)")?(?:, subrequest: "(.*?)")?(?:, upstream: "(.*?)")?(?:, host: "(.*?)")?(?:, referrer: "(.*?)")?$/sy;
 const SYSCALL_FAILED = /^(\w+)\(\)(?: to (\S+))? failed \((\d+): ([^)]*)\)/;
 const TIMED_OUT = /^upstream timed out \((\d+): ([^)]*)\)/;
 const SIGNAL = /^signal (\d+) \((\w+)\) received(?: from (\d+))?/;

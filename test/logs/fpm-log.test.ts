@@ -335,3 +335,12 @@ describe('streamFpmLog', () => {
     expect(streamed).toEqual(parseFpmLog(text));
   });
 });
+
+describe('parseFpmLog, odd characters', () => {
+  it('keeps a lone CR and U+2028 inside a message', () => {
+    const [r] = parseFpmLog(
+      '[01-Jan-2026 00:00:00] WARNING: [pool www] child 5 said into stderr: "a\rb\u2028c"',
+    );
+    expect(r?.event).toMatchObject({ kind: 'worker_output', text: 'a\rb\u2028c' });
+  });
+});
