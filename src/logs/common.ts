@@ -149,6 +149,35 @@ export function fractionToMicros(fraction: string | undefined): number {
   return Number.parseInt(`${fraction}000000`.slice(0, 6), 10);
 }
 
+/** Rejects a non-string input (JavaScript callers, a Buffer passed by mistake) with a parse error. */
+export function requireText(text: unknown, opts: ResolvedLogOptions): asserts text is string {
+  if (typeof text !== 'string') {
+    throw new FpmkitParseError(
+      `expected the log as a string, got ${text === null ? 'null' : typeof text}`,
+      {
+        source: opts.source,
+      },
+    );
+  }
+}
+
+/** Rejects a line of a stream that is not a string, naming its line number. */
+export function requireLine(
+  line: unknown,
+  n: number,
+  opts: ResolvedLogOptions,
+): asserts line is string {
+  if (typeof line !== 'string') {
+    throw new FpmkitParseError(
+      `expected each line as a string, got ${line === null ? 'null' : typeof line}`,
+      {
+        source: opts.source,
+        line: n,
+      },
+    );
+  }
+}
+
 /** Splits a whole text into lines (LF or CRLF); a final newline does not make an empty line. */
 export function splitLines(text: string): string[] {
   const lines = text.split('\n');

@@ -4,6 +4,8 @@ import {
   type LogParseOptions,
   monthNumber,
   type ResolvedLogOptions,
+  requireLine,
+  requireText,
   resolveLogOptions,
   splitLines,
   unrecognisedLine,
@@ -317,6 +319,7 @@ function recordOf(
 export function parseFpmAccessLog(text: string, options?: FpmAccessLogOptions): FpmAccessRecord[] {
   const opts = resolveLogOptions(options, 'php-fpm access log');
   const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
+  requireText(text, opts);
   const lines = splitLines(text);
   const out: FpmAccessRecord[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -337,6 +340,7 @@ export async function* streamFpmAccessLog(
   let n = opts.firstLine - 1;
   for await (const l of lines) {
     n++;
+    requireLine(l, n, opts);
     if (l === '') continue;
     yield recordOf(parser, l, n, opts);
   }

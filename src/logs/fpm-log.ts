@@ -7,6 +7,8 @@ import {
   makeLocalTime,
   monthNumber,
   type ResolvedLogOptions,
+  requireLine,
+  requireText,
   resolveLogOptions,
   splitLines,
   unrecognisedLine,
@@ -453,6 +455,7 @@ function recordOf(text: string, line: number, opts: ResolvedLogOptions): FpmLogR
  */
 export function parseFpmLog(text: string, options?: FpmLogOptions): FpmLogRecord[] {
   const opts = resolveLogOptions(options, 'php-fpm error log');
+  requireText(text, opts);
   const lines = splitLines(text);
   const out: FpmLogRecord[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -475,6 +478,7 @@ export async function* streamFpmLog(
   let n = opts.firstLine - 1;
   for await (const l of lines) {
     n++;
+    requireLine(l, n, opts);
     if (l === '') continue;
     yield recordOf(l, n, opts);
   }

@@ -6,6 +6,8 @@ import {
   makeLocalTime,
   monthNumber,
   type ResolvedLogOptions,
+  requireLine,
+  requireText,
   resolveLogOptions,
   splitLines,
   unrecognisedLine,
@@ -165,6 +167,7 @@ class SlowlogReader {
 export function parseFpmSlowlog(text: string, options?: FpmSlowlogOptions): SlowlogRecord[] {
   const opts = resolveLogOptions(options, 'php-fpm slowlog');
   const reader = new SlowlogReader(opts);
+  requireText(text, opts);
   const lines = splitLines(text);
   const out: SlowlogRecord[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -187,6 +190,7 @@ export async function* streamFpmSlowlog(
   let n = opts.firstLine - 1;
   for await (const l of lines) {
     n++;
+    requireLine(l, n, opts);
     yield* reader.push(l, n);
   }
   yield* reader.flush();

@@ -4,6 +4,8 @@ import {
   type LogParseOptions,
   monthNumber,
   type ResolvedLogOptions,
+  requireLine,
+  requireText,
   resolveLogOptions,
   splitLines,
   unrecognisedLine,
@@ -387,6 +389,7 @@ export function parseNginxAccessLog(
 ): NginxAccessRecord[] {
   const opts = resolveLogOptions(options, 'nginx access log');
   const parser = compileNginxLogFormat(options?.format ?? 'combined');
+  requireText(text, opts);
   const lines = splitLines(text);
   const out: NginxAccessRecord[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -407,6 +410,7 @@ export async function* streamNginxAccessLog(
   let n = opts.firstLine - 1;
   for await (const l of lines) {
     n++;
+    requireLine(l, n, opts);
     if (l === '') continue;
     yield recordOf(parser, l, n, opts);
   }

@@ -5,6 +5,8 @@ import {
   localTimeToDate,
   makeLocalTime,
   type ResolvedLogOptions,
+  requireLine,
+  requireText,
   resolveLogOptions,
   splitLines,
   unrecognisedLine,
@@ -424,6 +426,7 @@ export function parseNginxErrorLog(
   options?: NginxErrorLogOptions,
 ): NginxErrorRecord[] {
   const opts = resolveLogOptions(options, 'nginx error log');
+  requireText(text, opts);
   const lines = splitLines(text);
   const out: NginxErrorRecord[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -446,6 +449,7 @@ export async function* streamNginxErrorLog(
   let n = opts.firstLine - 1;
   for await (const l of lines) {
     n++;
+    requireLine(l, n, opts);
     if (l === '') continue;
     yield recordOf(l, n, opts);
   }

@@ -138,3 +138,37 @@ describe('fuzzing: any line gives a value or an FpmkitError', () => {
     );
   });
 });
+
+describe('non-string input', () => {
+  it.each([
+    ['parseFpmLog', (x: unknown) => parseFpmLog(x as string)],
+    ['parseFpmSlowlog', (x: unknown) => parseFpmSlowlog(x as string)],
+    ['parseNginxErrorLog', (x: unknown) => parseNginxErrorLog(x as string)],
+    ['parseNginxAccessLog', (x: unknown) => parseNginxAccessLog(x as string)],
+  ])('%s throws an FpmkitParseError for a Buffer, null or a number', (_name, parse) => {
+    for (const input of [Buffer.from('x'), null, 42, undefined]) {
+      let error: unknown;
+      try {
+        parse(input);
+      } catch (e) {
+        error = e;
+      }
+      expect(isFpmkitError(error)).toBe(true);
+      expect((error as { code: string }).code).toBe('FPMKIT_PARSE');
+    }
+  });
+});
+
+describe('streams given a non-string line', () => {
+  it('throws an FpmkitParseError naming the line', async () => {
+    const lines = ['2026/01/02 03:04:05 [warn] 1#1: x', 42 as unknown as string];
+    const { streamNginxErrorLog } = await import('../../src/logs/index.js');
+    const seen: unknown[] = [];
+    await expect(
+      (async () => {
+        for await (const r of streamNginxErrorLog(lines)) seen.push(r);
+      })(),
+    ).rejects.toMatchObject({ code: 'FPMKIT_PARSE', line: 2 });
+    expect(seen).toHaveLength(1);
+  });
+});
