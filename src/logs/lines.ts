@@ -41,7 +41,11 @@ export async function* readLines(
   if (!Number.isSafeInteger(maxLength) || maxLength < 1) {
     throw new FpmkitInvalidOptionError('maxLineLength', 'must be a positive integer');
   }
-  const decoder = new StringDecoder(options.encoding ?? 'utf8');
+  const encoding = options.encoding ?? 'utf8';
+  if (!Buffer.isEncoding(encoding)) {
+    throw new FpmkitInvalidOptionError('encoding', 'must be a Node.js Buffer encoding, e.g. utf8');
+  }
+  const decoder = new StringDecoder(encoding);
   let carry = '';
   // True while dropping the tail of a line that was already cut at maxLength.
   let skipping = false;

@@ -40,8 +40,15 @@ describe('readLines', () => {
     expect(await collect(['ab', 'cdef'], { maxLineLength: 3 })).toEqual(['abc']);
   });
 
-  it('rejects a bad maxLineLength', async () => {
+  it('rejects a bad maxLineLength or encoding', async () => {
     await expect(collect(['a'], { maxLineLength: 0 })).rejects.toThrow(FpmkitInvalidOptionError);
+    await expect(collect(['a'], { encoding: 'klingon' as BufferEncoding })).rejects.toThrow(
+      FpmkitInvalidOptionError,
+    );
+  });
+
+  it('decodes latin1 when asked', async () => {
+    expect(await collect([Buffer.from([0xe9, 0x0a])], { encoding: 'latin1' })).toEqual(['é']);
   });
 
   it('gives the same lines as split for any chunking (property)', async () => {
