@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+
+/**
+ * A wall-clock time as a log wrote it, without a zone: FPM and nginx error logs print local time
+ * and never say which zone. `microsecond` is 0 when the log has whole seconds only.
+ */
+export const localTimeSchema = z.object({
+  year: z.number().int(),
+  /** 1 to 12. */
+  month: z.number().int().min(1).max(12),
+  day: z.number().int().min(1).max(31),
+  hour: z.number().int().min(0).max(23),
+  minute: z.number().int().min(0).max(59),
+  second: z.number().int().min(0).max(60),
+  microsecond: z.number().int().min(0).max(999_999),
+});
+export type LocalTime = z.infer<typeof localTimeSchema>;
+
+/** Options every log parser takes. */
+export interface LogParseOptions {
+  /**
+   * Throw `FpmkitParseError` on the first line that is not in the log's format instead of
+   * returning it as an `unknown` record.
+   * @default false
+   */
+  strict?: boolean | undefined;
+  /**
+   * Offset of the log's local time from UTC, in minutes east of Greenwich (CET is 60, New York in
+   * winter is -300), used to compute each record's `date` from its zone-less `time`. Logs do not
+   * say their zone, so pass the zone of the server that wrote them.
+   * @default 0 (the log is read as UTC)
+   */
+  utcOffsetMinutes?: number | undefined;
+  /**
+   * Name of the input for error messages, e.g. the file name.
+   * @default the parser's source name, e.g. `'php-fpm error log'`
+   */
+  source?: string | undefined;
+  /**
+   * Line number of the first line, for inputs that are a window of a larger file.
+   * @default 1
+   */
+  firstLine?: number | undefined;
+}
+
+/** Largest UTC offset in use on Earth is +14:00; anything past a day is certainly a mistake. */
+export const MAX_UTC_OFFSET_MINUTES = 24 * 60;
+
+/** The options after defaults, validated once per parse. */
+export interface ResolvedLogOptions {
+  strict: boolean;
+  offsetMs: number;
+  source: string;
+  firstLine: number;
+}
+
+export function resolveLogOptions(
+  options: LogParseOptions | undefined,
+  defaultSource: string,
+): ResolvedLogOptions {
+  const offset = options?.utcOffsetMinutes ?? 0;
+  if (!Number.isInteger(offset) || Math.abs(offset) > MAX_UTC_OFFSET_MINUTES) {
+    throw new FpmkitInvalidOptionError(
+      'utcOffsetMinutes',
+      `must be an integer number of minutes between -${MAX_UTC_OFFSET_MINUTES} and ${MAX_UTC_OFFSET_MINUTES}`,
+    );
+  }
+  const firstLine = options?.firstLine ?? 1;
+  if (!Number.isSafeInteger(firstLine) || firstLine < 0) {
+    throw new FpmkitInvalidOptionError('firstLine', 'must be a non-negative integer');
+  }
+  return {
+    strict: options?.strict ?? false,
+    offsetMs: offset * 60_000,
+    source: options?.source ?? defaultSource,
+    firstLine,
+  };
+}
+
+export function unrecognisedLine(
+  what: string,
+  opts: ResolvedLogOptions,
+  line: number,
+  text: string,
+): FpmkitParseError {
+  return new FpmkitParseError(`not a line of ${what}`, {
+    source: opts.source,
+    line,
+    lineText: text,
+  });
+}
+
+const MONTHS: Record<string, number> = {
+  Jan: 1,
+  Feb: 2,
+  Mar: 3,
+  Apr: 4,
+  May: 5,
+  Jun: 6,
+  Jul: 7,
+  Aug: 8,
+  Sep: 9,
+  Oct: 10,
+  Nov: 11,
+  Dec: 12,
+};
+
+/** `Nov` → 11; undefined for anything else. */
+export function monthNumber(name: string): number | undefined {
+  return MONTHS[name];
+}
+
+/**
+ * Builds a LocalTime from already-matched digits, or undefined when a field is out of range
+ * (a regex accepts `99-Nov-2026 25:61:00`; the calendar does not).
+ */
+export function makeLocalTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  microsecond: number,
+): LocalTime | undefined {
+  if (month < 1 || month > 12 || day < 1 || day > 31) return undefined;
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  return { year, month, day, hour, minute, second, microsecond };
+}
+
+/** The instant a LocalTime names in a zone `offsetMs` east of UTC. */
+export function localTimeToDate(time: LocalTime, offsetMs: number): Date {
+  const ms = Date.UTC(
+    time.year,
+    time.month - 1,
+    time.day,
+    time.hour,
+    time.minute,
+    time.second,
+    Math.floor(time.microsecond / 1000),
+  );
+  return new Date(ms - offsetMs);
+}
+
+/** Microseconds from a fraction written after the decimal point (`555886`, `5`, `1234567`). */
+export function fractionToMicros(fraction: string | undefined): number {
+  if (!fraction) return 0;
+  return Number.parseInt(`${fraction}000000`.slice(0, 6), 10);
+}
+
+/** Rejects a non-string input (JavaScript callers, a Buffer passed by mistake) with a parse error. */
+export function requireText(text: unknown, opts: ResolvedLogOptions): asserts text is string {
+  if (typeof text !== 'string') {
+    throw new FpmkitParseError(
+      `expected the log as a string, got ${text === null ? 'null' : typeof text}`,
+      {
+        source: opts.source,
+      },
+    );
+  }
+}
+
+/** Rejects a line of a stream that is not a string, naming its line number. */
+export function requireLine(
+  line: unknown,
+  n: number,
+  opts: ResolvedLogOptions,
+): asserts line is string {
+  if (typeof line !== 'string') {
+    throw new FpmkitParseError(
+      `expected each line as a string, got ${line === null ? 'null' : typeof line}`,
+      {
+        source: opts.source,
+        line: n,
+      },
+    );
+  }
+}
+
+/** Splits a whole text into lines (LF or CRLF); a final newline does not make an empty line. */
+export function splitLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
+  }
+  return lines;
+}

@@ -1,0 +1,347 @@
+import { z } from 'zod';
+import { FpmkitInvalidOptionError } from '../errors.js';
+import {
+  type LogParseOptions,
+  monthNumber,
+  type ResolvedLogOptions,
+  requireLine,
+  requireText,
+  resolveLogOptions,
+  splitLines,
+  unrecognisedLine,
+} from './common.js';
+import type { LineSource } from './lines.js';
+
+/** FPM's default `access.format` (`sapi/fpm/fpm/fpm_conf.c`). */
+export const FPM_DEFAULT_ACCESS_FORMAT = '%R - %u %t "%m %r" %s';
+
+export const fpmAccessEntrySchema = z.object({
+  kind: z.literal('entry'),
+  /** 1-based line number in the input. */
+  line: z.number().int(),
+  raw: z.string(),
+  /** Every `%` token of the format by its text (`%R`, `%{mili}d`, `%{HTTP_HOST}e`), as logged. */
+  fields: z.record(z.string(), z.string()),
+  /** `%R`. */
+  remoteAddr: z.string().optional(),
+  /** `%u`. */
+  remoteUser: z.string().optional(),
+  /** `%t`/`%T` in FPM's default `%d/%b/%Y:%H:%M:%S %z` layout (other layouts stay in fields). */
+  time: z.date().optional(),
+  /** `%m`. */
+  method: z.string().optional(),
+  /** `%r`: the request URI, without the query. */
+  uri: z.string().optional(),
+  /** `%q`: the query string. */
+  query: z.string().optional(),
+  /** `%s`: the HTTP status FPM sent. */
+  status: z.number().int().optional(),
+  /** `%f`: SCRIPT_FILENAME. */
+  script: z.string().optional(),
+  /** `%d` in any unit, converted to seconds. */
+  durationSeconds: z.number().optional(),
+  /** `%M` in any unit, converted to bytes: the peak memory of the request. */
+  memoryBytes: z.number().optional(),
+  /** `%C`: CPU used by the request, in percent of one CPU. */
+  cpuPercent: z.number().optional(),
+  /** `%l`: CONTENT_LENGTH. */
+  contentLength: z.number().int().optional(),
+  /** `%n`. */
+  pool: z.string().optional(),
+  /** `%p`: the worker's pid. */
+  pid: z.number().int().optional(),
+});
+export type FpmAccessEntry = z.infer<typeof fpmAccessEntrySchema>;
+
+export const fpmAccessUnknownSchema = z.object({
+  kind: z.literal('unknown'),
+  line: z.number().int(),
+  raw: z.string(),
+});
+
+export const fpmAccessRecordSchema = z.discriminatedUnion('kind', [
+  fpmAccessEntrySchema,
+  fpmAccessUnknownSchema,
+]);
+export type FpmAccessRecord = z.infer<typeof fpmAccessRecordSchema>;
+
+/** Options of {@link parseFpmAccessLog} and {@link streamFpmAccessLog}. */
+export interface FpmAccessLogOptions extends LogParseOptions {
+  /**
+   * The pool's `access.format`, with or without its surrounding double quotes and with `\"`
+   * as written in the pool file.
+   * @default FPM_DEFAULT_ACCESS_FORMAT (`%R - %u %t "%m %r" %s`)
+   */
+  format?: string | undefined;
+}
+
+/** A parser compiled from one `access.format`. */
+export interface FpmAccessLogParser {
+  /** The tokens of the format, e.g. `['%R', '%u', '%t', '%{mili}d']`. */
+  readonly tokens: readonly string[];
+  parseLine(text: string, line?: number): FpmAccessEntry | undefined;
+}
+
+/** Longest format accepted, in characters. FPM's own log line is capped at 1024 bytes. */
+export const MAX_ACCESS_FORMAT_LENGTH = 4096;
+
+type Setter = (e: FpmAccessEntry, v: string) => void;
+
+const NUMBER = /^\d+(?:\.\d+)?$/;
+const TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
+
+function parseTime(v: string): Date | undefined {
+  const m = TIME.exec(v.trim().replace(/^\[(.*)\]$/, '$1'));
+  if (!m) return undefined;
+  const month = monthNumber(m[2] ?? '');
+  if (month === undefined) return undefined;
+  const offsetMin = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
+  const ms = Date.UTC(
+    Number(m[3]),
+    month - 1,
+    Number(m[1]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+  );
+  const d = new Date(ms - offsetMin * 60_000);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+const DURATION_SCALE: Record<string, number> = {
+  '': 1,
+  seconds: 1,
+  milli: 1e-3,
+  milliseconds: 1e-3,
+  mili: 1e-3,
+  miliseconds: 1e-3,
+  micro: 1e-6,
+  microseconds: 1e-6,
+};
+const MEMORY_SCALE: Record<string, number> = {
+  '': 1,
+  bytes: 1,
+  kilo: 1024,
+  kilobytes: 1024,
+  mega: 1024 * 1024,
+  megabytes: 1024 * 1024,
+};
+
+const text =
+  (key: 'remoteAddr' | 'remoteUser' | 'method' | 'uri' | 'query' | 'script' | 'pool'): Setter =>
+  (e, v) => {
+    if (v !== '-' && v !== '') e[key] = v;
+  };
+const integer =
+  (key: 'status' | 'contentLength' | 'pid'): Setter =>
+  (e, v) => {
+    if (/^\d+$/.test(v)) e[key] = Number.parseInt(v, 10);
+  };
+
+function setterFor(letter: string, arg: string): Setter | undefined {
+  switch (letter) {
+    case 'R':
+      return text('remoteAddr');
+    case 'u':
+      return text('remoteUser');
+    case 'm':
+      return text('method');
+    case 'r':
+      return text('uri');
+    case 'q':
+      return text('query');
+    case 'f':
+      return text('script');
+    case 'n':
+      return text('pool');
+    case 's':
+      return integer('status');
+    case 'l':
+      return integer('contentLength');
+    case 'p':
+      return integer('pid');
+    case 't':
+    case 'T':
+      if (arg !== '') return undefined;
+      return (e, v) => {
+        const d = parseTime(v);
+        if (d) e.time = d;
+      };
+    case 'd': {
+      const scale = DURATION_SCALE[arg];
+      if (scale === undefined) return undefined;
+      return (e, v) => {
+        if (NUMBER.test(v)) e.durationSeconds = Number(v) * scale;
+      };
+    }
+    case 'M': {
+      const scale = MEMORY_SCALE[arg];
+      if (scale === undefined) return undefined;
+      return (e, v) => {
+        if (NUMBER.test(v)) e.memoryBytes = Math.round(Number(v) * scale);
+      };
+    }
+    case 'C':
+      if (arg !== '' && arg !== 'total') return undefined;
+      return (e, v) => {
+        const n = v.endsWith('%') ? v.slice(0, -1) : v;
+        if (NUMBER.test(n)) e.cpuPercent = Number(n);
+      };
+    default:
+      return undefined;
+  }
+}
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Compiles a pool's `access.format` into a line parser once. Throws `FpmkitInvalidOptionError`
+ * for a format without a `%` token or with an unknown one.
+ */
+export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
+  if (typeof format !== 'string' || format.length > MAX_ACCESS_FORMAT_LENGTH) {
+    throw new FpmkitInvalidOptionError(
+      'format',
+      `must be an access.format string of at most ${MAX_ACCESS_FORMAT_LENGTH} characters`,
+    );
+  }
+  let f = format.trim();
+  if (f.length >= 2 && f.startsWith('"') && f.endsWith('"')) f = f.slice(1, -1);
+  f = f.replace(/\\"/g, '"');
+  const literals: string[] = [''];
+  const tokens: string[] = [];
+  const setters: (Setter | undefined)[] = [];
+  for (let i = 0; i < f.length; i++) {
+    const ch = f[i]!;
+    if (ch !== '%') {
+      literals[literals.length - 1] += ch;
+      continue;
+    }
+    let arg = '';
+    let j = i + 1;
+    if (f[j] === '{') {
+      const close = f.indexOf('}', j);
+      if (close === -1) throw new FpmkitInvalidOptionError('format', `unclosed '{' at ${j}`);
+      arg = f.slice(j + 1, close);
+      j = close + 1;
+    }
+    const letter = f[j];
+    if (letter === '%' && arg === '') {
+      literals[literals.length - 1] += '%';
+      i = j;
+      continue;
+    }
+    if (letter === undefined || !/^[CdefilmMnopPqQrRstTu]$/.test(letter)) {
+      throw new FpmkitInvalidOptionError(
+        'format',
+        `unknown token '%${arg ? `{${arg}}` : ''}${letter ?? ''}'`,
+      );
+    }
+    tokens.push(f.slice(i, j + 1));
+    setters.push(setterFor(letter, arg));
+    literals.push('');
+    i = j;
+  }
+  if (tokens.length === 0) {
+    throw new FpmkitInvalidOptionError('format', 'must contain at least one % token');
+  }
+  let source = `^${escapeRegex(literals[0] ?? '')}`;
+  for (let i = 0; i < tokens.length; i++) {
+    const after = literals[i + 1] ?? '';
+    const letter = tokens[i]!.slice(-1);
+    const atEnd = i === tokens.length - 1 && after === '';
+    if (letter === 'Q') {
+      source += '(\\?|)';
+    } else if (letter === 'r' && after === '' && tokens[i + 1] === '%Q') {
+      // `%r%Q%q` (the manual's way to log the query) has no separator: the URI ends at `?`.
+      source += '([^?\\s"]*)';
+    } else if (/^[sSpPldMC]$/.test(letter)) {
+      source += atEnd ? '(\\S*)' : '(\\S*?)';
+    } else {
+      source += atEnd ? '(.*)' : '(.*?)';
+    }
+    source += escapeRegex(after);
+  }
+  const re = new RegExp(`${source}$`, 's');
+  return {
+    tokens,
+    parseLine(line: string, lineNumber = 1): FpmAccessEntry | undefined {
+      // FPM caps a line at 1024 bytes; bound the backtracking on longer garbage the same way.
+      if (line.length > MAX_ACCESS_FORMAT_LENGTH) return undefined;
+      const m = re.exec(line);
+      if (!m) return undefined;
+      const entry: FpmAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
+      const fields = entry.fields;
+      for (let i = 0; i < tokens.length; i++) {
+        const value = m[i + 1] ?? '';
+        const name = tokens[i]!;
+        // A plain assignment to __proto__ would set the prototype instead of a field.
+        if (name === '__proto__')
+          Object.defineProperty(fields, name, {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        else fields[name] = value;
+        setters[i]?.(entry, value);
+      }
+      return entry;
+    },
+  };
+}
+
+function recordOf(
+  parser: FpmAccessLogParser,
+  line: string,
+  n: number,
+  opts: ResolvedLogOptions,
+): FpmAccessRecord {
+  const entry = parser.parseLine(line, n);
+  if (entry) return entry;
+  if (opts.strict) throw unrecognisedLine('this php-fpm access log format', opts, n, line);
+  return { kind: 'unknown', line: n, raw: line };
+}
+
+/**
+ * Parses a PHP-FPM pool access log (`access.log`, written by `sapi/fpm/fpm/fpm_log.c` with the
+ * pool's `access.format`, https://www.php.net/manual/en/install.fpm.configuration.php):
+ *
+ * ```
+ * - -  21/Nov/2026:08:47:16 +0000 "GET /busy/hello.php" 200
+ * - -  21/Nov/2026:08:47:16 +0000 "GET /logs/hello.php" 200 /var/www/app/hello.php 0.434 2048 0.00%
+ * ```
+ *
+ * Known tokens are typed (`%s` status, `%d` duration in seconds whatever its unit, `%M` memory in
+ * bytes, `%C` CPU percent, `%t` time), and every token is in `fields` as logged. Lines that do not
+ * fit come back as `unknown`, or throw `FpmkitParseError` with `strict: true`.
+ */
+export function parseFpmAccessLog(text: string, options?: FpmAccessLogOptions): FpmAccessRecord[] {
+  const opts = resolveLogOptions(options, 'php-fpm access log');
+  const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
+  requireText(text, opts);
+  const lines = splitLines(text);
+  const out: FpmAccessRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l === '') continue;
+    out.push(recordOf(parser, l, opts.firstLine + i, opts));
+  }
+  return out;
+}
+
+/** {@link parseFpmAccessLog} over a stream of lines; the format is compiled once. */
+export async function* streamFpmAccessLog(
+  lines: LineSource,
+  options?: FpmAccessLogOptions,
+): AsyncGenerator<FpmAccessRecord, void, undefined> {
+  const opts = resolveLogOptions(options, 'php-fpm access log');
+  const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
+  let n = opts.firstLine - 1;
+  for await (const l of lines) {
+    n++;
+    requireLine(l, n, opts);
+    if (l === '') continue;
+    yield recordOf(parser, l, n, opts);
+  }
+}
