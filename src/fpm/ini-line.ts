@@ -369,7 +369,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
           i++;
           const inner = expr();
           const close = peek();
-          if (!close || close.t !== 'op' || close.v !== ')') {
+          if (close?.t !== 'op' || close.v !== ')') {
             const expecting = "'^' or '|' or '&' or ')'";
             return close ? failAt(close, expecting) : failAtEnd(expecting);
           }

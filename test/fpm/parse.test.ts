@@ -15,7 +15,7 @@ const ctx = {
   constant: (name: string) =>
     PHP_ERROR_CONSTANTS[name] ?? (name === 'PHP_OS' ? 'Linux' : undefined),
 };
-const valueOf = (line: string) => {
+const scannedValue = (line: string) => {
   const r = scanIniLine(line, ctx);
   return r.syntaxError ?? (r.statements[0] as { value: unknown } | undefined)?.value;
 };
@@ -70,7 +70,7 @@ describe('scanIniLine: values as php-fpm 8.2 reads them (each row checked agains
     ['x = a & ', 'syntax error, unexpected END_OF_LINE in Unknown on line 2'],
     ['x = ~', 'syntax error, unexpected END_OF_LINE in Unknown on line 2'],
   ])('%s', (line, expected) => {
-    expect(valueOf(line)).toBe(expected);
+    expect(scannedValue(line)).toBe(expected);
   });
 
   it.each([

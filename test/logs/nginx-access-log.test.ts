@@ -121,7 +121,6 @@ describe('parseNginxAccessLog, formats and values', () => {
     ['a bare string', '$remote_addr $status'],
     ['quoted pieces', `'$remote_addr ' "$status"`],
     ['a whole directive with escape=', `log_format x escape=default '$remote_addr' ' $status';`],
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: nginx's ${name} form, not a template
     ['braced names', '${remote_addr} ${status}'],
   ])('compiles %s', (_name, format) => {
     const p = compileNginxLogFormat(format);

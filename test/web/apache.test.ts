@@ -83,7 +83,6 @@ describe('renderApacheProxyFcgi', () => {
     ],
     ['a > in the socket path', { backend: { socketPath: '/run/a>.sock' } }, 'backend.socketPath'],
     ['a | in the socket path', { backend: { socketPath: '/run/a|b' } }, 'backend.socketPath'],
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${ is the input under test
     ['a Define reference', { backend: { socketPath: '/run/${X}.sock' } }, 'backend.socketPath'],
     ['a newline in the regex', { ...UNIX, filesMatch: '\\.php$\n</FilesMatch>' }, 'filesMatch'],
     ['a trailing backslash', { ...UNIX, filesMatch: '\\.php\\' }, 'filesMatch'],

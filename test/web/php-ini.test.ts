@@ -94,7 +94,6 @@ describe('renderPhpIni', () => {
     ],
     ['a newline in preload', { opcache: { preload: '/a\nexpose_php = 1' } }, 'opcache.preload'],
     ['a quote in preload', { opcache: { preload: '/a"b' } }, 'opcache.preload'],
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal ${ is the input under test
     ['a variable in preload', { opcache: { preload: '/${HOME}/p.php' } }, 'opcache.preload'],
     ['an unknown key', { opcache: { jit: 'tracing' } }, 'opcache'],
   ])('rejects %s', (_, settings, option) => {
