@@ -1,26 +1,63 @@
-/** Injected input/output, so every command is a pure function testable without a process. */
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  isTTY: boolean;
-  env: Record<string, string | undefined>;
-}
+import { readFileSync } from 'node:fs';
+import { UsageError } from './args.js';
+import { CHECK_HELP, runCheck } from './check.js';
+import { type CliIo, EXIT } from './io.js';
+import { RENDER_HELP, runRender } from './render.js';
+
+export type { CliIo } from './io.js';
 
 export const HELP = `Usage: fpmkit <command> [options]
 
 Commands:
-  check FILE    validate a php-fpm configuration as php-fpm -t would
+  check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
+  render MODEL.json  render a php-fpm configuration from a JSON model
 
 Options:
-  --help        show help
+  --help, -h         show help (also: fpmkit <command> --help)
+  --version          print the version
+
+Every command takes --json. Exit status: 0 ok, 1 problems found, 2 bad command line,
+3 unreadable input.
 `;
 
-/** Runs the command line; returns the exit code. */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    io.stdout(HELP);
-    return 0;
+const COMMANDS: Record<string, { help: string; run(argv: readonly string[], io: CliIo): number }> = {
+  check: { help: CHECK_HELP, run: runCheck },
+  render: { help: RENDER_HELP, run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')) },
+};
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
   }
-  io.stderr(`fpmkit: unknown command '${argv[0]}'\n\n${HELP}`);
-  return 2;
+}
+
+/** Runs the command line; returns the exit code. Expected errors never print a stack trace. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    io.stdout(topic && COMMANDS[topic] ? COMMANDS[topic].help : HELP);
+    return EXIT.ok;
+  }
+  if (command === '--version') {
+    io.stdout(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    io.stderr(`fpmkit: unknown command '${command}'\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  try {
+    return entry.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`fpmkit ${command}: ${error.message}\n\n${entry.help}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
 }
