@@ -1,1 +1,63 @@
-export {};
+export type { ConcurrencyInput, ConcurrencyNeed, ConcurrencyTarget } from './concurrency.js';
+export { childrenForTarget } from './concurrency.js';
+export type {
+  MaxChildrenForMemoryInput,
+  MaxRequestsInput,
+  MemoryBudget,
+  MemoryBudgetInput,
+  WorkerSize,
+  WorkerSizeInput,
+} from './memory.js';
+export {
+  DEFAULT_RESERVE_FRACTION,
+  DEFAULT_WORKER_OVERHEAD_BYTES,
+  DEFAULT_WORKER_PERCENTILE,
+  MAX_PM_MAX_REQUESTS,
+  MIN_RESERVE_BYTES,
+  maxChildrenForMemory,
+  maxRequestsForLeak,
+  memoryBudget,
+  workerSize,
+} from './memory.js';
+export type {
+  BacklogInput,
+  BacklogRecommendation,
+  BurstOverflowInput,
+  ReloadOverflowInput,
+  ReloadWindow,
+  ReloadWindowInput,
+} from './overflow.js';
+export {
+  burstOverflow,
+  DEFAULT_MIN_BACKLOG,
+  DEFAULT_OVERFLOW_PROBABILITY,
+  DEFAULT_RESTART_SECONDS,
+  DEFAULT_SOMAXCONN,
+  MAX_BACKLOG,
+  recommendBacklog,
+  reloadOverflow,
+  reloadOverflowProbability,
+  reloadWindow,
+} from './overflow.js';
+export type { PmMode, SpareServers, SpareServersInput } from './pm.js';
+export {
+  FPM_DEFAULT_MAX_SPAWN_RATE,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+  fpmDefaultStartServers,
+  MAX_RECOMMENDED_IDLE_TIMEOUT_SECONDS,
+  maxSpawnRate,
+  PM_MODES,
+  processIdleTimeoutSeconds,
+  spareServers,
+} from './pm.js';
+export type { ErlangCInput, ErlangCResult, MmckInput, MmckResult } from './queueing.js';
+export {
+  erlangB,
+  erlangC,
+  MAX_SERVICE_TIME_CV,
+  MAX_SIZING_CAPACITY,
+  MAX_SIZING_SERVERS,
+  mmck,
+} from './queueing.js';
+export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
+export { timeoutCorridor } from './timeouts.js';
