@@ -23,12 +23,14 @@ export type {
   BacklogInput,
   BacklogRecommendation,
   BurstOverflowInput,
+  BurstOverflowRange,
   ReloadOverflowInput,
   ReloadWindow,
   ReloadWindowInput,
 } from './overflow.js';
 export {
   burstOverflow,
+  burstOverflowRange,
   DEFAULT_MIN_BACKLOG,
   DEFAULT_OVERFLOW_PROBABILITY,
   DEFAULT_RESTART_SECONDS,

@@ -27,21 +27,55 @@ export interface BurstOverflowInput {
   busyServers?: number;
   /** Connections already waiting in the queue when the burst arrives. @default 0 */
   queuedConnections?: number;
+  /**
+   * Share of the idle children that take a connection out of the queue while the burst is
+   * still arriving, from 0 to 1. nginx connects a whole batch of ready requests in one pass of
+   * its event loop; a woken child only accepts once it gets a CPU, which on a busy host is
+   * after the batch. So 0 is "nginx outruns the children", 1 is "every idle child accepts at
+   * once"; measured runs on a 2-core host landed anywhere between, hence the midpoint.
+   * @default 0.5
+   */
+  acceptDuringBurst?: number;
+}
+
+export interface BurstOverflowRange {
+  /** Refused when every idle child accepts during the burst. */
+  min: number;
+  /** Refused when no child accepts before the burst has been queued. */
+  max: number;
+  /** The expected value for the given `acceptDuringBurst`. */
+  expected: number;
 }
 
 /**
- * Connections of a simultaneous burst that are refused: what neither an idle child nor a free
- * queue slot takes, `max(0, burst − idle children − free queue slots)`. Idle children accept
- * while the burst is still arriving, so each one takes a connection out of the queue; with a
- * 200 ms script, 2 children and `listen.backlog = 8`, a burst of 40 gives 40 − 2 − 9 = 29 502s.
+ * Refused connections of a simultaneous burst: the bounds and the expected value. The queue
+ * takes `queueCapacity − queued` connections whatever happens; idle children add up to one
+ * each, depending on whether they accept before nginx has finished connecting.
  */
-export function burstOverflow(input: BurstOverflowInput): number {
+export function burstOverflowRange(input: BurstOverflowInput): BurstOverflowRange {
   const burst = integerIn('burst', input.burst, 0, MAX_COUNT);
   const servers = integerIn('servers', input.servers, 0, MAX_COUNT);
   const queue = integerIn('queueCapacity', input.queueCapacity, 0, MAX_COUNT);
   const busy = integerIn('busyServers', input.busyServers ?? 0, 0, servers);
   const queued = integerIn('queuedConnections', input.queuedConnections ?? 0, 0, queue);
-  return Math.max(0, burst - (servers - busy) - (queue - queued));
+  const share = probability('acceptDuringBurst', input.acceptDuringBurst ?? 0.5);
+  const idle = servers - busy;
+  const free = queue - queued;
+  return {
+    min: Math.max(0, burst - free - idle),
+    max: Math.max(0, burst - free),
+    expected: Math.max(0, burst - free - share * idle),
+  };
+}
+
+/**
+ * Expected refused connections (nginx: 502) when `burst` connections arrive at once:
+ * max(0, burst − free queue slots − acceptDuringBurst × idle children). With 2 idle children,
+ * `listen.backlog = 8` (queue 9) and a burst of 40 that is 40 − 9 − 1 = 30, and the real
+ * count lies between 29 and 31.
+ */
+export function burstOverflow(input: BurstOverflowInput): number {
+  return burstOverflowRange(input).expected;
 }
 
 export interface ReloadOverflowInput {
