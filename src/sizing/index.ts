@@ -1,5 +1,7 @@
 export type { ConcurrencyInput, ConcurrencyNeed, ConcurrencyTarget } from './concurrency.js';
 export { childrenForTarget } from './concurrency.js';
+export type { InfeasibleReason } from './errors.js';
+export { FpmkitInfeasiblePlanError } from './errors.js';
 export type {
   MaxChildrenForMemoryInput,
   MaxRequestsInput,
@@ -41,6 +43,37 @@ export {
   reloadOverflowProbability,
   reloadWindow,
 } from './overflow.js';
+export type {
+  Explanation,
+  HostPlan,
+  Plan,
+  PlanGlobal,
+  PlanKernel,
+  PlanNginx,
+  PlanPhp,
+  PlanPool,
+  PlanPredictions,
+} from './plan.js';
+export type {
+  HostResources,
+  PlanHostInput,
+  PlanPoolInput,
+  PoolDemand,
+  SafePlanResult,
+} from './planner.js';
+export {
+  DEFAULT_GROWTH_BUDGET_FRACTION,
+  DEFAULT_HEADROOM,
+  DEFAULT_LONGEST_REQUEST_SECONDS,
+  DEFAULT_MEMORY_LIMIT_BYTES,
+  DEFAULT_TARGET,
+  MAX_PLAN_POOLS,
+  PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,
+  planHost,
+  planPool,
+  safePlanHost,
+  safePlanPool,
+} from './planner.js';
 export type { PmMode, SpareServers, SpareServersInput } from './pm.js';
 export {
   FPM_DEFAULT_MAX_SPAWN_RATE,
@@ -52,6 +85,13 @@ export {
   processIdleTimeoutSeconds,
   spareServers,
 } from './pm.js';
+export {
+  logFactorial,
+  poissonExpectedExcess,
+  poissonPmf,
+  poissonQuantile,
+  poissonUpperTail,
+} from './poisson.js';
 export type { ErlangCInput, ErlangCResult, MmckInput, MmckResult } from './queueing.js';
 export {
   erlangB,
