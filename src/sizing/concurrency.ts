@@ -158,6 +158,6 @@ export function childrenForTarget(input: ConcurrencyInput): ConcurrencyNeed {
     meanBusyChildren: a,
     meanBusyCores: a * cpuShare,
     prediction,
-    text: `${lambda} req/s × ${s} s = ${a.toFixed(2)} busy children on average (Little's law); Erlang C${cv === undefined ? '' : ` with Allen-Cunneen factor ${((1 + cv * cv) / 2).toFixed(2)}`} needs ${needed} for ${goal}${caps ? `; ${caps}` : ''}`,
+    text: `${lambda} req/s × ${s} s = ${a.toFixed(2)} busy children on average (Little's law); Erlang C${cv === undefined || cv === 1 ? '' : ` with Allen-Cunneen factor ${((1 + cv * cv) / 2).toFixed(2)}`} needs ${needed} for ${goal}${caps ? `; ${caps}` : ''}`,
   };
 }

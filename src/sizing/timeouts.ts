@@ -55,7 +55,7 @@ export function timeoutCorridor(input: TimeoutCorridorInput): TimeoutCorridor {
       maxExecutionTimeSeconds: `the longest legitimate request (${longest} s), rounded up; PHP counts CPU time here, so sleeps and I/O need the FPM backstop`,
       requestTerminateTimeoutSeconds: `max_execution_time ${maxExec} s + margin ${margin(maxExec).toFixed(1)} s: FPM kills by wall clock just after PHP would have stopped`,
       fastcgiReadTimeoutSeconds: `request_terminate_timeout ${terminate} s + up to ${lateness.toFixed(2)} s detection lag (FPM checks every timeout/3) + margin ${margin(terminate).toFixed(1)} s, so FPM's kill reaches nginx before nginx gives up`,
-      processControlTimeoutSeconds: `= request_terminate_timeout ${terminate} s: a reload lets every in-flight request finish instead of killing it (0, the default, kills them)`,
+      processControlTimeoutSeconds: `equal to request_terminate_timeout (${terminate} s), so a reload lets every in-flight request finish instead of killing it (0, the default, kills them)`,
     },
   };
 }
