@@ -5,9 +5,9 @@ export interface InfeasibleReason {
   /**
    * `cpu-saturated`: the pools' CPU work exceeds the cores; `cpu-bound-target`: the target
    * needs more children than the cores can run; `memory`: the children needed do not fit the
-   * memory budget; `unstable`: the arrival rate exceeds what the allowed children can serve.
+   * memory budget.
    */
-  code: 'cpu-saturated' | 'cpu-bound-target' | 'memory' | 'unstable';
+  code: 'cpu-saturated' | 'cpu-bound-target' | 'memory';
   pool?: string;
   message: string;
   /** The figures behind the reason. */

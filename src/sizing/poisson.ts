@@ -69,11 +69,27 @@ export function poissonExpectedExcess(mean: number, q: number): number {
   return mean - q + walk(mean, q - 1, -1, (n) => q - n);
 }
 
-/** Smallest q with P(N > q) ≤ epsilon, by bisection on the monotone tail. */
+/**
+ * Smallest q with P(N > q) ≤ epsilon. Starts ten standard deviations above the mean, where the
+ * tail is far below any practical epsilon, and walks down adding P(N = q) until the tail passes
+ * epsilon: one walk of a few √mean steps. Falls back to bisection for epsilons below that tail.
+ */
 export function poissonQuantile(mean: number, epsilon: number): number {
   if (mean === 0) return 0;
-  let lo = 0;
-  let hi = Math.ceil(mean + 10 * Math.sqrt(mean) + 50);
+  const start = Math.ceil(mean + 10 * Math.sqrt(mean) + 50);
+  let tail = poissonUpperTail(mean, start);
+  if (tail <= epsilon) {
+    let p = poissonPmf(mean, start);
+    for (let q = start; q > 0; q--) {
+      // tail is P(N > q); P(N > q − 1) adds P(N = q).
+      if (tail + p > epsilon) return q;
+      tail += p;
+      p = (p * q) / mean;
+    }
+    return 0;
+  }
+  let lo = start;
+  let hi = 2 * start;
   while (poissonUpperTail(mean, hi) > epsilon) hi *= 2;
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
