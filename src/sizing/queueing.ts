@@ -42,13 +42,10 @@ function erlangBUnchecked(servers: number, a: number): number {
 }
 
 /** Checks a coefficient of variation: finite, from 0 to `MAX_SERVICE_TIME_CV`. */
-export function serviceTimeCv(cv: number): number {
-  finiteAtLeast('serviceTimeCv', cv, 0);
+export function serviceTimeCv(cv: number, option = 'serviceTimeCv'): number {
+  finiteAtLeast(option, cv, 0);
   if (cv > MAX_SERVICE_TIME_CV) {
-    throw new FpmkitInvalidOptionError(
-      'serviceTimeCv',
-      `must be at most ${MAX_SERVICE_TIME_CV}, got ${cv}`,
-    );
+    throw new FpmkitInvalidOptionError(option, `must be at most ${MAX_SERVICE_TIME_CV}, got ${cv}`);
   }
   return cv;
 }
@@ -71,6 +68,11 @@ export interface ErlangCInput {
    * them, 1 leaves the exponential model unchanged. Absent: exponential service (M/M/c).
    */
   serviceTimeCv?: number;
+  /**
+   * Coefficient of variation of the times between arrivals; 1 (the default) for Poisson. With
+   * it the Allen-Cunneen factor is (arrivalCv² + serviceTimeCv²)/2 (G/G/c).
+   */
+  arrivalCv?: number;
 }
 
 /** What Erlang C predicts for a pool. Times in seconds; no field is ever NaN. */
@@ -89,7 +91,7 @@ export interface ErlangCResult {
   meanQueueLength: number;
   /** Mean wait plus the mean service time. */
   meanResponseSeconds: number;
-  /** The Allen-Cunneen factor applied to the waits: (1 + cv²)/2, or 1 without a cv. */
+  /** The Allen-Cunneen factor applied to the waits: (arrivalCv² + serviceTimeCv²)/2, 1 for M/M/c. */
   waitCorrection: number;
   /**
    * Queue wait not exceeded by a share `p` of requests (p in [0, 1]): 0 when p ≤ 1 − P(wait),
@@ -112,10 +114,11 @@ export function erlangC(input: ErlangCInput): ErlangCResult {
   const s = finitePositive('serviceTimeSeconds', input.serviceTimeSeconds);
   const c = integerIn('servers', input.servers, 1, MAX_SIZING_SERVERS);
   const cv = input.serviceTimeCv === undefined ? 1 : serviceTimeCv(input.serviceTimeCv);
+  const ca = input.arrivalCv === undefined ? 1 : serviceTimeCv(input.arrivalCv, 'arrivalCv');
   const a = lambda * s;
   if (!Number.isFinite(a)) finiteAtLeast('arrivalRate × serviceTimeSeconds', a, 0);
   const rho = a / c;
-  const correction = (1 + cv * cv) / 2;
+  const correction = (ca * ca + cv * cv) / 2;
   const quantileOf = (pw: number, decay: number) => (p: number) => {
     probability('p', p);
     if (pw === 0 || p <= 1 - pw) return 0;

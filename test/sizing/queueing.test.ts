@@ -121,6 +121,17 @@ describe('erlangC against the birth-death chain', () => {
     }
   });
 
+  it('uses (ca² + cs²)/2 when the arrival cv is given too (G/G/c)', () => {
+    const base = { arrivalRate: 64, serviceTimeSeconds: 0.05, servers: 4 };
+    const m = erlangC(base);
+    const g = erlangC({ ...base, arrivalCv: 1.2, serviceTimeCv: 0.5 });
+    expect(g.waitCorrection).toBeCloseTo((1.44 + 0.25) / 2, 14);
+    expect(g.meanWaitSeconds).toBeCloseTo(m.meanWaitSeconds * g.waitCorrection, 14);
+    expect(() => erlangC({ ...base, arrivalCv: -1 })).toThrow(
+      expect.objectContaining({ option: 'arrivalCv' }),
+    );
+  });
+
   it.each([
     ['exactly saturated', 80, 4],
     ['overloaded', 1000, 4],
