@@ -5,8 +5,9 @@
  *    textbook implementations (the peers): the factorial series a^k/k!, and the same in log
  *    space with log-sum-exp.
  * 2. planHost for 50 pools on a 512-core, 2 TiB host (goal: < 50 ms) beside the RAM / worker
- *    division every calculator does (the floor) and a textbook children search that recomputes
- *    Erlang C from scratch for each candidate (the peer).
+ *    division every calculator does (the floor) and a textbook planner (the peer): a children
+ *    search that recomputes Erlang C from scratch for each candidate, and the reload backlog from
+ *    the Poisson distribution summed term by term.
  * 3. Queue calibration against real php-fpm behind real nginx: Poisson arrivals at utilisation
  *    0.8 on 4 children of a 50 ms script for 60 s (FPMKIT_QUEUE_SECONDS to change), printing
  *    the predicted and measured mean queue wait and probability of waiting (0 skips it). It lives here, not
@@ -64,6 +65,32 @@ function textbookChildren(lambda: number, s: number, targetSeconds: number): num
   }
 }
 
+/**
+ * Textbook plan of one pool: the children search above with the Allen-Cunneen factor, then the
+ * reload backlog from the Poisson distribution summed term by term from 0 (one exp per term).
+ */
+function textbookPlan(p: PoolDemand, windowSeconds: number): [number, number, number] {
+  const cv = p.serviceTimeCv ?? 1;
+  const children = textbookChildren(p.arrivalRate, p.serviceTimeSeconds, 0.1 / ((1 + cv * cv) / 2));
+  const mean = p.arrivalRate * windowSeconds;
+  let logFact = 0;
+  let cdf = 0;
+  let n = 0;
+  for (; ; n++) {
+    if (n > 0) logFact += Math.log(n);
+    cdf += Math.exp(n * Math.log(mean) - mean - logFact);
+    if (cdf >= 0.999) break;
+  }
+  const queue = Math.max(n, 512);
+  let refused = 0;
+  logFact = 0;
+  for (let k = 0; k < mean + 10 * Math.sqrt(mean) + 50; k++) {
+    if (k > 0) logFact += Math.log(k);
+    if (k > queue) refused += (k - queue) * Math.exp(k * Math.log(mean) - mean - logFact);
+  }
+  return [children, queue - 1, refused];
+}
+
 const pools: PoolDemand[] = Array.from({ length: 50 }, (_, i) => ({
   name: `site${i}`,
   arrivalRate: 20 + 20 * i,
@@ -108,6 +135,13 @@ async function timings(): Promise<void> {
   console.log(`  ${ourE.medianMs < 5 ? 'PASS' : 'FAIL'}: ${ourE.medianMs.toFixed(3)} ms < 5 ms`);
 
   const host = { pools, cores: 512, totalMemoryBytes: 2 * 1024 ** 4 };
+  // The window planHost derives: process_control_timeout (33 s for 30 s requests) + restart.
+  const planWindow = planHost(host).pools[0]!.predictions.reloadWindowSeconds;
+  const mine = planHost(host).pools.map((x) => x.pool.pm.maxChildren);
+  const theirs = pools.map((x) => textbookPlan(x, planWindow)[0]);
+  console.log(
+    `planHost children needed vs textbook: ${pools.filter((_, i) => mine[i]! >= theirs[i]!).length}/50 pools at or above the textbook need (planHost adds headroom)`,
+  );
   const p = await compare(
     [
       { name: 'planHost, 50 pools', role: 'fpmkit', run: () => planHost(host).pools.length },
@@ -120,9 +154,9 @@ async function timings(): Promise<void> {
           ),
       },
       {
-        name: 'textbook search, Erlang C per candidate',
+        name: 'textbook children + Poisson backlog',
         role: 'peer',
-        run: () => pools.map((x) => textbookChildren(x.arrivalRate, x.serviceTimeSeconds, 0.1)),
+        run: () => pools.map((x) => textbookPlan(x, planWindow)),
       },
     ],
     { rounds: 21, warmup: 10 },
