@@ -36,8 +36,6 @@ export {
   DEFAULT_MIN_BACKLOG,
   DEFAULT_OVERFLOW_PROBABILITY,
   DEFAULT_RESTART_SECONDS,
-  DEFAULT_SOMAXCONN,
-  MAX_BACKLOG,
   recommendBacklog,
   reloadOverflow,
   reloadOverflowProbability,
@@ -74,14 +72,14 @@ export {
   safePlanHost,
   safePlanPool,
 } from './planner.js';
-export type { PmMode, SpareServers, SpareServersInput } from './pm.js';
+export type { PlanPmMode, SpareServers, SpareServersInput } from './pm.js';
 export {
   FPM_DEFAULT_MAX_SPAWN_RATE,
   FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
   fpmDefaultStartServers,
   MAX_RECOMMENDED_IDLE_TIMEOUT_SECONDS,
   maxSpawnRate,
-  PM_MODES,
+  PLAN_PM_MODES,
   processIdleTimeoutSeconds,
   spareServers,
 } from './pm.js';

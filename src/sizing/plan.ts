@@ -3,14 +3,14 @@
  * areas (DESIGN.md) so a plan's parts can be handed to their renderers; the shapes are kept
  * here, small and plain, until those schemas' types replace them.
  */
-import type { PmMode } from './pm.js';
+import type { PlanPmMode } from './pm.js';
 
 /** The pool settings a plan sets (a subset of `PoolConfig`). */
 export interface PlanPool {
   name: string;
   listen: { address: string; backlog: number };
   pm: {
-    mode: PmMode;
+    mode: PlanPmMode;
     maxChildren: number;
     /** dynamic only. */
     startServers?: number;

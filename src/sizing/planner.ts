@@ -17,7 +17,7 @@ import type { Explanation, HostPlan, Plan, PlanPool } from './plan.js';
 import {
   checkPmMode,
   maxSpawnRate,
-  type PmMode,
+  type PlanPmMode,
   processIdleTimeoutSeconds,
   spareServers,
 } from './pm.js';
@@ -58,7 +58,7 @@ export interface PoolDemand {
   /** @default { waitSeconds: 0.1, percentile: 0.99 } */
   target?: ConcurrencyTarget;
   /** @default 'dynamic' */
-  mode?: PmMode;
+  mode?: PlanPmMode;
   /** Measured worker PSS samples, bytes. Without them `memoryLimitBytes` bounds the worker. */
   pssSamplesBytes?: readonly number[];
   /** Percentile of the samples. @default 0.95 */
@@ -116,7 +116,7 @@ function queueCapacityOf(backlog: number, somaxconn: number): number {
 
 interface PoolWork {
   demand: PoolDemand;
-  mode: PmMode;
+  mode: PlanPmMode;
   workerBytes: number;
   workerSource: string;
   workerText: string;

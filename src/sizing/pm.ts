@@ -9,8 +9,8 @@ import { finiteAtLeast, integerIn } from './check.js';
  * per tick after `pm.process_idle_timeout`.
  */
 
-export const PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
-export type PmMode = (typeof PM_MODES)[number];
+export const PLAN_PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
+export type PlanPmMode = (typeof PLAN_PM_MODES)[number];
 
 /** FPM's default `pm.max_spawn_rate`. */
 export const FPM_DEFAULT_MAX_SPAWN_RATE = 32;
@@ -96,9 +96,9 @@ export function processIdleTimeoutSeconds(arrivalRate: number, children: number)
 }
 
 /** Checks a mode name; throws `FpmkitInvalidOptionError` for anything else. */
-export function checkPmMode(option: string, mode: string): PmMode {
-  if (!(PM_MODES as readonly string[]).includes(mode)) {
-    throw new FpmkitInvalidOptionError(option, `must be one of ${PM_MODES.join(', ')}`);
+export function checkPmMode(option: string, mode: string): PlanPmMode {
+  if (!(PLAN_PM_MODES as readonly string[]).includes(mode)) {
+    throw new FpmkitInvalidOptionError(option, `must be one of ${PLAN_PM_MODES.join(', ')}`);
   }
-  return mode as PmMode;
+  return mode as PlanPmMode;
 }
