@@ -1,1 +1,103 @@
-export {};
+export type { ConcurrencyInput, ConcurrencyNeed, ConcurrencyTarget } from './concurrency.js';
+export { childrenForTarget } from './concurrency.js';
+export type { InfeasibleReason } from './errors.js';
+export { FpmkitInfeasiblePlanError } from './errors.js';
+export type {
+  MaxChildrenForMemoryInput,
+  MaxRequestsInput,
+  MemoryBudget,
+  MemoryBudgetInput,
+  WorkerSize,
+  WorkerSizeInput,
+} from './memory.js';
+export {
+  DEFAULT_RESERVE_FRACTION,
+  DEFAULT_WORKER_OVERHEAD_BYTES,
+  DEFAULT_WORKER_PERCENTILE,
+  MAX_PM_MAX_REQUESTS,
+  MIN_RESERVE_BYTES,
+  maxChildrenForMemory,
+  maxRequestsForLeak,
+  memoryBudget,
+  workerSize,
+} from './memory.js';
+export type {
+  BacklogInput,
+  BacklogRecommendation,
+  BurstOverflowInput,
+  BurstOverflowRange,
+  ReloadOverflowInput,
+  ReloadWindow,
+  ReloadWindowInput,
+} from './overflow.js';
+export {
+  burstOverflow,
+  burstOverflowRange,
+  DEFAULT_MIN_BACKLOG,
+  DEFAULT_OVERFLOW_PROBABILITY,
+  DEFAULT_RESTART_SECONDS,
+  recommendBacklog,
+  reloadOverflow,
+  reloadOverflowProbability,
+  reloadWindow,
+} from './overflow.js';
+export type {
+  Explanation,
+  HostPlan,
+  Plan,
+  PlanGlobal,
+  PlanKernel,
+  PlanNginx,
+  PlanPhp,
+  PlanPool,
+  PlanPredictions,
+} from './plan.js';
+export type {
+  HostResources,
+  PlanHostInput,
+  PlanPoolInput,
+  PoolDemand,
+  SafePlanResult,
+} from './planner.js';
+export {
+  DEFAULT_GROWTH_BUDGET_FRACTION,
+  DEFAULT_HEADROOM,
+  DEFAULT_LONGEST_REQUEST_SECONDS,
+  DEFAULT_MEMORY_LIMIT_BYTES,
+  DEFAULT_TARGET,
+  MAX_PLAN_POOLS,
+  PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,
+  planHost,
+  planPool,
+  safePlanHost,
+  safePlanPool,
+} from './planner.js';
+export type { PlanPmMode, SpareServers, SpareServersInput } from './pm.js';
+export {
+  FPM_DEFAULT_MAX_SPAWN_RATE,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+  fpmDefaultStartServers,
+  MAX_RECOMMENDED_IDLE_TIMEOUT_SECONDS,
+  maxSpawnRate,
+  PLAN_PM_MODES,
+  processIdleTimeoutSeconds,
+  spareServers,
+} from './pm.js';
+export {
+  logFactorial,
+  poissonExpectedExcess,
+  poissonPmf,
+  poissonQuantile,
+  poissonUpperTail,
+} from './poisson.js';
+export type { ErlangCInput, ErlangCResult, MmckInput, MmckResult } from './queueing.js';
+export {
+  erlangB,
+  erlangC,
+  MAX_SERVICE_TIME_CV,
+  MAX_SIZING_CAPACITY,
+  MAX_SIZING_SERVERS,
+  mmck,
+} from './queueing.js';
+export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
+export { timeoutCorridor } from './timeouts.js';

@@ -1,0 +1,61 @@
+import { finiteAtLeast, finitePositive } from './check.js';
+
+/**
+ * The timeout corridor: PHP's `max_execution_time` ≤ FPM's `request_terminate_timeout` ≤ the
+ * web server's `fastcgi_read_timeout`, each with a margin, so the innermost layer that can stop
+ * a runaway request does so and reports why, and no outer layer gives up on a request an inner
+ * one still lets run.
+ */
+
+export interface TimeoutCorridorInput {
+  /** Longest legitimate request, wall-clock seconds. */
+  longestRequestSeconds: number;
+  /** Margin between layers as a share of the inner timeout. @default 0.1 */
+  marginFraction?: number;
+  /** Smallest margin between layers, seconds. @default 1 */
+  minMarginSeconds?: number;
+}
+
+export interface TimeoutCorridor {
+  /** PHP `max_execution_time`. On Linux it counts CPU time (ITIMER_PROF), not sleeps or I/O. */
+  maxExecutionTimeSeconds: number;
+  /** FPM `request_terminate_timeout`: the wall-clock backstop. */
+  requestTerminateTimeoutSeconds: number;
+  /**
+   * nginx `fastcgi_read_timeout`. FPM checks timeouts every terminate/3 seconds (at least every
+   * 130 ms), so a kill can come up to a third late; nginx must still be waiting then.
+   */
+  fastcgiReadTimeoutSeconds: number;
+  /** FPM `process_control_timeout`: lets in-flight requests finish on reload. */
+  processControlTimeoutSeconds: number;
+  text: {
+    maxExecutionTimeSeconds: string;
+    requestTerminateTimeoutSeconds: string;
+    fastcgiReadTimeoutSeconds: string;
+    processControlTimeoutSeconds: string;
+  };
+}
+
+/** Builds the corridor from the longest legitimate request. All values are whole seconds. */
+export function timeoutCorridor(input: TimeoutCorridorInput): TimeoutCorridor {
+  const longest = finitePositive('longestRequestSeconds', input.longestRequestSeconds);
+  const fraction = finiteAtLeast('marginFraction', input.marginFraction ?? 0.1, 0);
+  const minMargin = finiteAtLeast('minMarginSeconds', input.minMarginSeconds ?? 1, 0);
+  const margin = (t: number) => Math.max(minMargin, t * fraction);
+  const maxExec = Math.ceil(longest);
+  const terminate = Math.ceil(maxExec + margin(maxExec));
+  const lateness = Math.max(0.13, terminate / 3);
+  const read = Math.ceil(terminate + lateness + margin(terminate));
+  return {
+    maxExecutionTimeSeconds: maxExec,
+    requestTerminateTimeoutSeconds: terminate,
+    fastcgiReadTimeoutSeconds: read,
+    processControlTimeoutSeconds: terminate,
+    text: {
+      maxExecutionTimeSeconds: `the longest legitimate request (${longest} s), rounded up; PHP counts CPU time here, so sleeps and I/O need the FPM backstop`,
+      requestTerminateTimeoutSeconds: `max_execution_time ${maxExec} s + margin ${margin(maxExec).toFixed(1)} s: FPM kills by wall clock just after PHP would have stopped`,
+      fastcgiReadTimeoutSeconds: `request_terminate_timeout ${terminate} s + up to ${lateness.toFixed(2)} s detection lag (FPM checks every timeout/3) + margin ${margin(terminate).toFixed(1)} s, so FPM's kill reaches nginx before nginx gives up`,
+      processControlTimeoutSeconds: `equal to request_terminate_timeout (${terminate} s), so a reload lets every in-flight request finish instead of killing it (0, the default, kills them)`,
+    },
+  };
+}
