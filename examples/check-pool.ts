@@ -34,6 +34,7 @@ for (const finding of verdict.findings) {
 const { config } = parseFpmConfig(submitted, { path: 'shop.conf' });
 const shop = config.pools[0]!;
 shop.pm.maxChildren = 12;
+shop.pm.startServers = 4;
 shop.pm.maxRequests = 500;
 shop.requestTerminateTimeoutSeconds = 60;
 config.global.processControlTimeoutSeconds = 60;
