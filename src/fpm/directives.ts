@@ -506,13 +506,20 @@ export const fpmDirectives: readonly FpmDirective[] = [
   ...FPM_ARRAY_DIRECTIVES,
 ];
 
+const directiveIndex = new Map<string, Map<string, FpmDirective>>();
+
 /** Finds a scalar directive the way FPM does: by name, ignoring case, among those the build has. */
 export function findScalarDirective(
   section: 'global' | 'pool',
   name: string,
   build: Readonly<Record<FpmBuildFeature, boolean>> = DEBIAN_LINUX_BUILD,
 ): FpmDirective | undefined {
-  const table = section === 'global' ? FPM_GLOBAL_DIRECTIVES : FPM_POOL_DIRECTIVES;
-  const lower = name.toLowerCase();
-  return table.find((d) => d.name === lower && (d.build === undefined || build[d.build]));
+  const key = `${section}:${FPM_BUILD_FEATURES.map((f) => (build[f] ? 1 : 0)).join('')}`;
+  let index = directiveIndex.get(key);
+  if (!index) {
+    const table = section === 'global' ? FPM_GLOBAL_DIRECTIVES : FPM_POOL_DIRECTIVES;
+    index = new Map(table.filter((d) => d.build === undefined || build[d.build]).map((d) => [d.name, d]));
+    directiveIndex.set(key, index);
+  }
+  return index.get(name.toLowerCase());
 }

@@ -68,7 +68,7 @@ const NOT_SECTION = new Set([...'$\n\r;"\']\\']);
 const TOKEN_CHARS = new Set([...'=]"\'()&|^$!~{}:,.+-/*%<>?@']);
 const OPERATORS = new Set([...'&|^~()!']);
 
-const BOOL_RE = /^(?:(true|on|yes)|(false|off|no|none)|(null))[ \t]*/i;
+const BOOL_RE = /^(?:(true|on|yes)|(false|off|none|no)|(null))[ \t]*/i;
 const CONSTANT_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const NUMBER_RE = /^(?:-?[0-9]+|[0-9]*\.[0-9]+|[0-9]+\.[0-9]*)$/;
 
@@ -87,8 +87,47 @@ type Tok = { line: number } & (
 const isBlank = (c: number) => c === C.Space || c === C.Tab;
 const isNewline = (c: number) => c === C.Nl || c === C.Cr;
 
+/*
+ * Fast paths for the shapes nearly every line has. Each accepts only input on which PHP's
+ * scanner has a single reading, and gives the same statements the full scanner below would:
+ * plain characters only (no quotes, operators, `${`, `;` or `=` in the value).
+ */
+const PLAIN = "[A-Za-z0-9_./:@,+%*?<>#-]|\\$[A-Za-z0-9_./]";
+const FAST_ENTRY = new RegExp(`^[ \\t]*([A-Za-z0-9_.-]+)[ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`);
+const FAST_ARRAY = new RegExp(`^[ \\t]*([A-Za-z_.]+)\\[([A-Za-z0-9_.-]*)\\][ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`);
+const FAST_SECTION = /^[ \t]*\[([A-Za-z0-9_.@+-]+)\][ \t]*\r?$/;
+const FAST_COMMENT = /^[ \t]*(?:;.*)?$/;
+const BOOL_WORDS = new Set(['true', 'on', 'yes', 'false', 'off', 'no', 'none', 'null']);
+const TRUE_WORDS = new Set(['true', 'on', 'yes']);
+
+/** The value of a plain run as PHP reads it: a boolean word, a defined constant, or itself. */
+function plainValue(run: string, ctx: IniScanContext): string {
+  if (run.length <= 5) {
+    const lower = run.toLowerCase();
+    if (BOOL_WORDS.has(lower)) return TRUE_WORDS.has(lower) ? '1' : '';
+  }
+  if (CONSTANT_RE.test(run)) return ctx.constant(run) ?? run;
+  return run;
+}
+
+function fastScan(line: string, ctx: IniScanContext): IniLineResult | undefined {
+  if (FAST_COMMENT.test(line)) return { statements: [] };
+  let m = FAST_ENTRY.exec(line);
+  if (m) {
+    if (BOOL_WORDS.has(m[1]!.toLowerCase())) return undefined;
+    return { statements: [{ kind: 'entry', name: m[1]!, value: plainValue(m[2]!, ctx) }] };
+  }
+  m = FAST_SECTION.exec(line);
+  if (m) return { statements: [{ kind: 'section', name: m[1]! }] };
+  m = FAST_ARRAY.exec(line);
+  if (m) return { statements: [{ kind: 'array', name: m[1]!, key: m[2]!, value: plainValue(m[3]!, ctx) }] };
+  return undefined;
+}
+
 /** Scans one physical line (without its newline) as FPM's INI parser does. */
 export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineResult {
+  const fast = fastScan(physicalLine, ctx);
+  if (fast) return fast;
   const nul = physicalLine.indexOf('\0');
   // FPM passes a C string: whatever follows a NUL byte is never seen.
   const s = `${nul >= 0 ? physicalLine.slice(0, nul) : physicalLine}\n`;

@@ -642,7 +642,7 @@ function loadLines(state: LoadState, file: string, text: string): boolean {
         },
       );
     }
-    if (state.findings.slice(errorsBefore).some((f) => f.severity === 'error')) ok = false;
+    for (let i = errorsBefore; i < state.findings.length; i++) if (state.findings[i]!.severity === 'error') ok = false;
     if (include !== undefined && !twoIncludes && !handleInclude(state, file, line, include))
       ok = false;
   }

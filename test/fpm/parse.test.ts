@@ -279,3 +279,27 @@ describe('parseFpmConfig robustness', () => {
     expect(thrown).toBeGreaterThan(100);
   });
 });
+
+describe('scanIniLine fast paths give what the full scanner gives', () => {
+  it.each([
+    'pm.max_children = 5\r',
+    '[www]\r',
+    'php_value[memory_limit] = 128M\r',
+    'x = On',
+    'x = none',
+    'x = nonex',
+    'x = E_ALL',
+    'x = $HOME/x',
+    'x = -5',
+    'x = 1.5m',
+    'x = a#b?c*d<e>f%g+h,i@j:k',
+    'x = ',
+    'on = 1',
+    '  ; comment',
+    'php_value[] = x',
+  ])('%j', (line) => {
+    // A leading NUL-free prefix of spaces and a trailing NUL force the full scanner.
+    const full = scanIniLine(`${line}\0`, ctx);
+    expect(scanIniLine(line, ctx)).toEqual(full);
+  });
+});
