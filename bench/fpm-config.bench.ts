@@ -7,7 +7,13 @@ import { checkLoad, compare, report } from './lib.js';
  * generic INI reader that does none of FPM's work) and fpmkit's parse alone.
  */
 const POOLS = 200;
-const lines = ['[global]', 'pid = /run/php/php8.2-fpm.pid', 'error_log = /var/log/php8.2-fpm.log', 'process_control_timeout = 30s', ''];
+const lines = [
+  '[global]',
+  'pid = /run/php/php8.2-fpm.pid',
+  'error_log = /var/log/php8.2-fpm.log',
+  'process_control_timeout = 30s',
+  '',
+];
 for (let i = 0; i < POOLS; i++) {
   lines.push(
     `[site${i}]`,
@@ -43,7 +49,8 @@ const text = lines.join('\n');
 checkLoad();
 console.log(`input: ${POOLS} pools, ${lines.length} lines, ${(text.length / 1024).toFixed(0)} KiB`);
 const check = checkFpmConfig(text);
-if (!check.ok || check.findings.some((f) => f.severity === 'error')) throw new Error('the benchmark config must be valid');
+if (!check.ok || check.findings.some((f) => f.severity === 'error'))
+  throw new Error('the benchmark config must be valid');
 
 const results = await compare(
   [
@@ -57,4 +64,6 @@ report('FPM configuration, 200 pools (target: parse + check within 3x of the flo
 const floor = results.find((r) => r.role === 'floor')!;
 const ours = results.find((r) => r.role === 'fpmkit')!;
 const ratio = ours.medianMs / floor.medianMs;
-console.log(`parse + check / ini.parse = ${ratio.toFixed(2)}x ${ratio <= 3 ? '(within 3x)' : '(ABOVE 3x)'}`);
+console.log(
+  `parse + check / ini.parse = ${ratio.toFixed(2)}x ${ratio <= 3 ? '(within 3x)' : '(ABOVE 3x)'}`,
+);

@@ -27,7 +27,9 @@ slowlog = /var/log/php-fpm/$pool.slow.log
 const verdict = checkFpmConfig(submitted, { path: 'shop.conf' });
 console.log(`php-fpm -t would ${verdict.ok ? 'accept' : 'refuse'} shop.conf`);
 for (const finding of verdict.findings) {
-  console.log(`  ${finding.severity}: ${finding.message}${finding.line ? ` (line ${finding.line})` : ''}`);
+  console.log(
+    `  ${finding.severity}: ${finding.message}${finding.line ? ` (line ${finding.line})` : ''}`,
+  );
 }
 
 // Fix the model rather than the text: raise the ceiling, stop slow requests, let reloads finish.
@@ -41,5 +43,7 @@ config.global.processControlTimeoutSeconds = 60;
 
 const fixed = renderFpmConfig(config);
 const again = checkFpmConfig(fixed, { path: 'shop.conf' });
-console.log(`after the fix php-fpm -t would ${again.ok ? 'accept' : 'refuse'} it, with ${again.findings.length} finding(s):`);
+console.log(
+  `after the fix php-fpm -t would ${again.ok ? 'accept' : 'refuse'} it, with ${again.findings.length} finding(s):`,
+);
 console.log(fixed);

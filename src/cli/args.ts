@@ -11,7 +11,10 @@ export class UsageError extends Error {}
  * Splits argv by the option specs: names in `valued` take a value (`--x 1` or `--x=1`), names
  * in `flags` take none. Anything else starting with `-` is a usage error.
  */
-export function parseArgs(argv: readonly string[], spec: { flags?: readonly string[]; valued?: readonly string[] }): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  spec: { flags?: readonly string[]; valued?: readonly string[] },
+): ParsedArgs {
   const flags = new Set(spec.flags ?? []);
   const valued = new Set(spec.valued ?? []);
   const out: ParsedArgs = { positionals: [], options: {} };
@@ -45,6 +48,7 @@ export function parseArgs(argv: readonly string[], spec: { flags?: readonly stri
 export function intOption(args: ParsedArgs, name: string): number | undefined {
   const raw = args.options[name];
   if (raw === undefined) return undefined;
-  if (raw === true || !/^-?\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number`);
+  if (raw === true || !/^-?\d+$/.test(raw))
+    throw new UsageError(`--${name} must be a whole number`);
   return Number(raw);
 }

@@ -23,7 +23,12 @@ Exit status: 0 when php-fpm would accept the file, 1 when it would refuse it,
 `;
 
 function formatFinding(f: Finding, style: ReturnType<typeof styleFor>): string {
-  const label = f.severity === 'error' ? style.red('error  ') : f.severity === 'warning' ? style.yellow('warning') : style.dim('info   ');
+  const label =
+    f.severity === 'error'
+      ? style.red('error  ')
+      : f.severity === 'warning'
+        ? style.yellow('warning')
+        : style.dim('info   ');
   const where = f.file ? style.dim(` (${f.file}${f.line ? `:${f.line}` : ''})`) : '';
   const fix = f.fix ? `\n         ${style.dim(`fix: ${f.fix}`)}` : '';
   return `${label} ${f.message}${where}${fix}\n`;
@@ -31,7 +36,10 @@ function formatFinding(f: Finding, style: ReturnType<typeof styleFor>): string {
 
 /** `fpmkit check FILE`: returns the exit code. */
 export function runCheck(argv: readonly string[], io: CliIo): number {
-  const args = parseArgs(argv, { flags: ['json', 'as-root', 'not-root', 'allow-root', 'R', 'help'], valued: ['prefix', 'somaxconn'] });
+  const args = parseArgs(argv, {
+    flags: ['json', 'as-root', 'not-root', 'allow-root', 'R', 'help'],
+    valued: ['prefix', 'somaxconn'],
+  });
   if (args.options.help) {
     io.stdout(CHECK_HELP);
     return EXIT.ok;
@@ -39,21 +47,29 @@ export function runCheck(argv: readonly string[], io: CliIo): number {
   const [file, ...extra] = args.positionals;
   if (!file) throw new UsageError('check needs a FILE');
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
-  if (args.options['as-root'] && args.options['not-root']) throw new UsageError('--as-root and --not-root exclude each other');
+  if (args.options['as-root'] && args.options['not-root'])
+    throw new UsageError('--as-root and --not-root exclude each other');
   const somaxconn = intOption(args, 'somaxconn');
   const prefix = args.options.prefix;
   let result: ReturnType<typeof checkFpmConfigFile>;
   try {
     result = checkFpmConfigFile(file, {
       env: io.env,
-      ...(args.options['as-root'] ? { asRoot: true } : args.options['not-root'] ? { asRoot: false } : {}),
+      ...(args.options['as-root']
+        ? { asRoot: true }
+        : args.options['not-root']
+          ? { asRoot: false }
+          : {}),
       ...(args.options['allow-root'] || args.options.R ? { allowRoot: true } : {}),
       ...(typeof prefix === 'string' ? { prefix } : {}),
       ...(somaxconn !== undefined ? { somaxconn } : {}),
     });
   } catch (error) {
     if (!isFpmkitError(error)) throw error;
-    if (args.options.json) io.stdout(`${JSON.stringify({ ok: false, file, error: { code: error.code, message: error.message } })}\n`);
+    if (args.options.json)
+      io.stdout(
+        `${JSON.stringify({ ok: false, file, error: { code: error.code, message: error.message } })}\n`,
+      );
     else io.stderr(`fpmkit check: ${error.message}\n`);
     return EXIT.input;
   }

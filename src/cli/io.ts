@@ -27,7 +27,13 @@ export interface Style {
   green(s: string): string;
 }
 
-const plain: Style = { red: (s) => s, yellow: (s) => s, dim: (s) => s, bold: (s) => s, green: (s) => s };
+const plain: Style = {
+  red: (s) => s,
+  yellow: (s) => s,
+  dim: (s) => s,
+  bold: (s) => s,
+  green: (s) => s,
+};
 const ansi = (code: number) => (s: string) => `\u001b[${code}m${s}\u001b[0m`;
 
 /** Colours only on a terminal, and never when NO_COLOR is set. */

@@ -20,14 +20,20 @@ Every command takes --json. Exit status: 0 ok, 1 problems found, 2 bad command l
 3 unreadable input.
 `;
 
-const COMMANDS: Record<string, { help: string; run(argv: readonly string[], io: CliIo): number }> = {
-  check: { help: CHECK_HELP, run: runCheck },
-  render: { help: RENDER_HELP, run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')) },
-};
+const COMMANDS: Record<string, { help: string; run(argv: readonly string[], io: CliIo): number }> =
+  {
+    check: { help: CHECK_HELP, run: runCheck },
+    render: {
+      help: RENDER_HELP,
+      run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
+    },
+  };
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
     return pkg.version;
   } catch {
     return 'unknown';

@@ -34,7 +34,11 @@ export function runRender(argv: readonly string[], io: CliIo, readStdin: () => s
     return EXIT.input;
   }
   try {
-    io.stdout(renderFpmConfig(model as never, { allowPoolVariable: args.options['allow-pool-variable'] === true }));
+    io.stdout(
+      renderFpmConfig(model as never, {
+        allowPoolVariable: args.options['allow-pool-variable'] === true,
+      }),
+    );
     return EXIT.ok;
   } catch (error) {
     if (!isFpmkitError(error)) throw error;

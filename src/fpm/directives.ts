@@ -518,7 +518,9 @@ export function findScalarDirective(
   let index = directiveIndex.get(key);
   if (!index) {
     const table = section === 'global' ? FPM_GLOBAL_DIRECTIVES : FPM_POOL_DIRECTIVES;
-    index = new Map(table.filter((d) => d.build === undefined || build[d.build]).map((d) => [d.name, d]));
+    index = new Map(
+      table.filter((d) => d.build === undefined || build[d.build]).map((d) => [d.name, d]),
+    );
     directiveIndex.set(key, index);
   }
   return index.get(name.toLowerCase());

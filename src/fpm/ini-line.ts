@@ -92,9 +92,13 @@ const isNewline = (c: number) => c === C.Nl || c === C.Cr;
  * scanner has a single reading, and gives the same statements the full scanner below would:
  * plain characters only (no quotes, operators, `${`, `;` or `=` in the value).
  */
-const PLAIN = "[A-Za-z0-9_./:@,+%*?<>#-]|\\$[A-Za-z0-9_./]";
-const FAST_ENTRY = new RegExp(`^[ \\t]*([A-Za-z0-9_.-]+)[ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`);
-const FAST_ARRAY = new RegExp(`^[ \\t]*([A-Za-z_.]+)\\[([A-Za-z0-9_.-]*)\\][ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`);
+const PLAIN = '[A-Za-z0-9_./:@,+%*?<>#-]|\\$[A-Za-z0-9_./]';
+const FAST_ENTRY = new RegExp(
+  `^[ \\t]*([A-Za-z0-9_.-]+)[ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`,
+);
+const FAST_ARRAY = new RegExp(
+  `^[ \\t]*([A-Za-z_.]+)\\[([A-Za-z0-9_.-]*)\\][ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`,
+);
 const FAST_SECTION = /^[ \t]*\[([A-Za-z0-9_.@+-]+)\][ \t]*\r?$/;
 const FAST_COMMENT = /^[ \t]*(?:;.*)?$/;
 const BOOL_WORDS = new Set(['true', 'on', 'yes', 'false', 'off', 'no', 'none', 'null']);
@@ -120,7 +124,10 @@ function fastScan(line: string, ctx: IniScanContext): IniLineResult | undefined 
   m = FAST_SECTION.exec(line);
   if (m) return { statements: [{ kind: 'section', name: m[1]! }] };
   m = FAST_ARRAY.exec(line);
-  if (m) return { statements: [{ kind: 'array', name: m[1]!, key: m[2]!, value: plainValue(m[3]!, ctx) }] };
+  if (m)
+    return {
+      statements: [{ kind: 'array', name: m[1]!, key: m[2]!, value: plainValue(m[3]!, ctx) }],
+    };
   return undefined;
 }
 

@@ -642,7 +642,8 @@ function loadLines(state: LoadState, file: string, text: string): boolean {
         },
       );
     }
-    for (let i = errorsBefore; i < state.findings.length; i++) if (state.findings[i]!.severity === 'error') ok = false;
+    for (let i = errorsBefore; i < state.findings.length; i++)
+      if (state.findings[i]!.severity === 'error') ok = false;
     if (include !== undefined && !twoIncludes && !handleInclude(state, file, line, include))
       ok = false;
   }

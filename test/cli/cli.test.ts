@@ -8,18 +8,25 @@ import { run } from '../support/process.js';
 /** The built command, run as a child process the way users run it. */
 const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'bin.js');
 const fpmkit = (args: string[], input?: string) =>
-  run(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' }, ...(input !== undefined ? { input } : {}) });
+  run(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
+    ...(input !== undefined ? { input } : {}),
+  });
 
 describe('the fpmkit command', () => {
   let dir = '';
   beforeAll(async () => {
-    if (!existsSync(bin)) throw new Error('dist/cli/bin.js is missing: run npm run build (npm install does it)');
+    if (!existsSync(bin))
+      throw new Error('dist/cli/bin.js is missing: run npm run build (npm install does it)');
     dir = await mkdtemp(join(tmpdir(), 'fpmkit-cli-'));
     await writeFile(
       join(dir, 'good.conf'),
       `[global]\nerror_log = ${dir}/fpm.log\nprocess_control_timeout = 10s\n[www]\nuser = www-data\nlisten = ${dir}/www.sock\npm = static\npm.max_children = 4\npm.max_requests = 500\n`,
     );
-    await writeFile(join(dir, 'bad.conf'), `[global]\nerror_log = ${dir}/fpm.log\n[www]\nuser = www-data\nlisten = ${dir}/www.sock\npm = dynamic\npm.max_children = 4\npm.min_spare_servers = 6\npm.max_spare_servers = 8\n`);
+    await writeFile(
+      join(dir, 'bad.conf'),
+      `[global]\nerror_log = ${dir}/fpm.log\n[www]\nuser = www-data\nlisten = ${dir}/www.sock\npm = dynamic\npm.max_children = 4\npm.min_spare_servers = 6\npm.max_spare_servers = 8\n`,
+    );
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -36,22 +43,32 @@ describe('the fpmkit command', () => {
   it('check: exit 0 and "ok" for a file php-fpm accepts', async () => {
     const r = await fpmkit(['check', join(dir, 'good.conf')]);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^ok: php-fpm -t would accept .*good\.conf \(0 error\(s\), 0 warning\(s\)\)$/m);
+    expect(r.stdout).toMatch(
+      /^ok: php-fpm -t would accept .*good\.conf \(0 error\(s\), 0 warning\(s\)\)$/m,
+    );
   });
 
   it("check: exit 1 with FPM's message for a file php-fpm refuses", async () => {
     const r = await fpmkit(['check', join(dir, 'bad.conf')]);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout).toContain('[pool www] pm.min_spare_servers(6) and pm.max_spare_servers(8) cannot be greater than pm.max_children(4)');
+    expect(r.stdout).toContain(
+      '[pool www] pm.min_spare_servers(6) and pm.max_spare_servers(8) cannot be greater than pm.max_children(4)',
+    );
     expect(r.stdout).toContain('refused: php-fpm -t would refuse');
   });
 
   it('check --json: machine-readable findings', async () => {
     const r = await fpmkit(['check', '--json', join(dir, 'bad.conf')]);
     expect(r.exitCode).toBe(1);
-    const out = JSON.parse(r.stdout) as { ok: boolean; findings: { code: string; severity: string }[] };
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      findings: { code: string; severity: string }[];
+    };
     expect(out.ok).toBe(false);
-    expect(out.findings[0]).toMatchObject({ code: 'fpm.spare-above-max-children', severity: 'error' });
+    expect(out.findings[0]).toMatchObject({
+      code: 'fpm.spare-above-max-children',
+      severity: 'error',
+    });
   });
 
   it('bad flags exit 2 with a message; an unreadable file exits 3; no stack traces', async () => {
@@ -67,10 +84,20 @@ describe('the fpmkit command', () => {
   });
 
   it('render: a JSON model to a pool file, from standard input', async () => {
-    const model = { pools: [{ name: 'www', listen: { address: '/run/php/www.sock' }, pm: { mode: 'static', maxChildren: 3 } }] };
+    const model = {
+      pools: [
+        {
+          name: 'www',
+          listen: { address: '/run/php/www.sock' },
+          pm: { mode: 'static', maxChildren: 3 },
+        },
+      ],
+    };
     const r = await fpmkit(['render', '-'], JSON.stringify(model));
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe('[global]\n\n[www]\nlisten = "/run/php/www.sock"\npm = static\npm.max_children = 3\n');
+    expect(r.stdout).toBe(
+      '[global]\n\n[www]\nlisten = "/run/php/www.sock"\npm = static\npm.max_children = 3\n',
+    );
     const bad = await fpmkit(['render', '-'], JSON.stringify({ pools: [{ name: 'w]w' }] }));
     expect(bad.exitCode).toBe(3);
     expect(bad.stderr).toContain("invalid option 'pools[0].name'");

@@ -6,7 +6,9 @@ const root = join(import.meta.dirname, '..', '..');
 
 describe('examples/check-pool.ts', () => {
   it('reports the refusal, fixes the model and renders a pool php-fpm accepts', async () => {
-    const r = await run(process.execPath, ['--import', 'tsx', 'examples/check-pool.ts'], { cwd: root });
+    const r = await run(process.execPath, ['--import', 'tsx', 'examples/check-pool.ts'], {
+      cwd: root,
+    });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('php-fpm -t would refuse shop.conf');
