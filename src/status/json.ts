@@ -34,6 +34,21 @@ const JSON_KEYS = [
 ];
 /** A string value ends at a quote followed by the next known key, or by the end of an object. */
 const STRING_END = new RegExp(`\\s*(?:,\\s*"(?:${JSON_KEYS.join('|')})"\\s*:|\\})`, 'y');
+/**
+ * The key FPM writes after each string field: a string ends only where its successor begins,
+ * so a `"}` or `","` inside an unescaped user name does not end it early.
+ */
+const NEXT_KEY: Record<string, RegExp> = Object.fromEntries(
+  [
+    ['pool', 'process manager'],
+    ['process manager', 'start time'],
+    ['state', 'start time'],
+    ['request method', 'request uri'],
+    ['request uri', 'content length'],
+    ['user', 'script'],
+    ['script', 'last request cpu'],
+  ].map(([key, next]) => [key, new RegExp(`\\s*,\\s*"${next}"\\s*:`, 'y')]),
+);
 /** Fields FPM writes without escaping (`fpm_status.c`): taken verbatim on the lenient path. */
 const RAW_FIELDS = new Set(['pool', 'user', 'script', 'process manager', 'state']);
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
@@ -210,12 +225,9 @@ class LenientScanner {
 
   private string(key: string | undefined): string {
     const start = this.pos + 1;
-    let quote = this.text.indexOf('"', start);
-    while (quote >= 0) {
-      STRING_END.lastIndex = quote + 1;
-      if (STRING_END.test(this.text)) break;
-      quote = this.text.indexOf('"', quote + 1);
-    }
+    const next = key === undefined ? undefined : NEXT_KEY[key];
+    let quote = next === undefined ? -1 : this.findEnd(start, next);
+    if (quote < 0) quote = this.findEnd(start, STRING_END);
     if (quote < 0) this.fail('unterminated string');
     const content = this.text.slice(start, quote);
     this.pos = quote + 1;
@@ -227,5 +239,16 @@ class LenientScanner {
       // Older FPM wrote the query string unescaped: keep what it printed.
       return content;
     }
+  }
+
+  /** Index of the first quote after `from` that `end` accepts as closing, or -1. */
+  private findEnd(from: number, end: RegExp): number {
+    let quote = this.text.indexOf('"', from);
+    while (quote >= 0) {
+      end.lastIndex = quote + 1;
+      if (end.test(this.text)) return quote;
+      quote = this.text.indexOf('"', quote + 1);
+    }
+    return -1;
   }
 }
