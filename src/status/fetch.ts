@@ -21,36 +21,36 @@ export const MAX_STATUS_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** Options of `fetchStatus`. */
 export interface FetchStatusOptions {
   /** Format to ask FPM for. @default 'json' */
-  format?: StatusFormat;
+  format?: StatusFormat | undefined;
   /** Ask for the per-worker list (`?full`). @default false */
-  full?: boolean;
+  full?: boolean | undefined;
   /** The pool's `pm.status_path`. @default '/status' */
-  path?: string;
+  path?: string | undefined;
   /** Bound on the whole call in milliseconds, the one retry included. @default 5000 */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Aborts the call with `FpmkitAbortError`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * The pool's `listen` address, when it differs from the target (pm.status_listen). A UNIX
    * path marks the listen-queue fields as not measured. The target itself is not used for this,
    * since a status socket on a UNIX path may report a TCP pool's real queue.
    * @default undefined (decided from the page)
    */
-  listen?: string;
+  listen?: string | undefined;
   /** A client to send through (its limits apply); otherwise one is made for this call. */
-  client?: FastCGIClient;
+  client?: FastCGIClient | undefined;
 }
 
 /** Options of `ping`. */
 export interface PingOptions {
   /** The pool's `ping.path`. @default '/ping' */
-  path?: string;
+  path?: string | undefined;
   /** The pool's `ping.response`. @default 'pong' */
-  response?: string;
+  response?: string | undefined;
   /** Bound on the whole call in milliseconds. @default 5000 */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  client?: FastCGIClient;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  client?: FastCGIClient | undefined;
 }
 
 /** What `ping` measured. */
@@ -103,6 +103,9 @@ function makeClient(target: FastCGITarget, timeoutMs: number): FastCGIClient {
   });
 }
 
+/** Marks errors that no single directive explains. */
+const NO_DIRECTIVE = '';
+
 /** The parts of a FastCGI response `checkStatusResponse` looks at. */
 export interface StatusResponseLike {
   status: number;
@@ -125,13 +128,18 @@ export function checkStatusResponse(
   const { stderr, status } = response;
   const directive = request.endpoint === 'status' ? 'pm.status_path' : 'ping.path';
   const what = request.endpoint === 'status' ? 'status page' : 'ping page';
-  const fail = (kind: FpmStatusErrorKind, message: string, fix: string, dir = directive) => {
+  const fail = (
+    kind: FpmStatusErrorKind,
+    message: string,
+    fix: string,
+    dir: string | undefined = directive,
+  ): never => {
     throw new FpmStatusError(message, {
       kind,
       target: request.target,
       path: request.path,
       httpStatus: status,
-      directive: dir,
+      directive: dir === NO_DIRECTIVE ? undefined : dir,
       fix,
       body,
       stderr,
@@ -162,7 +170,7 @@ export function checkStatusResponse(
       'server-error',
       `${request.target} answered Status: 500 for '${request.path}': FPM could not read the pool's scoreboard (its error log says why, e.g. "unable to find or access status shared memory")`,
       'retry; if it persists, check the FPM error log and restart the pool',
-      undefined,
+      NO_DIRECTIVE,
     );
   }
   if (status === 404) {
@@ -173,7 +181,7 @@ export function checkStatusResponse(
       'unexpected-status',
       `${request.target} answered Status: ${status} for '${request.path}'`,
       `check what serves '${request.path}' on this pool`,
-      undefined,
+      NO_DIRECTIVE,
     );
   }
   if (request.endpoint === 'status') {

@@ -9,12 +9,12 @@ export interface ParseFormatOptions {
    * otherwise look like it measured them.
    * @default undefined (decided from the page: measured when `listen queue len` > 0)
    */
-  listen?: string;
+  listen?: string | undefined;
   /**
    * Clock used to compute `startTime` for OpenMetrics pages, which carry only `start since`.
    * @default () => new Date()
    */
-  now?: () => Date;
+  now?: (() => Date) | undefined;
 }
 
 export function mapContext(

@@ -10,9 +10,9 @@ import { parseStatusXml } from './xml.js';
 /** Options of `parseStatus`. */
 export interface ParseStatusOptions extends ParseFormatOptions {
   /** The page's format. @default detected from `contentType`, then from the body */
-  format?: StatusFormat;
+  format?: StatusFormat | undefined;
   /** The response's Content-Type header, used to detect the format. @default undefined */
-  contentType?: string;
+  contentType?: string | undefined;
 }
 
 const PARSERS: Record<StatusFormat, (body: string, options: ParseFormatOptions) => FpmStatus> = {

@@ -195,7 +195,7 @@ describe('start times', () => {
 });
 
 describe('malformed pages fail with FpmkitParseError', () => {
-  const rows: [string, (s: string) => unknown][] = [
+  const rows: [string, () => unknown][] = [
     ['text: empty', () => parseStatusText('')],
     [
       'text: truncated before the counters',
