@@ -292,7 +292,7 @@ describe('malformed pages fail with FpmkitParseError', () => {
 
 describe('unknown fields are ignored (a later FPM may add some)', () => {
   it.each([
-    ['text', body('static/plain.txt') + 'new gauge:            7\n'],
+    ['text', `${body('static/plain.txt')}new gauge:            7\n`],
     ['json', body('static/json.txt').replace('"pool"', '"new gauge":7,"pool"')],
     ['xml', body('static/xml.txt').replace('<pool>', '<new-gauge>7</new-gauge><pool>')],
     ['openmetrics', body('static/openmetrics.txt').replace('# EOF', 'phpfpm_new_gauge 7\n# EOF')],
