@@ -192,6 +192,16 @@ export function mapProcess(rec: Record<string, unknown>, ctx: MapContext): FpmPr
       clamped,
     ),
   };
+  if (process.pid === 0) {
+    // A slot FPM is still creating: no child yet, start time 0, and times counted from the
+    // clock's origin (seen live: a 931-second "request" at startup). Report them as 0.
+    for (const field of ['startSinceSeconds', 'requestDurationMicros'] as const) {
+      if (process[field] !== 0) {
+        clamped[field] ??= String(process[field]);
+        process[field] = 0;
+      }
+    }
+  }
   for (const _ in clamped) {
     process.clamped = clamped;
     break;

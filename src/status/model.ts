@@ -25,8 +25,9 @@ export const PROCESS_STATES = [
 export type FpmProcessState = (typeof PROCESS_STATES)[number];
 
 /**
- * Fields whose printed value did not fit a safe JavaScript integer, keyed by model field name,
- * with FPM's text as value. See `clampCounter` for the rule.
+ * Fields whose printed value was replaced by a documented rule, keyed by model field name, with
+ * FPM's text as value: counters past 2^53 (see `clampCounter`), and the times of a slot FPM is
+ * still creating (pid 0), which count from the clock's origin and are reported as 0.
  */
 const clampedSchema = z.record(z.string(), z.string());
 

@@ -29,7 +29,7 @@ function parseFixture(f: StatusFixture): FpmStatus {
 describe('parseStatus on every captured page', () => {
   it('has captures of all five formats, with and without full', () => {
     expect(new Set(statusFixtures.map((f) => f.kind))).toEqual(new Set(Object.keys(FORMAT_OF)));
-    expect(statusFixtures).toHaveLength(49);
+    expect(statusFixtures).toHaveLength(50);
   });
 
   for (const f of statusFixtures) {
@@ -161,6 +161,20 @@ describe('values that the escaping rules make easy to get wrong', () => {
     const tcp = statusFixtures.find((f) => f.name === 'tcp/json.txt')!;
     expect(parseStatus(tcp.body, { listen: '127.0.0.1:18090' }).listenQueueMeasured).toBe(true);
     expect(parseStatus(tcp.body, { listen: '/run/php/tcp.sock' }).listenQueueMeasured).toBe(false);
+  });
+
+  it('reports a slot FPM is still creating (pid 0, "(null)") without its clock-origin times', () => {
+    const page = parseFixture(statusFixtures.find((f) => f.name === 'starting/json-full.txt')!);
+    const slot = page.processes!.find((p) => p.pid === 0)!;
+    expect(slot).toMatchObject({
+      state: 'Creating',
+      startSinceSeconds: 0,
+      requestDurationMicros: 0,
+      requests: 0,
+      clamped: { startSinceSeconds: '1795253438', requestDurationMicros: '931552649' },
+    });
+    expect(slot.startTime.getTime()).toBe(0);
+    expect(page.processes!.find((p) => p.pid !== 0)!.clamped).toBeUndefined();
   });
 
   it('accepts bytes as well as text', () => {
