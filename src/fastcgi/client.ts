@@ -150,12 +150,470 @@ export function connectHint(errno: string | undefined, target: ParsedTarget): st
 
 function noop(): void {}
 
-interface Waiter {
-  start: () => void;
-  cancelled: boolean;
+type Mode = 'request' | 'values';
+type Settle = (value: FastCGIResponse | Record<string, string>) => void;
+
+/** Receives a socket's events: the exchange using it, or the pool holding it idle. */
+interface SocketOwner {
+  onConnect(): void;
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  onError(error: NodeJS.ErrnoException): void;
+}
+const kOwner = Symbol('fpmkit.fastcgi.owner');
+type OwnedSocket = Socket & { [kOwner]?: SocketOwner | undefined };
+
+// Module-level listeners: attached once per socket, they forward to whoever owns it now, so a
+// request allocates no listener closures.
+function socketConnect(this: OwnedSocket): void {
+  this[kOwner]?.onConnect();
+}
+function socketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kOwner]?.onData(chunk);
+}
+function socketEnd(this: OwnedSocket): void {
+  this[kOwner]?.onEnd();
+}
+function socketError(this: OwnedSocket, error: NodeJS.ErrnoException): void {
+  this[kOwner]?.onError(error);
+}
+function exchangeTimer(exchange: Exchange): void {
+  exchange.onTimer();
 }
 
-type Mode = 'request' | 'values';
+function newSocket(options: { path: string } | { host: string; port: number }): OwnedSocket {
+  const socket = connect(options as { path: string }) as OwnedSocket;
+  socket.on('connect', socketConnect);
+  socket.on('data', socketData);
+  socket.on('end', socketEnd);
+  socket.on('close', socketEnd);
+  socket.on('error', socketError);
+  return socket;
+}
+
+function dispose(socket: OwnedSocket): void {
+  socket[kOwner] = undefined;
+  socket.removeListener('connect', socketConnect);
+  socket.removeListener('data', socketData);
+  socket.removeListener('end', socketEnd);
+  socket.removeListener('close', socketEnd);
+  socket.removeListener('error', socketError);
+  // A late error from a socket being torn down has nobody left to hear it.
+  socket.on('error', noop);
+  socket.destroy();
+}
+
+/** The client internals an exchange needs. */
+interface ClientCore {
+  readonly target: ParsedTarget;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly maxResponseBytes: number;
+  readonly connectOptions: { path: string } | { host: string; port: number };
+  takeIdle(): OwnedSocket | undefined;
+  park(socket: OwnedSocket): void;
+  release(exchange: Exchange): void;
+}
+
+/**
+ * One request/response on one connection. A single timer enforces all three bounds: it fires
+ * at the nearest deadline (connect, idle or total) and is only re-armed when the response is
+ * still alive, so a fast exchange creates one timer and no timer work per chunk.
+ */
+class Exchange implements SocketOwner {
+  readonly #core: ClientCore;
+  readonly #bytes: Buffer;
+  readonly #mode: Mode;
+  readonly #keepAlive: boolean;
+  readonly #totalMs: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: Settle;
+  readonly #reject: (error: FpmkitError) => void;
+  readonly #startedAt: number;
+  #timer: NodeJS.Timeout | undefined;
+  #socket: OwnedSocket | undefined;
+  #reused = false;
+  #connected = false;
+  /** True once settled: nothing may happen after. */
+  finished = false;
+  /** True while the exchange holds one of the client's concurrency slots. */
+  holdsSlot = false;
+  #lastActivity = 0;
+  #bytesRead = 0;
+  #stdoutBytes = 0;
+  #stderrBytes = 0;
+  #stdout: Buffer[] = [];
+  #stderr: Buffer[] | undefined;
+  #decoder = new RecordDecoder();
+  #ended = false;
+  #appStatus = 0;
+  #protocolStatus = 0;
+  #onRecord = (type: number, requestId: number, content: Buffer): boolean =>
+    this.#record(type, requestId, content);
+
+  constructor(
+    core: ClientCore,
+    bytes: Buffer,
+    mode: Mode,
+    keepAlive: boolean,
+    totalMs: number,
+    signal: AbortSignal | undefined,
+    resolve: Settle,
+    reject: (error: FpmkitError) => void,
+  ) {
+    this.#core = core;
+    this.#bytes = bytes;
+    this.#mode = mode;
+    this.#keepAlive = keepAlive;
+    this.#totalMs = totalMs;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#startedAt = performance.now();
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  get #label(): string {
+    return this.#core.target.label;
+  }
+
+  /** Starts sending; called once a concurrency slot is held. */
+  start(): void {
+    this.holdsSlot = true;
+    this.#open();
+  }
+
+  #open(): void {
+    const core = this.#core;
+    const kept = this.#keepAlive ? core.takeIdle() : undefined;
+    let socket: OwnedSocket;
+    if (kept) {
+      socket = kept;
+      this.#reused = true;
+      this.#connected = true;
+    } else {
+      socket = newSocket(core.connectOptions);
+      this.#reused = false;
+      this.#connected = false;
+    }
+    socket[kOwner] = this;
+    this.#socket = socket;
+    this.#lastActivity = performance.now();
+    this.arm();
+    // Written at once: Node queues it until the connection is up, saving a round trip.
+    socket.write(this.#bytes);
+  }
+
+  /** Points the one timer at the nearest deadline (at start, connect, restart, when queued). */
+  arm(): void {
+    clearTimeout(this.#timer);
+    const due = this.#nextDeadline() - performance.now();
+    this.#timer = setTimeout(exchangeTimer, Math.max(1, Math.ceil(due)), this);
+  }
+
+  #nextDeadline(): number {
+    const core = this.#core;
+    const total = this.#startedAt + this.#totalMs;
+    const phase = this.#socket
+      ? this.#lastActivity + (this.#connected ? core.readTimeoutMs : core.connectTimeoutMs)
+      : total;
+    return Math.min(total, phase);
+  }
+
+  onTimer(): void {
+    if (this.finished) return;
+    const core = this.#core;
+    const now = performance.now();
+    const bytesRead = this.#bytesRead;
+    if (now >= this.#startedAt + this.#totalMs - 0.5) {
+      this.fail(
+        new FastCGITimeoutError(
+          `no complete response from ${this.#label} within ${this.#totalMs} ms (${bytesRead} bytes read)`,
+          this.#totalMs,
+          { target: this.#label, phase: 'total', bytesRead },
+        ),
+      );
+      return;
+    }
+    if (
+      this.#socket &&
+      !this.#connected &&
+      now >= this.#lastActivity + core.connectTimeoutMs - 0.5
+    ) {
+      this.fail(
+        new FastCGITimeoutError(
+          `could not connect to ${this.#label} within ${core.connectTimeoutMs} ms`,
+          core.connectTimeoutMs,
+          { target: this.#label, phase: 'connect', bytesRead: 0 },
+        ),
+      );
+      return;
+    }
+    if (this.#socket && this.#connected && now >= this.#lastActivity + core.readTimeoutMs - 0.5) {
+      this.fail(
+        new FastCGITimeoutError(
+          `${this.#label} sent nothing for ${core.readTimeoutMs} ms (${bytesRead} bytes read so far); the worker may be stuck or the pool saturated`,
+          core.readTimeoutMs,
+          { target: this.#label, phase: 'read', bytesRead },
+        ),
+      );
+      return;
+    }
+    this.#timer = setTimeout(
+      exchangeTimer,
+      Math.max(1, Math.ceil(this.#nextDeadline() - now)),
+      this,
+    );
+  }
+
+  /** AbortSignal listener. */
+  handleEvent(): void {
+    this.fail(
+      new FpmkitAbortError(`request to ${this.#label} aborted`, { cause: this.#signal?.reason }),
+    );
+  }
+
+  onConnect(): void {
+    this.#connected = true;
+    this.#lastActivity = performance.now();
+    // Rarely needed: only when the read bound is nearer than the connect bound was.
+    if (this.#core.readTimeoutMs < this.#core.connectTimeoutMs) this.arm();
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.finished) return;
+    this.#bytesRead += chunk.length;
+    this.#lastActivity = performance.now();
+    let rest: number;
+    try {
+      rest = this.#decoder.push(chunk, this.#onRecord);
+    } catch (error) {
+      this.fail(
+        error instanceof FastCGIProtocolError
+          ? new FastCGIProtocolError(`${this.#label}: ${error.message}`, {
+              target: this.#label,
+              recordType: error.recordType,
+              requestId: error.requestId,
+              offset: error.offset,
+            })
+          : this.#protocolError(String(error)),
+      );
+      return;
+    }
+    if (this.#ended && !this.finished) this.#finishResponse(rest);
+  }
+
+  onEnd(): void {
+    if (this.finished) return;
+    if (this.#retryable()) {
+      this.#restart();
+      return;
+    }
+    this.fail(
+      this.#protocolError(
+        this.#bytesRead === 0
+          ? 'the server closed the connection without answering (FPM does so when the request is malformed, when listen.allowed_clients rejects the client, or when nothing arrives within 5 s); see the FPM error log'
+          : `the server closed the connection before END_REQUEST (${this.#bytesRead} bytes read)`,
+      ),
+    );
+  }
+
+  onError(error: NodeJS.ErrnoException): void {
+    if (this.finished) return;
+    if (this.#retryable()) {
+      this.#restart();
+      return;
+    }
+    const phase: FastCGIPhase = !this.#connected
+      ? 'connect'
+      : error.code === 'EPIPE'
+        ? 'write'
+        : 'read';
+    const errno = error.code;
+    const hint = connectHint(errno, this.#core.target);
+    const what =
+      phase === 'connect'
+        ? `could not connect to ${this.#label}`
+        : `connection to ${this.#label} failed while ${phase === 'write' ? 'sending the request' : 'reading the response'} (${this.#bytesRead} bytes read)`;
+    this.fail(
+      new FastCGIConnectError(`${what}: ${errno ?? error.message}${hint ? ` (${hint})` : ''}`, {
+        target: this.#label,
+        phase,
+        errno,
+        hint,
+        bytesRead: this.#bytesRead,
+        cause: error,
+      }),
+    );
+  }
+
+  /** A kept connection the server closed while it sat idle: start over on a fresh one. */
+  #retryable(): boolean {
+    return this.#reused && this.#bytesRead === 0;
+  }
+
+  #restart(): void {
+    if (this.#socket) dispose(this.#socket);
+    this.#socket = undefined;
+    this.#decoder.reset();
+    this.#open();
+  }
+
+  #protocolError(message: string, recordType?: number, requestId?: number): FastCGIProtocolError {
+    return new FastCGIProtocolError(`${this.#label}: ${message}`, {
+      target: this.#label,
+      recordType,
+      requestId,
+      offset: this.#decoder.offset,
+    });
+  }
+
+  #tooLarge(): true {
+    const max = this.#core.maxResponseBytes;
+    this.fail(
+      new FastCGIResponseTooLargeError(max, this.#stdoutBytes + this.#stderrBytes, {
+        target: this.#label,
+        phase: 'read',
+        bytesRead: this.#bytesRead,
+      }),
+    );
+    return true;
+  }
+
+  #record(type: number, requestId: number, content: Buffer): boolean {
+    if (this.#mode === 'values') return this.#valuesRecord(type, requestId, content);
+    if (requestId !== REQUEST_ID) {
+      this.fail(
+        this.#protocolError(
+          `${recordTypeName(type)} record for request id ${requestId}, expected ${REQUEST_ID}`,
+          type,
+          requestId,
+        ),
+      );
+      return true;
+    }
+    if (type === RecordType.STDOUT) {
+      if (content.length === 0) return false;
+      this.#stdoutBytes += content.length;
+      if (this.#stdoutBytes + this.#stderrBytes > this.#core.maxResponseBytes) {
+        return this.#tooLarge();
+      }
+      this.#stdout.push(content);
+      return false;
+    }
+    if (type === RecordType.STDERR) {
+      if (content.length === 0) return false;
+      this.#stderrBytes += content.length;
+      if (this.#stdoutBytes + this.#stderrBytes > this.#core.maxResponseBytes) {
+        return this.#tooLarge();
+      }
+      if (this.#stderr) this.#stderr.push(content);
+      else this.#stderr = [content];
+      return false;
+    }
+    if (type === RecordType.END_REQUEST) {
+      if (content.length < 8) {
+        this.fail(
+          this.#protocolError(
+            `END_REQUEST body is ${content.length} bytes, expected 8`,
+            type,
+            requestId,
+          ),
+        );
+        return true;
+      }
+      // FPM sends no empty STDOUT record: END_REQUEST alone ends the response.
+      this.#ended = true;
+      this.#appStatus = content.readUInt32BE(0);
+      this.#protocolStatus = content[4]!;
+      return true;
+    }
+    this.fail(this.#protocolError(`unexpected ${recordTypeName(type)} record`, type, requestId));
+    return true;
+  }
+
+  #valuesRecord(type: number, requestId: number, content: Buffer): boolean {
+    if (type === RecordType.GET_VALUES_RESULT && requestId === FCGI_NULL_REQUEST_ID) {
+      let values: Array<[string, string]>;
+      try {
+        values = decodeNameValuePairs(content);
+      } catch (error) {
+        this.fail(this.#protocolError((error as Error).message, type, requestId));
+        return true;
+      }
+      this.#cleanup(false);
+      this.#resolve(Object.fromEntries(values));
+      return true;
+    }
+    const reason =
+      type === RecordType.UNKNOWN_TYPE
+        ? 'the server does not support FCGI_GET_VALUES'
+        : `unexpected ${recordTypeName(type)} record`;
+    this.fail(this.#protocolError(reason, type, requestId));
+    return true;
+  }
+
+  #finishResponse(leftover: number): void {
+    const appStatus = this.#appStatus;
+    const protocolStatus = this.#protocolStatus;
+    if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {
+      this.fail(
+        new FastCGIRequestRejectedError(protocolStatus, appStatus, { target: this.#label }),
+      );
+      return;
+    }
+    const parts = this.#stdout;
+    const stdout = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#stdoutBytes);
+    const stderr = this.#stderr
+      ? Buffer.concat(this.#stderr, this.#stderrBytes).toString('utf8')
+      : '';
+    let parsed: ReturnType<typeof parseCgiResponse>;
+    try {
+      parsed = parseCgiResponse(stdout);
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.fail(
+        this.#protocolError(
+          stderr ? `${reason}; STDERR said: ${stderr.slice(0, 200)}` : reason,
+          RecordType.STDOUT,
+          REQUEST_ID,
+        ),
+      );
+      return;
+    }
+    // Stray bytes after END_REQUEST make the connection unusable for another request.
+    this.#cleanup(this.#keepAlive && leftover === 0 && this.#decoder.pendingBytes === 0);
+    this.#resolve({
+      status: parsed.status,
+      headers: parsed.headers,
+      body: parsed.body,
+      stderr,
+      appStatus,
+      protocolStatus,
+    });
+  }
+
+  fail(error: FpmkitError): void {
+    if (this.finished) return;
+    this.#cleanup(false);
+    this.#reject(error);
+  }
+
+  /** The one cleanup path: the timer, the abort listener, the socket and the slot. */
+  #cleanup(keepSocket: boolean): void {
+    this.finished = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#signal?.removeEventListener('abort', this);
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket) {
+      if (keepSocket) this.#core.park(socket);
+      else dispose(socket);
+    }
+    this.#core.release(this);
+  }
+}
 
 /**
  * A FastCGI client for PHP-FPM (and any FastCGI 1.0 responder) over UNIX sockets and TCP
@@ -166,59 +624,101 @@ type Mode = 'request' | 'values';
  *
  * ```ts
  * const client = new FastCGIClient('unix:/run/php/php8.2-fpm.sock');
- * const res = await client.request({ params: { SCRIPT_FILENAME: '/status', SCRIPT_NAME: '/status', REQUEST_METHOD: 'GET', QUERY_STRING: 'json' } });
+ * const res = await client.request({
+ *   params: { SCRIPT_FILENAME: '/status', SCRIPT_NAME: '/status', REQUEST_METHOD: 'GET', QUERY_STRING: 'json' },
+ * });
  * ```
  */
 export class FastCGIClient {
   /** The parsed target. */
   readonly target: ParsedTarget;
-  readonly #connectTimeoutMs: number;
-  readonly #readTimeoutMs: number;
+  readonly #core: ClientCore;
   readonly #totalTimeoutMs: number;
-  readonly #maxResponseBytes: number;
   readonly #keepAlive: boolean;
   readonly #maxConcurrency: number;
-  readonly #connectOptions: { path: string } | { host: string; port: number };
   #active = 0;
-  #waiters: Waiter[] = [];
-  /** Kept-alive connections waiting for a request, with the listener that drops each. */
-  #idle = new Map<Socket, () => void>();
-  #inFlight = new Set<(error: FpmkitError) => void>();
+  #waiting: Exchange[] = [];
+  #waitingHead = 0;
+  /** Kept-alive connections waiting for a request. */
+  #idle = new Set<OwnedSocket>();
+  #inFlight = new Set<Exchange>();
   #closed = false;
 
   constructor(target: FastCGITarget, options: FastCGIClientOptions = {}) {
     this.target = parseTarget(target);
     const d = FASTCGI_CLIENT_DEFAULTS;
-    this.#connectTimeoutMs = checkMs(
+    const connectTimeoutMs = checkMs(
       'connectTimeoutMs',
       options.connectTimeoutMs ?? d.connectTimeoutMs,
     );
-    this.#readTimeoutMs = checkMs('readTimeoutMs', options.readTimeoutMs ?? d.readTimeoutMs);
+    const readTimeoutMs = checkMs('readTimeoutMs', options.readTimeoutMs ?? d.readTimeoutMs);
     this.#totalTimeoutMs = checkMs('totalTimeoutMs', options.totalTimeoutMs ?? d.totalTimeoutMs);
-    const max = options.maxResponseBytes ?? d.maxResponseBytes;
-    if (!Number.isSafeInteger(max) || max < 0) {
+    const maxResponseBytes = options.maxResponseBytes ?? d.maxResponseBytes;
+    if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
       throw new FpmkitInvalidOptionError('maxResponseBytes', 'must be a non-negative integer');
     }
-    this.#maxResponseBytes = max;
     this.#keepAlive = options.keepAlive ?? d.keepAlive;
     const concurrency = options.maxConcurrency ?? d.maxConcurrency;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       throw new FpmkitInvalidOptionError('maxConcurrency', 'must be an integer of at least 1');
     }
     this.#maxConcurrency = concurrency;
-    this.#connectOptions =
-      this.target.type === 'unix'
-        ? { path: this.target.socketPath }
-        : { host: this.target.host, port: this.target.port };
+    const parsed = this.target;
+    const idle = this.#idle;
+    const self = this;
+    const dropIdle = function (this: void, socket: OwnedSocket) {
+      idle.delete(socket);
+      dispose(socket);
+    };
+    this.#core = {
+      target: parsed,
+      connectTimeoutMs,
+      readTimeoutMs,
+      maxResponseBytes,
+      connectOptions:
+        parsed.type === 'unix'
+          ? { path: parsed.socketPath }
+          : { host: parsed.host, port: parsed.port },
+      takeIdle() {
+        for (const socket of idle) {
+          idle.delete(socket);
+          socket.ref();
+          return socket;
+        }
+        return undefined;
+      },
+      park(socket) {
+        if (self.#closed || idle.size >= self.#maxConcurrency) {
+          dispose(socket);
+          return;
+        }
+        const owner: SocketOwner = {
+          onConnect: noop,
+          onData: () => dropIdle(socket),
+          onEnd: () => dropIdle(socket),
+          onError: () => dropIdle(socket),
+        };
+        socket[kOwner] = owner;
+        socket.unref();
+        idle.add(socket);
+      },
+      release(exchange) {
+        self.#inFlight.delete(exchange);
+        if (!exchange.holdsSlot) return;
+        exchange.holdsSlot = false;
+        self.#active--;
+        self.#startWaiting();
+      },
+    };
   }
 
-  /** Requests in flight and waiting for a slot. */
+  /** Requests in flight and waiting for a slot, and kept-alive connections. */
   get pending(): { active: number; queued: number; idleConnections: number } {
-    return {
-      active: this.#active,
-      queued: this.#waiters.length,
-      idleConnections: this.#idle.size,
-    };
+    let queued = 0;
+    for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
+      if (!this.#waiting[i]!.finished) queued++;
+    }
+    return { active: this.#active, queued, idleConnections: this.#idle.size };
   }
 
   /**
@@ -286,55 +786,27 @@ export class FastCGIClient {
    */
   close(): void {
     this.#closed = true;
-    for (const drop of [...this.#idle.values()]) drop();
-    for (const fail of [...this.#inFlight])
-      fail(new FpmkitAbortError('the FastCGI client was closed'));
+    for (const socket of [...this.#idle]) {
+      this.#idle.delete(socket);
+      dispose(socket);
+    }
+    for (const exchange of [...this.#inFlight]) {
+      exchange.fail(new FpmkitAbortError('the FastCGI client was closed'));
+    }
   }
 
-  #release(): void {
-    this.#active--;
-    while (this.#waiters.length > 0 && this.#active < this.#maxConcurrency) {
-      const next = this.#waiters.shift()!;
-      if (next.cancelled) continue;
+  #startWaiting(): void {
+    const waiting = this.#waiting;
+    while (this.#waitingHead < waiting.length && this.#active < this.#maxConcurrency) {
+      const next = waiting[this.#waitingHead++]!;
+      if (next.finished) continue;
       this.#active++;
       next.start();
     }
-  }
-
-  #park(socket: Socket): void {
-    if (this.#closed || this.#idle.size >= this.#maxConcurrency) {
-      socket.destroy();
-      return;
+    if (this.#waitingHead === waiting.length) {
+      waiting.length = 0;
+      this.#waitingHead = 0;
     }
-    const drop = () => {
-      this.#idle.delete(socket);
-      socket.removeListener('data', drop);
-      socket.removeListener('end', drop);
-      socket.removeListener('close', drop);
-      socket.removeListener('error', drop);
-      socket.destroy();
-    };
-    // Anything from the server while no request runs (a close, stray bytes) ends the reuse.
-    socket.on('data', drop);
-    socket.on('end', drop);
-    socket.on('close', drop);
-    socket.on('error', drop);
-    socket.unref();
-    this.#idle.set(socket, drop);
-  }
-
-  #takeIdle(): Socket | undefined {
-    let last: [Socket, () => void] | undefined;
-    for (const entry of this.#idle) last = entry;
-    if (!last) return undefined;
-    const [socket, drop] = last;
-    this.#idle.delete(socket);
-    socket.removeListener('data', drop);
-    socket.removeListener('end', drop);
-    socket.removeListener('close', drop);
-    socket.removeListener('error', drop);
-    socket.ref();
-    return socket;
   }
 
   #run(
@@ -351,367 +823,24 @@ export class FastCGIClient {
       );
     }
     return new Promise((resolve, reject) => {
-      const maxBytes = this.#maxResponseBytes;
-      const readMs = this.#readTimeoutMs;
-      const keepAlive = this.#keepAlive && mode === 'request';
-      let socket: Socket | undefined;
-      let reused = false;
-      let connected = false;
-      let finished = false;
-      let holdsSlot = false;
-      let waiter: Waiter | undefined;
-      let connectTimer: NodeJS.Timeout | undefined;
-      let idleTimer: NodeJS.Timeout | undefined;
-      let bytesRead = 0;
-      let stdoutBytes = 0;
-      let stderrBytes = 0;
-      const stdoutParts: Buffer[] = [];
-      let stderrParts: Buffer[] | undefined;
-      const decoder = new RecordDecoder();
-
-      const detachSocket = (s: Socket) => {
-        s.removeListener('connect', onConnect);
-        s.removeListener('data', onData);
-        s.removeListener('end', onEnd);
-        s.removeListener('error', onError);
-        s.removeListener('close', onClose);
-      };
-
-      // The one cleanup path: every timer, listener, socket and slot is released here.
-      const cleanup = (keepSocket: boolean) => {
-        finished = true;
-        clearTimeout(totalTimer);
-        if (connectTimer) clearTimeout(connectTimer);
-        if (idleTimer) clearTimeout(idleTimer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#inFlight.delete(fail);
-        if (waiter) waiter.cancelled = true;
-        if (socket) {
-          detachSocket(socket);
-          if (keepSocket) {
-            this.#park(socket);
-          } else {
-            // A late error from a socket being torn down has nobody left to hear it.
-            socket.on('error', noop);
-            socket.destroy();
-          }
-          socket = undefined;
-        }
-        if (holdsSlot) {
-          holdsSlot = false;
-          this.#release();
-        }
-      };
-
-      function fail(error: FpmkitError): void {
-        if (finished) return;
-        cleanup(false);
-        reject(error);
-      }
-
-      const onAbort = () => {
-        fail(new FpmkitAbortError(`request to ${label} aborted`, { cause: signal?.reason }));
-      };
-
-      const totalTimer = setTimeout(() => {
-        fail(
-          new FastCGITimeoutError(
-            `no complete response from ${label} within ${totalMs} ms (${bytesRead} bytes read)`,
-            totalMs,
-            { target: label, phase: 'total', bytesRead },
-          ),
-        );
-      }, totalMs);
-
-      const onConnectTimeout = () => {
-        fail(
-          new FastCGITimeoutError(
-            `could not connect to ${label} within ${this.#connectTimeoutMs} ms`,
-            this.#connectTimeoutMs,
-            { target: label, phase: 'connect', bytesRead: 0 },
-          ),
-        );
-      };
-
-      const onIdleTimeout = () => {
-        fail(
-          new FastCGITimeoutError(
-            `${label} sent nothing for ${readMs} ms (${bytesRead} bytes read so far); the worker may be stuck or the pool saturated`,
-            readMs,
-            { target: label, phase: 'read', bytesRead },
-          ),
-        );
-      };
-
-      const protocolError = (message: string, recordType?: number, requestId?: number) =>
-        new FastCGIProtocolError(`${label}: ${message}`, {
-          target: label,
-          recordType,
-          requestId,
-          offset: decoder.offset,
-        });
-
-      const finishRequest = (appStatus: number, protocolStatus: number, leftover: number) => {
-        if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {
-          fail(new FastCGIRequestRejectedError(protocolStatus, appStatus, { target: label }));
-          return;
-        }
-        const stdout =
-          stdoutParts.length === 1 ? stdoutParts[0]! : Buffer.concat(stdoutParts, stdoutBytes);
-        const stderr = stderrParts ? Buffer.concat(stderrParts, stderrBytes).toString('utf8') : '';
-        let parsed: ReturnType<typeof parseCgiResponse>;
-        try {
-          parsed = parseCgiResponse(stdout);
-        } catch (error) {
-          const reason = (error as Error).message;
-          fail(
-            protocolError(
-              stderr ? `${reason}; STDERR said: ${stderr.slice(0, 200)}` : reason,
-              RecordType.STDOUT,
-              REQUEST_ID,
-            ),
-          );
-          return;
-        }
-        // Stray bytes after END_REQUEST make the connection unusable for another request.
-        cleanup(keepAlive && leftover === 0 && decoder.pendingBytes === 0);
-        resolve({
-          status: parsed.status,
-          headers: parsed.headers,
-          body: parsed.body,
-          stderr,
-          appStatus,
-          protocolStatus,
-        });
-      };
-
-      let ended = false;
-      let endAppStatus = 0;
-      let endProtocolStatus = 0;
-      const tooLarge = () => {
-        fail(
-          new FastCGIResponseTooLargeError(maxBytes, stdoutBytes + stderrBytes, {
-            target: label,
-            phase: 'read',
-            bytesRead,
-          }),
-        );
-        return true;
-      };
-      const onRecord = (type: number, requestId: number, content: Buffer): boolean => {
-        if (mode === 'values') {
-          if (type === RecordType.GET_VALUES_RESULT && requestId === FCGI_NULL_REQUEST_ID) {
-            let values: Array<[string, string]>;
-            try {
-              values = decodeNameValuePairs(content);
-            } catch (error) {
-              fail(protocolError((error as Error).message, type, requestId));
-              return true;
-            }
-            cleanup(false);
-            resolve(Object.fromEntries(values));
-            return true;
-          }
-          if (type === RecordType.UNKNOWN_TYPE) {
-            fail(protocolError('the server does not support FCGI_GET_VALUES', type, requestId));
-            return true;
-          }
-          fail(protocolError(`unexpected ${recordTypeName(type)} record`, type, requestId));
-          return true;
-        }
-        if (requestId !== REQUEST_ID) {
-          fail(
-            protocolError(
-              `${recordTypeName(type)} record for request id ${requestId}, expected ${REQUEST_ID}`,
-              type,
-              requestId,
-            ),
-          );
-          return true;
-        }
-        if (type === RecordType.STDOUT) {
-          if (content.length === 0) return false;
-          stdoutBytes += content.length;
-          if (stdoutBytes + stderrBytes > maxBytes) return tooLarge();
-          stdoutParts.push(content);
-          return false;
-        }
-        if (type === RecordType.STDERR) {
-          if (content.length === 0) return false;
-          stderrBytes += content.length;
-          if (stdoutBytes + stderrBytes > maxBytes) return tooLarge();
-          if (stderrParts) stderrParts.push(content);
-          else stderrParts = [content];
-          return false;
-        }
-        if (type === RecordType.END_REQUEST) {
-          if (content.length < 8) {
-            fail(
-              protocolError(
-                `END_REQUEST body is ${content.length} bytes, expected 8`,
-                type,
-                requestId,
-              ),
-            );
-            return true;
-          }
-          // FPM sends no empty STDOUT record: END_REQUEST alone ends the response.
-          ended = true;
-          endAppStatus = content.readUInt32BE(0);
-          endProtocolStatus = content[4]!;
-          return true;
-        }
-        fail(protocolError(`unexpected ${recordTypeName(type)} record`, type, requestId));
-        return true;
-      };
-
-      function onData(chunk: Buffer): void {
-        bytesRead += chunk.length;
-        idleTimer?.refresh();
-        let rest: number;
-        try {
-          rest = decoder.push(chunk, onRecord);
-        } catch (error) {
-          fail(
-            error instanceof FastCGIProtocolError
-              ? new FastCGIProtocolError(`${label}: ${error.message}`, {
-                  target: label,
-                  recordType: error.recordType,
-                  requestId: error.requestId,
-                  offset: error.offset,
-                })
-              : protocolError(String(error)),
-          );
-          return;
-        }
-        if (ended && !finished) finishRequest(endAppStatus, endProtocolStatus, rest);
-      }
-
-      const socketError = (phase: FastCGIPhase, errno: string | undefined, cause: unknown) => {
-        const hint = connectHint(errno, this.target);
-        const what =
-          phase === 'connect'
-            ? `could not connect to ${label}`
-            : `connection to ${label} failed while ${phase === 'write' ? 'sending the request' : 'reading the response'} (${bytesRead} bytes read)`;
-        return new FastCGIConnectError(
-          `${what}: ${errno ?? (cause as Error)?.message ?? 'error'}${hint ? ` (${hint})` : ''}`,
-          {
-            target: label,
-            phase,
-            errno,
-            hint,
-            bytesRead,
-            cause,
-          },
-        );
-      };
-
-      function retryable(): boolean {
-        // A kept connection the server closed while it sat idle: start over on a fresh one.
-        return reused && bytesRead === 0;
-      }
-
-      function onError(error: NodeJS.ErrnoException): void {
-        if (finished) return;
-        if (retryable()) {
-          restart();
-          return;
-        }
-        const phase: FastCGIPhase = !connected
-          ? 'connect'
-          : error.code === 'EPIPE'
-            ? 'write'
-            : 'read';
-        fail(socketError(phase, error.code, error));
-      }
-
-      function onEnd(): void {
-        if (finished) return;
-        if (retryable()) {
-          restart();
-          return;
-        }
-        fail(
-          protocolError(
-            bytesRead === 0
-              ? 'the server closed the connection without answering (FPM does so when the request is malformed, when listen.allowed_clients rejects the client, or when nothing arrives within 5 s); see the FPM error log'
-              : `the server closed the connection before END_REQUEST (${bytesRead} bytes read)`,
-          ),
-        );
-      }
-
-      function onClose(): void {
-        if (finished) return;
-        onEnd();
-      }
-
-      const onConnect = () => {
-        connected = true;
-        if (connectTimer) {
-          clearTimeout(connectTimer);
-          connectTimer = undefined;
-        }
-        idleTimer = setTimeout(onIdleTimeout, readMs);
-      };
-
-      const attach = (s: Socket) => {
-        s.on('data', onData);
-        s.on('end', onEnd);
-        s.on('error', onError);
-        s.on('close', onClose);
-      };
-
-      const open = () => {
-        const kept = keepAlive ? this.#takeIdle() : undefined;
-        if (kept) {
-          socket = kept;
-          reused = true;
-          attach(kept);
-          onConnect();
-        } else {
-          reused = false;
-          connected = false;
-          const s = connect(this.#connectOptions as { path: string });
-          socket = s;
-          attach(s);
-          s.once('connect', onConnect);
-          if (this.#connectTimeoutMs < totalMs) {
-            connectTimer = setTimeout(onConnectTimeout, this.#connectTimeoutMs);
-          }
-        }
-        // Written at once: Node queues it until the connection is up, saving a round trip.
-        socket.write(bytes);
-      };
-
-      function restart(): void {
-        if (socket) {
-          detachSocket(socket);
-          socket.on('error', noop);
-          socket.destroy();
-          socket = undefined;
-        }
-        if (idleTimer) {
-          clearTimeout(idleTimer);
-          idleTimer = undefined;
-        }
-        decoder.reset();
-        open();
-      }
-
-      const start = () => {
-        waiter = undefined;
-        holdsSlot = true;
-        open();
-      };
-
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#inFlight.add(fail);
+      const exchange = new Exchange(
+        this.#core,
+        bytes,
+        mode,
+        this.#keepAlive && mode === 'request',
+        totalMs,
+        signal,
+        resolve as Settle,
+        reject,
+      );
+      this.#inFlight.add(exchange);
       if (this.#active < this.#maxConcurrency) {
         this.#active++;
-        start();
+        exchange.start();
       } else {
-        waiter = { start, cancelled: false };
-        this.#waiters.push(waiter);
+        // Waiting for a slot counts against the total bound.
+        exchange.arm();
+        this.#waiting.push(exchange);
       }
     });
   }
