@@ -23,6 +23,9 @@ export interface MapContext {
   listen?: string | undefined;
   /** Clock used to derive the OpenMetrics start time. */
   now: () => Date;
+  /** The last local-time text parsed on this page and its instant. */
+  lastTimeText?: string;
+  lastTimeMs?: number;
 }
 
 /** Thrown by the fast JSON path when a number lost precision, so the lenient path reruns. */
@@ -138,8 +141,15 @@ function toTime(
 ): Date {
   if (ctx.timeKind === 'text') {
     if (typeof value === 'string') {
+      // Workers started together share one start time; parse each distinct text once.
+      if (value === ctx.lastTimeText && ctx.lastTimeMs !== undefined)
+        return new Date(ctx.lastTimeMs);
       const date = parseFpmLocalTime(value);
-      if (date) return date;
+      if (date) {
+        ctx.lastTimeText = value;
+        ctx.lastTimeMs = date.getTime();
+        return date;
+      }
     }
     if (value === undefined) throw parseError(ctx, `missing field '${field}'`);
     throw parseError(

@@ -60,7 +60,7 @@ export function parseStatusText(body: string, options: ParseFormatOptions = {}):
   let sawSeparator = false;
   for (const rawLine of body.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (SEPARATOR.test(line)) {
+    if (line.charCodeAt(0) === 0x2a && SEPARATOR.test(line)) {
       sawSeparator = true;
       current = {};
       processes.push(current);

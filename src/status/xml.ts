@@ -80,6 +80,8 @@ const PROCESS_TAGS = [
  */
 export function parseStatusXml(body: string, options: ParseFormatOptions = {}): FpmStatus {
   const ctx = mapContext('xml', 'xml', options);
+  // FPM never writes a DOCTYPE; one here could define entities that expand without bound.
+  if (body.includes('<!DOCTYPE') || body.includes('<!ENTITY')) return fromLenient(body, ctx);
   let tree: unknown;
   try {
     tree = parser.parse(body);
@@ -168,7 +170,7 @@ function fromLenient(body: string, ctx: MapContext): FpmStatus {
   const open = body.indexOf('<status>');
   if (open < 0) throw parseError(ctx, 'not an FPM XML status page: no <status> element');
   const listStart = body.indexOf('<processes>', open);
-  const head = body.slice(open, listStart < 0 ? undefined : listStart);
+  const head = body.slice(open + '<status>'.length, listStart < 0 ? undefined : listStart);
   const pool = readElements(head);
   let processes: Record<string, string>[] | undefined;
   if (listStart >= 0) {

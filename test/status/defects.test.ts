@@ -290,6 +290,50 @@ describe('malformed pages fail with FpmkitParseError', () => {
   });
 });
 
+describe('XML that breaks the tree', () => {
+  it.each([
+    [
+      'static/xml.txt',
+      'a raw < in the pool name',
+      (x: string) => x.replace('<pool>static</pool>', '<pool>st<atic</pool>'),
+      'st<atic',
+    ],
+    [
+      'static/xml-full.txt',
+      'a raw < and & in a script',
+      (x: string) =>
+        x.replace(
+          '<script>/var/www/fixture-lab/sleep.php</script>',
+          '<script>/srv/a<b&c.php</script>',
+        ),
+      'static',
+    ],
+  ])('%s with %s is read element by element', (name, _title, mutate, pool) => {
+    const status = parseStatusXml(mutate(body(name)));
+    expect(status.pool).toBe(pool);
+    expect(status.acceptedConn).toBe(parseStatusXml(body(name)).acceptedConn);
+  });
+  it('keeps the raw script text', () => {
+    const page = body('static/xml-full.txt').replace(
+      '<script>/var/www/fixture-lab/sleep.php</script>',
+      '<script>/srv/a<b&c.php</script>',
+    );
+    expect(parseStatusXml(page).processes!.map((p) => p.script)).toContain('/srv/a<b&c.php');
+  });
+});
+
+describe('XML with a DOCTYPE', () => {
+  it('does not expand entities it defines (FPM never writes one)', () => {
+    const page = body('static/xml.txt')
+      .replace(
+        '<status>',
+        '<!DOCTYPE status [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>\n<status>',
+      )
+      .replace('<pool>static</pool>', '<pool>&b;</pool>');
+    expect(parseStatusXml(page).pool).toBe('&b;');
+  });
+});
+
 describe('unknown fields are ignored (a later FPM may add some)', () => {
   it.each([
     ['text', `${body('static/plain.txt')}new gauge:            7\n`],
