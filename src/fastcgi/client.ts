@@ -177,9 +177,6 @@ function socketEnd(this: OwnedSocket): void {
 function socketError(this: OwnedSocket, error: NodeJS.ErrnoException): void {
   this[kOwner]?.onError(error);
 }
-function exchangeTimer(exchange: Exchange): void {
-  exchange.onTimer();
-}
 
 function newSocket(options: { path: string } | { host: string; port: number }): OwnedSocket {
   const socket = connect(options as { path: string }) as OwnedSocket;
@@ -213,12 +210,14 @@ interface ClientCore {
   takeIdle(): OwnedSocket | undefined;
   park(socket: OwnedSocket): void;
   release(exchange: Exchange): void;
+  /** Makes sure the deadline timer fires no later than `deadline` (performance.now() ms). */
+  watch(deadline: number): void;
 }
 
 /**
- * One request/response on one connection. A single timer enforces all three bounds: it fires
- * at the nearest deadline (connect, idle or total) and is only re-armed when the response is
- * still alive, so a fast exchange creates one timer and no timer work per chunk.
+ * One request/response on one connection. It keeps its deadlines as numbers (total from the
+ * call, connect from the dial, idle from the last chunk); the client's single deadline timer
+ * checks them, so a request creates no timer and a chunk costs one clock read.
  */
 class Exchange implements SocketOwner {
   readonly #core: ClientCore;
@@ -230,7 +229,6 @@ class Exchange implements SocketOwner {
   readonly #resolve: Settle;
   readonly #reject: (error: FpmkitError) => void;
   readonly #startedAt: number;
-  #timer: NodeJS.Timeout | undefined;
   #socket: OwnedSocket | undefined;
   #reused = false;
   #connected = false;
@@ -304,14 +302,13 @@ class Exchange implements SocketOwner {
     socket.write(this.#bytes);
   }
 
-  /** Points the one timer at the nearest deadline (at start, connect, restart, when queued). */
+  /** Tells the client's deadline timer when this exchange next needs a look. */
   arm(): void {
-    clearTimeout(this.#timer);
-    const due = this.#nextDeadline() - performance.now();
-    this.#timer = setTimeout(exchangeTimer, Math.max(1, Math.ceil(due)), this);
+    this.#core.watch(this.nextDeadline());
   }
 
-  #nextDeadline(): number {
+  /** The nearest of the total, connect and idle deadlines (performance.now() milliseconds). */
+  nextDeadline(): number {
     const core = this.#core;
     const total = this.#startedAt + this.#totalMs;
     const phase = this.#socket
@@ -320,12 +317,12 @@ class Exchange implements SocketOwner {
     return Math.min(total, phase);
   }
 
-  onTimer(): void {
+  /** Called by the client's deadline timer at or after `nextDeadline()`. */
+  onTimer(now: number): void {
     if (this.finished) return;
     const core = this.#core;
-    const now = performance.now();
     const bytesRead = this.#bytesRead;
-    if (now >= this.#startedAt + this.#totalMs - 0.5) {
+    if (now >= this.#startedAt + this.#totalMs) {
       this.fail(
         new FastCGITimeoutError(
           `no complete response from ${this.#label} within ${this.#totalMs} ms (${bytesRead} bytes read)`,
@@ -335,11 +332,7 @@ class Exchange implements SocketOwner {
       );
       return;
     }
-    if (
-      this.#socket &&
-      !this.#connected &&
-      now >= this.#lastActivity + core.connectTimeoutMs - 0.5
-    ) {
+    if (this.#socket && !this.#connected && now >= this.#lastActivity + core.connectTimeoutMs) {
       this.fail(
         new FastCGITimeoutError(
           `could not connect to ${this.#label} within ${core.connectTimeoutMs} ms`,
@@ -349,7 +342,7 @@ class Exchange implements SocketOwner {
       );
       return;
     }
-    if (this.#socket && this.#connected && now >= this.#lastActivity + core.readTimeoutMs - 0.5) {
+    if (this.#socket && this.#connected && now >= this.#lastActivity + core.readTimeoutMs) {
       this.fail(
         new FastCGITimeoutError(
           `${this.#label} sent nothing for ${core.readTimeoutMs} ms (${bytesRead} bytes read so far); the worker may be stuck or the pool saturated`,
@@ -359,11 +352,6 @@ class Exchange implements SocketOwner {
       );
       return;
     }
-    this.#timer = setTimeout(
-      exchangeTimer,
-      Math.max(1, Math.ceil(this.#nextDeadline() - now)),
-      this,
-    );
   }
 
   /** AbortSignal listener. */
@@ -602,8 +590,6 @@ class Exchange implements SocketOwner {
   /** The one cleanup path: the timer, the abort listener, the socket and the slot. */
   #cleanup(keepSocket: boolean): void {
     this.finished = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#signal?.removeEventListener('abort', this);
     const socket = this.#socket;
     this.#socket = undefined;
@@ -643,6 +629,12 @@ export class FastCGIClient {
   #idle = new Set<OwnedSocket>();
   #inFlight = new Set<Exchange>();
   #closed = false;
+  /** One timer for every exchange of this client, aimed at the earliest deadline. */
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
+  /** The last body-less request's params (name, value, ...) and its encoded bytes. */
+  #cachedParams: string[] | undefined;
+  #cachedBytes: Buffer | undefined;
 
   constructor(target: FastCGITarget, options: FastCGIClientOptions = {}) {
     this.target = parseTarget(target);
@@ -702,6 +694,9 @@ export class FastCGIClient {
         socket.unref();
         idle.add(socket);
       },
+      watch(deadline) {
+        if (deadline < self.#sweepAt) self.#schedule(deadline);
+      },
       release(exchange) {
         self.#inFlight.delete(exchange);
         if (!exchange.holdsSlot) return;
@@ -735,15 +730,16 @@ export class FastCGIClient {
           ? this.#totalTimeoutMs
           : checkMs('timeoutMs', options.timeoutMs);
       let params = options.params;
-      let stdin: Uint8Array | undefined;
-      if (options.stdin !== undefined) {
-        stdin =
+      if (options.stdin === undefined) {
+        bytes = this.#encodeCached(params);
+      } else {
+        const stdin =
           typeof options.stdin === 'string' ? Buffer.from(options.stdin, 'utf8') : options.stdin;
         if (params.CONTENT_LENGTH === undefined) {
           params = { ...params, CONTENT_LENGTH: String(stdin.length) };
         }
+        bytes = encodeRequest({ requestId: REQUEST_ID, keepConn: this.#keepAlive, params, stdin });
       }
-      bytes = encodeRequest({ requestId: REQUEST_ID, keepConn: this.#keepAlive, params, stdin });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -786,6 +782,9 @@ export class FastCGIClient {
    */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
     for (const socket of [...this.#idle]) {
       this.#idle.delete(socket);
       dispose(socket);
@@ -794,6 +793,56 @@ export class FastCGIClient {
       exchange.fail(new FpmkitAbortError('the FastCGI client was closed'));
     }
   }
+
+  /**
+   * Encodes a body-less request, reusing the previous bytes when the params are the same names
+   * and values in the same order (the usual case for status polling): comparing a few strings
+   * is cheaper than encoding and allocating again.
+   */
+  #encodeCached(params: Readonly<Record<string, string>>): Buffer {
+    const cached = this.#cachedParams;
+    if (cached && this.#cachedBytes) {
+      let i = 0;
+      let same = true;
+      for (const name in params) {
+        if (!Object.hasOwn(params, name)) continue;
+        if (cached[i] !== name || cached[i + 1] !== params[name]) {
+          same = false;
+          break;
+        }
+        i += 2;
+      }
+      if (same && i === cached.length) return this.#cachedBytes;
+    }
+    const bytes = encodeRequest({ requestId: REQUEST_ID, keepConn: this.#keepAlive, params });
+    const flat: string[] = [];
+    for (const name in params) if (Object.hasOwn(params, name)) flat.push(name, params[name]!);
+    this.#cachedParams = flat;
+    this.#cachedBytes = bytes;
+    return bytes;
+  }
+
+  #schedule(deadline: number): void {
+    clearTimeout(this.#sweeper);
+    this.#sweepAt = deadline;
+    const delay = Math.max(1, Math.ceil(deadline - performance.now()));
+    this.#sweeper = setTimeout(this.#sweep, delay);
+    // In-flight sockets keep the process alive; the timer alone must not.
+    this.#sweeper.unref();
+  }
+
+  readonly #sweep = (): void => {
+    this.#sweeper = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    // Half a millisecond of slack: timers run on the loop's clock, which lags performance.now().
+    for (const exchange of [...this.#inFlight]) {
+      if (exchange.nextDeadline() <= now + 0.5) exchange.onTimer(now + 0.5);
+    }
+    let next = Number.POSITIVE_INFINITY;
+    for (const exchange of this.#inFlight) next = Math.min(next, exchange.nextDeadline());
+    if (next !== Number.POSITIVE_INFINITY) this.#schedule(next);
+  };
 
   #startWaiting(): void {
     const waiting = this.#waiting;
