@@ -10,6 +10,8 @@ const parser = new XMLParser({
   // Keep every value as text so counters near 2^64 reach the clamping rule with exact digits.
   parseTagValue: false,
   processEntities: true,
+  // FPM writes user, script and pool raw; surrounding spaces are part of them.
+  trimValues: false,
   isArray: (_name: string, jpath: unknown) => jpath === 'status.processes.process',
 });
 
@@ -46,6 +48,15 @@ for (const key of [
   TAG_KEYS[key.replaceAll(' ', '-')] = key;
 }
 
+/**
+ * A `<` that opens none of FPM's tags, or an `&` that starts none of the entities it writes:
+ * raw text from a pool, user or script name, which fast-xml-parser would misread without
+ * complaint (`<script></a</script>` parses as an empty script).
+ */
+const STRAY = new RegExp(
+  `<(?!\\/?(?:status|processes|process|${Object.keys(TAG_KEYS).join('|')})>|\\?xml )|&(?!(?:amp|lt|gt|quot|apos);)`,
+);
+
 /** The fields of one process element FPM always writes. */
 const PROCESS_TAGS = [
   'pid',
@@ -80,8 +91,8 @@ const PROCESS_TAGS = [
  */
 export function parseStatusXml(body: string, options: ParseFormatOptions = {}): FpmStatus {
   const ctx = mapContext('xml', 'xml', options);
-  // FPM never writes a DOCTYPE; one here could define entities that expand without bound.
-  if (body.includes('<!DOCTYPE') || body.includes('<!ENTITY')) return fromLenient(body, ctx);
+  // Also keeps a DOCTYPE, which could define entities that expand without bound, from the parser.
+  if (STRAY.test(body)) return fromLenient(body, ctx);
   let tree: unknown;
   try {
     tree = parser.parse(body);
