@@ -189,14 +189,9 @@ function newSocket(options: { path: string } | { host: string; port: number }): 
 }
 
 function dispose(socket: OwnedSocket): void {
+  // The module-level listeners stay: with no owner they ignore whatever a closing socket still
+  // emits (a late error included), and they hold nothing, so the socket is simply garbage.
   socket[kOwner] = undefined;
-  socket.removeListener('connect', socketConnect);
-  socket.removeListener('data', socketData);
-  socket.removeListener('end', socketEnd);
-  socket.removeListener('close', socketEnd);
-  socket.removeListener('error', socketError);
-  // A late error from a socket being torn down has nobody left to hear it.
-  socket.on('error', noop);
   socket.destroy();
 }
 
