@@ -43,6 +43,14 @@ function headerEnd(stdout: Buffer): { end: number; bodyStart: number } | undefin
  * Throws `FastCGIProtocolError` when there is no header block or a line is not `Name: value`.
  */
 export function parseCgiResponse(stdout: Buffer): CgiResponse {
+  return parseCgi(stdout, []);
+}
+
+/** The parser behind {@link parseCgiResponse}; `rawHeaders` is filled only when given. */
+export function parseCgi(
+  stdout: Buffer,
+  rawHeaders: Array<[string, string]> | undefined,
+): CgiResponse {
   const found = headerEnd(stdout);
   if (!found) {
     throw new FastCGIProtocolError(
@@ -54,7 +62,6 @@ export function parseCgiResponse(stdout: Buffer): CgiResponse {
   }
   const block = stdout.toString('latin1', 0, found.end);
   const headers: Record<string, string> = {};
-  const rawHeaders: Array<[string, string]> = [];
   let status = 200;
   let statusText = '';
   let sawStatus = false;
@@ -74,7 +81,7 @@ export function parseCgiResponse(stdout: Buffer): CgiResponse {
     }
     const name = line.slice(0, colon).trim();
     const value = line.slice(colon + 1).trim();
-    rawHeaders.push([name, value]);
+    rawHeaders?.push([name, value]);
     const key = name.toLowerCase();
     if (key === 'status') {
       const match = /^(\d{3})(?:\s+(.*))?$/.exec(value);
@@ -93,5 +100,11 @@ export function parseCgiResponse(stdout: Buffer): CgiResponse {
       previous === undefined ? value : `${previous}${key === 'set-cookie' ? '\n' : ', '}${value}`;
   }
   if (!sawStatus && headers.location !== undefined) status = 302;
-  return { status, statusText, headers, rawHeaders, body: stdout.subarray(found.bodyStart) };
+  return {
+    status,
+    statusText,
+    headers,
+    rawHeaders: rawHeaders ?? [],
+    body: stdout.subarray(found.bodyStart),
+  };
 }

@@ -9,7 +9,7 @@ import {
   type FpmkitError,
   FpmkitInvalidOptionError,
 } from '../errors.js';
-import { parseCgiResponse } from './cgi.js';
+import { parseCgi } from './cgi.js';
 import { FastCGIRequestRejectedError } from './errors.js';
 import {
   decodeNameValuePairs,
@@ -178,6 +178,10 @@ function socketError(this: OwnedSocket, error: NodeJS.ErrnoException): void {
   this[kOwner]?.onError(error);
 }
 
+function exchangeRecord(this: Exchange, type: number, requestId: number, content: Buffer): boolean {
+  return this.record(type, requestId, content);
+}
+
 function newSocket(options: { path: string } | { host: string; port: number }): OwnedSocket {
   const socket = connect(options as { path: string }) as OwnedSocket;
   socket.on('connect', socketConnect);
@@ -241,8 +245,6 @@ class Exchange implements SocketOwner {
   #ended = false;
   #appStatus = 0;
   #protocolStatus = 0;
-  #onRecord = (type: number, requestId: number, content: Buffer): boolean =>
-    this.#record(type, requestId, content);
 
   constructor(
     core: ClientCore,
@@ -369,7 +371,7 @@ class Exchange implements SocketOwner {
     this.#lastActivity = performance.now();
     let rest: number;
     try {
-      rest = this.#decoder.push(chunk, this.#onRecord);
+      rest = this.#decoder.push(chunk, exchangeRecord, this);
     } catch (error) {
       this.fail(
         error instanceof FastCGIProtocolError
@@ -463,7 +465,8 @@ class Exchange implements SocketOwner {
     return true;
   }
 
-  #record(type: number, requestId: number, content: Buffer): boolean {
+  /** @internal Handles one decoded record; true stops decoding. */
+  record(type: number, requestId: number, content: Buffer): boolean {
     if (this.#mode === 'values') return this.#valuesRecord(type, requestId, content);
     if (requestId !== REQUEST_ID) {
       this.fail(
@@ -550,9 +553,9 @@ class Exchange implements SocketOwner {
     const stderr = this.#stderr
       ? Buffer.concat(this.#stderr, this.#stderrBytes).toString('utf8')
       : '';
-    let parsed: ReturnType<typeof parseCgiResponse>;
+    let parsed: ReturnType<typeof parseCgi>;
     try {
-      parsed = parseCgiResponse(stdout);
+      parsed = parseCgi(stdout, undefined);
     } catch (error) {
       const reason = (error as Error).message;
       this.fail(

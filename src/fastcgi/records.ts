@@ -448,10 +448,11 @@ export class RecordDecoder {
   }
 
   /**
-   * Decodes `chunk`. Returns how many bytes of it were left unread because the handler asked
-   * to stop (0 when every complete record was delivered).
+   * Decodes `chunk`, calling `onRecord` (with `thisArg` as `this`) per complete record. Returns
+   * how many bytes of it were left unread because the handler asked to stop (0 when every
+   * complete record was delivered).
    */
-  push(chunk: Buffer, onRecord: RecordHandler): number {
+  push(chunk: Buffer, onRecord: RecordHandler, thisArg?: unknown): number {
     let buf: Buffer;
     if (this.#partsLength === 0) {
       buf = chunk;
@@ -487,7 +488,7 @@ export class RecordDecoder {
       );
       at += total;
       this.#offset += total;
-      if (onRecord(type, requestId, content) === true) return length - at;
+      if (onRecord.call(thisArg, type, requestId, content) === true) return length - at;
     }
     if (at < length) {
       const rest = at === 0 ? buf : buf.subarray(at);
