@@ -3,9 +3,8 @@ import type { FpmStatus } from './model.js';
 import { mapContext, type ParseFormatOptions } from './options.js';
 
 const TITLE = '<title>PHP-FPM Status Page</title>';
-const POOL_ROW = /<tr><th>([^<]*)<\/th><td>([\s\S]*?)<\/td><\/tr>/g;
 const HEADER_CELL = /<th>([^<]*)<\/th>/g;
-const PROCESS_ROW = /<tr><td>([\s\S]*?)<\/td><\/tr>/g;
+const ROW_END = '</td></tr>';
 const ENTITY = /&(amp|lt|gt|quot|#039|#39|apos);/g;
 const ENTITIES: Record<string, string> = {
   amp: '&',
@@ -40,8 +39,14 @@ export function parseStatusHtml(body: string, options: ParseFormatOptions = {}):
   }
   const split = body.indexOf('<table border="1">');
   const head = split < 0 ? body : body.slice(0, split);
+  // Rows are cut at each `<tr>` (one pass, linear on any input); a value runs to its row's end.
   const pool: Record<string, string> = {};
-  for (const m of head.matchAll(POOL_ROW)) pool[m[1]!] = m[2]!;
+  for (const row of head.split('<tr>').slice(1)) {
+    const labelEnd = row.indexOf('</th><td>');
+    const end = row.lastIndexOf(ROW_END);
+    if (!row.startsWith('<th>') || labelEnd < 0 || end < labelEnd) continue;
+    pool[row.slice(4, labelEnd)] = row.slice(labelEnd + 9, end);
+  }
   let processes: Record<string, string>[] | undefined;
   if (split >= 0) {
     const table = body.slice(split);
@@ -51,8 +56,12 @@ export function parseStatusHtml(body: string, options: ParseFormatOptions = {}):
     );
     if (columns.length === 0) throw parseError(ctx, 'the process table has no header row');
     processes = [];
-    for (const row of table.matchAll(PROCESS_ROW)) {
-      const cells = row[1]!.split('</td><td>');
+    for (const row of table.split('<tr>').slice(2)) {
+      const end = row.lastIndexOf(ROW_END);
+      if (!row.startsWith('<td>') || end < 0) {
+        throw parseError(ctx, 'a process row is not <tr><td>...</td></tr>');
+      }
+      const cells = row.slice(4, end).split('</td><td>');
       if (cells.length !== columns.length) {
         throw parseError(
           ctx,

@@ -2,53 +2,24 @@ import { type MapContext, mapStatus, NeedsExactDigits, parseError } from './fiel
 import type { FpmStatus } from './model.js';
 import { mapContext, type ParseFormatOptions } from './options.js';
 
-/** Every key FPM's JSON page uses, for finding where an unescaped string really ends. */
-const JSON_KEYS = [
-  'pool',
-  'process manager',
-  'start time',
-  'start since',
-  'accepted conn',
-  'listen queue',
-  'max listen queue',
-  'listen queue len',
-  'idle processes',
-  'active processes',
-  'total processes',
-  'max active processes',
-  'max children reached',
-  'slow requests',
-  'memory peak',
-  'processes',
-  'pid',
-  'state',
-  'requests',
-  'request duration',
-  'request method',
-  'request uri',
-  'content length',
-  'user',
-  'script',
-  'last request cpu',
-  'last request memory',
-];
-/** A string value ends at a quote followed by the next known key, or by the end of an object. */
-const STRING_END = new RegExp(`\\s*(?:,\\s*"(?:${JSON_KEYS.join('|')})"\\s*:|\\})`, 'y');
 /**
- * The key FPM writes after each string field: a string ends only where its successor begins,
- * so a `"}` or `","` inside an unescaped user name does not end it early.
+ * Where FPM's unescaped string fields end: at the exact text FPM writes before the next key.
+ * Searching for it (rather than for the first quote) lets a `"` or `\` inside a user name or
+ * script path stay part of it. Older FPM (before 8.2.7) also wrote the query string raw.
  */
-const NEXT_KEY: Record<string, RegExp> = Object.fromEntries(
-  [
-    ['pool', 'process manager'],
-    ['process manager', 'start time'],
-    ['state', 'start time'],
-    ['request method', 'request uri'],
-    ['request uri', 'content length'],
-    ['user', 'script'],
-    ['script', 'last request cpu'],
-  ].map(([key, next]) => [key, new RegExp(`\\s*,\\s*"${next}"\\s*:`, 'y')]),
-);
+const END_MARKERS: Record<string, string> = {
+  pool: '","process manager":',
+  'request method': '","request uri":',
+  'request uri': '","content length":',
+  user: '","script":',
+  script: '","last request cpu":',
+};
+/**
+ * How far to look for an end marker: FPM's scoreboard holds at most 255 bytes of script, 31 of
+ * user or pool, and 639 of request URI and query, which JSON escaping can grow sixfold. The
+ * bound keeps hostile input from making every string scan the rest of the page.
+ */
+const MARKER_WINDOW_CHARS = 4096;
 /** Fields FPM writes without escaping (`fpm_status.c`): taken verbatim on the lenient path. */
 const RAW_FIELDS = new Set(['pool', 'user', 'script', 'process manager', 'state']);
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
@@ -225,10 +196,15 @@ class LenientScanner {
 
   private string(key: string | undefined): string {
     const start = this.pos + 1;
-    const next = key === undefined ? undefined : NEXT_KEY[key];
-    let quote = next === undefined ? -1 : this.findEnd(start, next);
-    if (quote < 0) quote = this.findEnd(start, STRING_END);
-    if (quote < 0) this.fail('unterminated string');
+    const marker = key === undefined ? undefined : END_MARKERS[key];
+    let quote = -1;
+    if (marker !== undefined) {
+      const at = this.text
+        .slice(start, start + MARKER_WINDOW_CHARS + marker.length)
+        .indexOf(marker);
+      if (at >= 0) quote = start + at;
+    }
+    if (quote < 0) quote = this.closingQuote(start);
     const content = this.text.slice(start, quote);
     this.pos = quote + 1;
     if (key !== undefined && RAW_FIELDS.has(key)) return content;
@@ -241,14 +217,14 @@ class LenientScanner {
     }
   }
 
-  /** Index of the first quote after `from` that `end` accepts as closing, or -1. */
-  private findEnd(from: number, end: RegExp): number {
-    let quote = this.text.indexOf('"', from);
-    while (quote >= 0) {
-      end.lastIndex = quote + 1;
-      if (end.test(this.text)) return quote;
-      quote = this.text.indexOf('"', quote + 1);
+  /** The quote that ends a normally escaped JSON string starting at `from`. */
+  private closingQuote(from: number): number {
+    const { text } = this;
+    for (let i = from; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) i++;
+      else if (c === 0x22) return i;
     }
-    return -1;
+    return this.fail('unterminated string');
   }
 }

@@ -146,8 +146,9 @@ function renameKeys(element: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-const ELEMENT = /<([a-z-]+)>([\s\S]*?)<\/\1>/g;
 const ENTITY = /&(amp|lt|gt|quot|apos|#\d{1,7}|#x[0-9a-fA-F]{1,6});/g;
+/** An opening or closing tag right after a `<`; FPM's longest tag name has 20 characters. */
+const TAG = /(\/?)([a-z-]{1,24})>/y;
 
 /** Decodes the entities FPM writes in the request URI. */
 function decodeEntities(text: string): string {
@@ -169,12 +170,29 @@ function decodeEntities(text: string): string {
   });
 }
 
+/**
+ * Reads FPM's `<tag>value</tag>` elements in one pass over the `<`s. A value runs to the closing
+ * tag of the element that opened it, so raw `<` or `&` inside it stays text; each `<` is looked
+ * at once, which keeps hostile input linear.
+ */
 function readElements(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of text.matchAll(ELEMENT)) {
-    const key = TAG_KEYS[m[1]!];
-    if (key === undefined || key in out) continue;
-    out[key] = key === 'request uri' ? decodeEntities(m[2]!) : m[2]!;
+  let open: string | undefined;
+  let contentStart = 0;
+  for (let i = text.indexOf('<'); i >= 0; i = text.indexOf('<', i + 1)) {
+    TAG.lastIndex = i + 1;
+    const m = TAG.exec(text);
+    if (!m) continue;
+    const name = m[2]!;
+    if (m[1] === '' && open === undefined && TAG_KEYS[name] !== undefined) {
+      open = name;
+      contentStart = TAG.lastIndex;
+    } else if (m[1] === '/' && name === open) {
+      const key = TAG_KEYS[name]!;
+      const value = text.slice(contentStart, i);
+      if (!(key in out)) out[key] = key === 'request uri' ? decodeEntities(value) : value;
+      open = undefined;
+    }
   }
   return out;
 }

@@ -67,6 +67,46 @@ describe('JSON that FPM did not escape', () => {
   });
 });
 
+describe('hostile pages stay linear', () => {
+  // Each of these once made every string scan the rest of the page; a megabyte of it must
+  // finish well inside the test timeout.
+  it.each([
+    [
+      'user fields with no script after them',
+      `{"processes":[${'{"user":"x"},'.repeat(80_000)}{}]}`,
+    ],
+    ['an array of strings', `{"pool":[${'"a",'.repeat(250_000)}"a"]}`],
+    ['unterminated raw fields', `{"pool":"${'" '.repeat(500_000)}`],
+  ])('%s', (_title, page) => {
+    expect(() => parseStatusJson(page)).toThrow(FpmkitParseError);
+  });
+
+  it.each([
+    [
+      'xml: openers without closers',
+      `<status>${'<pool>x<'.repeat(120_000)}</status>`,
+      parseStatusXml,
+    ],
+    [
+      'xml: stray < everywhere',
+      `<?xml version="1.0" ?><status>${'<a<b&'.repeat(200_000)}`,
+      parseStatusXml,
+    ],
+    [
+      'html: rows that never end',
+      `<head><title>PHP-FPM Status Page</title></head><table border="1"><tr><th>pid</th></tr>${'<tr><td>1'.repeat(100_000)}`,
+      parseStatusHtml,
+    ],
+    [
+      'text: one huge continuation',
+      `pool:                 www\n${'x'.repeat(1_000_000)}\n`,
+      parseStatusText,
+    ],
+  ])('%s', (_title, page, parse) => {
+    expect(() => parse(page)).toThrow(FpmkitParseError);
+  });
+});
+
 describe('request durations near 2^64 (clamping rule)', () => {
   it('clampCounter: wrapped values are 0, impossible ones saturate, the rest are exact', () => {
     expect(clampCounter('18446744073709551615')).toBe(0);
