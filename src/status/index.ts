@@ -36,6 +36,8 @@ export {
   formatFromContentType,
   type ParseStatusOptions,
   parseStatus,
+  type SafeParseStatusResult,
+  safeParseStatus,
 } from './parse.js';
 export { parseStatusText } from './text.js';
 export {

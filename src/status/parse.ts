@@ -111,3 +111,24 @@ export function parseStatus(
   if (options.now !== undefined) formatOptions.now = options.now;
   return PARSERS[format](text, formatOptions);
 }
+
+/** The result of `safeParseStatus`. */
+export type SafeParseStatusResult =
+  | { success: true; data: FpmStatus }
+  | { success: false; error: FpmkitParseError };
+
+/**
+ * `parseStatus` that returns parse failures instead of throwing them, for exporters that must
+ * keep going. Invalid options still throw `FpmkitInvalidOptionError`.
+ */
+export function safeParseStatus(
+  body: string | Uint8Array,
+  options: ParseStatusOptions = {},
+): SafeParseStatusResult {
+  try {
+    return { success: true, data: parseStatus(body, options) };
+  } catch (error) {
+    if (error instanceof FpmkitParseError) return { success: false, error };
+    throw error;
+  }
+}

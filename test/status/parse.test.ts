@@ -6,6 +6,7 @@ import {
   fpmStatusSchema,
   parseStatus,
   type StatusFormat,
+  safeParseStatus,
 } from '../../src/status/index.js';
 import { loadStatusFixtures, type StatusFixture } from './fixtures.js';
 
@@ -175,6 +176,15 @@ describe('values that the escaping rules make easy to get wrong', () => {
     });
     expect(slot.startTime.getTime()).toBe(0);
     expect(page.processes!.find((p) => p.pid !== 0)!.clamped).toBeUndefined();
+  });
+
+  it('safeParseStatus returns the page or the parse error', () => {
+    const f = statusFixtures.find((x) => x.name === 'tcp/plain.txt')!;
+    expect(safeParseStatus(f.body)).toMatchObject({ success: true, data: { pool: 'tcp' } });
+    const bad = safeParseStatus('File not found.\n');
+    expect(bad.success).toBe(false);
+    expect(!bad.success && bad.error.code).toBe('FPMKIT_PARSE');
+    expect(() => safeParseStatus('', { format: 'yaml' as never })).toThrow(/format/);
   });
 
   it('accepts bytes as well as text', () => {
