@@ -216,6 +216,41 @@ describe('fetchStatus against a scripted FPM', () => {
     expect(await ping(fpm.target)).toMatchObject({ ok: false, body: 'alive' });
   });
 
+  it('leaves no handle behind after 300 mixed fetches, pings and failures', async () => {
+    fpm = await startScriptedFpm((n) =>
+      n % 3 === 0
+        ? INTERNAL_ERROR
+        : n % 3 === 1
+          ? jsonAnswer(JSON_PAGE)
+          : {
+              stdout: 'Status: 404 Not Found\r\n\r\nFile not found.\n',
+              stderr: 'Primary script unknown',
+            },
+    );
+    const target = fpm.target;
+    const handles = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+    await fetchStatus(target).catch(() => undefined);
+    const before = handles();
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 100; i++) {
+      for (const call of [
+        () => fetchStatus(target, { format: 'json' }),
+        () => ping(target),
+        () => fetchStatus(`${target}.missing`, { timeoutMs: 1000 }),
+      ]) {
+        const key = await call().then(
+          () => 'ok',
+          (e: unknown) => (e as { code?: string }).code ?? 'other',
+        );
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(handles()).toBe(before);
+    expect(outcomes.get('FPMKIT_CONNECT')).toBe(100);
+    expect(outcomes.get('FPMKIT_STATUS_MISCONFIGURED')).toBeGreaterThan(0);
+  });
+
   it('rejects bad options by name', async () => {
     await expect(fetchStatus('/nowhere.sock', { path: 'status' })).rejects.toBeInstanceOf(
       FpmkitInvalidOptionError,
