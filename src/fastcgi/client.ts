@@ -239,7 +239,9 @@ class Exchange implements SocketOwner {
   #bytesRead = 0;
   #stdoutBytes = 0;
   #stderrBytes = 0;
-  #stdout: Buffer[] = [];
+  /** STDOUT contents: the first chunk alone (the usual case), more in `#stdoutMore`. */
+  #stdout: Buffer | undefined;
+  #stdoutMore: Buffer[] | undefined;
   #stderr: Buffer[] | undefined;
   #decoder = new RecordDecoder();
   #ended = false;
@@ -484,7 +486,9 @@ class Exchange implements SocketOwner {
       if (this.#stdoutBytes + this.#stderrBytes > this.#core.maxResponseBytes) {
         return this.#tooLarge();
       }
-      this.#stdout.push(content);
+      if (this.#stdout === undefined) this.#stdout = content;
+      else if (this.#stdoutMore) this.#stdoutMore.push(content);
+      else this.#stdoutMore = [this.#stdout, content];
       return false;
     }
     if (type === RecordType.STDERR) {
@@ -548,8 +552,10 @@ class Exchange implements SocketOwner {
       );
       return;
     }
-    const parts = this.#stdout;
-    const stdout = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#stdoutBytes);
+    // One copy at most: a single chunk is used as is, several are joined once.
+    const stdout = this.#stdoutMore
+      ? Buffer.concat(this.#stdoutMore, this.#stdoutBytes)
+      : (this.#stdout ?? Buffer.alloc(0));
     const stderr = this.#stderr
       ? Buffer.concat(this.#stderr, this.#stderrBytes).toString('utf8')
       : '';

@@ -430,7 +430,8 @@ export type RecordHandler = (
  * Throws `FastCGIProtocolError` (with `offset` in the stream) for a version other than 1.
  */
 export class RecordDecoder {
-  #parts: Buffer[] = [];
+  /** Pending bytes of an incomplete record; allocated only when a record spans chunks. */
+  #parts: Buffer[] | undefined;
   #partsLength = 0;
   /** Bytes needed before the pending parts can be decoded further. */
   #need = FCGI_HEADER_LENGTH;
@@ -457,11 +458,12 @@ export class RecordDecoder {
     if (this.#partsLength === 0) {
       buf = chunk;
     } else {
-      this.#parts.push(chunk);
+      const parts = this.#parts!;
+      parts.push(chunk);
       this.#partsLength += chunk.length;
       if (this.#partsLength < this.#need) return 0;
-      buf = Buffer.concat(this.#parts, this.#partsLength);
-      this.#parts = [];
+      buf = Buffer.concat(parts, this.#partsLength);
+      this.#parts = undefined;
       this.#partsLength = 0;
     }
     let at = 0;
@@ -492,7 +494,7 @@ export class RecordDecoder {
     }
     if (at < length) {
       const rest = at === 0 ? buf : buf.subarray(at);
-      this.#parts.push(rest);
+      this.#parts = [rest];
       this.#partsLength = rest.length;
       if (rest.length < FCGI_HEADER_LENGTH) this.#need = FCGI_HEADER_LENGTH;
     } else {
@@ -503,7 +505,7 @@ export class RecordDecoder {
 
   /** Forgets any partial record (e.g. before reusing a kept-alive connection). */
   reset(): void {
-    this.#parts = [];
+    this.#parts = undefined;
     this.#partsLength = 0;
     this.#need = FCGI_HEADER_LENGTH;
     this.#offset = 0;
