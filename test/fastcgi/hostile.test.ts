@@ -291,7 +291,11 @@ async function outcome(kind: Kind, transport: 'unix' | 'tcp', options = OPTIONS)
 
 describe.each(['unix', 'tcp'] as const)('hostile peers over %s', (transport) => {
   it.each(Object.keys(scenarios) as Kind[])('%s', async (kind) => {
-    const { response, error } = await outcome(kind, transport);
+    // The dribbler sends a byte every 100 ms: a generous idle bound keeps a busy machine from
+    // turning its total timeout into an idle one.
+    const options =
+      kind === 'dribble' ? { ...OPTIONS, readTimeoutMs: 1_000, totalTimeoutMs: 1_500 } : OPTIONS;
+    const { response, error } = await outcome(kind, transport, options);
     const want =
       kind === 'resetMidRecord' && transport === 'unix'
         ? expectations.halfHeaderThenClose20
