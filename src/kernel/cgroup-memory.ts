@@ -27,6 +27,10 @@ export const cgroupMemorySchema = z.object({
 });
 export type CgroupMemory = z.infer<typeof cgroupMemorySchema>;
 
+function firstLine(text: string): string {
+  return lines(text)[0] ?? '';
+}
+
 /**
  * Parses one limit file: v2 `memory.max` / `memory.high` (`max` means no limit) or v1
  * `memory.limit_in_bytes` (a huge number means no limit). Both give `'unlimited'`, never a
@@ -46,13 +50,13 @@ export function parseCgroupMemoryLimit(text: string, version: 1 | 2): CgroupMemo
       `cgroup v${version} memory limit`,
       `expected a number${version === 2 ? " or 'max'" : ''}`,
       1,
-      text,
+      firstLine(text),
     );
   }
   const n = Number(value);
   if (n > V1_UNLIMITED_ABOVE) {
     if (version === 1) return 'unlimited';
-    throw parseError('cgroup v2 memory limit', 'limit beyond 2^53 bytes', 1, text);
+    throw parseError('cgroup v2 memory limit', 'limit beyond 2^53 bytes', 1, firstLine(text));
   }
   return n;
 }
@@ -60,8 +64,9 @@ export function parseCgroupMemoryLimit(text: string, version: 1 | 2): CgroupMemo
 /** Parses a usage file (`memory.current`, `memory.usage_in_bytes`): one number of bytes. */
 export function parseCgroupMemoryUsage(text: string): number {
   const n = parseDecimal(text.trim());
-  if (n === undefined)
-    throw parseError('cgroup memory usage', 'expected a number of bytes', 1, text);
+  if (n === undefined) {
+    throw parseError('cgroup memory usage', 'expected a number of bytes', 1, firstLine(text));
+  }
   return n;
 }
 
@@ -80,7 +85,8 @@ export function parseCgroupMemoryStat(text: string): Record<string, number> {
     const lineText = all[i]!;
     if (lineText.trim() === '') continue;
     const m = /^(\S+)\s+(\d+)\s*$/.exec(lineText);
-    const n = m ? parseDecimal(m[2]!) : undefined;
+    // v1 prints its no-limit sentinel (about 2^63) here too; such values are clamped to 2^53 - 1.
+    const n = m ? Math.min(Number(m[2]), Number.MAX_SAFE_INTEGER) : undefined;
     if (!m || n === undefined)
       throw parseError('memory.stat', "expected 'name value'", i + 1, lineText);
     out[m[1]!] = n;

@@ -100,7 +100,7 @@ export function parseSs(text: string): SsSocket[] {
     }
     const usersAt = trimmed.indexOf(' users:(');
     const processes = usersAt >= 0 ? parseSsUsers(trimmed.slice(usersAt)) : undefined;
-    const body = usersAt >= 0 ? trimmed.slice(0, usersAt) : trimmed;
+    const body = (usersAt >= 0 ? trimmed.slice(0, usersAt) : trimmed).trim();
     const f = body.split(/\s+/);
     const withNetid = hasNetid ?? NETIDS.has(f[0]!);
     const netidGiven = withNetid ? f.shift()! : undefined;
