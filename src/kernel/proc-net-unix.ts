@@ -18,6 +18,10 @@ export const UNIX_STATE_DISCONNECTING = 4;
 
 /** Hex fields wider than this cannot be a kernel u32 and would lose precision. */
 const MAX_HEX_DIGITS = 12;
+/** The shortest row the kernel prints (8-digit address on 32-bit kernels, no path). */
+const MIN_ROW_CHARS = 40;
+/** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
+const MAX_PRESIZE_ROWS = 1 << 24;
 /** Inodes are unsigned long; 15 decimal digits stay exact in a double. */
 const MAX_INODE_DIGITS = 15;
 
@@ -25,8 +29,6 @@ const MAX_INODE_DIGITS = 15;
 export const unixSocketSchema = z.object({
   /** Reference count (`RefCount`). */
   refCount: z.number().int().nonnegative(),
-  /** Always 0 on Linux (`Protocol`). */
-  protocol: z.number().int().nonnegative(),
   /** `Flags`: `0x10000` (`__SO_ACCEPTCON`) on listeners, else 0. */
   flags: z.number().int().nonnegative(),
   /** True when `flags` has `__SO_ACCEPTCON`. */
@@ -62,10 +64,36 @@ export const unixListenQueueSchema = z.object({
 });
 export type UnixListenQueue = z.infer<typeof unixListenQueueSchema>;
 
-// Position after the last field read; set by readHex/readInode so the scanner needs no objects.
+/** Hex digit values by UTF-16 code unit (so any charCodeAt result indexes it); -1 for others. */
+const HEX_VALUE = new Int8Array(0x10000).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[65 + i] = 10 + i;
+  HEX_VALUE[97 + i] = 10 + i;
+}
+
+// Position after the last field read; set by the readers so the scanner allocates nothing.
 let cursor = 0;
 
-/** Reads spaces then hex digits from `p`; -1 when there are no digits or too many. */
+/** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
+function readHexFixed(text: string, p: number, n: number): number {
+  let value = 0;
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const d = HEX_VALUE[text.charCodeAt(p + i)]!;
+    bad |= d;
+    value = value * 16 + d;
+  }
+  return bad < 0 ? -1 : value;
+}
+
+/**
+ * Offsets from the colon in the kernel's fixed layout `: %08X %08X %08X %04X %02X %5lu`:
+ * RefCount at +2, Protocol +11, Flags +20, Type +29, St +34, then a space at +36.
+ */
+const FIXED_MIN_LENGTH = 38;
+
+/** Reads one space, optional padding spaces, then hex digits; -1 when malformed. */
 function readHex(text: string, p: number, end: number): number {
   if (p >= end || text.charCodeAt(p) !== 32) return -1;
   p++;
@@ -74,21 +102,17 @@ function readHex(text: string, p: number, end: number): number {
   let value = 0;
   while (p < end) {
     const c = text.charCodeAt(p);
-    let d: number;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (c >= 65 && c <= 70) d = c - 55;
-    else if (c >= 97 && c <= 102) d = c - 87;
-    else break;
+    const d = HEX_VALUE[c]!;
+    if (d < 0) break;
     value = value * 16 + d;
     p++;
   }
-  const digits = p - start;
-  if (digits === 0 || digits > MAX_HEX_DIGITS) return -1;
+  if (p === start || p - start > MAX_HEX_DIGITS) return -1;
   cursor = p;
   return value;
 }
 
-/** Reads spaces then decimal digits (the `%5lu` inode column); -1 when malformed. */
+/** Reads one space, padding spaces, then decimal digits (the `%5lu` inode); -1 when malformed. */
 function readInode(text: string, p: number, end: number): number {
   if (p >= end || text.charCodeAt(p) !== 32) return -1;
   p++;
@@ -96,13 +120,12 @@ function readInode(text: string, p: number, end: number): number {
   const start = p;
   let value = 0;
   while (p < end) {
-    const c = text.charCodeAt(p);
-    if (c < 48 || c > 57) break;
-    value = value * 10 + (c - 48);
+    const d = text.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) break;
+    value = value * 10 + d;
     p++;
   }
-  const digits = p - start;
-  if (digits === 0 || digits > MAX_INODE_DIGITS) return -1;
+  if (p === start || p - start > MAX_INODE_DIGITS) return -1;
   cursor = p;
   return value;
 }
@@ -120,7 +143,7 @@ function readInode(text: string, p: number, end: number): number {
  * ```
  *
  * `Num` (a kernel address printed as zeros or hashed, depending on `kptr_restrict`) is
- * skipped. The path is everything after the single space that follows the inode, so paths
+ * skipped, and `Protocol` (always 0 on Linux) is checked but not kept. The path is everything after the single space that follows the inode, so paths
  * with spaces survive; abstract names keep their leading `@`. The header is optional and
  * blank lines are ignored. Malformed rows throw `FpmkitParseError` with the line.
  *
@@ -128,7 +151,11 @@ function readInode(text: string, p: number, end: number): number {
  * can hold hundreds of thousands of rows on a busy host.
  */
 export function parseProcNetUnix(text: string): UnixSocket[] {
-  const out: UnixSocket[] = [];
+  // Sized up front (rows are at least ~40 characters) so a large table is not copied as it grows.
+  const out: UnixSocket[] = new Array(
+    Math.min(Math.ceil(text.length / MIN_ROW_CHARS), MAX_PRESIZE_ROWS),
+  );
+  let count = 0;
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -147,46 +174,70 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
       pos = next + 1;
       continue;
     }
-    let p = pos;
-    while (p < end && text.charCodeAt(p) === 32) p++;
-    const numStart = p;
-    while (p < end) {
-      const c = text.charCodeAt(p);
-      if ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)) p++;
-      else break;
-    }
-    if (p === numStart || p >= end || text.charCodeAt(p) !== 58) {
+    // The kernel address is not interpreted: finding its colon is all that is needed.
+    const colon = text.indexOf(':', pos);
+    if (colon < 0 || colon >= end || colon === pos) {
       throw fail('expected a kernel address followed by ":"', lineNo, text, pos, end);
     }
-    const refCount = readHex(text, p + 1, end);
-    const protocol = refCount < 0 ? -1 : readHex(text, cursor, end);
-    const flags = protocol < 0 ? -1 : readHex(text, cursor, end);
-    const type = flags < 0 ? -1 : readHex(text, cursor, end);
-    const state = type < 0 ? -1 : readHex(text, cursor, end);
-    const inode = state < 0 ? -1 : readInode(text, cursor, end);
-    if (inode < 0) {
-      throw fail('expected RefCount Protocol Flags Type St Inode', lineNo, text, pos, end);
+    let refCount = -1;
+    let protocol = -1;
+    let flags = -1;
+    let type = -1;
+    let state = -1;
+    let inode = -1;
+    let p = 0;
+    const c = colon;
+    // Fast path for the layout the kernel prints; anything else goes through the general path.
+    if (
+      end - c >= FIXED_MIN_LENGTH &&
+      text.charCodeAt(c + 1) === 32 &&
+      text.charCodeAt(c + 10) === 32 &&
+      text.charCodeAt(c + 19) === 32 &&
+      text.charCodeAt(c + 28) === 32 &&
+      text.charCodeAt(c + 33) === 32 &&
+      text.charCodeAt(c + 36) === 32
+    ) {
+      refCount = readHexFixed(text, c + 2, 8);
+      protocol = readHexFixed(text, c + 11, 8);
+      flags = readHexFixed(text, c + 20, 8);
+      type = readHexFixed(text, c + 29, 4);
+      state = readHexFixed(text, c + 34, 2);
+      if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
+        inode = readInode(text, c + 36, end);
+        p = cursor;
+      }
     }
-    p = cursor;
+    if (inode < 0) {
+      refCount = readHex(text, c + 1, end);
+      protocol = refCount < 0 ? -1 : readHex(text, cursor, end);
+      flags = protocol < 0 ? -1 : readHex(text, cursor, end);
+      type = flags < 0 ? -1 : readHex(text, cursor, end);
+      state = type < 0 ? -1 : readHex(text, cursor, end);
+      inode = state < 0 ? -1 : readInode(text, cursor, end);
+      if (inode < 0) {
+        throw fail('expected RefCount Protocol Flags Type St Inode', lineNo, text, pos, end);
+      }
+      p = cursor;
+    }
     const listening = (flags & UNIX_FLAG_LISTENING) !== 0;
     if (p + 1 < end && text.charCodeAt(p) === 32) {
-      out.push({
+      out[count++] = {
         refCount,
-        protocol,
         flags,
         listening,
         type,
         state,
         inode,
         path: text.slice(p + 1, end),
-      });
+      };
     } else if (p === end || (p + 1 === end && text.charCodeAt(p) === 32)) {
-      out.push({ refCount, protocol, flags, listening, type, state, inode });
+      out[count++] = { refCount, flags, listening, type, state, inode };
     } else {
       throw fail('unexpected text after the inode', lineNo, text, pos, end);
     }
     pos = next + 1;
   }
+  out.length = count;
   return out;
 }
 

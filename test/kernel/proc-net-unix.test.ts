@@ -22,7 +22,7 @@ describe('parseProcNetUnix', () => {
       [
         {
           refCount: 2,
-          protocol: 0,
+
           flags: 0x10000,
           listening: true,
           type: 1,
@@ -38,7 +38,7 @@ describe('parseProcNetUnix', () => {
       [
         {
           refCount: 3,
-          protocol: 0,
+
           flags: 0,
           listening: false,
           type: 1,
@@ -51,7 +51,7 @@ describe('parseProcNetUnix', () => {
     [
       'unnamed socket, no trailing newline, no header',
       '00000000fd2b87f3: 00000003 00000000 00000000 0001 03  1612',
-      [{ refCount: 3, protocol: 0, flags: 0, listening: false, type: 1, state: 3, inode: 1612 }],
+      [{ refCount: 3, flags: 0, listening: false, type: 1, state: 3, inode: 1612 }],
     ],
     [
       'abstract name and a path with spaces',
@@ -59,7 +59,7 @@ describe('parseProcNetUnix', () => {
       [
         {
           refCount: 2,
-          protocol: 0,
+
           flags: 0x10000,
           listening: true,
           type: 1,
@@ -69,7 +69,7 @@ describe('parseProcNetUnix', () => {
         },
         {
           refCount: 2,
-          protocol: 0,
+
           flags: 0x10000,
           listening: true,
           type: 5,
@@ -85,7 +85,7 @@ describe('parseProcNetUnix', () => {
       [
         {
           refCount: 11,
-          protocol: 0,
+
           flags: 0,
           listening: false,
           type: 2,
