@@ -264,7 +264,8 @@ function toPools(config: FpmConfig, php: PhpIniSettings | undefined): Pool[] {
   });
 }
 
-function push(ctx: Ctx, finding: Finding): void {
+/** Every finding goes through here, so only the documented codes can be produced. */
+function push(ctx: Ctx, finding: Finding & { code: StackFindingCode }): void {
   ctx.findings.push(finding);
 }
 
@@ -1031,6 +1032,11 @@ export function checkStack(input: StackInput, options: CheckStackOptions = {}): 
   if (!Number.isFinite(margin) || margin < 0)
     throw new FpmkitInvalidOptionError('timeoutMarginSeconds', 'must be a number of seconds >= 0');
   const master = options.fpmMasterUser ?? { name: 'root', group: 'root' };
+  if (typeof master?.name !== 'string' || typeof master.group !== 'string')
+    throw new FpmkitInvalidOptionError('fpmMasterUser', 'must be { name, group } strings');
+  const autoWorkers = options.nginxAutoWorkerProcesses;
+  if (autoWorkers !== undefined && !(Number.isSafeInteger(autoWorkers) && autoWorkers >= 1))
+    throw new FpmkitInvalidOptionError('nginxAutoWorkerProcesses', 'must be a whole number >= 1');
   const config = toFpmConfig(input.fpm);
   const kernel = parseInput(kernelSettingsSchema, input.kernel ?? {}, 'kernel');
   const nginx =
