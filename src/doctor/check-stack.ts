@@ -900,8 +900,8 @@ function checkRlimitFiles(
   if (value === undefined || value <= 0) return;
   const isGlobal = where.pool === undefined;
   const failure = isGlobal
-    ? 'the master fails to start ("failed to set rlimit_files")'
-    : 'each child logs "failed to set rlimit_files for this pool" and keeps the inherited limit';
+    ? 'FPM does not start (setrlimit(RLIMIT_NOFILE) fails in the master)'
+    : 'each child keeps the limit it inherited and goes on; the "failed to set rlimit_files" error reaches the log only with catch_workers_output = yes';
   if (kernel.nrOpen !== undefined && value > kernel.nrOpen) {
     push(ctx, {
       code: 'stack.rlimit-files-above-nr-open',
