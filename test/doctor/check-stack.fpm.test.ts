@@ -129,6 +129,24 @@ describe.skipIf(!fpmReq.available || !canSwitchUser)(
       expect(connectAs(path, WWW.uid, WWW.gid)).toBe(predicted(c, path));
     });
 
+    it("listen.owner by name also hands the socket to that user's primary group", () => {
+      // nobody with www-data as its only group: allowed only if the socket's group is www-data.
+      const path = fpm.pool('owner').socketPath!;
+      expect(connectAs(path, 65534, WWW.gid)).toBe('OK');
+      const findings = checkStack({
+        fpm: {
+          pool: {
+            name: 'owner',
+            listen: { address: path, owner: 'www-data', mode: 0o660 },
+            pm: { mode: 'static', maxChildren: 2 },
+          },
+        },
+        kernel: {},
+        webServerUser: { name: 'nobody', groups: ['www-data'] },
+      });
+      expect(findings.map((f) => f.code)).not.toContain('stack.socket-not-writable');
+    });
+
     it('predicts both outcomes across the table', () => {
       const outcomes = new Set(cases.map((c) => predicted(c, '/x.sock')));
       expect(outcomes).toEqual(new Set(['OK', 'EACCES']));
