@@ -77,14 +77,15 @@ let cursor = 0;
 
 /** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
 function readHexFixed(text: string, p: number, n: number): number {
+  // 32-bit integer arithmetic (n <= 8); `>>> 0` reads the bits back as unsigned.
   let value = 0;
   let bad = 0;
   for (let i = 0; i < n; i++) {
     const d = HEX_VALUE[text.charCodeAt(p + i)]!;
     bad |= d;
-    value = value * 16 + d;
+    value = (value << 4) | d;
   }
-  return bad < 0 ? -1 : value;
+  return bad < 0 ? -1 : value >>> 0;
 }
 
 /**

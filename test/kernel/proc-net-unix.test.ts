@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
 import {
@@ -8,7 +9,7 @@ import {
   type UnixSocket,
   unixListenQueues,
 } from '../../src/kernel/index.js';
-import { FIXTURES, fixture, fixtureJson, fuzz } from './helpers.js';
+import { FIXTURES, FUZZ_RUNS, fixture, fixtureJson, fuzz, mutatedText } from './helpers.js';
 
 const HEADER = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
 
@@ -220,7 +221,58 @@ describe('captured /proc/net/unix fixtures parse to the values in their meta.jso
   });
 });
 
+/** A slow, obviously-correct reading of the same format, to check the fast scanner against. */
+function referenceParse(text: string): UnixSocket[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const out: UnixSocket[] = [];
+  lines.forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if ((i === 0 && text.startsWith('Num')) || line === '') return;
+    const m =
+      /^[^:]+: +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +(\d{1,15})(?: (.+)| )?$/s.exec(
+        line,
+      );
+    if (!m) throw new FpmkitParseError('bad row', { line: i + 1 });
+    const flags = Number.parseInt(m[3]!, 16);
+    const row: UnixSocket = {
+      refCount: Number.parseInt(m[1]!, 16),
+      flags,
+      listening: (flags & 0x10000) !== 0,
+      type: Number.parseInt(m[4]!, 16),
+      state: Number.parseInt(m[5]!, 16),
+      inode: Number(m[6]),
+    };
+    if (m[7] !== undefined) row.path = m[7];
+    out.push(row);
+  });
+  return out;
+}
+
 describe('fuzzing', () => {
+  it('agrees with a slow reference parser on 10,000 mutations (same rows, or both reject)', () => {
+    const seeds = unixDirs.map((d) => fixture('proc-net-unix', d, 'proc-net-unix.txt'));
+    fc.assert(
+      fc.property(mutatedText(seeds), (text) => {
+        let expected: UnixSocket[] | 'error';
+        try {
+          expected = referenceParse(text);
+        } catch {
+          expected = 'error';
+        }
+        let actual: UnixSocket[] | 'error';
+        try {
+          actual = parseProcNetUnix(text);
+        } catch (e) {
+          expect(e).toBeInstanceOf(FpmkitParseError);
+          actual = 'error';
+        }
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
+  });
+
   it('any mutation of the captures yields rows or an FpmkitParseError with the line', () => {
     const seeds = unixDirs.map((d) => fixture('proc-net-unix', d, 'proc-net-unix.txt'));
     fuzz(seeds, (t) => unixListenQueues(parseProcNetUnix(t)));
