@@ -114,7 +114,8 @@ export interface CheckStackOptions {
   nginxAutoWorkerProcesses?: number;
 }
 
-const DEFAULT_MARGIN_SECONDS = 5;
+/** Default of `timeoutMarginSeconds`: headroom between nested timeouts, in seconds. */
+export const STACK_TIMEOUT_MARGIN_SECONDS = 5;
 
 /** A pool with the values FPM runs it with. */
 interface Pool {
@@ -1028,7 +1029,7 @@ function checkDatabase(ctx: Ctx, pools: readonly Pool[], db: DatabaseLimits): vo
 export function checkStack(input: StackInput, options: CheckStackOptions = {}): Finding[] {
   if (input === null || typeof input !== 'object')
     throw new FpmkitInvalidOptionError('input', 'must be an object with fpm and kernel');
-  const margin = options.timeoutMarginSeconds ?? DEFAULT_MARGIN_SECONDS;
+  const margin = options.timeoutMarginSeconds ?? STACK_TIMEOUT_MARGIN_SECONDS;
   if (!Number.isFinite(margin) || margin < 0)
     throw new FpmkitInvalidOptionError('timeoutMarginSeconds', 'must be a number of seconds >= 0');
   const master = options.fpmMasterUser ?? { name: 'root', group: 'root' };
