@@ -76,12 +76,12 @@ for (let i = 0; i < 6; i++) {
 let cursor = 0;
 
 /** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
-function readHexFixed(text: string, p: number, n: number): number {
+function readHexFixed(text: string, p: number, n: number, table: Int8Array): number {
   // 32-bit integer arithmetic (n <= 8); `>>> 0` reads the bits back as unsigned.
   let value = 0;
   let bad = 0;
   for (let i = 0; i < n; i++) {
-    const d = HEX_VALUE[text.charCodeAt(p + i)]!;
+    const d = table[text.charCodeAt(p + i)]!;
     bad |= d;
     value = (value << 4) | d;
   }
@@ -157,6 +157,11 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
     Math.min(Math.ceil(text.length / MIN_ROW_CHARS), MAX_PRESIZE_ROWS),
   );
   let count = 0;
+  // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
+  const table = HEX_VALUE;
+  const minLength = FIXED_MIN_LENGTH;
+  const maxInodeDigits = MAX_INODE_DIGITS;
+  const listeningFlag = UNIX_FLAG_LISTENING;
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -190,7 +195,7 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
     const c = colon;
     // Fast path for the layout the kernel prints; anything else goes through the general path.
     if (
-      end - c >= FIXED_MIN_LENGTH &&
+      end - c >= minLength &&
       text.charCodeAt(c + 1) === 32 &&
       text.charCodeAt(c + 10) === 32 &&
       text.charCodeAt(c + 19) === 32 &&
@@ -198,14 +203,27 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
       text.charCodeAt(c + 33) === 32 &&
       text.charCodeAt(c + 36) === 32
     ) {
-      refCount = readHexFixed(text, c + 2, 8);
-      protocol = readHexFixed(text, c + 11, 8);
-      flags = readHexFixed(text, c + 20, 8);
-      type = readHexFixed(text, c + 29, 4);
-      state = readHexFixed(text, c + 34, 2);
+      refCount = readHexFixed(text, c + 2, 8, table);
+      protocol = readHexFixed(text, c + 11, 8, table);
+      flags = readHexFixed(text, c + 20, 8, table);
+      type = readHexFixed(text, c + 29, 4, table);
+      state = readHexFixed(text, c + 34, 2, table);
       if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
-        inode = readInode(text, c + 36, end);
-        p = cursor;
+        // Inode: padding spaces after the one at c + 36, then decimal digits.
+        let q = c + 37;
+        while (q < end && text.charCodeAt(q) === 32) q++;
+        const digitsStart = q;
+        let value = 0;
+        while (q < end) {
+          const d = text.charCodeAt(q) - 48;
+          if (d < 0 || d > 9) break;
+          value = value * 10 + d;
+          q++;
+        }
+        if (q > digitsStart && q - digitsStart <= maxInodeDigits) {
+          inode = value;
+          p = q;
+        }
       }
     }
     if (inode < 0) {
@@ -220,7 +238,7 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
       }
       p = cursor;
     }
-    const listening = (flags & UNIX_FLAG_LISTENING) !== 0;
+    const listening = (flags & listeningFlag) !== 0;
     if (p + 1 < end && text.charCodeAt(p) === 32) {
       out[count++] = {
         refCount,
