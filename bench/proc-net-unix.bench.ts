@@ -7,6 +7,8 @@
  * it could never see these tables; its parser module (`lib/parsers`, `processNetUnix`) is
  * called directly with the same string instead. It returns 4 of the 8 fields (slot,
  * referenceCount, type, path) and no queues, so it does less work than fpmkit here.
+ * `unixListenQueues(text)` is the path `readUnixListenQueues` takes: the same scan and checks,
+ * keeping only listeners and per-path counts instead of an object per row.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -91,6 +93,7 @@ for (const rows of [10_000, 100_000, 1_000_000]) {
         role: 'fpmkit',
         run: () => unixListenQueues(parseProcNetUnix(text)),
       },
+      { name: 'unixListenQueues(text)', role: 'fpmkit', run: () => unixListenQueues(text) },
       { name: 'parseProcNetUnix alone', role: 'fpmkit', run: () => parseProcNetUnix(text) },
       {
         name: '@stroncium/procfs processNetUnix',
@@ -101,6 +104,10 @@ for (const rows of [10_000, 100_000, 1_000_000]) {
     { rounds, warmup: 3 },
   );
   consume(results);
+  const peerMs = results.find((r) => r.role === 'peer')!.medianMs;
+  for (const r of results.filter((x) => x.role === 'fpmkit').slice(1)) {
+    console.log(`  ${r.name} is ${(peerMs / r.medianMs).toFixed(2)}x as fast as the peer`);
+  }
   report(
     `/proc/net/unix, ${rows.toLocaleString('en')} lines (${(text.length / 1048576).toFixed(1)} MiB)`,
     results,

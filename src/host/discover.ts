@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseFpmProcessTitle } from '../kernel/cmdline.js';
 import { parseProcNetTcp, tcpListenQueues } from '../kernel/proc-net-tcp.js';
-import { parseProcNetUnix, unixListenQueues } from '../kernel/proc-net-unix.js';
+import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
 import {
   listDir,
@@ -117,7 +117,7 @@ async function listeners(procRoot: string, pid: number): Promise<Map<number, Fpm
     (await readTextIfExists(join(procRoot, 'net', name)));
   const unix = await read('unix');
   if (unix !== undefined) {
-    for (const q of unixListenQueues(parseProcNetUnix(unix))) {
+    for (const q of unixListenQueues(unix)) {
       out.set(q.inode, {
         kind: 'unix',
         path: q.path,

@@ -156,12 +156,30 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
   const out: UnixSocket[] = new Array(
     Math.min(Math.ceil(text.length / MIN_ROW_CHARS), MAX_PRESIZE_ROWS),
   );
+  out.length = scan(text, out, null);
+  return out;
+}
+
+/** What the queue-only scan gathers: listeners, and [queued, accepted] per path. */
+interface QueueTally {
+  listeners: { path: string; inode: number }[];
+  counts: Map<string, [number, number]>;
+}
+
+/**
+ * The scanner behind `parseProcNetUnix` (rows into `out`) and `unixListenQueues(text)` (only
+ * listeners and per-path counts into `tally`, without an object per row). Returns the row count.
+ */
+function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
   let count = 0;
   // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
   const table = HEX_VALUE;
   const minLength = FIXED_MIN_LENGTH;
   const maxInodeDigits = MAX_INODE_DIGITS;
   const listeningFlag = UNIX_FLAG_LISTENING;
+  const streamType = UNIX_TYPE_STREAM;
+  const connecting = UNIX_STATE_CONNECTING;
+  const connected = UNIX_STATE_CONNECTED;
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -239,25 +257,33 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
       p = cursor;
     }
     const listening = (flags & listeningFlag) !== 0;
-    if (p + 1 < end && text.charCodeAt(p) === 32) {
-      out[count++] = {
-        refCount,
-        flags,
-        listening,
-        type,
-        state,
-        inode,
-        path: text.slice(p + 1, end),
-      };
-    } else if (p === end || (p + 1 === end && text.charCodeAt(p) === 32)) {
-      out[count++] = { refCount, flags, listening, type, state, inode };
-    } else {
+    let pathStart = -1;
+    if (p + 1 < end && text.charCodeAt(p) === 32) pathStart = p + 1;
+    else if (p !== end && !(p + 1 === end && text.charCodeAt(p) === 32)) {
       throw fail('unexpected text after the inode', lineNo, text, pos, end);
     }
+    if (out !== null) {
+      out[count] =
+        pathStart < 0
+          ? { refCount, flags, listening, type, state, inode }
+          : { refCount, flags, listening, type, state, inode, path: text.slice(pathStart, end) };
+    } else if (tally !== null && pathStart >= 0 && type === streamType) {
+      if (listening) {
+        tally.listeners.push({ path: text.slice(pathStart, end), inode });
+      } else if (state === connecting || state === connected) {
+        const path = text.slice(pathStart, end);
+        let c = tally.counts.get(path);
+        if (c === undefined) {
+          c = [0, 0];
+          tally.counts.set(path, c);
+        }
+        c[state === connecting ? 0 : 1]++;
+      }
+    }
+    count++;
     pos = next + 1;
   }
-  out.length = count;
-  return out;
+  return count;
 }
 
 function fail(reason: string, lineNo: number, text: string, start: number, end: number) {
@@ -272,38 +298,41 @@ function fail(reason: string, lineNo: number, text: string, start: number, end: 
  * (it reports `listen queue: 0` for every UNIX socket).
  */
 export function unixListenQueues(input: string | readonly UnixSocket[]): UnixListenQueue[] {
-  const sockets = typeof input === 'string' ? parseProcNetUnix(input) : input;
-  const byPath = new Map<string, UnixListenQueue[]>();
-  const result: UnixListenQueue[] = [];
-  for (const s of sockets) {
-    if (!s.listening || s.type !== UNIX_TYPE_STREAM || s.path === undefined) continue;
-    const entry: UnixListenQueue = {
-      path: s.path,
-      abstract: s.path.startsWith('@'),
-      inode: s.inode,
-      queued: 0,
-      accepted: 0,
-      ambiguous: false,
+  if (typeof input === 'string') {
+    // Text goes through a scan that keeps only what the queues need.
+    const tally: QueueTally = { listeners: [], counts: new Map() };
+    scan(input, null, tally);
+    return joinQueues(tally);
+  }
+  const tally: QueueTally = { listeners: [], counts: new Map() };
+  for (const s of input) {
+    if (s.path === undefined || s.type !== UNIX_TYPE_STREAM) continue;
+    if (s.listening) {
+      tally.listeners.push({ path: s.path, inode: s.inode });
+    } else if (s.state === UNIX_STATE_CONNECTING || s.state === UNIX_STATE_CONNECTED) {
+      let c = tally.counts.get(s.path);
+      if (c === undefined) {
+        c = [0, 0];
+        tally.counts.set(s.path, c);
+      }
+      c[s.state === UNIX_STATE_CONNECTING ? 0 : 1]++;
+    }
+  }
+  return joinQueues(tally);
+}
+
+function joinQueues(tally: QueueTally): UnixListenQueue[] {
+  const seen = new Map<string, number>();
+  for (const l of tally.listeners) seen.set(l.path, (seen.get(l.path) ?? 0) + 1);
+  return tally.listeners.map((l) => {
+    const c = tally.counts.get(l.path);
+    return {
+      path: l.path,
+      abstract: l.path.startsWith('@'),
+      inode: l.inode,
+      queued: c?.[0] ?? 0,
+      accepted: c?.[1] ?? 0,
+      ambiguous: (seen.get(l.path) ?? 0) > 1,
     };
-    result.push(entry);
-    const same = byPath.get(s.path);
-    if (same) {
-      same.push(entry);
-      for (const e of same) e.ambiguous = true;
-    } else {
-      byPath.set(s.path, [entry]);
-    }
-  }
-  if (result.length === 0) return result;
-  for (const s of sockets) {
-    if (s.listening || s.path === undefined || s.type !== UNIX_TYPE_STREAM) continue;
-    if (s.state !== UNIX_STATE_CONNECTING && s.state !== UNIX_STATE_CONNECTED) continue;
-    const entries = byPath.get(s.path);
-    if (entries === undefined) continue;
-    for (const e of entries) {
-      if (s.state === UNIX_STATE_CONNECTING) e.queued++;
-      else e.accepted++;
-    }
-  }
-  return result;
+  });
 }
