@@ -168,7 +168,13 @@ export {
   DEFAULT_PROC_ROOT,
   DEFAULT_SYS_ROOT,
   discoverFpm,
+  discoverFpm,
+  fpmDiscoverySchema,
+  fpmMasterInfoSchema,
+  fpmPoolInfoSchema,
+  fpmSocketSchema,
   globFpmInclude,
+  hostCgroupMemorySchema,
   hostFpmSystem,
   loadFpmConfig,
   measureWorkerMemory,
@@ -180,6 +186,8 @@ export {
   readSysctl,
   readTcpListenQueues,
   readUnixListenQueues,
+  workerMemorySampleSchema,
+  workerMemorySchema,
 } from './host/index.js';
 export type {
   CgroupMembership,

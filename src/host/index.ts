@@ -5,6 +5,9 @@ export type {
   FpmPoolInfo,
   FpmSocket,
 } from './discover.js';
+
+<<<<<<< HEAD
+
 export { discoverFpm } from './discover.js';
 export type { HostFpmSystemOptions } from './fpm-config.js';
 export {
@@ -14,9 +17,29 @@ export {
   loadFpmConfig,
   readFpmConfigFile,
 } from './fpm-config.js';
+
+=======
+
+export {
+  discoverFpm,
+  fpmDiscoverySchema,
+  fpmMasterInfoSchema,
+  fpmPoolInfoSchema,
+  fpmSocketSchema,
+} from './discover.js';
+
+>>>>>>> kernel
+
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
-export { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
+export {
+  hostCgroupMemorySchema,
+  measureWorkerMemory,
+  readCgroupMemory,
+  readMeminfo,
+  workerMemorySampleSchema,
+  workerMemorySchema,
+} from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
