@@ -168,7 +168,6 @@ export {
   DEFAULT_PROC_ROOT,
   DEFAULT_SYS_ROOT,
   discoverFpm,
-  discoverFpm,
   fpmDiscoverySchema,
   fpmMasterInfoSchema,
   fpmPoolInfoSchema,

@@ -6,9 +6,13 @@ export type {
   FpmSocket,
 } from './discover.js';
 
-<<<<<<< HEAD
-
-export { discoverFpm } from './discover.js';
+export {
+  discoverFpm,
+  fpmDiscoverySchema,
+  fpmMasterInfoSchema,
+  fpmPoolInfoSchema,
+  fpmSocketSchema,
+} from './discover.js';
 export type { HostFpmSystemOptions } from './fpm-config.js';
 export {
   checkFpmConfigFile,
@@ -17,18 +21,6 @@ export {
   loadFpmConfig,
   readFpmConfigFile,
 } from './fpm-config.js';
-
-=======
-
-export {
-  discoverFpm,
-  fpmDiscoverySchema,
-  fpmMasterInfoSchema,
-  fpmPoolInfoSchema,
-  fpmSocketSchema,
-} from './discover.js';
-
->>>>>>> kernel
 
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
