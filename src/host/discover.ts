@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseFpmConfig } from '../fpm/parse.js';
+import type { FpmConfig } from '../fpm/schema.js';
 import { parseFpmProcessTitle } from '../kernel/cmdline.js';
 import { parseProcNetTcp, tcpListenQueues } from '../kernel/proc-net-tcp.js';
 import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
+import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import {
   listDir,
   listDirQuietly,
@@ -85,9 +88,11 @@ export type FpmDiscovery = z.infer<typeof fpmDiscoverySchema>;
 export interface DiscoverFpmOptions extends ReadOptions {
   /**
    * Parses a master's config text; the result is attached as `config`. Errors it throws are
-   * recorded in `configError`. @default undefined (the text is returned unparsed)
+   * recorded in `configError`. Pass `false` to keep only the text.
+   * @default FPM's own reading (`parseFpmConfig` with includes followed on this machine), so
+   * `config` is an `FpmConfig`
    */
-  parseConfig?: (text: string, path: string) => unknown;
+  parseConfig?: ((text: string, path: string) => unknown) | false;
   /**
    * Reads a config file. @default reads the path as seen from this process (for a master in
    * another mount namespace, such as a container, pass a reader that goes through
@@ -97,6 +102,11 @@ export interface DiscoverFpmOptions extends ReadOptions {
 }
 
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
+
+/** FPM's reading of a master's configuration, includes followed on this machine. */
+function parseMasterConfig(text: string, path: string): FpmConfig {
+  return parseFpmConfig(text, { path, readFile: readFpmConfigFile, glob: globFpmInclude }).config;
+}
 
 async function socketInodes(procRoot: string, pid: number): Promise<Set<number>> {
   const dir = join(procRoot, String(pid), 'fd');
@@ -222,9 +232,10 @@ export async function discoverFpm(options: DiscoverFpmOptions = {}): Promise<Fpm
     } catch (error) {
       master.configError = (error as Error)?.message ?? String(error);
     }
-    if (master.configText !== undefined && options.parseConfig) {
+    const parse = options.parseConfig === undefined ? parseMasterConfig : options.parseConfig;
+    if (master.configText !== undefined && parse) {
       try {
-        master.config = options.parseConfig(master.configText, master.configPath);
+        master.config = parse(master.configText, master.configPath);
       } catch (error) {
         master.configError = (error as Error)?.message ?? String(error);
       }

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FpmConfig } from '../../src/fpm/index.js';
 import {
   discoverFpm,
   measureWorkerMemory,
@@ -208,6 +209,15 @@ describe.skipIf(!fpmReq.available)(
           (p) => p.name === 'www' && (p.masterPid === a.pid || p.masterPid === b.pid),
         ),
       ).toHaveLength(2);
+
+      // By default each master's configuration is read the way FPM reads it.
+      const parsed = await discoverFpm();
+      const configOf = (pid: number) =>
+        parsed.masters.find((m) => m.pid === pid)!.config as FpmConfig | undefined;
+      expect(configOf(a.pid)?.pools.map((p) => [p.name, p.listen.address])).toEqual([
+        ['www', a.pool('www').socketPath],
+      ]);
+      expect(configOf(b.pid)?.pools[0]?.listen.address).toBe(`127.0.0.1:${b.pool('www').port}`);
 
       // Worker memory: PSS from smaps_rollup, shared and private apart.
       const mem = await measureWorkerMemory(wa.workerPids);
