@@ -38,9 +38,10 @@ function numbersOf(plan: Plan): Record<string, number | string | undefined> {
     'listen.backlog': plan.pool.listen.backlog,
     request_terminate_timeout: plan.pool.requestTerminateTimeoutSeconds,
     process_control_timeout: plan.global.processControlTimeoutSeconds,
-    'net.core.somaxconn': plan.kernel['net.core.somaxconn'],
-    fastcgi_read_timeout: plan.nginx.fastcgiReadTimeoutSeconds,
-    fastcgi_connect_timeout: plan.nginx.fastcgiConnectTimeoutSeconds,
+    'net.core.somaxconn': plan.kernel.somaxconn,
+    LimitNOFILE: plan.kernel.limitNofile as number | undefined,
+    fastcgi_read_timeout: plan.nginx.readTimeoutSeconds,
+    fastcgi_connect_timeout: plan.nginx.connectTimeoutSeconds,
     'php.max_execution_time': plan.php.maxExecutionTimeSeconds,
     'php.memory_limit': plan.php.memoryLimitBytes,
     ...Object.fromEntries(
@@ -67,7 +68,7 @@ describe('planPool', () => {
     expect(plan.pool.pm.mode).toBe('dynamic');
     expect(plan.pool.listen.address).toBe('/run/php/shop.sock');
     expect(plan.predictions.p99QueueWaitSeconds).toBeLessThanOrEqual(0.1);
-    expect(plan.kernel['net.core.somaxconn']).toBeGreaterThanOrEqual(plan.pool.listen.backlog);
+    expect(plan.kernel.somaxconn).toBeGreaterThanOrEqual(plan.pool.listen.backlog!);
     for (const v of Object.values(plan.predictions)) expect(Number.isFinite(v)).toBe(true);
   });
 
@@ -161,10 +162,10 @@ describe('planHost', () => {
     const plan = planHost({ pools: fifty, cores: 512, totalMemoryBytes: 2 * TiB });
     expect(plan.pools).toHaveLength(50);
     expect(plan.memory.plannedBytes).toBeLessThanOrEqual(plan.memory.budgetBytes);
-    const somaxconn = Math.max(...plan.pools.map((p) => p.pool.listen.backlog), 4096);
-    expect(plan.kernel['net.core.somaxconn']).toBe(somaxconn);
+    const somaxconn = Math.max(...plan.pools.map((p) => p.pool.listen.backlog!), 4096);
+    expect(plan.kernel.somaxconn).toBe(somaxconn);
     for (const p of plan.pools) {
-      expect(p.kernel['net.core.somaxconn']).toBe(somaxconn);
+      expect(p.kernel.somaxconn).toBe(somaxconn);
       expect(p.global.processControlTimeoutSeconds).toBe(plan.global.processControlTimeoutSeconds);
       expect(p.predictions.p99QueueWaitSeconds).toBeLessThanOrEqual(0.1);
       expectExplained(p);
