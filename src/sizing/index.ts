@@ -103,5 +103,7 @@ export {
   MAX_SIZING_SERVERS,
   mmck,
 } from './queueing.js';
+export type { PlanFile, PlanFileKind, RenderPlanOptions } from './render-plan.js';
+export { renderHostPlan, renderPlan } from './render-plan.js';
 export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
 export { timeoutCorridor } from './timeouts.js';

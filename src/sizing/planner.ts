@@ -805,9 +805,7 @@ function upstreamName(pool: string): string {
  */
 export function fastcgiBackendOf(listen: string): FastcgiBackend {
   if (listen.startsWith('/')) return { socketPath: listen };
-  const m =
-    /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(listen) ??
-    /^()()(\d{1,5})$/.exec(listen);
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(listen);
   const port = Number(m?.[3]);
   if (!m || !(port >= 1 && port <= 65535)) {
     throw new FpmkitInvalidOptionError(
