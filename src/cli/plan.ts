@@ -26,6 +26,8 @@ Traffic (without --rps: the most traffic memory and CPUs can serve):
                         (default 100, an assumption the output names)
   --cpu-share X         share of that time spent on CPU, 0..1 (default 0.25)
   --longest-request S   longest legitimate request, seconds (default 30)
+  --reload-window S     measured no-accept window of a reload, seconds (default:
+                        the worst case, the longest request plus a restart)
 
 Host (default: read from /proc and /sys):
   --memory SIZE         memory for this host, e.g. 8G or 512M (default: MemTotal,
@@ -185,7 +187,8 @@ function show(setting: string, value: number | string): string {
   }
   if (/WaitSeconds$/.test(setting)) return `${(value * 1000).toPrecision(3)} ms`;
   if (/Seconds$|timeout|max_execution_time/.test(setting)) return `${value} s`;
-  if (!Number.isInteger(value)) return value.toPrecision(4);
+  if (!Number.isInteger(value))
+    return value > 0 && value < 0.001 ? '< 0.001' : value.toPrecision(4);
   return String(value);
 }
 
@@ -228,6 +231,7 @@ export async function runPlan(
       'somaxconn',
       'user',
       'php-version',
+      'reload-window',
     ],
   });
   if (args.options.help) {
@@ -243,6 +247,7 @@ export async function runPlan(
   const serviceMs = numberOption(args, 'service-time', 0, 3_600_000, true);
   const cpuShare = numberOption(args, 'cpu-share', 0, 1);
   const longest = numberOption(args, 'longest-request', 0, 86_400, true);
+  const reloadWindow = numberOption(args, 'reload-window', 0, 86_400);
   const cpus = integerOption(args, 'cpus', 1);
   const somaxconnFlag = integerOption(args, 'somaxconn', 0);
   const pm = args.options.pm;
@@ -324,6 +329,7 @@ export async function runPlan(
     ...(reserve === undefined ? {} : { reserveBytes: reserve }),
     ...(workerMemory === undefined ? {} : { workerBytes: workerMemory }),
     ...(longest === undefined ? {} : { longestRequestSeconds: longest }),
+    ...(reloadWindow === undefined ? {} : { reloadWindowSeconds: reloadWindow }),
     ...(pm === undefined ? {} : { mode: pm as 'static' | 'dynamic' | 'ondemand' }),
     ...(typeof listen === 'string' ? { listenAddress: listen } : {}),
   };
@@ -440,7 +446,7 @@ export async function runPlan(
   out.push(
     outcome.mode === 'traffic'
       ? `Traffic: ${rps} requests/s, ${serviceTimeSeconds * 1000} ms each, ${(base.cpuShare ?? 0) * 100} % on CPU`
-      : `Traffic: none given; capacity ${outcome.input.arrivalRate.toFixed(1)} requests/s`,
+      : `Traffic: none given; planned for the capacity, ${outcome.input.arrivalRate.toFixed(1)} requests/s`,
   );
   for (const n of notes) out.push(style.yellow(`note: ${n}`));
   out.push('', style.bold('Settings'));
@@ -457,8 +463,7 @@ export async function runPlan(
   for (const f of files) {
     out.push(
       '',
-      style.green(`==> ${f.path} <==`),
-      style.dim(`# ${f.description}`),
+      `${style.green(`==> ${f.path} <==`)}  ${style.dim(f.description)}`,
       f.content.trimEnd(),
     );
   }
@@ -544,7 +549,7 @@ function chooseTraffic(
   const rate = exact === undefined ? undefined : exact >= 0.2 ? Math.floor(exact * 10) / 10 : exact;
   if (rate !== undefined) {
     notes.push(
-      `no traffic given (--rps): planned from memory and CPUs alone, for the most traffic they serve within the queue-wait target: ${rate.toFixed(1)} requests/s at ${serviceTimeSeconds * 1000} ms per request${assumed.length > 0 ? ` (assumed: ${assumed.join(', ')}; give --service-time, --cpu-share)` : ''}`,
+      `no traffic given (--rps): planned from memory and CPUs alone, for the most traffic they serve within the queue-wait target: ${rate.toFixed(1)} requests/s at ${serviceTimeSeconds * 1000} ms per request, ${(base.cpuShare ?? 0) * 100} % of it on CPU${assumed.length > 0 ? ' (assumed; give --service-time and --cpu-share)' : ''}`,
     );
   }
   // With no feasible rate at all, plan a trickle so planPool states why.

@@ -249,6 +249,7 @@ describe('fpmkit plan, the built command', () => {
     [['--rps'], 'option --rps needs a value'],
     [['--listen', 'run/x.sock'], '--listen must be an absolute socket path'],
     [['--force'], '--force goes with --write'],
+    [['--reload-window', '-1'], '--reload-window must be a number from 0'],
   ])('bad flags %j exit 2 with a message', async (args, message) => {
     const r = await fpmkit(args);
     expect(r.exitCode).toBe(2);
