@@ -719,19 +719,31 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
   if (ctx.input.currentListenBacklog !== undefined || ctx.input.currentSomaxconn !== undefined) {
     const curBacklog = ctx.input.currentListenBacklog ?? -1;
     const curQueue = queueCapacityOf(curBacklog, ctx.somaxconnNow);
+    // A queue deeper than the children drain before nginx gives up turns 502s into 504s: count
+    // both, as the planned backlog (capped at that depth) does.
+    const useful = Math.min(curQueue, bl.drainableQueueCapacity);
     const before = reloadOverflow({
       arrivalRate: lambda,
       windowSeconds: window,
-      queueCapacity: curQueue,
-      queuedConnections: Math.min(queued, curQueue),
+      queueCapacity: useful,
+      queuedConnections: Math.min(queued, useful),
     });
     predictions.reloadRefusedWithCurrentSettings = before;
+    const deep =
+      useful < curQueue
+        ? `, but only ${useful} of them drain before nginx gives up after ${corr.fastcgiReadTimeoutSeconds} s, so a reload fails ${before.toFixed(1)} connections on average (refused with 502, or timed out with 504 in the queue)`
+        : `, so a reload refuses ${before.toFixed(1)} connections on average`;
     add(
       'predictions.reloadRefusedWithCurrentSettings',
       before,
       'poisson-excess',
-      { listenBacklog: curBacklog, somaxconn: ctx.somaxconnNow, queueCapacity: curQueue },
-      `today the queue holds min(${curBacklog < 0 ? 'somaxconn' : curBacklog}, ${ctx.somaxconnNow}) + 1 = ${curQueue}, so a reload refuses ${before.toFixed(1)} connections on average`,
+      {
+        listenBacklog: curBacklog,
+        somaxconn: ctx.somaxconnNow,
+        queueCapacity: curQueue,
+        drainableQueueCapacity: bl.drainableQueueCapacity,
+      },
+      `today the queue holds min(${curBacklog < 0 ? 'somaxconn' : curBacklog}, ${ctx.somaxconnNow}) + 1 = ${curQueue}${deep}`,
     );
   }
 

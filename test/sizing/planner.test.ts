@@ -252,3 +252,31 @@ describe.skipIf(!fpm.available)(`planned pools pass php-fpm -t${fpm.reason}`, ()
     expect(r.exitCode).toBe(0);
   });
 });
+
+describe('reload predictions against today settings', () => {
+  it('counts connections queued deeper than the children drain as failed (504), like the plan', () => {
+    // 51 req/s for a 30 s worst-case window on 8 children: 1,530 arrive, 1,427 drain in time.
+    const plan = planPool({
+      name: 'www',
+      arrivalRate: 50.9,
+      serviceTimeSeconds: 0.1,
+      cpuShare: 0.25,
+      headroom: 0,
+      cores: 2,
+      totalMemoryBytes: 24 * GiB,
+      currentSomaxconn: 4096,
+    });
+    const e = plan.explanations.find(
+      (x) => x.setting === 'predictions.reloadRefusedWithCurrentSettings',
+    )!;
+    const drainable = e.inputs.drainableQueueCapacity as number;
+    expect(plan.pool.listen.backlog).toBe(drainable - 1);
+    expect(e.inputs.queueCapacity).toBe(4097);
+    expect(plan.predictions.reloadRefusedWithCurrentSettings).toBeCloseTo(
+      plan.predictions.reloadRefused,
+      9,
+    );
+    expect(plan.predictions.reloadRefused).toBeGreaterThan(50);
+    expect(e.text).toContain('timed out with 504');
+  });
+});
