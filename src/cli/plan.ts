@@ -388,7 +388,7 @@ export async function runPlan(
     if (!result.ok) {
       if (args.options.json) {
         io.stdout(
-          `${JSON.stringify({ ok: false, error: { code: result.code, message: result.message } }, null, 2)}\n`,
+          `${JSON.stringify({ ok: false, error: { code: result.code, ...(result.errno ? { errno: result.errno } : {}), message: result.message } }, null, 2)}\n`,
         );
       } else io.stderr(`fpmkit plan: ${result.message}\n`);
       return result.exit;
@@ -476,7 +476,7 @@ export async function runPlan(
 
 type WriteResult =
   | { ok: true; paths: string[] }
-  | { ok: false; exit: number; code: string; message: string };
+  | { ok: false; exit: number; code: string; errno?: string; message: string };
 
 /** Writes every file under `dir`, or none when one exists and `force` is off. */
 async function writeFiles(
@@ -506,7 +506,8 @@ async function writeFiles(
       return {
         ok: false,
         exit: EXIT.problems,
-        code: 'FPMKIT_FILE_EXISTS',
+        code: 'FPMKIT_IO',
+        errno: 'EEXIST',
         message: `not replacing existing files (give --force to replace them): ${existing.join(', ')}`,
       };
     }
