@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { UsageError } from '../../src/cli/args.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { type PlanHostFacts, runPlan } from '../../src/cli/plan.js';
 import { checkFpmConfig } from '../../src/fpm/check.js';
@@ -353,4 +355,63 @@ describe('runPlan with injected host facts', () => {
       'assumed 100 ms per request, 25 % of it on CPU; give --service-time',
     );
   });
+});
+
+describe('runPlan on any command line', () => {
+  const flag = fc.constantFrom(
+    '--memory',
+    '--reserve',
+    '--worker-memory',
+    '--rps',
+    '--service-time',
+    '--cpu-share',
+    '--longest-request',
+    '--reload-window',
+    '--cpus',
+    '--somaxconn',
+    '--name',
+    '--listen',
+    '--pm',
+    '--user',
+    '--php-version',
+    '--json',
+    '--bogus',
+  );
+  const value = fc.oneof(
+    fc.constantFrom(
+      '0',
+      '1',
+      '-1',
+      '0.5',
+      '1e3',
+      '8G',
+      '64M',
+      '1K',
+      'static',
+      'www',
+      '9000',
+      '/run/x.sock',
+      '[::1]:9000',
+      '8.2',
+      'NaN',
+      '',
+    ),
+    fc.string({ maxLength: 8 }),
+    fc.integer({ min: 0, max: 1_000_000 }).map(String),
+  );
+  it('returns 0, 1, 2 or 3, or throws the usage error main turns into exit 2 (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(flag, value), { maxLength: 5 }), async (pairs) => {
+        const argv = pairs.flatMap(([f, v]) => (f === '--json' ? [f] : [f, v]));
+        const c = capture();
+        try {
+          const code = await runPlan(argv, c.io, { readHost: async () => facts() });
+          expect([0, 1, 2, 3]).toContain(code);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
 });
