@@ -60,14 +60,14 @@ export function midnight(): MidnightReport {
     'Plan:',
     `  listen.backlog = ${plan.pool.listen.backlog}`,
     `    because ${why('listen.backlog')}`,
-    `  net.core.somaxconn = ${plan.kernel['net.core.somaxconn']}`,
+    `  net.core.somaxconn = ${plan.kernel.somaxconn}`,
     `    because ${why('net.core.somaxconn')}`,
     `  pm.max_children = ${plan.pool.pm.maxChildren}`,
     `    because ${why('pm.max_children')}`,
     `  process_control_timeout = ${plan.global.processControlTimeoutSeconds}s`,
     `    because ${why('process_control_timeout')}`,
     '',
-    `With the plan: the queue holds ${plan.predictions.burstCapacity - plan.pool.pm.maxChildren} connections; expected 502s per reload: ${fmt(plan.predictions.reloadRefused)}, chance of any: ${fmt(plan.predictions.reloadRefusalProbability)}.`,
+    `With the plan: the queue holds ${plan.predictions.burstCapacity - (plan.pool.pm.maxChildren ?? 0)} connections; expected 502s per reload: ${fmt(plan.predictions.reloadRefused)}, chance of any: ${fmt(plan.predictions.reloadRefusalProbability)}.`,
   ];
   return { refusedToday, refusedWithPlan: plan.predictions.reloadRefused, plan, lines };
 }

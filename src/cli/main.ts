@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { CHECK_HELP, runCheck } from './check.js';
 import { type CliIo, EXIT } from './io.js';
+import { PLAN_HELP, runPlan } from './plan.js';
 import { RENDER_HELP, runRender } from './render.js';
 
 export type { CliIo } from './io.js';
@@ -11,6 +12,7 @@ export const HELP = `Usage: fpmkit <command> [options]
 Commands:
   check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
   render MODEL.json  render a php-fpm configuration from a JSON model
+  plan               plan a pool for this host: numbers, reasons, predictions, files
 
 Options:
   --help, -h         show help (also: fpmkit <command> --help)
@@ -20,14 +22,17 @@ Every command takes --json. Exit status: 0 ok, 1 problems found, 2 bad command l
 3 unreadable input.
 `;
 
-const COMMANDS: Record<string, { help: string; run(argv: readonly string[], io: CliIo): number }> =
-  {
-    check: { help: CHECK_HELP, run: runCheck },
-    render: {
-      help: RENDER_HELP,
-      run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
-    },
-  };
+const COMMANDS: Record<
+  string,
+  { help: string; run(argv: readonly string[], io: CliIo): number | Promise<number> }
+> = {
+  check: { help: CHECK_HELP, run: runCheck },
+  render: {
+    help: RENDER_HELP,
+    run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
+  },
+  plan: { help: PLAN_HELP, run: (argv, io) => runPlan(argv, io) },
+};
 
 function version(): string {
   try {
@@ -58,7 +63,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT.usage;
   }
   try {
-    return entry.run(rest, io);
+    return await entry.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`fpmkit ${command}: ${error.message}\n\n${entry.help}`);

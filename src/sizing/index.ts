@@ -65,7 +65,11 @@ export {
   DEFAULT_LONGEST_REQUEST_SECONDS,
   DEFAULT_MEMORY_LIMIT_BYTES,
   DEFAULT_TARGET,
+  fastcgiBackendOf,
+  MASTER_BASE_FDS,
+  MASTER_FDS_PER_CHILD,
   MAX_PLAN_POOLS,
+  MIN_PLANNED_LIMIT_NOFILE,
   PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,
   planHost,
   planPool,
@@ -99,5 +103,7 @@ export {
   MAX_SIZING_SERVERS,
   mmck,
 } from './queueing.js';
+export type { PlanFile, PlanFileKind, RenderPlanOptions } from './render-plan.js';
+export { renderHostPlan, renderPlan } from './render-plan.js';
 export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
 export { timeoutCorridor } from './timeouts.js';

@@ -1,55 +1,36 @@
 /**
- * Result shapes of a sizing plan. Field names follow the models of the fpm, kernel and web
- * areas (DESIGN.md) so a plan's parts can be handed to their renderers; the shapes are kept
- * here, small and plain, until those schemas' types replace them.
+ * Result shapes of a sizing plan. Each part is the model of the area that renders it (DESIGN.md):
+ * `pool` is a `PoolConfig` and `global` a `GlobalConfig` (fpm), `kernel` a `KernelSettings`
+ * (kernel), `nginx` an `NginxFastcgiSettings` and `php` a `PhpIniSettings` (web), so a plan
+ * goes straight to `renderFpmConfig`, `renderSysctlConf`, `renderNginxFastcgi` and
+ * `renderPhpIni` (or all at once through `renderPlan`).
  */
-import type { PlanPmMode } from './pm.js';
+import type { GlobalConfig, PoolConfig } from '../fpm/schema.js';
+import type { KernelSettings } from '../kernel/settings.js';
+import type { NginxFastcgiSettings } from '../web/nginx.js';
+import type { PhpIniSettings } from '../web/php-ini.js';
 
-/** The pool settings a plan sets (a subset of `PoolConfig`). */
-export interface PlanPool {
-  name: string;
-  listen: { address: string; backlog: number };
-  pm: {
-    mode: PlanPmMode;
-    maxChildren: number;
-    /** dynamic only. */
-    startServers?: number;
-    /** dynamic only. */
-    minSpareServers?: number;
-    /** dynamic only. */
-    maxSpareServers?: number;
-    /** dynamic only. */
-    maxSpawnRate?: number;
-    /** ondemand only. */
-    processIdleTimeoutSeconds?: number;
-    /** 0 = never recycle. */
-    maxRequests: number;
-  };
-  requestTerminateTimeoutSeconds: number;
-}
+/**
+ * The pool a plan sets: a full `PoolConfig`. The planner fills `name`, `listen.address`,
+ * `listen.backlog`, the `pm.*` numbers of its mode, `pm.max_requests` and
+ * `request_terminate_timeout`, plus `user`/`group`/`listen.owner`/`listen.group` when given.
+ */
+export type PlanPool = PoolConfig;
 
-/** The `[global]` settings a plan sets (a subset of `GlobalConfig`). */
-export interface PlanGlobal {
-  processControlTimeoutSeconds: number;
-}
+/** The `[global]` settings a plan sets: `process_control_timeout`. */
+export type PlanGlobal = GlobalConfig;
 
-/** sysctl settings, keyed by their sysctl names (a subset of `KernelSettings`). */
-export interface PlanKernel {
-  'net.core.somaxconn': number;
-}
+/** Kernel and service settings a plan sets: `somaxconn` (net.core.somaxconn) and `limitNofile`. */
+export type PlanKernel = KernelSettings;
 
-/** nginx FastCGI settings for the pool's location. */
-export interface PlanNginx {
-  fastcgiReadTimeoutSeconds: number;
-  fastcgiConnectTimeoutSeconds: number;
-}
+/**
+ * nginx's side of the pool: the upstream pointing at the pool's `listen` address and the
+ * planned `fastcgi_connect_timeout` / `fastcgi_read_timeout` / `fastcgi_send_timeout`.
+ */
+export type PlanNginx = NginxFastcgiSettings;
 
-/** php.ini settings. */
-export interface PlanPhp {
-  maxExecutionTimeSeconds: number;
-  /** `'unlimited'` for -1. */
-  memoryLimitBytes: number | 'unlimited';
-}
+/** php.ini settings a plan sets: `max_execution_time` and `memory_limit`. */
+export type PlanPhp = PhpIniSettings;
 
 /** What the plan predicts for the pool at its peak arrival rate. */
 export interface PlanPredictions {
@@ -90,11 +71,12 @@ export interface Explanation {
 }
 
 export interface Plan {
-  pool: PlanPool;
-  global: PlanGlobal;
-  kernel: PlanKernel;
-  nginx: PlanNginx;
-  php: PlanPhp;
+  pool: PoolConfig;
+  /** The `[global]` part the pool needs (process_control_timeout is global in FPM). */
+  global: GlobalConfig;
+  kernel: KernelSettings;
+  nginx: NginxFastcgiSettings;
+  php: PhpIniSettings;
   predictions: PlanPredictions;
   explanations: Explanation[];
   /** Things the plan could not fix (e.g. a reload window no backlog absorbs). */
@@ -104,8 +86,8 @@ export interface Plan {
 export interface HostPlan {
   pools: Plan[];
   /** Host-wide settings: the largest any pool needs. */
-  global: PlanGlobal;
-  kernel: PlanKernel;
+  global: GlobalConfig;
+  kernel: KernelSettings;
   memory: {
     budgetBytes: number;
     /** Bytes all pools may use at max_children. */

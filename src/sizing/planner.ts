@@ -1,4 +1,9 @@
+import type { ZodType } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { type GlobalConfig, globalSchema, type PoolConfig, poolSchema } from '../fpm/schema.js';
+import { type KernelSettings, kernelSettingsSchema } from '../kernel/settings.js';
+import { type FastcgiBackend, nginxFastcgiSchema } from '../web/nginx.js';
+import { phpIniSchema } from '../web/php-ini.js';
 import { finiteAtLeast, finitePositive, integerIn, probability } from './check.js';
 import { type ConcurrencyTarget, childrenForTarget } from './concurrency.js';
 import { FpmkitInfeasiblePlanError, type InfeasibleReason } from './errors.js';
@@ -13,7 +18,7 @@ import {
   reloadOverflowProbability,
   reloadWindow,
 } from './overflow.js';
-import type { Explanation, HostPlan, Plan, PlanPool } from './plan.js';
+import type { Explanation, HostPlan, Plan } from './plan.js';
 import {
   checkPmMode,
   maxSpawnRate,
@@ -38,6 +43,12 @@ export const DEFAULT_GROWTH_BUDGET_FRACTION = 0.25;
 export const PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS = 5;
 /** Most pools one host plan takes. */
 export const MAX_PLAN_POOLS = 10_000;
+/** Smallest LimitNOFILE planned: room for sockets to databases and caches in every worker. */
+export const MIN_PLANNED_LIMIT_NOFILE = 65_536;
+/** File descriptors the FPM master holds per child: the child's stdout and stderr pipes. */
+export const MASTER_FDS_PER_CHILD = 2;
+/** File descriptors the master holds besides its children's pipes: sockets, logs, events. */
+export const MASTER_BASE_FDS = 1024;
 
 /** What one pool must serve and what is known about its requests. */
 export interface PoolDemand {
@@ -75,6 +86,21 @@ export interface PoolDemand {
   headroom?: number;
   /** No-accept window of a reload, seconds, when known; else from the timeout corridor. */
   reloadWindowSeconds?: number;
+  /**
+   * Bytes one worker takes, when known from elsewhere; overrides `pssSamplesBytes` and
+   * `memoryLimitBytes` as the worker size (leak growth is still added).
+   */
+  workerBytes?: number;
+  /** `user` of the pool's workers (needed when FPM runs as root). Absent: not set. */
+  user?: string;
+  /** `group` of the pool's workers. Absent: not set (FPM uses the user's group). */
+  group?: string;
+  /** `listen.owner` of a UNIX socket: the web server's user must be able to connect. */
+  listenOwner?: string;
+  /** `listen.group` of a UNIX socket. */
+  listenGroup?: string;
+  /** `listen.mode` of a UNIX socket, e.g. `0o660`. */
+  listenMode?: number;
 }
 
 /** The host the pools share. */
@@ -188,11 +214,20 @@ export function planHost(input: PlanHostInput): HostPlan {
       demand.longestRequestSeconds ?? DEFAULT_LONGEST_REQUEST_SECONDS,
     );
     const corridor = timeoutCorridor({ longestRequestSeconds: longest });
-    const base = workerSize({
-      ...(demand.pssSamplesBytes ? { pssSamplesBytes: demand.pssSamplesBytes } : {}),
-      ...(demand.workerPercentile === undefined ? {} : { percentile: demand.workerPercentile }),
-      memoryLimitBytes: demand.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES,
-    });
+    const base =
+      demand.workerBytes === undefined
+        ? workerSize({
+            ...(demand.pssSamplesBytes ? { pssSamplesBytes: demand.pssSamplesBytes } : {}),
+            ...(demand.workerPercentile === undefined
+              ? {}
+              : { percentile: demand.workerPercentile }),
+            memoryLimitBytes: demand.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES,
+          })
+        : {
+            workerBytes: finitePositive(at('workerBytes'), demand.workerBytes),
+            source: 'given' as const,
+            text: `worker size as given: ${mib(demand.workerBytes)}`,
+          };
     let maxRequests = 0;
     let growth = 0;
     let maxRequestsText =
@@ -302,11 +337,30 @@ export function planHost(input: PlanHostInput): HostPlan {
   const plans = works.map((w) =>
     planOne(w, { somaxconnNow, eps, restart, input, shareText: shareText(w) }),
   );
-  const somaxconn = Math.max(somaxconnNow, ...plans.map((p) => p.kernel['net.core.somaxconn']));
-  const pct = Math.max(...plans.map((p) => p.global.processControlTimeoutSeconds));
+  const somaxconn = Math.max(somaxconnNow, ...plans.map((p) => p.kernel.somaxconn ?? 0));
+  const pct = Math.max(...plans.map((p) => p.global.processControlTimeoutSeconds ?? 0));
+  const totalChildren = works.reduce((sum, w) => sum + w.children, 0);
+  const limitNofile = Math.max(
+    MIN_PLANNED_LIMIT_NOFILE,
+    MASTER_FDS_PER_CHILD * totalChildren + MASTER_BASE_FDS,
+  );
+  const nofileExplanation: Explanation = {
+    setting: 'LimitNOFILE',
+    value: limitNofile,
+    rule: 'master-pipes-per-child',
+    inputs: {
+      children: totalChildren,
+      fdsPerChild: MASTER_FDS_PER_CHILD,
+      baseFds: MASTER_BASE_FDS,
+      floor: MIN_PLANNED_LIMIT_NOFILE,
+    },
+    text: `the FPM master holds ${MASTER_FDS_PER_CHILD} pipes per child (its stdout and stderr) plus ${MASTER_BASE_FDS} for sockets and logs, and workers inherit the limit for their own connections: max(${MIN_PLANNED_LIMIT_NOFILE}, ${MASTER_FDS_PER_CHILD} × ${totalChildren} + ${MASTER_BASE_FDS})`,
+  };
   for (const p of plans) {
-    p.kernel['net.core.somaxconn'] = somaxconn;
+    p.kernel.somaxconn = somaxconn;
+    p.kernel.limitNofile = limitNofile;
     p.global.processControlTimeoutSeconds = pct;
+    p.explanations.push({ ...nofileExplanation, inputs: { ...nofileExplanation.inputs } });
     for (const e of p.explanations) {
       if (e.setting === 'net.core.somaxconn' && e.value !== somaxconn) {
         e.value = somaxconn;
@@ -320,6 +374,7 @@ export function planHost(input: PlanHostInput): HostPlan {
   }
   const plannedBytes = works.reduce((sum, w) => sum + w.children * w.workerBytes, 0);
   const explanations: Explanation[] = [
+    nofileExplanation,
     {
       setting: 'net.core.somaxconn',
       value: somaxconn,
@@ -359,8 +414,8 @@ export function planHost(input: PlanHostInput): HostPlan {
   ];
   return {
     pools: plans,
-    global: { processControlTimeoutSeconds: pct },
-    kernel: { 'net.core.somaxconn': somaxconn },
+    global: model(globalSchema, { processControlTimeoutSeconds: pct }, 'global'),
+    kernel: model(kernelSettingsSchema, { somaxconn, limitNofile }, 'kernel'),
     memory: { budgetBytes: memory.budgetBytes, plannedBytes, source: memory.source },
     meanBusyCores: busyCores,
     explanations,
@@ -414,7 +469,7 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
     w.workerText,
   );
 
-  const pm: PlanPool['pm'] = { mode: w.mode, maxChildren: c, maxRequests: w.maxRequests };
+  const pm: PoolConfig['pm'] = { mode: w.mode, maxChildren: c, maxRequests: w.maxRequests };
   if (w.mode === 'dynamic') {
     const spare = spareServers({ offeredLoad: q.offeredLoad, maxChildren: c });
     pm.startServers = spare.startServers;
@@ -664,40 +719,119 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
   if (ctx.input.currentListenBacklog !== undefined || ctx.input.currentSomaxconn !== undefined) {
     const curBacklog = ctx.input.currentListenBacklog ?? -1;
     const curQueue = queueCapacityOf(curBacklog, ctx.somaxconnNow);
+    // A queue deeper than the children drain before nginx gives up turns 502s into 504s: count
+    // both, as the planned backlog (capped at that depth) does.
+    const useful = Math.min(curQueue, bl.drainableQueueCapacity);
     const before = reloadOverflow({
       arrivalRate: lambda,
       windowSeconds: window,
-      queueCapacity: curQueue,
-      queuedConnections: Math.min(queued, curQueue),
+      queueCapacity: useful,
+      queuedConnections: Math.min(queued, useful),
     });
     predictions.reloadRefusedWithCurrentSettings = before;
+    const deep =
+      useful < curQueue
+        ? `, but only ${useful} of them drain before nginx gives up after ${corr.fastcgiReadTimeoutSeconds} s, so a reload fails ${before.toFixed(1)} connections on average (refused with 502, or timed out with 504 in the queue)`
+        : `, so a reload refuses ${before.toFixed(1)} connections on average`;
     add(
       'predictions.reloadRefusedWithCurrentSettings',
       before,
       'poisson-excess',
-      { listenBacklog: curBacklog, somaxconn: ctx.somaxconnNow, queueCapacity: curQueue },
-      `today the queue holds min(${curBacklog < 0 ? 'somaxconn' : curBacklog}, ${ctx.somaxconnNow}) + 1 = ${curQueue}, so a reload refuses ${before.toFixed(1)} connections on average`,
+      {
+        listenBacklog: curBacklog,
+        somaxconn: ctx.somaxconnNow,
+        queueCapacity: curQueue,
+        drainableQueueCapacity: bl.drainableQueueCapacity,
+      },
+      `today the queue holds min(${curBacklog < 0 ? 'somaxconn' : curBacklog}, ${ctx.somaxconnNow}) + 1 = ${curQueue}${deep}`,
     );
   }
 
-  return {
-    pool: {
+  const address = d.listenAddress ?? `/run/php/${d.name}.sock`;
+  const unix = address.startsWith('/');
+  const pool = model<PoolConfig>(
+    poolSchema,
+    {
       name: d.name,
-      listen: { address: d.listenAddress ?? `/run/php/${d.name}.sock`, backlog: bl.backlog },
+      ...(d.user === undefined ? {} : { user: d.user }),
+      ...(d.group === undefined ? {} : { group: d.group }),
+      listen: {
+        address,
+        backlog: bl.backlog,
+        ...(unix && d.listenOwner !== undefined ? { owner: d.listenOwner } : {}),
+        ...(unix && d.listenGroup !== undefined ? { group: d.listenGroup } : {}),
+        ...(unix && d.listenMode !== undefined ? { mode: d.listenMode } : {}),
+      },
       pm,
       requestTerminateTimeoutSeconds: corr.requestTerminateTimeoutSeconds,
     },
-    global: { processControlTimeoutSeconds: corr.processControlTimeoutSeconds },
-    kernel: { 'net.core.somaxconn': bl.somaxconn },
-    nginx: {
-      fastcgiReadTimeoutSeconds: corr.fastcgiReadTimeoutSeconds,
-      fastcgiConnectTimeoutSeconds: PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,
-    },
-    php: { maxExecutionTimeSeconds: corr.maxExecutionTimeSeconds, memoryLimitBytes: memoryLimit },
+    'pool',
+  );
+  return {
+    pool,
+    global: model<GlobalConfig>(
+      globalSchema,
+      { processControlTimeoutSeconds: corr.processControlTimeoutSeconds },
+      'global',
+    ),
+    kernel: model<KernelSettings>(kernelSettingsSchema, { somaxconn: bl.somaxconn }, 'kernel'),
+    nginx: model(
+      nginxFastcgiSchema,
+      {
+        upstream: { name: upstreamName(d.name), servers: [fastcgiBackendOf(address)] },
+        connectTimeoutSeconds: PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,
+        readTimeoutSeconds: corr.fastcgiReadTimeoutSeconds,
+      },
+      'nginx',
+    ),
+    php: model(
+      phpIniSchema,
+      { maxExecutionTimeSeconds: corr.maxExecutionTimeSeconds, memoryLimitBytes: memoryLimit },
+      'memoryLimitBytes',
+    ),
     predictions,
     explanations: ex,
     warnings,
   };
+}
+
+/** A value through its area's schema, so a plan's parts are valid models by construction. */
+function model<T>(schema: ZodType<T>, value: unknown, option: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.map(String).join('.');
+    throw new FpmkitInvalidOptionError(path === '' ? option : `${option}.${path}`, issue.message);
+  }
+  return result.data;
+}
+
+/** nginx upstream name for a pool: FPM pool names may hold `@` and `+`, upstream names not. */
+function upstreamName(pool: string): string {
+  return `php_fpm_${pool.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+}
+
+/**
+ * Where nginx connects for an FPM `listen` value: `/path` is a UNIX socket; `port`, `*:port`
+ * and `0.0.0.0:port` listen on every IPv4 address, reached on 127.0.0.1; `[::]:port` on ::1.
+ */
+export function fastcgiBackendOf(listen: string): FastcgiBackend {
+  if (listen.startsWith('/')) return { socketPath: listen };
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || !(port >= 1 && port <= 65535)) {
+    throw new FpmkitInvalidOptionError(
+      'listenAddress',
+      'must be an absolute socket path, PORT, ADDRESS:PORT or [IPV6]:PORT',
+    );
+  }
+  const v6 = m[1];
+  const v4 = m[2];
+  if (v6 !== undefined) return { host: v6 === '::' ? '::1' : v6, port };
+  if (v4 === undefined || v4 === '' || v4 === '*' || v4 === '0.0.0.0') {
+    return { host: '127.0.0.1', port };
+  }
+  return { host: v4, port };
 }
 
 /**

@@ -9,7 +9,7 @@ describe('examples/midnight-502.ts', () => {
     expect(r.refusedToday).toBeGreaterThan(21);
     expect(r.refusedToday).toBeLessThan(21.5);
     expect(r.plan.pool.listen.backlog).toBeGreaterThanOrEqual(150);
-    expect(r.plan.kernel['net.core.somaxconn']).toBeGreaterThanOrEqual(r.plan.pool.listen.backlog);
+    expect(r.plan.kernel.somaxconn).toBeGreaterThanOrEqual(r.plan.pool.listen.backlog!);
     expect(r.refusedWithPlan).toBeLessThan(1e-6);
     expect(r.plan.predictions.reloadRefusedWithCurrentSettings).toBeCloseTo(r.refusedToday, 9);
     expect(r.lines.join('\n')).toMatch(/Expected 502s per reload: 21\.\d\d/);

@@ -38,9 +38,10 @@ function numbersOf(plan: Plan): Record<string, number | string | undefined> {
     'listen.backlog': plan.pool.listen.backlog,
     request_terminate_timeout: plan.pool.requestTerminateTimeoutSeconds,
     process_control_timeout: plan.global.processControlTimeoutSeconds,
-    'net.core.somaxconn': plan.kernel['net.core.somaxconn'],
-    fastcgi_read_timeout: plan.nginx.fastcgiReadTimeoutSeconds,
-    fastcgi_connect_timeout: plan.nginx.fastcgiConnectTimeoutSeconds,
+    'net.core.somaxconn': plan.kernel.somaxconn,
+    LimitNOFILE: plan.kernel.limitNofile as number | undefined,
+    fastcgi_read_timeout: plan.nginx.readTimeoutSeconds,
+    fastcgi_connect_timeout: plan.nginx.connectTimeoutSeconds,
     'php.max_execution_time': plan.php.maxExecutionTimeSeconds,
     'php.memory_limit': plan.php.memoryLimitBytes,
     ...Object.fromEntries(
@@ -67,7 +68,7 @@ describe('planPool', () => {
     expect(plan.pool.pm.mode).toBe('dynamic');
     expect(plan.pool.listen.address).toBe('/run/php/shop.sock');
     expect(plan.predictions.p99QueueWaitSeconds).toBeLessThanOrEqual(0.1);
-    expect(plan.kernel['net.core.somaxconn']).toBeGreaterThanOrEqual(plan.pool.listen.backlog);
+    expect(plan.kernel.somaxconn).toBeGreaterThanOrEqual(plan.pool.listen.backlog!);
     for (const v of Object.values(plan.predictions)) expect(Number.isFinite(v)).toBe(true);
   });
 
@@ -161,10 +162,10 @@ describe('planHost', () => {
     const plan = planHost({ pools: fifty, cores: 512, totalMemoryBytes: 2 * TiB });
     expect(plan.pools).toHaveLength(50);
     expect(plan.memory.plannedBytes).toBeLessThanOrEqual(plan.memory.budgetBytes);
-    const somaxconn = Math.max(...plan.pools.map((p) => p.pool.listen.backlog), 4096);
-    expect(plan.kernel['net.core.somaxconn']).toBe(somaxconn);
+    const somaxconn = Math.max(...plan.pools.map((p) => p.pool.listen.backlog!), 4096);
+    expect(plan.kernel.somaxconn).toBe(somaxconn);
     for (const p of plan.pools) {
-      expect(p.kernel['net.core.somaxconn']).toBe(somaxconn);
+      expect(p.kernel.somaxconn).toBe(somaxconn);
       expect(p.global.processControlTimeoutSeconds).toBe(plan.global.processControlTimeoutSeconds);
       expect(p.predictions.p99QueueWaitSeconds).toBeLessThanOrEqual(0.1);
       expectExplained(p);
@@ -249,5 +250,33 @@ describe.skipIf(!fpm.available)(`planned pools pass php-fpm -t${fpm.reason}`, ()
     expect(r.messages.filter((m) => !m.startsWith('NOTICE'))).toEqual([]);
     expect(r.output).toContain('test is successful');
     expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('reload predictions against today settings', () => {
+  it('counts connections queued deeper than the children drain as failed (504), like the plan', () => {
+    // 51 req/s for a 30 s worst-case window on 8 children: 1,530 arrive, 1,427 drain in time.
+    const plan = planPool({
+      name: 'www',
+      arrivalRate: 50.9,
+      serviceTimeSeconds: 0.1,
+      cpuShare: 0.25,
+      headroom: 0,
+      cores: 2,
+      totalMemoryBytes: 24 * GiB,
+      currentSomaxconn: 4096,
+    });
+    const e = plan.explanations.find(
+      (x) => x.setting === 'predictions.reloadRefusedWithCurrentSettings',
+    )!;
+    const drainable = e.inputs.drainableQueueCapacity as number;
+    expect(plan.pool.listen.backlog).toBe(drainable - 1);
+    expect(e.inputs.queueCapacity).toBe(4097);
+    expect(plan.predictions.reloadRefusedWithCurrentSettings).toBeCloseTo(
+      plan.predictions.reloadRefused,
+      9,
+    );
+    expect(plan.predictions.reloadRefused).toBeGreaterThan(50);
+    expect(e.text).toContain('timed out with 504');
   });
 });
