@@ -18,8 +18,8 @@ Options:
   --help, -h         show help (also: fpmkit <command> --help)
   --version          print the version
 
-Every command takes --json. Exit status: 0 ok, 1 problems found, 2 bad command line,
-3 unreadable input.
+Commands that report take --json (render prints the file itself).
+Exit status: 0 ok, 1 problems found, 2 bad command line, 3 unreadable input.
 `;
 
 const COMMANDS: Record<

@@ -75,6 +75,7 @@ export {
   planPool,
   safePlanHost,
   safePlanPool,
+  UNMEASURED_LEAK_MAX_REQUESTS,
 } from './planner.js';
 export type { PlanPmMode, SpareServers, SpareServersInput } from './pm.js';
 export {

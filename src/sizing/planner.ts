@@ -27,6 +27,10 @@ import {
   spareServers,
 } from './pm.js';
 import { erlangC, mmck } from './queueing.js';
+
+/** pm.max_requests when no leak was measured: recycles a worker long before a typical leak hurts. */
+export const UNMEASURED_LEAK_MAX_REQUESTS = 1000;
+
 import { timeoutCorridor } from './timeouts.js';
 
 /** Default target: 99 % of requests wait at most 100 ms for a child. */
@@ -228,10 +232,13 @@ export function planHost(input: PlanHostInput): HostPlan {
             source: 'given' as const,
             text: `worker size as given: ${mib(demand.workerBytes)}`,
           };
-    let maxRequests = 0;
+    // Without a measurement, recycle now and then anyway: a leak nobody measured is the usual case.
+    let maxRequests = demand.leakBytesPerRequest === 0 ? 0 : UNMEASURED_LEAK_MAX_REQUESTS;
     let growth = 0;
     let maxRequestsText =
-      'no leak measured: 0, FPM never recycles children (give leakBytesPerRequest to bound their growth)';
+      demand.leakBytesPerRequest === 0
+        ? 'no leak (leakBytesPerRequest = 0): 0, FPM never recycles children'
+        : `no leak measured: ${UNMEASURED_LEAK_MAX_REQUESTS}, a safety net that bounds what an unmeasured leak can grow to (give leakBytesPerRequest to set it from data)`;
     if (demand.leakBytesPerRequest !== undefined && demand.leakBytesPerRequest > 0) {
       const fraction = finiteAtLeast(
         at('growthBudgetFraction'),
@@ -506,7 +513,11 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
   add(
     'pm.max_requests',
     w.maxRequests,
-    d.leakBytesPerRequest ? 'leak-budget' : 'no-leak',
+    d.leakBytesPerRequest
+      ? 'leak-budget'
+      : d.leakBytesPerRequest === 0
+        ? 'no-leak'
+        : 'unmeasured-leak',
     { leakBytesPerRequest: d.leakBytesPerRequest ?? 0 },
     w.maxRequestsText,
   );
