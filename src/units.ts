@@ -1,3 +1,5 @@
+import { FpmkitInvalidOptionError } from './errors.js';
+
 /**
  * Units as FPM and PHP read them: FPM integers and time values (with FPM's quirks), PHP byte
  * sizes, and octal socket modes. Each parser returns a result object rather than throwing, so
@@ -58,7 +60,8 @@ export function parseFpmTime(text: string): UnitResult<number> {
 
 /** Formats seconds as an FPM time value FPM reads back unchanged, e.g. `30s`. */
 export function formatFpmTime(seconds: number): string {
-  if (!Number.isInteger(seconds)) throw new RangeError(`time must be whole seconds: ${seconds}`);
+  if (!Number.isInteger(seconds))
+    throw new FpmkitInvalidOptionError('seconds', `must be whole seconds, got ${seconds}`);
   return `${seconds}s`;
 }
 
@@ -88,7 +91,7 @@ export function parseOctalMode(text: string): number {
 /** Formats a mode as four octal digits, e.g. `0660`. */
 export function formatOctalMode(mode: number): string {
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw new RangeError(`mode must be an integer from 0 to 0o7777: ${mode}`);
+    throw new FpmkitInvalidOptionError('mode', `must be an integer from 0 to 0o7777, got ${mode}`);
   }
   return mode.toString(8).padStart(4, '0');
 }
@@ -116,7 +119,10 @@ export function parsePhpSize(text: string): UnitResult<number | 'unlimited'> {
 export function formatPhpSize(bytes: number | 'unlimited'): string {
   if (bytes === 'unlimited') return '-1';
   if (!Number.isSafeInteger(bytes) || bytes < 0)
-    throw new RangeError(`invalid byte count: ${bytes}`);
+    throw new FpmkitInvalidOptionError(
+      'bytes',
+      `must be a whole number of bytes from 0 to 2^53 - 1, or 'unlimited', got ${bytes}`,
+    );
   for (const [unit, mult] of [
     ['G', 1024 ** 3],
     ['M', 1024 ** 2],

@@ -174,6 +174,15 @@ export function renderSysctlConf(
 ): string {
   const s = validate(settings);
   const path = options.path ?? '/etc/sysctl.d/60-php-fpm.conf';
+  // Both end up in comment lines: a line break would start a live setting.
+  for (const [name, value] of [
+    ['title', options.title],
+    ['path', path],
+  ] as const) {
+    if (value !== undefined && /[\n\r\0]/.test(value)) {
+      throw new FpmkitInvalidOptionError(name, 'must not contain a line break or NUL byte');
+    }
+  }
   const out = [
     `# ${options.title ?? 'Kernel settings for PHP-FPM, written by fpmkit'}`,
     `# Apply with: sysctl -p ${path}`,
