@@ -65,9 +65,9 @@ describe('FPM units, with the quirks php-fpm 8.2 shows', () => {
     expect(formatPhpSize(134217728)).toBe('128M');
     expect(formatPhpSize('unlimited')).toBe('-1');
     fc.assert(
-      fc.property(fc.nat({ max: 2 ** 40 }), (n) =>
-        expect(parsePhpSize(formatPhpSize(n))).toEqual({ ok: true, value: n }),
-      ),
+      fc.property(fc.nat({ max: 2 ** 40 }), (n) => {
+        expect(parsePhpSize(formatPhpSize(n))).toEqual({ ok: true, value: n });
+      }),
     );
   });
 
