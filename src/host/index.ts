@@ -1,3 +1,11 @@
+export type {
+  DiscoverFpmOptions,
+  FpmDiscovery,
+  FpmMasterInfo,
+  FpmPoolInfo,
+  FpmSocket,
+} from './discover.js';
+export { discoverFpm } from './discover.js';
 export type { HostFpmSystemOptions } from './fpm-config.js';
 export {
   checkFpmConfigFile,
@@ -6,3 +14,9 @@ export {
   loadFpmConfig,
   readFpmConfigFile,
 } from './fpm-config.js';
+export type { ReadOptions } from './io.js';
+export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
+export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
+export { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
+export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export { readKernelSettings, readSysctl } from './sysctl.js';

@@ -1,1 +1,87 @@
-export {};
+export type { EffectiveBacklogInput } from './backlog.js';
+export {
+  acceptQueueCapacity,
+  DEFAULT_SOMAXCONN,
+  effectiveBacklog,
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  LEGACY_SOMAXCONN,
+} from './backlog.js';
+export type { CgroupMemory, CgroupMemoryFiles, CgroupMemoryLimit } from './cgroup-memory.js';
+export {
+  cgroupMemoryLimitSchema,
+  cgroupMemorySchema,
+  parseCgroupMemory,
+  parseCgroupMemoryLimit,
+  parseCgroupMemoryStat,
+  parseCgroupMemoryUsage,
+  tighterLimit,
+} from './cgroup-memory.js';
+export type { FpmProcessTitle } from './cmdline.js';
+export { fpmProcessTitleSchema, parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
+export { limitValueSchema, parseLimits, processLimitSchema } from './limits.js';
+export type { Meminfo } from './meminfo.js';
+export { meminfoSchema, parseMeminfo } from './meminfo.js';
+export type { NetstatCounters } from './proc-net-netstat.js';
+export { parseProcNetNetstat } from './proc-net-netstat.js';
+export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';
+export {
+  formatIpv6,
+  parseProcNetTcp,
+  TCP_STATE_LISTEN,
+  TCP_STATES,
+  tcpListenQueueSchema,
+  tcpListenQueues,
+  tcpSocketSchema,
+} from './proc-net-tcp.js';
+export type { UnixListenQueue, UnixSocket } from './proc-net-unix.js';
+export {
+  parseProcNetUnix,
+  UNIX_FLAG_LISTENING,
+  UNIX_STATE_CONNECTED,
+  UNIX_STATE_CONNECTING,
+  UNIX_STATE_DISCONNECTING,
+  UNIX_STATE_UNCONNECTED,
+  UNIX_TYPE_STREAM,
+  unixListenQueueSchema,
+  unixListenQueues,
+  unixSocketSchema,
+} from './proc-net-unix.js';
+export type { CgroupMembership } from './proc-pid-cgroup.js';
+export { cgroupMembershipSchema, parseProcPidCgroup } from './proc-pid-cgroup.js';
+export type { ProcPidStatus } from './proc-pid-status.js';
+export { parseProcPidStatus, procPidStatusSchema } from './proc-pid-status.js';
+export type {
+  KernelSettings,
+  RenderSysctlConfOptions,
+  RenderSystemdDropInOptions,
+  ServiceLimit,
+  ServiceLimitValue,
+  TransparentHugePagesMode,
+} from './settings.js';
+export {
+  FILE_MAX_UNLIMITED_TEXT,
+  KERNEL_SYSCTLS,
+  kernelSettingsFromSysctl,
+  kernelSettingsSchema,
+  NR_OPEN_MAX,
+  NR_OPEN_MIN,
+  parseSysctlConf,
+  parseTransparentHugePages,
+  renderSysctlConf,
+  renderSystemdDropIn,
+  serviceLimitSchema,
+  serviceLimitValueSchema,
+  TRANSPARENT_HUGE_PAGES_MODES,
+} from './settings.js';
+export type { SmapsRollup } from './smaps-rollup.js';
+export { parseSmapsRollup, smapsRollupSchema } from './smaps-rollup.js';
+export type { SsProcess, SsSocket } from './ss.js';
+export { parseSs, parseSsUsers, ssProcessSchema, ssSocketSchema } from './ss.js';
+export type { SysctlEntry } from './sysctl.js';
+export {
+  normalizeSysctlKey,
+  parseSysctl,
+  parseSysctlEntries,
+  sysctlEntrySchema,
+} from './sysctl.js';

@@ -1,0 +1,83 @@
+/**
+ * parseProcNetUnix + unixListenQueues on generated /proc/net/unix tables of 10k, 100k and 1M
+ * rows, beside the floor (`text.split('\n')`, the least any line-based parser must do) and the
+ * peer (@stroncium/procfs's /proc/net/unix parser).
+ *
+ * Fairness: the peer's public API only reads files, through a reader that stops at 64 KiB, so
+ * it could never see these tables; its parser module (`lib/parsers`, `processNetUnix`) is
+ * called directly with the same string instead. It returns 4 of the 8 fields (slot,
+ * referenceCount, type, path) and no queues, so it does less work than fpmkit here.
+ */
+import { createRequire } from 'node:module';
+import { parseProcNetUnix, unixListenQueues } from '../src/kernel/index.js';
+import { checkLoad, compare, consume, report } from './lib.js';
+
+const require = createRequire(import.meta.url);
+const peer = require('@stroncium/procfs/lib/parsers') as {
+  processNetUnix: (text: string) => unknown[];
+};
+
+/** A busy host: a few hundred FPM listeners with queues, many connected sockets, some named. */
+function generate(rows: number): string {
+  const out = ['Num       RefCount Protocol Flags    Type St Inode Path'];
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  const hex = (n: number, w: number) => n.toString(16).toUpperCase().padStart(w, '0');
+  const addr = () => `${hex(rand(), 8)}${hex(rand(), 8)}`.toLowerCase();
+  const pools = 300;
+  let inode = 1000;
+  for (let i = 0; i < rows - 1; i++) {
+    const r = rand() % 100;
+    const pool = `/run/php/pool-${rand() % pools}.sock`;
+    inode++;
+    if (i < pools) {
+      out.push(
+        `${addr()}: 00000002 00000000 00010000 0001 01 ${String(inode).padStart(5)} /run/php/pool-${i}.sock`,
+      );
+    } else if (r < 10) {
+      out.push(`${addr()}: 00000003 00000000 00000000 0001 02     0 ${pool}`);
+    } else if (r < 25) {
+      out.push(
+        `${addr()}: 00000003 00000000 00000000 0001 03 ${String(inode).padStart(5)} ${pool}`,
+      );
+    } else if (r < 30) {
+      out.push(
+        `${addr()}: 00000002 00000000 00000000 0002 01 ${String(inode).padStart(5)} /run/systemd/journal/socket`,
+      );
+    } else {
+      out.push(`${addr()}: 00000003 00000000 00000000 0001 03 ${String(inode).padStart(5)}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+checkLoad();
+for (const rows of [10_000, 100_000, 1_000_000]) {
+  const text = generate(rows);
+  const rounds = rows >= 1_000_000 ? 9 : 15;
+  const results = await compare(
+    [
+      { name: "text.split('\\n')", role: 'floor', run: () => text.split('\n') },
+      {
+        name: 'parseProcNetUnix + unixListenQueues',
+        role: 'fpmkit',
+        run: () => unixListenQueues(parseProcNetUnix(text)),
+      },
+      { name: 'parseProcNetUnix alone', role: 'fpmkit', run: () => parseProcNetUnix(text) },
+      {
+        name: '@stroncium/procfs processNetUnix',
+        role: 'peer',
+        run: () => peer.processNetUnix(text),
+      },
+    ],
+    { rounds, warmup: 3 },
+  );
+  consume(results);
+  report(
+    `/proc/net/unix, ${rows.toLocaleString('en')} lines (${(text.length / 1048576).toFixed(1)} MiB)`,
+    results,
+  );
+}

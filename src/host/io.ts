@@ -1,0 +1,94 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { FpmkitIoError } from '../errors.js';
+
+/** Where the readers look for the proc and sys file systems. */
+export interface ReadOptions {
+  /** Mount point of procfs; point it at a fixture tree in tests. @default '/proc' */
+  procRoot?: string;
+  /** Mount point of sysfs. @default '/sys' */
+  sysRoot?: string;
+}
+
+export const DEFAULT_PROC_ROOT = '/proc';
+export const DEFAULT_SYS_ROOT = '/sys';
+
+export function roots(options: ReadOptions = {}): { procRoot: string; sysRoot: string } {
+  return {
+    procRoot: options.procRoot ?? DEFAULT_PROC_ROOT,
+    sysRoot: options.sysRoot ?? DEFAULT_SYS_ROOT,
+  };
+}
+
+function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function ioError(path: string, error: unknown): FpmkitIoError {
+  const errno = errnoOf(error);
+  return new FpmkitIoError(path, (error as Error)?.message ?? String(error), {
+    cause: error,
+    ...(errno === undefined ? {} : { errno }),
+  });
+}
+
+/**
+ * Reads a whole file as UTF-8. /proc files report a size of 0, so a reader that trusts the
+ * size, or reads one fixed buffer, stops early; `readFile` reads until end of file.
+ */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw ioError(path, error);
+  }
+}
+
+/** Errors meaning "this file is not there (any more)", e.g. a process that exited. */
+const GONE = new Set(['ENOENT', 'ESRCH', 'ENOTDIR']);
+
+/** Like `readText`, but undefined when the file does not exist (or its process is gone). */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (GONE.has(errnoOf(error) ?? '')) return undefined;
+    throw ioError(path, error);
+  }
+}
+
+/** Reads a file as Latin-1 bytes (cmdline may hold any byte); undefined when gone or unreadable. */
+export async function readTextQuietly(
+  path: string,
+  encoding: BufferEncoding = 'utf8',
+): Promise<string | undefined> {
+  try {
+    return await readFile(path, encoding);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function listDir(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    throw ioError(path, error);
+  }
+}
+
+export async function listDirQuietly(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch {
+    return [];
+  }
+}
+
+export async function readLinkQuietly(path: string): Promise<string | undefined> {
+  try {
+    return await readlink(path);
+  } catch {
+    return undefined;
+  }
+}

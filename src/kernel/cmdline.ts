@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * Parses `/proc/PID/cmdline`: arguments separated and ended by NUL. A program that rewrote
+ * its title (FPM does) may leave one string padded with NULs or spaces; empty trailing
+ * pieces are dropped. An empty file (kernel thread, zombie) gives `[]`.
+ *
+ * ```text
+ * /usr/sbin/php-fpm8.2\0-y\0/etc/php/8.2/fpm/php-fpm.conf\0
+ * php-fpm: pool www\0\0\0\0
+ * ```
+ */
+export function parseCmdline(text: string): string[] {
+  const parts = text.split('\0');
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/** What a php-fpm process title says about the process. */
+export const fpmProcessTitleSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('master'), configPath: z.string() }),
+  z.object({ role: z.literal('worker'), pool: z.string() }),
+]);
+export type FpmProcessTitle = z.infer<typeof fpmProcessTitleSchema>;
+
+/**
+ * Reads an FPM process title (set by `fpm_env.c`): `php-fpm: master process (CONFIG)` for a
+ * master, `php-fpm: pool NAME` for a worker. Takes cmdline text or parsed arguments; returns
+ * undefined for any other process.
+ *
+ * ```text
+ * php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)
+ * php-fpm: pool www
+ * ```
+ */
+export function parseFpmProcessTitle(
+  input: string | readonly string[],
+): FpmProcessTitle | undefined {
+  const args = typeof input === 'string' ? parseCmdline(input) : input;
+  const title = args.join(' ').replace(/[\s\0]+$/, '');
+  const master = /^php-fpm[\w.-]*: master process \((.*)\)$/.exec(title);
+  if (master) return { role: 'master', configPath: master[1]! };
+  const worker = /^php-fpm[\w.-]*: pool (.+)$/.exec(title);
+  if (worker) return { role: 'worker', pool: worker[1]! };
+  return undefined;
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { lines, parseDecimal, parseError } from './internal.js';
+
+const SOURCE = '/proc/PID/limits';
+
+/** A resource limit value: a number in the limit's unit, or `'unlimited'` (RLIM_INFINITY). */
+export const limitValueSchema = z.union([z.number().int().nonnegative(), z.literal('unlimited')]);
+export type LimitValue = z.infer<typeof limitValueSchema>;
+
+export const processLimitSchema = z.object({
+  soft: limitValueSchema,
+  hard: limitValueSchema,
+  /** `files`, `bytes`, `seconds`, `processes`, `signals`, `us`, `locks`; absent when blank. */
+  unit: z.string().optional(),
+});
+export type ProcessLimit = z.infer<typeof processLimitSchema>;
+
+/** Limits by the kernel's name, e.g. `'Max open files'`. */
+export type ProcessLimits = Record<string, ProcessLimit>;
+
+function value(text: string): LimitValue | undefined {
+  return text === 'unlimited' ? 'unlimited' : parseDecimal(text);
+}
+
+/**
+ * Parses `/proc/PID/limits` (kernel `fs/proc/base.c` `proc_pid_limits`):
+ *
+ * ```text
+ * Limit                     Soft Limit           Hard Limit           Units
+ * Max open files            1024                 524288               files
+ * Max core file size        0                    unlimited            bytes
+ * ```
+ */
+export function parseLimits(text: string): ProcessLimits {
+  const out: ProcessLimits = {};
+  const all = lines(text);
+  for (let i = 0; i < all.length; i++) {
+    const lineText = all[i]!;
+    if (lineText.trim() === '' || (i === 0 && lineText.startsWith('Limit'))) continue;
+    const m = /^(\S.*?)\s{2,}(\S+)\s+(\S+)(?:\s+(\S+))?\s*$/.exec(lineText);
+    const soft = m ? value(m[2]!) : undefined;
+    const hard = m ? value(m[3]!) : undefined;
+    if (!m || soft === undefined || hard === undefined) {
+      throw parseError(SOURCE, "expected 'Name  Soft  Hard  [Units]'", i + 1, lineText);
+    }
+    const limit: ProcessLimit = { soft, hard };
+    if (m[4] !== undefined) limit.unit = m[4];
+    Object.defineProperty(out, m[1]!, {
+      value: limit,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}

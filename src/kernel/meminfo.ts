@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { lines, parseDecimal, parseError } from './internal.js';
+
+const SOURCE = '/proc/meminfo';
+
+/** /proc/meminfo with the fields sizing needs named, and every field in `fields`. */
+export const meminfoSchema = z.object({
+  totalBytes: z.number().int().nonnegative(),
+  freeBytes: z.number().int().nonnegative(),
+  /** `MemAvailable` (kernel 3.14+): the kernel's estimate of memory usable without swapping. */
+  availableBytes: z.number().int().nonnegative().optional(),
+  buffersBytes: z.number().int().nonnegative().optional(),
+  cachedBytes: z.number().int().nonnegative().optional(),
+  swapTotalBytes: z.number().int().nonnegative().optional(),
+  swapFreeBytes: z.number().int().nonnegative().optional(),
+  shmemBytes: z.number().int().nonnegative().optional(),
+  /** Every line: bytes for `kB` lines, plain counts for the others (`HugePages_Total`). */
+  fields: z.record(z.string(), z.number()),
+});
+export type Meminfo = z.infer<typeof meminfoSchema>;
+
+const NAMED = {
+  availableBytes: 'MemAvailable',
+  buffersBytes: 'Buffers',
+  cachedBytes: 'Cached',
+  swapTotalBytes: 'SwapTotal',
+  swapFreeBytes: 'SwapFree',
+  shmemBytes: 'Shmem',
+} as const;
+
+/**
+ * Parses `Name: value [kB]` lines as /proc/meminfo, /proc/PID/status and smaps_rollup print
+ * them into a record; `kB` values become bytes. Lines without a colon throw.
+ */
+export function parseKeyValueKib(
+  text: string,
+  source: string,
+  skip?: (line: string) => boolean,
+): Record<string, number> {
+  const out: Record<string, number> = Object.create(null);
+  const all = lines(text);
+  for (let i = 0; i < all.length; i++) {
+    const lineText = all[i]!;
+    if (lineText.trim() === '' || skip?.(lineText)) continue;
+    const m = /^([^:\s][^:]*):\s*(\S+)(?:\s+(kB))?\s*$/.exec(lineText);
+    const n = m ? parseDecimal(m[2]!) : undefined;
+    if (!m || n === undefined) {
+      throw parseError(source, "expected 'Name: number [kB]'", i + 1, lineText);
+    }
+    out[m[1]!] = m[3] ? n * 1024 : n;
+  }
+  return out;
+}
+
+/**
+ * Parses `/proc/meminfo` (https://docs.kernel.org/filesystems/proc.html, "meminfo"); `kB`
+ * there means KiB:
+ *
+ * ```text
+ * MemTotal:        8130852 kB
+ * MemAvailable:    6022948 kB
+ * HugePages_Total:       0
+ * ```
+ */
+export function parseMeminfo(text: string): Meminfo {
+  const fields = parseKeyValueKib(text, SOURCE);
+  const total = fields.MemTotal;
+  const free = fields.MemFree;
+  if (total === undefined || free === undefined) {
+    throw parseError(SOURCE, 'MemTotal and MemFree are missing');
+  }
+  const out: Meminfo = { totalBytes: total, freeBytes: free, fields: { ...fields } };
+  for (const [name, key] of Object.entries(NAMED) as [keyof typeof NAMED, string][]) {
+    const v = fields[key];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}

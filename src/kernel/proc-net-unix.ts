@@ -1,0 +1,291 @@
+import { z } from 'zod';
+import { parseError } from './internal.js';
+
+const SOURCE = '/proc/net/unix';
+
+/** `__SO_ACCEPTCON`: the only flag the kernel prints, set on listening sockets. */
+export const UNIX_FLAG_LISTENING = 0x10000;
+/** `SOCK_STREAM`, the type FPM listens with. */
+export const UNIX_TYPE_STREAM = 1;
+/** `SS_UNCONNECTED`: a listener, or a client blocked in connect() on a full queue. */
+export const UNIX_STATE_UNCONNECTED = 1;
+/** `SS_CONNECTING` without a `struct socket`: an embryo waiting in a listener's accept queue. */
+export const UNIX_STATE_CONNECTING = 2;
+/** `SS_CONNECTED`: an established socket (accepted server side or connected client). */
+export const UNIX_STATE_CONNECTED = 3;
+/** `SS_DISCONNECTING`: an orphan whose owner closed it. */
+export const UNIX_STATE_DISCONNECTING = 4;
+
+/** Hex fields wider than this cannot be a kernel u32 and would lose precision. */
+const MAX_HEX_DIGITS = 12;
+/** The shortest row the kernel prints (8-digit address on 32-bit kernels, no path). */
+const MIN_ROW_CHARS = 40;
+/** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
+const MAX_PRESIZE_ROWS = 1 << 24;
+/** Inodes are unsigned long; 15 decimal digits stay exact in a double. */
+const MAX_INODE_DIGITS = 15;
+
+/** One row of /proc/net/unix. */
+export const unixSocketSchema = z.object({
+  /** Reference count (`RefCount`). */
+  refCount: z.number().int().nonnegative(),
+  /** `Flags`: `0x10000` (`__SO_ACCEPTCON`) on listeners, else 0. */
+  flags: z.number().int().nonnegative(),
+  /** True when `flags` has `__SO_ACCEPTCON`. */
+  listening: z.boolean(),
+  /** `Type`: 1 stream, 2 datagram, 5 seqpacket. */
+  type: z.number().int().nonnegative(),
+  /** `St`: 1 unconnected, 2 connecting (embryo), 3 connected, 4 disconnecting. */
+  state: z.number().int().nonnegative(),
+  /** `Inode` of the socket; 0 for an embryo that has no `struct socket` yet. */
+  inode: z.number().int().nonnegative(),
+  /** Bound name: a file path, or `@name` for an abstract name. Absent for unnamed sockets. */
+  path: z.string().optional(),
+});
+export type UnixSocket = z.infer<typeof unixSocketSchema>;
+
+/** Queue depth of one listening stream socket. */
+export const unixListenQueueSchema = z.object({
+  /** The listener's name (`@name` for abstract sockets). */
+  path: z.string(),
+  /** True for abstract names (leading `@`), which have no file. */
+  abstract: z.boolean(),
+  /** The listener's inode, to join with /proc/PID/fd links. */
+  inode: z.number().int().nonnegative(),
+  /** Connections in the accept queue: rows with this path in state 02 (embryos). */
+  queued: z.number().int().nonnegative(),
+  /** Accepted server-side connections still open: rows with this path in state 03. */
+  accepted: z.number().int().nonnegative(),
+  /**
+   * True when several listeners share the path (a stale socket was replaced while the old one
+   * was still open): embryos carry only the path, so the counts are those of all of them.
+   */
+  ambiguous: z.boolean(),
+});
+export type UnixListenQueue = z.infer<typeof unixListenQueueSchema>;
+
+/** Hex digit values by UTF-16 code unit (so any charCodeAt result indexes it); -1 for others. */
+const HEX_VALUE = new Int8Array(0x10000).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[65 + i] = 10 + i;
+  HEX_VALUE[97 + i] = 10 + i;
+}
+
+// Position after the last field read; set by the readers so the scanner allocates nothing.
+let cursor = 0;
+
+/** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
+function readHexFixed(text: string, p: number, n: number): number {
+  // 32-bit integer arithmetic (n <= 8); `>>> 0` reads the bits back as unsigned.
+  let value = 0;
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const d = HEX_VALUE[text.charCodeAt(p + i)]!;
+    bad |= d;
+    value = (value << 4) | d;
+  }
+  return bad < 0 ? -1 : value >>> 0;
+}
+
+/**
+ * Offsets from the colon in the kernel's fixed layout `: %08X %08X %08X %04X %02X %5lu`:
+ * RefCount at +2, Protocol +11, Flags +20, Type +29, St +34, then a space at +36.
+ */
+const FIXED_MIN_LENGTH = 38;
+
+/** Reads one space, optional padding spaces, then hex digits; -1 when malformed. */
+function readHex(text: string, p: number, end: number): number {
+  if (p >= end || text.charCodeAt(p) !== 32) return -1;
+  p++;
+  while (p < end && text.charCodeAt(p) === 32) p++;
+  const start = p;
+  let value = 0;
+  while (p < end) {
+    const c = text.charCodeAt(p);
+    const d = HEX_VALUE[c]!;
+    if (d < 0) break;
+    value = value * 16 + d;
+    p++;
+  }
+  if (p === start || p - start > MAX_HEX_DIGITS) return -1;
+  cursor = p;
+  return value;
+}
+
+/** Reads one space, padding spaces, then decimal digits (the `%5lu` inode); -1 when malformed. */
+function readInode(text: string, p: number, end: number): number {
+  if (p >= end || text.charCodeAt(p) !== 32) return -1;
+  p++;
+  while (p < end && text.charCodeAt(p) === 32) p++;
+  const start = p;
+  let value = 0;
+  while (p < end) {
+    const d = text.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) break;
+    value = value * 10 + d;
+    p++;
+  }
+  if (p === start || p - start > MAX_INODE_DIGITS) return -1;
+  cursor = p;
+  return value;
+}
+
+/**
+ * Parses `/proc/net/unix` (kernel `net/unix/af_unix.c`, `unix_seq_show`; see
+ * https://man7.org/linux/man-pages/man5/proc_net.5.html). Each row is
+ * `Num: RefCount Protocol Flags Type St Inode [Path]`:
+ *
+ * ```text
+ * Num       RefCount Protocol Flags    Type St Inode Path
+ * 000000007b284b50: 0000000B 00000000 00010000 0001 01 1720980 /run/php/php8.2-fpm.sock
+ * 0000000073c5b299: 00000003 00000000 00000000 0001 02     0 /run/php/php8.2-fpm.sock
+ * 0000000043791d23: 00000003 00000000 00000000 0001 03 1820681
+ * ```
+ *
+ * `Num` (a kernel address printed as zeros or hashed, depending on `kptr_restrict`) is
+ * skipped, and `Protocol` (always 0 on Linux) is checked but not kept. The path is everything after the single space that follows the inode, so paths
+ * with spaces survive; abstract names keep their leading `@`. The header is optional and
+ * blank lines are ignored. Malformed rows throw `FpmkitParseError` with the line.
+ *
+ * Written as one scan over the string (no split, no regular expression) because the table
+ * can hold hundreds of thousands of rows on a busy host.
+ */
+export function parseProcNetUnix(text: string): UnixSocket[] {
+  // Sized up front (rows are at least ~40 characters) so a large table is not copied as it grows.
+  const out: UnixSocket[] = new Array(
+    Math.min(Math.ceil(text.length / MIN_ROW_CHARS), MAX_PRESIZE_ROWS),
+  );
+  let count = 0;
+  const len = text.length;
+  let pos = 0;
+  let lineNo = 0;
+  if (text.startsWith('Num')) {
+    const nl = text.indexOf('\n');
+    pos = nl === -1 ? len : nl + 1;
+    lineNo = 1;
+  }
+  while (pos < len) {
+    lineNo++;
+    let next = text.indexOf('\n', pos);
+    if (next === -1) next = len;
+    let end = next;
+    if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+    if (end === pos) {
+      pos = next + 1;
+      continue;
+    }
+    // The kernel address is not interpreted: finding its colon is all that is needed.
+    const colon = text.indexOf(':', pos);
+    if (colon < 0 || colon >= end || colon === pos) {
+      throw fail('expected a kernel address followed by ":"', lineNo, text, pos, end);
+    }
+    let refCount = -1;
+    let protocol = -1;
+    let flags = -1;
+    let type = -1;
+    let state = -1;
+    let inode = -1;
+    let p = 0;
+    const c = colon;
+    // Fast path for the layout the kernel prints; anything else goes through the general path.
+    if (
+      end - c >= FIXED_MIN_LENGTH &&
+      text.charCodeAt(c + 1) === 32 &&
+      text.charCodeAt(c + 10) === 32 &&
+      text.charCodeAt(c + 19) === 32 &&
+      text.charCodeAt(c + 28) === 32 &&
+      text.charCodeAt(c + 33) === 32 &&
+      text.charCodeAt(c + 36) === 32
+    ) {
+      refCount = readHexFixed(text, c + 2, 8);
+      protocol = readHexFixed(text, c + 11, 8);
+      flags = readHexFixed(text, c + 20, 8);
+      type = readHexFixed(text, c + 29, 4);
+      state = readHexFixed(text, c + 34, 2);
+      if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
+        inode = readInode(text, c + 36, end);
+        p = cursor;
+      }
+    }
+    if (inode < 0) {
+      refCount = readHex(text, c + 1, end);
+      protocol = refCount < 0 ? -1 : readHex(text, cursor, end);
+      flags = protocol < 0 ? -1 : readHex(text, cursor, end);
+      type = flags < 0 ? -1 : readHex(text, cursor, end);
+      state = type < 0 ? -1 : readHex(text, cursor, end);
+      inode = state < 0 ? -1 : readInode(text, cursor, end);
+      if (inode < 0) {
+        throw fail('expected RefCount Protocol Flags Type St Inode', lineNo, text, pos, end);
+      }
+      p = cursor;
+    }
+    const listening = (flags & UNIX_FLAG_LISTENING) !== 0;
+    if (p + 1 < end && text.charCodeAt(p) === 32) {
+      out[count++] = {
+        refCount,
+        flags,
+        listening,
+        type,
+        state,
+        inode,
+        path: text.slice(p + 1, end),
+      };
+    } else if (p === end || (p + 1 === end && text.charCodeAt(p) === 32)) {
+      out[count++] = { refCount, flags, listening, type, state, inode };
+    } else {
+      throw fail('unexpected text after the inode', lineNo, text, pos, end);
+    }
+    pos = next + 1;
+  }
+  out.length = count;
+  return out;
+}
+
+function fail(reason: string, lineNo: number, text: string, start: number, end: number) {
+  return parseError(SOURCE, reason, lineNo, text.slice(start, end));
+}
+
+/**
+ * The accept queue of every listening stream socket that has a name, from /proc/net/unix text
+ * or parsed rows. `queued` counts the embryo rows (state 02) carrying the listener's path:
+ * connections the kernel accepted on the application's behalf that no worker has taken yet.
+ * It equals `ss -xl` Recv-Q for the listener, and is what FPM's status page cannot show
+ * (it reports `listen queue: 0` for every UNIX socket).
+ */
+export function unixListenQueues(input: string | readonly UnixSocket[]): UnixListenQueue[] {
+  const sockets = typeof input === 'string' ? parseProcNetUnix(input) : input;
+  const byPath = new Map<string, UnixListenQueue[]>();
+  const result: UnixListenQueue[] = [];
+  for (const s of sockets) {
+    if (!s.listening || s.type !== UNIX_TYPE_STREAM || s.path === undefined) continue;
+    const entry: UnixListenQueue = {
+      path: s.path,
+      abstract: s.path.startsWith('@'),
+      inode: s.inode,
+      queued: 0,
+      accepted: 0,
+      ambiguous: false,
+    };
+    result.push(entry);
+    const same = byPath.get(s.path);
+    if (same) {
+      same.push(entry);
+      for (const e of same) e.ambiguous = true;
+    } else {
+      byPath.set(s.path, [entry]);
+    }
+  }
+  if (result.length === 0) return result;
+  for (const s of sockets) {
+    if (s.listening || s.path === undefined || s.type !== UNIX_TYPE_STREAM) continue;
+    if (s.state !== UNIX_STATE_CONNECTING && s.state !== UNIX_STATE_CONNECTED) continue;
+    const entries = byPath.get(s.path);
+    if (entries === undefined) continue;
+    for (const e of entries) {
+      if (s.state === UNIX_STATE_CONNECTING) e.queued++;
+      else e.accepted++;
+    }
+  }
+  return result;
+}

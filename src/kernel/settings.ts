@@ -1,0 +1,302 @@
+import { z } from 'zod';
+import { FpmkitInvalidOptionError } from '../errors.js';
+import { lines, parseError } from './internal.js';
+import { parseSysctl } from './sysctl.js';
+
+/** `INT_MAX`: the ceiling of integer sysctls. */
+const INT_MAX = 0x7fffffff;
+/** `sysctl_nr_open_max` on 64-bit kernels (INT_MAX rounded down to a multiple of BITS_PER_LONG). */
+export const NR_OPEN_MAX = 2147483584;
+/** `sysctl_nr_open_min` (BITS_PER_LONG). */
+export const NR_OPEN_MIN = 64;
+/** fs.file-max is an unsigned long; kernels and systemd write LONG_MAX to mean "no limit". */
+export const FILE_MAX_UNLIMITED_TEXT = '9223372036854775807';
+
+/** The modes of /sys/kernel/mm/transparent_hugepage/enabled. */
+export const TRANSPARENT_HUGE_PAGES_MODES = ['always', 'madvise', 'never'] as const;
+export type TransparentHugePagesMode = (typeof TRANSPARENT_HUGE_PAGES_MODES)[number];
+
+const port = z.number().int().min(1).max(65535);
+
+/** A systemd resource limit: a number, or `'unlimited'` (written `infinity`). */
+export const serviceLimitValueSchema = z.union([
+  z.number().int().nonnegative(),
+  z.literal('unlimited'),
+]);
+export type ServiceLimitValue = z.infer<typeof serviceLimitValueSchema>;
+/** One value for soft and hard, or both apart (`LimitNOFILE=1024:524288`). */
+export const serviceLimitSchema = z.union([
+  serviceLimitValueSchema,
+  z.object({ soft: serviceLimitValueSchema, hard: serviceLimitValueSchema }),
+]);
+export type ServiceLimit = z.infer<typeof serviceLimitSchema>;
+
+/**
+ * Kernel and service settings that decide how FPM behaves. Every field is optional: absent
+ * means "leave the host's value alone". Ranges are what the kernel (or systemd) accepts.
+ */
+export const kernelSettingsSchema = z
+  .object({
+    /** `net.core.somaxconn`: cap on every listen(2) backlog (4096 since Linux 5.4, 128 before). */
+    somaxconn: z.number().int().min(0).max(INT_MAX).optional(),
+    /** `net.ipv4.tcp_max_syn_backlog`: half-open (SYN_RECV) connections per listener. */
+    tcpMaxSynBacklog: z.number().int().min(0).max(INT_MAX).optional(),
+    /** `net.core.netdev_max_backlog`: packets queued per CPU before the stack drops them. */
+    netdevMaxBacklog: z.number().int().min(1).max(INT_MAX).optional(),
+    /** `fs.file-max`: system-wide open files; `'unlimited'` writes LONG_MAX. */
+    fileMax: z
+      .union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal('unlimited')])
+      .optional(),
+    /** `fs.nr_open`: the ceiling of any process's RLIMIT_NOFILE. */
+    nrOpen: z.number().int().min(NR_OPEN_MIN).max(NR_OPEN_MAX).optional(),
+    /** `vm.swappiness`: 0-200 (0-100 before Linux 5.8). */
+    swappiness: z.number().int().min(0).max(200).optional(),
+    /** `vm.overcommit_memory`: 0 heuristic, 1 always, 2 strict accounting. */
+    overcommitMemory: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+    /** `net.ipv4.ip_local_port_range`: ephemeral ports for outgoing TCP (FPM to MySQL, Redis ...). */
+    ipLocalPortRange: z
+      .object({ low: port, high: port })
+      .refine((r) => r.low <= r.high, { message: 'low must not exceed high' })
+      .optional(),
+    /** `net.ipv4.tcp_tw_reuse`: 0 off, 1 on, 2 loopback only (default since 4.19). */
+    tcpTwReuse: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+    /** `net.ipv4.tcp_fin_timeout`: seconds an orphaned connection stays in FIN_WAIT2. */
+    tcpFinTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(Math.floor(INT_MAX / 1000))
+      .optional(),
+    /** /sys/kernel/mm/transparent_hugepage/enabled (not a sysctl). */
+    transparentHugePages: z.enum(TRANSPARENT_HUGE_PAGES_MODES).optional(),
+    /** systemd `LimitNOFILE=` of the php-fpm unit: FPM's `rlimit_files` cannot exceed its hard limit. */
+    limitNofile: serviceLimitSchema.optional(),
+    /** systemd `LimitCORE=`: core dump size in bytes; `'unlimited'` writes `infinity`. */
+    limitCore: serviceLimitSchema.optional(),
+  })
+  .strict();
+export type KernelSettings = z.infer<typeof kernelSettingsSchema>;
+
+type SysctlField =
+  | 'somaxconn'
+  | 'tcpMaxSynBacklog'
+  | 'netdevMaxBacklog'
+  | 'fileMax'
+  | 'nrOpen'
+  | 'swappiness'
+  | 'overcommitMemory'
+  | 'ipLocalPortRange'
+  | 'tcpTwReuse'
+  | 'tcpFinTimeoutSeconds';
+
+/** The sysctl behind each field, with the reason the renderer writes beside it. */
+export const KERNEL_SYSCTLS: Readonly<Record<SysctlField, { key: string; why: string }>> = {
+  somaxconn: {
+    key: 'net.core.somaxconn',
+    why: 'caps every listen() backlog: listen.backlog above this is silently cut, and -1 means exactly this',
+  },
+  tcpMaxSynBacklog: {
+    key: 'net.ipv4.tcp_max_syn_backlog',
+    why: 'half-open connections per TCP listener; keep it at least somaxconn so bursts reach the accept queue',
+  },
+  netdevMaxBacklog: {
+    key: 'net.core.netdev_max_backlog',
+    why: 'packets queued per CPU before the network stack drops them under bursts',
+  },
+  fileMax: {
+    key: 'fs.file-max',
+    why: 'system-wide open files: every worker holds sockets, logs and scripts open',
+  },
+  nrOpen: {
+    key: 'fs.nr_open',
+    why: 'ceiling for any LimitNOFILE / rlimit_files; raising those above it fails',
+  },
+  swappiness: {
+    key: 'vm.swappiness',
+    why: 'a swapped-out worker answers slowly; a low value keeps PHP memory resident',
+  },
+  overcommitMemory: {
+    key: 'vm.overcommit_memory',
+    why: 'how fork() of workers is accounted: 2 can refuse forks long before memory is used',
+  },
+  ipLocalPortRange: {
+    key: 'net.ipv4.ip_local_port_range',
+    why: 'ephemeral ports for outgoing connections (web server to FPM over TCP, PHP to databases)',
+  },
+  tcpTwReuse: {
+    key: 'net.ipv4.tcp_tw_reuse',
+    why: 'reuse TIME_WAIT ports for new outgoing connections when many short ones are made',
+  },
+  tcpFinTimeoutSeconds: {
+    key: 'net.ipv4.tcp_fin_timeout',
+    why: 'seconds an orphaned connection waits in FIN_WAIT2, holding a port',
+  },
+};
+
+const SYSCTL_ORDER = Object.keys(KERNEL_SYSCTLS) as SysctlField[];
+
+function formatSysctlValue(field: SysctlField, settings: KernelSettings): string | undefined {
+  const v = settings[field];
+  if (v === undefined) return undefined;
+  if (field === 'ipLocalPortRange') {
+    const r = v as { low: number; high: number };
+    return `${r.low} ${r.high}`;
+  }
+  if (v === 'unlimited') return FILE_MAX_UNLIMITED_TEXT;
+  return String(v);
+}
+
+function validate(settings: KernelSettings): KernelSettings {
+  const result = kernelSettingsSchema.safeParse(settings);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new FpmkitInvalidOptionError(issue.path.join('.') || 'settings', issue.message);
+  }
+  return result.data;
+}
+
+export interface RenderSysctlConfOptions {
+  /** First comment line. @default 'Kernel settings for PHP-FPM, written by fpmkit' */
+  title?: string;
+  /** Where the file is meant to live, shown in the apply hint. @default '/etc/sysctl.d/60-php-fpm.conf' */
+  path?: string;
+}
+
+/**
+ * Renders a sysctl.d file for the sysctl fields of `settings`, each preceded by a comment
+ * saying why it matters for FPM. Fields that are not sysctls (transparent huge pages, service
+ * limits) are mentioned in comments only. `parseSysctl` + `kernelSettingsFromSysctl` read it
+ * back to the same settings; `sysctl -p FILE` applies it.
+ */
+export function renderSysctlConf(
+  settings: KernelSettings,
+  options: RenderSysctlConfOptions = {},
+): string {
+  const s = validate(settings);
+  const path = options.path ?? '/etc/sysctl.d/60-php-fpm.conf';
+  const out = [
+    `# ${options.title ?? 'Kernel settings for PHP-FPM, written by fpmkit'}`,
+    `# Apply with: sysctl -p ${path}`,
+  ];
+  for (const field of SYSCTL_ORDER) {
+    const value = formatSysctlValue(field, s);
+    if (value === undefined) continue;
+    const { key, why } = KERNEL_SYSCTLS[field];
+    out.push('', `# ${why}`, `${key} = ${value}`);
+  }
+  if (s.transparentHugePages !== undefined) {
+    out.push(
+      '',
+      '# transparent huge pages are not a sysctl; set them at boot (transparent_hugepage=' +
+        `${s.transparentHugePages}) or in /sys/kernel/mm/transparent_hugepage/enabled`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function intValue(key: string, text: string): number {
+  if (!/^-?\d+$/.test(text)) throw parseError('sysctl', `${key} is not an integer: '${text}'`);
+  return Number(text);
+}
+
+/**
+ * The `KernelSettings` held in sysctl values (from `parseSysctl` or `readSysctl`); keys fpmkit
+ * does not model are ignored, values outside the schema's ranges throw
+ * `FpmkitInvalidOptionError`.
+ */
+export function kernelSettingsFromSysctl(
+  values: Readonly<Record<string, string | undefined>>,
+): KernelSettings {
+  const out: Record<string, unknown> = {};
+  for (const field of SYSCTL_ORDER) {
+    const { key } = KERNEL_SYSCTLS[field];
+    const text = values[key];
+    if (text === undefined) continue;
+    if (field === 'ipLocalPortRange') {
+      const [low, high, ...rest] = text.trim().split(/\s+/);
+      if (low === undefined || high === undefined || rest.length > 0) {
+        throw parseError('sysctl', `${key} needs two ports: '${text}'`);
+      }
+      out[field] = { low: intValue(key, low), high: intValue(key, high) };
+    } else if (
+      field === 'fileMax' &&
+      /^\d+$/.test(text) &&
+      Number(text) > Number.MAX_SAFE_INTEGER
+    ) {
+      out[field] = 'unlimited';
+    } else {
+      out[field] = intValue(key, text.trim());
+    }
+  }
+  return validate(out as KernelSettings);
+}
+
+/** Reads sysctl.d text straight into settings (`parseSysctl` then `kernelSettingsFromSysctl`). */
+export function parseSysctlConf(text: string): KernelSettings {
+  return kernelSettingsFromSysctl(parseSysctl(text));
+}
+
+/**
+ * Parses /sys/kernel/mm/transparent_hugepage/enabled, where the active mode is bracketed:
+ *
+ * ```text
+ * always [madvise] never
+ * ```
+ */
+export function parseTransparentHugePages(text: string): TransparentHugePagesMode {
+  const m = /\[(\w+)\]/.exec(text);
+  const mode = m?.[1] as TransparentHugePagesMode | undefined;
+  if (mode === undefined || !TRANSPARENT_HUGE_PAGES_MODES.includes(mode)) {
+    throw parseError(
+      'transparent_hugepage/enabled',
+      'no bracketed mode among always, madvise, never',
+      1,
+      lines(text)[0] ?? '',
+    );
+  }
+  return mode;
+}
+
+function formatLimit(v: ServiceLimit): string {
+  const one = (x: ServiceLimitValue) => (x === 'unlimited' ? 'infinity' : String(x));
+  return typeof v === 'object' ? `${one(v.soft)}:${one(v.hard)}` : one(v);
+}
+
+export interface RenderSystemdDropInOptions {
+  /** The unit the drop-in belongs to, named in the install hint. @default 'php8.2-fpm.service' */
+  unit?: string;
+}
+
+/**
+ * Renders a systemd drop-in (`[Service]` section) for the php-fpm unit with the service
+ * limits of `settings`, e.g. `/etc/systemd/system/php8.2-fpm.service.d/fpmkit.conf`, each with
+ * a comment saying why. `'unlimited'` is written `infinity`.
+ */
+export function renderSystemdDropIn(
+  settings: KernelSettings,
+  options: RenderSystemdDropInOptions = {},
+): string {
+  const s = validate(settings);
+  const unit = options.unit ?? 'php8.2-fpm.service';
+  if (/[\s/]/.test(unit) || unit === '') {
+    throw new FpmkitInvalidOptionError('unit', 'must be a unit name without spaces or slashes');
+  }
+  const out = [
+    `# systemd drop-in for ${unit}, written by fpmkit`,
+    `# Install as /etc/systemd/system/${unit}.d/fpmkit.conf, then: systemctl daemon-reload && systemctl restart ${unit}`,
+    '[Service]',
+  ];
+  if (s.limitNofile !== undefined) {
+    out.push(
+      "# open files per process: FPM's rlimit_files and every worker's sockets and scripts live under this; it cannot exceed fs.nr_open",
+      `LimitNOFILE=${formatLimit(s.limitNofile)}`,
+    );
+  }
+  if (s.limitCore !== undefined) {
+    out.push(
+      "# core dump size: FPM's rlimit_core cannot exceed it; cores of crashed workers are how segfaults get debugged",
+      `LimitCORE=${formatLimit(s.limitCore)}`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,280 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FpmkitParseError } from '../../src/errors.js';
+import {
+  parseProcNetUnix,
+  parseSs,
+  type UnixSocket,
+  unixListenQueues,
+} from '../../src/kernel/index.js';
+import { FIXTURES, FUZZ_RUNS, fixture, fixtureJson, fuzz, mutatedText } from './helpers.js';
+
+const HEADER = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
+
+describe('parseProcNetUnix', () => {
+  const rows: [string, string, UnixSocket[]][] = [
+    ['empty input', '', []],
+    ['header only', HEADER, []],
+    [
+      'zeroed kernel address, listener with a path',
+      `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 27911 /run/php/www.sock\n`,
+      [
+        {
+          refCount: 2,
+
+          flags: 0x10000,
+          listening: true,
+          type: 1,
+          state: 1,
+          inode: 27911,
+          path: '/run/php/www.sock',
+        },
+      ],
+    ],
+    [
+      'hashed address, embryo with inode 0 (padded %5lu)',
+      `${HEADER}0000000073c5b299: 00000003 00000000 00000000 0001 02     0 /run/php/www.sock\n`,
+      [
+        {
+          refCount: 3,
+
+          flags: 0,
+          listening: false,
+          type: 1,
+          state: 2,
+          inode: 0,
+          path: '/run/php/www.sock',
+        },
+      ],
+    ],
+    [
+      'unnamed socket, no trailing newline, no header',
+      '00000000fd2b87f3: 00000003 00000000 00000000 0001 03  1612',
+      [{ refCount: 3, flags: 0, listening: false, type: 1, state: 3, inode: 1612 }],
+    ],
+    [
+      'abstract name and a path with spaces',
+      `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 101 @/tmp/.X11-unix/X0\n0000000000000000: 00000002 00000000 00010000 0005 01 102 /srv/my app/php fpm.sock\n`,
+      [
+        {
+          refCount: 2,
+
+          flags: 0x10000,
+          listening: true,
+          type: 1,
+          state: 1,
+          inode: 101,
+          path: '@/tmp/.X11-unix/X0',
+        },
+        {
+          refCount: 2,
+
+          flags: 0x10000,
+          listening: true,
+          type: 5,
+          state: 1,
+          inode: 102,
+          path: '/srv/my app/php fpm.sock',
+        },
+      ],
+    ],
+    [
+      'datagram socket, CRLF line end, blank line',
+      `${HEADER}\n0000000000000000: 0000000B 00000000 00000000 0002 01 17 /run/systemd/notify\r\n`,
+      [
+        {
+          refCount: 11,
+
+          flags: 0,
+          listening: false,
+          type: 2,
+          state: 1,
+          inode: 17,
+          path: '/run/systemd/notify',
+        },
+      ],
+    ],
+  ];
+  it.each(rows)('%s', (_name, text, expected) => {
+    expect(parseProcNetUnix(text)).toEqual(expected);
+  });
+
+  const bad: [string, string, number][] = [
+    ['truncated row', `${HEADER}0000000000000000: 00000002 00000000 00010000 0001`, 2],
+    [
+      'no colon after the address',
+      `${HEADER}0000000000000000 00000002 00000000 00010000 0001 01 1 /x`,
+      2,
+    ],
+    ['non-hex field', `${HEADER}0000000000000000: 0000000Z 00000000 00010000 0001 01 1 /x`, 2],
+    [
+      'text glued to the inode',
+      `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 12x`,
+      2,
+    ],
+    [
+      'garbage on line 3',
+      `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 1\nhello`,
+      3,
+    ],
+  ];
+  it.each(bad)('rejects %s with the line', (_name, text, line) => {
+    try {
+      parseProcNetUnix(text);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(FpmkitParseError);
+      expect((error as FpmkitParseError).line).toBe(line);
+      expect((error as FpmkitParseError).lineText).toBe(text.split('\n')[line - 1]);
+    }
+  });
+});
+
+describe('unixListenQueues', () => {
+  it('counts embryos (state 02) and accepted rows (state 03) by the listener path', () => {
+    const text = `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 10 /a.sock
+0000000000000000: 00000003 00000000 00000000 0001 02     0 /a.sock
+0000000000000000: 00000003 00000000 00000000 0001 02     0 /a.sock
+0000000000000000: 00000003 00000000 00000000 0001 03 11 /a.sock
+0000000000000000: 00000003 00000000 00000000 0001 03 12
+0000000000000000: 00000002 00000000 00010000 0001 01 20 @abstract
+0000000000000000: 00000003 00000000 00000000 0001 02     0 @abstract
+0000000000000000: 00000002 00000000 00000000 0002 01 30 /dgram.sock
+0000000000000000: 00000003 00000000 00000000 0001 02     0 /no-listener.sock
+`;
+    expect(unixListenQueues(text)).toEqual([
+      { path: '/a.sock', abstract: false, inode: 10, queued: 2, accepted: 1, ambiguous: false },
+      { path: '@abstract', abstract: true, inode: 20, queued: 1, accepted: 0, ambiguous: false },
+    ]);
+  });
+
+  it('marks listeners that share a path as ambiguous', () => {
+    const text = `0000000000000000: 00000002 00000000 00010000 0001 01 10 /a.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 11 /a.sock
+0000000000000000: 00000003 00000000 00000000 0001 02     0 /a.sock
+`;
+    const queues = unixListenQueues(parseProcNetUnix(text));
+    expect(queues.map((q) => [q.inode, q.queued, q.ambiguous])).toEqual([
+      [10, 1, true],
+      [11, 1, true],
+    ]);
+  });
+});
+
+interface UnixMeta {
+  socket: string;
+  backlog: number;
+  queued_observed_in_ss: number;
+  ss_send_q: number;
+  proc_net_unix_lines_for_this_socket_and_its_clients: {
+    listener: number;
+    queued_unaccepted_inode0: number;
+    accepted_server_side: number;
+    client_not_connected_blocked_in_connect: number;
+  };
+}
+
+const unixDirs = readdirSync(join(FIXTURES, 'proc-net-unix')).filter((d) => d.startsWith('unix-'));
+
+describe('captured /proc/net/unix fixtures parse to the values in their meta.json', () => {
+  it('has the four captures', () => {
+    expect(unixDirs.sort()).toEqual([
+      'unix-drained',
+      'unix-idle',
+      'unix-saturated',
+      'unix-saturated-t4.5',
+    ]);
+  });
+  it.each(unixDirs)('%s', (dir) => {
+    const meta = fixtureJson<UnixMeta>('proc-net-unix', dir, 'meta.json');
+    const counts = meta.proc_net_unix_lines_for_this_socket_and_its_clients;
+    const text = fixture('proc-net-unix', dir, 'proc-net-unix.txt');
+    const sockets = parseProcNetUnix(text);
+    expect(sockets).toHaveLength(text.trimEnd().split('\n').length - 1);
+    const listeners = sockets.filter((s) => s.listening && s.path === meta.socket);
+    expect(listeners).toHaveLength(counts.listener);
+    const queue = unixListenQueues(sockets).find((q) => q.path === meta.socket)!;
+    expect(queue.queued).toBe(counts.queued_unaccepted_inode0);
+    expect(queue.queued).toBe(meta.queued_observed_in_ss);
+    expect(queue.accepted).toBe(counts.accepted_server_side);
+    // These filtered captures hold no other path-less, unconnected stream sockets than the
+    // clients blocked in connect() on the full queue.
+    const blocked = sockets.filter(
+      (s) => !s.listening && s.path === undefined && s.state === 1 && s.type === 1,
+    );
+    expect(blocked).toHaveLength(counts.client_not_connected_blocked_in_connect);
+
+    // The same instant through ss: Recv-Q is the queue, Send-Q the backlog, for every listener.
+    for (const file of ['ss-xl.txt', 'ss-xlp.txt']) {
+      const ss = parseSs(fixture('proc-net-unix', dir, file));
+      const row = ss.find((r) => r.localAddress === meta.socket)!;
+      expect(row.state).toBe('LISTEN');
+      expect(row.recvQ).toBe(meta.queued_observed_in_ss);
+      expect(row.sendQ).toBe(meta.ss_send_q);
+      for (const q of unixListenQueues(sockets)) {
+        const match = ss.find((r) => r.localAddress === q.path);
+        if (match) expect([q.path, match.recvQ]).toEqual([q.path, q.queued]);
+      }
+    }
+  });
+});
+
+/** A slow, obviously-correct reading of the same format, to check the fast scanner against. */
+function referenceParse(text: string): UnixSocket[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const out: UnixSocket[] = [];
+  lines.forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if ((i === 0 && text.startsWith('Num')) || line === '') return;
+    const m =
+      /^[^:]+: +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +(\d{1,15})(?: (.+)| )?$/s.exec(
+        line,
+      );
+    if (!m) throw new FpmkitParseError('bad row', { line: i + 1 });
+    const flags = Number.parseInt(m[3]!, 16);
+    const row: UnixSocket = {
+      refCount: Number.parseInt(m[1]!, 16),
+      flags,
+      listening: (flags & 0x10000) !== 0,
+      type: Number.parseInt(m[4]!, 16),
+      state: Number.parseInt(m[5]!, 16),
+      inode: Number(m[6]),
+    };
+    if (m[7] !== undefined) row.path = m[7];
+    out.push(row);
+  });
+  return out;
+}
+
+describe('fuzzing', () => {
+  it('agrees with a slow reference parser on 10,000 mutations (same rows, or both reject)', () => {
+    const seeds = unixDirs.map((d) => fixture('proc-net-unix', d, 'proc-net-unix.txt'));
+    fc.assert(
+      fc.property(mutatedText(seeds), (text) => {
+        let expected: UnixSocket[] | 'error';
+        try {
+          expected = referenceParse(text);
+        } catch {
+          expected = 'error';
+        }
+        let actual: UnixSocket[] | 'error';
+        try {
+          actual = parseProcNetUnix(text);
+        } catch (e) {
+          expect(e).toBeInstanceOf(FpmkitParseError);
+          actual = 'error';
+        }
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
+  });
+
+  it('any mutation of the captures yields rows or an FpmkitParseError with the line', () => {
+    const seeds = unixDirs.map((d) => fixture('proc-net-unix', d, 'proc-net-unix.txt'));
+    fuzz(seeds, (t) => unixListenQueues(parseProcNetUnix(t)));
+  });
+});
