@@ -1,1 +1,53 @@
-export {};
+export { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
+export {
+  checkStatusResponse,
+  type FetchStatusOptions,
+  fetchStatus,
+  MAX_STATUS_RESPONSE_BYTES,
+  type PingOptions,
+  type PingResult,
+  ping,
+  STATUS_DEFAULTS,
+  type StatusResponseLike,
+  statusQueryString,
+  statusRequestParams,
+} from './fetch.js';
+export { clampCounter, isUnixListen, parseFpmLocalTime } from './fields.js';
+export { parseStatusHtml } from './html.js';
+export { parseStatusJson } from './json.js';
+export {
+  type FpmProcess,
+  type FpmProcessState,
+  type FpmStatus,
+  fpmProcessSchema,
+  fpmStatusSchema,
+  PROCESS_MANAGERS,
+  PROCESS_STATES,
+  type ProcessManager,
+  STATUS_FORMATS,
+  type StatusFormat,
+} from './model.js';
+export { parseStatusOpenMetrics } from './openmetrics.js';
+export type { ParseFormatOptions } from './options.js';
+export {
+  detectStatusFormat,
+  explainNonStatusBody,
+  formatFromBody,
+  formatFromContentType,
+  type ParseStatusOptions,
+  parseStatus,
+  type SafeParseStatusResult,
+  safeParseStatus,
+} from './parse.js';
+export { parseStatusText } from './text.js';
+export {
+  diffStatus,
+  MIN_WATCH_INTERVAL_MS,
+  type StatusDelta,
+  type StatusIncrements,
+  type StatusRates,
+  type StatusSample,
+  type WatchStatusOptions,
+  watchStatus,
+} from './watch.js';
+export { parseStatusXml } from './xml.js';

@@ -1,0 +1,285 @@
+import { performance } from 'node:perf_hooks';
+import { FastCGITimeoutError, FpmkitInvalidOptionError } from '../errors.js';
+import { FastCGIClient, type FastCGIResponse, type FastCGITarget } from '../fastcgi/index.js';
+import { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
+import { type FpmStatus, STATUS_FORMATS, type StatusFormat } from './model.js';
+import { detectStatusFormat, parseStatus } from './parse.js';
+
+/** Defaults of `fetchStatus` and `ping`, applied in one place. */
+export const STATUS_DEFAULTS = {
+  format: 'json',
+  full: false,
+  path: '/status',
+  pingPath: '/ping',
+  pingResponse: 'pong',
+  timeoutMs: 5_000,
+} as const;
+
+/** Longest status page accepted: ~1,000 bytes per worker, far beyond any pool's size. */
+export const MAX_STATUS_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** Options of `fetchStatus`. */
+export interface FetchStatusOptions {
+  /** Format to ask FPM for. @default 'json' */
+  format?: StatusFormat | undefined;
+  /** Ask for the per-worker list (`?full`). @default false */
+  full?: boolean | undefined;
+  /** The pool's `pm.status_path`. @default '/status' */
+  path?: string | undefined;
+  /** Bound on the whole call in milliseconds, the one retry included. @default 5000 */
+  timeoutMs?: number | undefined;
+  /** Aborts the call with `FpmkitAbortError`. */
+  signal?: AbortSignal | undefined;
+  /**
+   * The pool's `listen` address, when it differs from the target (pm.status_listen). A UNIX
+   * path marks the listen-queue fields as not measured. The target itself is not used for this,
+   * since a status socket on a UNIX path may report a TCP pool's real queue.
+   * @default undefined (decided from the page)
+   */
+  listen?: string | undefined;
+  /** A client to send through (its limits apply); otherwise one is made for this call. */
+  client?: FastCGIClient | undefined;
+}
+
+/** Options of `ping`. */
+export interface PingOptions {
+  /** The pool's `ping.path`. @default '/ping' */
+  path?: string | undefined;
+  /** The pool's `ping.response`. @default 'pong' */
+  response?: string | undefined;
+  /** Bound on the whole call in milliseconds. @default 5000 */
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  client?: FastCGIClient | undefined;
+}
+
+/** What `ping` measured. */
+export interface PingResult {
+  /** True when FPM answered 200 with the expected response text. */
+  ok: boolean;
+  /** Milliseconds from sending the request to the end of the answer. */
+  latencyMs: number;
+  /** The body FPM sent (`pong` by default). */
+  body: string;
+}
+
+/** The query string selecting a format: `json&full`, `full`, `` (text without full), ... */
+export function statusQueryString(format: StatusFormat, full: boolean): string {
+  const keys: string[] = format === 'text' ? [] : [format];
+  if (full) keys.push('full');
+  return keys.join('&');
+}
+
+/**
+ * The FastCGI params FPM needs to serve its status or ping page: `SCRIPT_FILENAME` must be
+ * non-empty (FPM matches nothing without it; the file need not exist), `SCRIPT_NAME` must equal
+ * the configured path exactly, and `QUERY_STRING` selects the format.
+ */
+export function statusRequestParams(path: string, query = ''): Record<string, string> {
+  return {
+    SCRIPT_FILENAME: path,
+    SCRIPT_NAME: path,
+    REQUEST_METHOD: 'GET',
+    QUERY_STRING: query,
+    REQUEST_URI: query === '' ? path : `${path}?${query}`,
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+  };
+}
+
+function checkOptions(path: string, timeoutMs: number): void {
+  if (!path.startsWith('/')) throw new FpmkitInvalidOptionError('path', "must start with '/'");
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
+    throw new FpmkitInvalidOptionError('timeoutMs', 'must be a positive number of milliseconds');
+  }
+}
+
+function makeClient(target: FastCGITarget, timeoutMs: number): FastCGIClient {
+  return new FastCGIClient(target, {
+    connectTimeoutMs: timeoutMs,
+    readTimeoutMs: timeoutMs,
+    totalTimeoutMs: timeoutMs,
+    maxResponseBytes: MAX_STATUS_RESPONSE_BYTES,
+  });
+}
+
+/** Marks errors that no single directive explains. */
+const NO_DIRECTIVE = '';
+
+/** The parts of a FastCGI response `checkStatusResponse` looks at. */
+export interface StatusResponseLike {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+  stderr: string;
+}
+
+/**
+ * Turns an answer that is not the requested page into an `FpmStatusError` naming the likely
+ * directive and the fix; returns the body text when the answer is fine. `endpoint` says which
+ * page was asked for, since ping and status are configured by different directives.
+ */
+export function checkStatusResponse(
+  response: StatusResponseLike,
+  request: { target: string; path: string; endpoint: 'status' | 'ping' },
+): string {
+  const body =
+    typeof response.body === 'string' ? response.body : Buffer.from(response.body).toString();
+  const { stderr, status } = response;
+  const directive = request.endpoint === 'status' ? 'pm.status_path' : 'ping.path';
+  const what = request.endpoint === 'status' ? 'status page' : 'ping page';
+  const fail = (
+    kind: FpmStatusErrorKind,
+    message: string,
+    fix: string,
+    dir: string | undefined = directive,
+  ): never => {
+    throw new FpmStatusError(message, {
+      kind,
+      target: request.target,
+      path: request.path,
+      httpStatus: status,
+      directive: dir === NO_DIRECTIVE ? undefined : dir,
+      fix,
+      body,
+      stderr,
+    });
+  };
+  const setIt = `set \`${directive} = ${request.path}\` in the pool (the match is exact: '/status/' is not '/status') and reload FPM, or pass the path the pool has`;
+  const text = body.trimStart();
+  if (
+    stderr.includes('Primary script unknown') ||
+    text.startsWith('File not found.') ||
+    text.startsWith('No input file specified.')
+  ) {
+    fail(
+      'path-not-configured',
+      `${request.target} has no ${what} at '${request.path}': FPM ran the path as a PHP script and found no such file (${directive} is unset or different)`,
+      setIt,
+    );
+  }
+  if (text.startsWith('Access denied.') || stderr.includes('security.limit_extensions')) {
+    fail(
+      'access-denied',
+      `${request.target} refused '${request.path}' with "Access denied.": FPM treated it as a PHP script and security.limit_extensions blocked it, so it is not the pool's ${directive}`,
+      setIt,
+    );
+  }
+  if (status === 500) {
+    fail(
+      'server-error',
+      `${request.target} answered Status: 500 for '${request.path}': FPM could not read the pool's scoreboard (its error log says why, e.g. "unable to find or access status shared memory")`,
+      'retry; if it persists, check the FPM error log and restart the pool',
+      NO_DIRECTIVE,
+    );
+  }
+  if (status === 404) {
+    fail('not-found', `${request.target} answered Status: 404 for '${request.path}'`, setIt);
+  }
+  if (status !== 200) {
+    fail(
+      'unexpected-status',
+      `${request.target} answered Status: ${status} for '${request.path}'`,
+      `check what serves '${request.path}' on this pool`,
+      NO_DIRECTIVE,
+    );
+  }
+  if (request.endpoint === 'status') {
+    const contentType = response.headers['content-type'];
+    const format = detectStatusFormat(body, contentType);
+    const fpmHtml = format !== 'html' || body.includes('<title>PHP-FPM Status Page</title>');
+    if (format === undefined || !fpmHtml) {
+      fail(
+        'not-status-page',
+        `${request.target} answered '${request.path}' with something other than FPM's status page (${contentType ?? 'no Content-Type'}): a PHP script or front controller served the path, so it is not the pool's pm.status_path`,
+        setIt,
+      );
+    }
+  }
+  return body;
+}
+
+/**
+ * Fetches and parses a pool's status page over FastCGI, straight from FPM (no web server):
+ *
+ * ```ts
+ * const status = await fetchStatus('unix:/run/php/php8.2-fpm.sock', { full: true });
+ * ```
+ *
+ * FPM occasionally answers `Status: 500` when two status requests overlap (its scoreboard is
+ * locked); such an answer is retried once, within the same `timeoutMs`. Misconfiguration throws
+ * `FpmStatusError`; socket trouble throws the FastCGI errors (`FastCGIConnectError`, ...).
+ */
+export async function fetchStatus(
+  target: FastCGITarget,
+  options: FetchStatusOptions = {},
+): Promise<FpmStatus> {
+  const format = options.format ?? STATUS_DEFAULTS.format;
+  if (!STATUS_FORMATS.includes(format)) {
+    throw new FpmkitInvalidOptionError('format', `must be one of ${STATUS_FORMATS.join(', ')}`);
+  }
+  const path = options.path ?? STATUS_DEFAULTS.path;
+  const timeoutMs = options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs;
+  checkOptions(path, timeoutMs);
+  const client = options.client ?? makeClient(target, timeoutMs);
+  const params = statusRequestParams(path, statusQueryString(format, options.full ?? false));
+  const deadline = performance.now() + timeoutMs;
+  try {
+    let response = await client.request({ params, signal: options.signal, timeoutMs });
+    if (response.status === 500) {
+      const left = deadline - performance.now();
+      if (left < 1) {
+        throw new FastCGITimeoutError(
+          `status retry after Status: 500 had no time left of ${timeoutMs} ms`,
+          timeoutMs,
+          { target: client.target.label, phase: 'total' },
+        );
+      }
+      response = await client.request({ params, signal: options.signal, timeoutMs: left });
+    }
+    const body = checkStatusResponse(response, {
+      target: client.target.label,
+      path,
+      endpoint: 'status',
+    });
+    return parseStatus(body, {
+      format,
+      ...(options.listen === undefined ? {} : { listen: options.listen }),
+    });
+  } finally {
+    if (options.client === undefined) client.close();
+  }
+}
+
+/**
+ * Sends FPM's ping request and times it. `ok` is false when FPM answers 200 with a body other
+ * than `response`; a missing ping path throws `FpmStatusError` (directive `ping.path`).
+ *
+ * ```ts
+ * const { ok, latencyMs } = await ping('127.0.0.1:9000');
+ * ```
+ */
+export async function ping(target: FastCGITarget, options: PingOptions = {}): Promise<PingResult> {
+  const path = options.path ?? STATUS_DEFAULTS.pingPath;
+  const expected = options.response ?? STATUS_DEFAULTS.pingResponse;
+  const timeoutMs = options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs;
+  checkOptions(path, timeoutMs);
+  const client = options.client ?? makeClient(target, timeoutMs);
+  try {
+    const start = performance.now();
+    const response: FastCGIResponse = await client.request({
+      params: statusRequestParams(path),
+      signal: options.signal,
+      timeoutMs,
+    });
+    const latencyMs = performance.now() - start;
+    const body = checkStatusResponse(response, {
+      target: client.target.label,
+      path,
+      endpoint: 'ping',
+    });
+    return { ok: body.trimEnd() === expected, latencyMs, body };
+  } finally {
+    if (options.client === undefined) client.close();
+  }
+}

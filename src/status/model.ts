@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/** The five formats FPM's status page speaks, selected by a query-string key. */
+export const STATUS_FORMATS = ['text', 'json', 'xml', 'html', 'openmetrics'] as const;
+export type StatusFormat = (typeof STATUS_FORMATS)[number];
+
+/** Process managers FPM reports in `process manager`. */
+export const PROCESS_MANAGERS = ['static', 'dynamic', 'ondemand'] as const;
+export type ProcessManager = (typeof PROCESS_MANAGERS)[number];
+
+/**
+ * Worker states FPM prints (`fpm_request.c` stage names). `Ending` exists in FPM's table but is
+ * never set. FPM 8.2 has no name for the creating stage and prints `(null)`; the parsers report
+ * that as `Creating`, the name 8.4 prints.
+ */
+export const PROCESS_STATES = [
+  'Creating',
+  'Idle',
+  'Reading headers',
+  'Getting request information',
+  'Running',
+  'Finishing',
+  'Ending',
+] as const;
+export type FpmProcessState = (typeof PROCESS_STATES)[number];
+
+/**
+ * Fields whose printed value was replaced by a documented rule, keyed by model field name, with
+ * FPM's text as value: counters past 2^53 (see `clampCounter`), and the times of a slot FPM is
+ * still creating (pid 0), which count from the clock's origin and are reported as 0.
+ */
+const clampedSchema = z.record(z.string(), z.string());
+
+const count = z.number().int().nonnegative();
+
+/** One worker of the pool, from a `?full` page. */
+export const fpmProcessSchema = z.object({
+  pid: count,
+  /**
+   * One of `PROCESS_STATES` for every FPM released so far; kept as text so a state added by a
+   * later FPM still parses.
+   */
+  state: z.string(),
+  startTime: z.date(),
+  startSinceSeconds: count,
+  requests: count,
+  /**
+   * Microseconds: the last request's duration when Idle, time since accept otherwise (it keeps
+   * growing while Finishing). Clamped by the documented rule; see `clamped`.
+   */
+  requestDurationMicros: count,
+  /** `-` when the worker has served nothing yet. */
+  requestMethod: z.string(),
+  /** Script name plus `?query` when there is one, unescaped. */
+  requestUri: z.string(),
+  contentLength: count,
+  /** Basic-auth user of the request, `-` when none. */
+  user: z.string(),
+  /** SCRIPT_FILENAME as PHP translated it, `-` when none (the status page itself). */
+  script: z.string(),
+  /** Percent of one CPU over the last request; FPM prints 0 unless the state is Idle. */
+  lastRequestCpuPercent: z.number().nonnegative(),
+  /** Peak allocator memory of the last request; FPM prints 0 unless the state is Idle. */
+  lastRequestMemoryBytes: count,
+  /** Present only when a field was clamped: field name → the digits FPM printed. */
+  clamped: clampedSchema.optional(),
+});
+export type FpmProcess = z.infer<typeof fpmProcessSchema>;
+
+/** The pool summary of FPM's status page, with the workers when `?full` was asked for. */
+export const fpmStatusSchema = z.object({
+  /** Pool name as FPM stores it in the scoreboard (truncated to 31 bytes). */
+  pool: z.string(),
+  processManager: z.string(),
+  /**
+   * When the pool's scoreboard was created: master start or last reload. The OpenMetrics page
+   * does not carry it; there it is computed as parse time minus `startSinceSeconds` (±1 s) and
+   * `startTimeDerived` is true.
+   */
+  startTime: z.date(),
+  startSinceSeconds: count,
+  /** Requests accepted (keep-alive requests, status and ping requests included). */
+  acceptedConn: count,
+  /** Connections in the accept queue at the last 1 Hz sample. 0 and meaningless when `listenQueueMeasured` is false. */
+  listenQueue: count,
+  /** Highest `listenQueue` sample since (re)start. 0 and meaningless when not measured. */
+  maxListenQueue: count,
+  /** Effective backlog of the listening socket. 0 and meaningless when not measured. */
+  listenQueueLen: count,
+  /**
+   * False when FPM did not measure the listen queue: UNIX-socket pools (FPM samples TCP_INFO,
+   * which only TCP listeners have) and platforms without TCP_INFO. Then the three listen-queue
+   * fields hold FPM's structural 0, not an observation; read the kernel queue instead.
+   */
+  listenQueueMeasured: z.boolean(),
+  idleProcesses: count,
+  /** Includes the worker answering this status request (unless served via pm.status_listen). */
+  activeProcesses: count,
+  totalProcesses: count,
+  maxActiveProcesses: count,
+  /** Never moves for pm = static. */
+  maxChildrenReached: count,
+  slowRequests: count,
+  /** FPM 8.4 and later only; absent on older versions. */
+  memoryPeakBytes: count.optional(),
+  /** Present when the page was fetched with `full` (never on OpenMetrics pages). */
+  processes: z.array(fpmProcessSchema).optional(),
+  /** The format the page was parsed from. */
+  format: z.enum(STATUS_FORMATS),
+  /** True when `startTime` was computed rather than read (OpenMetrics). */
+  startTimeDerived: z.boolean().optional(),
+  /** Present only when a field was clamped: field name → the digits FPM printed. */
+  clamped: clampedSchema.optional(),
+});
+export type FpmStatus = z.infer<typeof fpmStatusSchema>;
+
+// Compile-time checks that the literal lists and the schema's enum agree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _formatsMatch: Same<FpmStatus['format'], StatusFormat> = true;
+void _formatsMatch;

@@ -1,0 +1,181 @@
+import { performance } from 'node:perf_hooks';
+import { FpmkitInvalidOptionError, isFpmkitError } from '../errors.js';
+import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
+import { type FetchStatusOptions, fetchStatus, MAX_STATUS_RESPONSE_BYTES } from './fetch.js';
+import type { FpmStatus, StatusFormat } from './model.js';
+
+/** Counters that only grow while FPM runs; a fall means the scoreboard was recreated. */
+const COUNTERS = ['acceptedConn', 'maxChildrenReached', 'slowRequests'] as const;
+type Counter = (typeof COUNTERS)[number];
+/** High-water marks: they also only grow until a restart or reload. */
+const HIGH_WATER = ['maxActiveProcesses', 'maxListenQueue'] as const;
+/** Start times read from the page are whole seconds; derived ones (OpenMetrics) can jitter by one. */
+const START_TIME_TOLERANCE_MS = 1_000;
+const DERIVED_START_TIME_TOLERANCE_MS = 2_000;
+/** Shortest interval accepted: FPM refreshes its scoreboard summary once a second anyway. */
+export const MIN_WATCH_INTERVAL_MS = 10;
+
+/** Counter growth between two samples. */
+export type StatusIncrements = Record<Counter, number>;
+/** Counter growth per second between two samples. */
+export interface StatusRates {
+  acceptedConnPerSecond: number;
+  maxChildrenReachedPerSecond: number;
+  slowRequestsPerSecond: number;
+}
+
+/** What changed between two status pages of the same pool. */
+export interface StatusDelta {
+  /**
+   * FPM restarted or reloaded between the two pages (new start time, or a counter fell): the
+   * baseline is reset and there are no increments or rates.
+   */
+  restarted: boolean;
+  increments?: StatusIncrements;
+  rates?: StatusRates;
+}
+
+/** One observation from `watchStatus`. */
+export interface StatusSample extends StatusDelta {
+  /** Wall-clock time the page arrived. */
+  time: Date;
+  status: FpmStatus;
+  /** Milliseconds since the previous sample (monotonic clock); absent on the first. */
+  elapsedMs?: number;
+}
+
+/**
+ * Compares two pages of one pool taken `elapsedMs` apart. A restart (start time moved, or any
+ * counter or high-water mark fell) resets the baseline instead of producing negative rates.
+ */
+export function diffStatus(
+  previous: FpmStatus,
+  current: FpmStatus,
+  elapsedMs: number,
+): StatusDelta {
+  const tolerance =
+    previous.startTimeDerived || current.startTimeDerived
+      ? DERIVED_START_TIME_TOLERANCE_MS
+      : START_TIME_TOLERANCE_MS;
+  const moved =
+    Math.abs(current.startTime.getTime() - previous.startTime.getTime()) > tolerance ||
+    current.startSinceSeconds < previous.startSinceSeconds;
+  const fell =
+    COUNTERS.some((c) => current[c] < previous[c]) ||
+    HIGH_WATER.some((c) => current[c] < previous[c]);
+  if (moved || fell) return { restarted: true };
+  const increments = {} as StatusIncrements;
+  for (const c of COUNTERS) increments[c] = current[c] - previous[c];
+  if (!(elapsedMs > 0)) return { restarted: false, increments };
+  const seconds = elapsedMs / 1000;
+  return {
+    restarted: false,
+    increments,
+    rates: {
+      acceptedConnPerSecond: increments.acceptedConn / seconds,
+      maxChildrenReachedPerSecond: increments.maxChildrenReached / seconds,
+      slowRequestsPerSecond: increments.slowRequests / seconds,
+    },
+  };
+}
+
+/** Options of `watchStatus`. */
+export interface WatchStatusOptions {
+  /** Milliseconds from the start of one fetch to the start of the next. @default 1000 */
+  intervalMs?: number;
+  /** Ends the iteration (without an error) when aborted. */
+  signal?: AbortSignal;
+  /** @default 'json' */
+  format?: StatusFormat;
+  /** @default false */
+  full?: boolean;
+  /** @default '/status' */
+  path?: string;
+  /** Bound on each fetch in milliseconds. @default 5000 */
+  timeoutMs?: number;
+  /** The pool's `listen` address; see `FetchStatusOptions.listen`. */
+  listen?: string;
+  /**
+   * Called with each failed fetch; the watch then goes on and the next good page is compared
+   * with the last good one. Without it the first failure ends the iteration by throwing.
+   */
+  onError?: (error: unknown) => void;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Polls a pool's status page and yields a sample per page with increments and per-second rates
+ * since the previous one. Stops when `signal` aborts or the consumer breaks out of the loop.
+ *
+ * ```ts
+ * for await (const s of watchStatus('unix:/run/php/www.sock', { intervalMs: 1000, signal })) {
+ *   console.log(s.rates?.acceptedConnPerSecond, s.status.activeProcesses);
+ * }
+ * ```
+ */
+export async function* watchStatus(
+  target: FastCGITarget,
+  options: WatchStatusOptions = {},
+): AsyncGenerator<StatusSample, void, undefined> {
+  const intervalMs = options.intervalMs ?? 1000;
+  if (!Number.isFinite(intervalMs) || intervalMs < MIN_WATCH_INTERVAL_MS) {
+    throw new FpmkitInvalidOptionError(
+      'intervalMs',
+      `must be at least ${MIN_WATCH_INTERVAL_MS} milliseconds`,
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const { signal } = options;
+  const client = new FastCGIClient(target, {
+    connectTimeoutMs: timeoutMs,
+    readTimeoutMs: timeoutMs,
+    totalTimeoutMs: timeoutMs,
+    maxResponseBytes: MAX_STATUS_RESPONSE_BYTES,
+  });
+  const fetchOptions: FetchStatusOptions = { client, timeoutMs };
+  if (options.format !== undefined) fetchOptions.format = options.format;
+  if (options.full !== undefined) fetchOptions.full = options.full;
+  if (options.path !== undefined) fetchOptions.path = options.path;
+  if (options.listen !== undefined) fetchOptions.listen = options.listen;
+  if (signal !== undefined) fetchOptions.signal = signal;
+  let previous: { status: FpmStatus; at: number } | undefined;
+  try {
+    while (!signal?.aborted) {
+      const started = performance.now();
+      let status: FpmStatus | undefined;
+      try {
+        status = await fetchStatus(target, fetchOptions);
+      } catch (error) {
+        if (signal?.aborted && isFpmkitError(error)) return;
+        if (!options.onError) throw error;
+        options.onError(error);
+      }
+      if (status !== undefined) {
+        const at = performance.now();
+        const sample: StatusSample = { time: new Date(), status, restarted: false };
+        if (previous !== undefined) {
+          const elapsedMs = at - previous.at;
+          Object.assign(sample, diffStatus(previous.status, status, elapsedMs));
+          if (!sample.restarted) sample.elapsedMs = elapsedMs;
+        }
+        previous = { status, at };
+        yield sample;
+      }
+      await sleep(Math.max(0, started + intervalMs - performance.now()), signal);
+    }
+  } finally {
+    client.close();
+  }
+}
