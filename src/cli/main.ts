@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { CHECK_HELP, runCheck } from './check.js';
+import { DOCTOR_HELP, runDoctor } from './doctor.js';
 import { type CliIo, EXIT } from './io.js';
 import { RENDER_HELP, runRender } from './render.js';
+import { runStatus, STATUS_HELP } from './status.js';
+import { runWatch, WATCH_HELP } from './watch.js';
 
 export type { CliIo } from './io.js';
 
@@ -11,6 +14,9 @@ export const HELP = `Usage: fpmkit <command> [options]
 Commands:
   check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
   render MODEL.json  render a php-fpm configuration from a JSON model
+  status TARGET      fetch a pool's status page over FastCGI
+  watch TARGET       a live view of a pool's status with rates
+  doctor             find what is wrong with the FPM here (or in saved evidence)
 
 Options:
   --help, -h         show help (also: fpmkit <command> --help)
@@ -20,14 +26,19 @@ Every command takes --json. Exit status: 0 ok, 1 problems found, 2 bad command l
 3 unreadable input.
 `;
 
-const COMMANDS: Record<string, { help: string; run(argv: readonly string[], io: CliIo): number }> =
-  {
-    check: { help: CHECK_HELP, run: runCheck },
-    render: {
-      help: RENDER_HELP,
-      run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
-    },
-  };
+const COMMANDS: Record<
+  string,
+  { help: string; run(argv: readonly string[], io: CliIo): number | Promise<number> }
+> = {
+  check: { help: CHECK_HELP, run: runCheck },
+  render: {
+    help: RENDER_HELP,
+    run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
+  },
+  status: { help: STATUS_HELP, run: runStatus },
+  watch: { help: WATCH_HELP, run: (argv, io) => runWatch(argv, io) },
+  doctor: { help: DOCTOR_HELP, run: (argv, io) => runDoctor(argv, io) },
+};
 
 function version(): string {
   try {
@@ -58,7 +69,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT.usage;
   }
   try {
-    return entry.run(rest, io);
+    return await entry.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`fpmkit ${command}: ${error.message}\n\n${entry.help}`);

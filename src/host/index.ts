@@ -19,4 +19,18 @@ export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
 export { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export type {
+  CollectSnapshotOptions,
+  EvidenceManifest,
+  SnapshotFromDirectoryOptions,
+} from './snapshot.js';
+export {
+  collectSnapshot,
+  DEFAULT_LOG_WINDOW_BYTES,
+  EVIDENCE_CONFIG_CANDIDATES,
+  MAX_LOG_WINDOW_BYTES,
+  MAX_QUEUE_SAMPLES,
+  readLogWindow,
+  snapshotFromDirectory,
+} from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
