@@ -122,9 +122,9 @@ export interface Report {
 
 export interface DiagnoseOptions {
   /**
-   * Seconds around a reload (from `Reloading in progress` to `ready to handle connections`)
-   * within which a refused connection counts as refused during the reload; nginx logs whole
-   * seconds. @default 1
+   * Whole seconds after a reload's `ready to handle connections` within which a refused
+   * connection still counts as refused during the reload. Both logs print whole seconds, so
+   * the comparison is by second. @default 0
    */
   reloadSlackSeconds?: number;
   /** Seconds after a reload within which a child killed by SIGTERM counts as killed by it. @default 2 */
@@ -182,6 +182,16 @@ function parseLogs(snapshot: HostSnapshot): ParsedLogs {
       : [],
   }));
   return { nginx, fpm };
+}
+
+const second = (d: Date) => Math.floor(d.getTime() / 1000);
+
+/** Whether `date` falls in the reload's seconds (logs print whole seconds), plus `slack` after. */
+function inReload(date: Date, r: Reload, slackSeconds: number): boolean {
+  const s = second(date);
+  return (
+    s >= second(r.startedAt) && s <= second(r.readyAt ?? r.execAt ?? r.startedAt) + slackSeconds
+  );
 }
 
 /** A reload as FPM logged it: `Reloading in progress`, `reloading: execvp`, `ready`. */
@@ -273,7 +283,7 @@ function renderFix(
  * Pure: it reads nothing but the snapshot.
  */
 export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}): Report {
-  const slack = (options.reloadSlackSeconds ?? 1) * 1000;
+  const slack = options.reloadSlackSeconds ?? 0;
   const killWindow = (options.reloadKillSeconds ?? 2) * 1000;
   const topN = options.topFrames ?? 5;
   const budgetFraction = options.memoryBudgetFraction ?? 1;
@@ -345,13 +355,7 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
       });
       const capacity = effective + 1;
       const reloads = master ? (reloadsByMaster.get(master) ?? []) : [];
-      const duringReload = eagain.filter((e) =>
-        reloads.some(
-          (r) =>
-            e.date.getTime() >= r.startedAt.getTime() - slack &&
-            e.date.getTime() <= (r.readyAt ?? r.execAt ?? r.startedAt).getTime() + slack,
-        ),
-      );
+      const duringReload = eagain.filter((e) => reloads.some((r) => inReload(e.date, r, slack)));
       const perSecond = new Map<number, number>();
       for (const e of eagain) {
         const s = Math.floor(e.date.getTime() / 1000);
@@ -500,7 +504,8 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
       ? master.config.value.global.processControlTimeoutSeconds
       : undefined;
     // FPM sends SIGQUIT on reload and, with process_control_timeout = 0, never waits: busy
-    // children are ended by SIGTERM at once.
+    // children are ended by SIGTERM at once. FPM logs those exits at DEBUG only during a
+    // reload, so nginx's resets in the reload's seconds are the evidence at the default level.
     const killed = records.filter(
       (r) =>
         r.event.kind === 'child_exited' &&
@@ -512,18 +517,30 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
             r.date!.getTime() <= rl.startedAt.getTime() + killWindow,
         ),
     );
-    if (killed.length > 0 && (pct === undefined || pct === 0)) {
+    const mine = (e: NginxErrorEntry) => {
+      const p = poolForUpstream(e, pools);
+      return p ? p.master === master : snapshot.masters.length === 1;
+    };
+    const resets = logs.nginx.filter(
+      (e) =>
+        e.event.kind === 'upstream_error' &&
+        (e.event.class === 'connection_reset' || e.event.class === 'premature_close') &&
+        mine(e) &&
+        reloads.some((rl) => inReload(e.date, rl, killWindow / 1000)),
+    );
+    if ((killed.length > 0 || resets.length > 0) && (pct === undefined || pct === 0)) {
       findings.push({
         code: 'live.reload-kills-requests',
         severity: 'error',
-        message: `${killed.length} child(ren) were ended by SIGTERM right after a reload: process_control_timeout is ${pct ?? 'unset (0)'}, so FPM does not wait for running requests`,
+        message: `Requests were cut off by a reload (${killed.length} child(ren) ended by SIGTERM in FPM's log, ${resets.length} reset or closed upstream connection(s) in nginx's): process_control_timeout is ${pct ?? 'unset (0)'}, so FPM does not wait for running requests`,
         directive: 'process_control_timeout',
         file: master.configPath,
         evidence: {
           killedChildren: killed.map((r) =>
             r.event.kind === 'child_exited' ? r.event.childPid : 0,
           ),
-          killedAt: killed.map((r) => iso(r.date)),
+          resetRequests: resets.map((e) => e.request ?? ''),
+          resetAt: [...new Set(resets.map((e) => iso(e.date)))],
           reloadTimes: reloads.map((r) => iso(r.startedAt)),
           processControlTimeoutSeconds: pct ?? 0,
         },
