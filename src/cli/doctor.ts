@@ -83,8 +83,12 @@ export function formatReport(report: Report, style: Style): string {
     out.push('', style.bold(`--- ${name} (with the fix applied) ---`), text.trimEnd());
   }
   if (report.missing.length > 0) {
+    // One line per reason: the same reason often applies to every pool.
+    const byReason = new Map<string, string[]>();
+    for (const m of report.missing)
+      byReason.set(m.reason, [...(byReason.get(m.reason) ?? []), m.part]);
     out.push('', style.dim('Not examined:'));
-    for (const m of report.missing) out.push(style.dim(`  ${m.part}: ${m.reason}`));
+    for (const [reason, parts] of byReason) out.push(style.dim(`  ${parts.join(', ')}: ${reason}`));
   }
   out.push('', report.noFpm ? style.yellow(report.summary.text) : report.summary.text);
   return `${out.join('\n')}\n`;

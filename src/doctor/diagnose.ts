@@ -415,7 +415,7 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
           suggested: { listenBacklog: backlog, somaxconn: nextSomaxconn },
         },
         fix:
-          `Set listen.backlog = ${backlog}${pool ? ` in pool ${pool.name}` : ''} and net.core.somaxconn = ${nextSomaxconn}` +
+          `Set listen.backlog = ${backlog}${pool ? ` in pool ${pool.name}` : ''} and ${somaxconn !== undefined && nextSomaxconn === somaxconn ? `keep net.core.somaxconn = ${nextSomaxconn}` : `net.core.somaxconn = ${nextSomaxconn}`}` +
           ' (the kernel caps the backlog at somaxconn), then restart FPM (a reload keeps the old socket).' +
           (suggestedPct !== undefined
             ? ` Set process_control_timeout = ${suggestedPct}s so reloads let requests finish.`
@@ -495,7 +495,7 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
     if (text !== undefined) files[`php-fpm.conf (${master.configPath})`] = text;
   }
   if (suggestedSomaxconn !== undefined) {
-    files['sysctl.d/60-fpmkit.conf'] = renderSysctlConf({ somaxconn: suggestedSomaxconn });
+    files['sysctl.d/60-php-fpm.conf'] = renderSysctlConf({ somaxconn: suggestedSomaxconn });
   }
 
   for (const { master, records } of logs.fpm) {
@@ -597,7 +597,10 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
       findings.push({
         code: 'live.ondemand-cold-start',
         severity: 'info',
-        message: `Pool ${pool.name} (pm = ondemand) started or reaped children ${starts} time(s) in the log window: requests pay for forking a fresh worker and a cold opcache`,
+        message:
+          starts >= ONDEMAND_SPAWNS_NOTABLE
+            ? `Pool ${pool.name} (pm = ondemand) started or reaped children ${starts} time(s) in the log window: requests pay for forking a fresh worker and a cold opcache`
+            : `Pool ${pool.name} (pm = ondemand) reached its ${pool.config.pm.maxChildren ?? '?'} children ${busy} time(s): with ondemand every burst waits for forks, and the pool shrinks again after pm.process_idle_timeout`,
         pool: pool.name,
         directive: 'pm',
         file: master.configPath,

@@ -196,7 +196,7 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
       );
       expect(fpmFile?.[1]).toContain(`listen.backlog = ${suggested.listenBacklog}`);
       expect(fpmFile?.[1]).toMatch(/process_control_timeout = 10s?/);
-      expect(report.files['sysctl.d/60-fpmkit.conf']).toContain(
+      expect(report.files['sysctl.d/60-php-fpm.conf']).toContain(
         `net.core.somaxconn = ${suggested.somaxconn}`,
       );
       // The long request was in flight at the reload: process_control_timeout = 0 killed it.
@@ -223,7 +223,7 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
         /^error {3}live\.accept-queue-overflow \[pool www\] nginx was refused \d+ connection/m,
       );
       expect(r.stdout).toMatch(/effectiveBacklog: 8\n/);
-      expect(r.stdout).toMatch(/--- sysctl\.d\/60-fpmkit\.conf \(with the fix applied\) ---/);
+      expect(r.stdout).toMatch(/--- sysctl\.d\/60-php-fpm\.conf \(with the fix applied\) ---/);
       expect(r.stdout).not.toMatch(/\n\s+at .*\.js:\d+/);
       expect(r.exitCode).toBe(1);
     }, 90_000);
