@@ -22,7 +22,15 @@ import { checkStack } from './check-stack.js';
  */
 export type SnapshotPart<T> =
   | { ok: true; value: T; source?: string }
-  | { ok: false; reason: string; code?: string; source?: string };
+  | {
+      ok: false;
+      reason: string;
+      /** The error's stable code, e.g. `FPMKIT_IO`, `FPMKIT_STATUS_MISCONFIGURED`. */
+      code?: string;
+      /** The system error, e.g. `ENOENT`, `EACCES`. */
+      errno?: string;
+      source?: string;
+    };
 
 /** The tail of a log file as read: at most a bounded number of bytes, whole lines only. */
 export interface LogWindow {

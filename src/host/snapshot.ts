@@ -8,7 +8,7 @@ import type {
   SnapshotPart,
   SnapshotPool,
 } from '../doctor/diagnose.js';
-import { FpmkitInvalidOptionError, isFpmkitError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
 import { parseFpmConfig } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
 import {
@@ -62,14 +62,22 @@ export interface CollectSnapshotOptions extends ReadOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-function fail(error: unknown): { ok: false; reason: string; code?: string } {
+function fail(error: unknown): { ok: false; reason: string; code?: string; errno?: string } {
   const message = (error as Error)?.message ?? String(error);
-  const code = isFpmkitError(error)
-    ? error.code
-    : ((error as { code?: unknown } | null)?.code as string | undefined);
-  return typeof code === 'string'
-    ? { ok: false, reason: message, code }
-    : { ok: false, reason: message };
+  const raw = (error ?? {}) as { code?: unknown; errno?: unknown };
+  const code = isFpmkitError(error) ? error.code : undefined;
+  const errno =
+    typeof raw.errno === 'string'
+      ? raw.errno
+      : code === undefined && typeof raw.code === 'string'
+        ? raw.code
+        : undefined;
+  return {
+    ok: false,
+    reason: message,
+    ...(code === undefined ? {} : { code }),
+    ...(errno === undefined ? {} : { errno }),
+  };
 }
 
 async function part<T>(read: () => Promise<T>): Promise<SnapshotPart<T>> {
@@ -88,7 +96,13 @@ export async function readLogWindow(
   path: string,
   maxBytes = DEFAULT_LOG_WINDOW_BYTES,
 ): Promise<LogWindow> {
-  const handle = await open(path, 'r');
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new FpmkitIoError(path, `cannot open log (${errno})`, { cause: error, errno });
+  }
   try {
     const { size } = await handle.stat();
     const start = Math.max(0, size - maxBytes);
