@@ -99,7 +99,9 @@ export function reportError(command: string, error: unknown, io: CliIo, json: bo
   if (!isFpmkitError(error)) throw error;
   const fix = (error as { fix?: unknown }).fix;
   const hint = (error as { hint?: unknown }).hint;
-  const extra = typeof fix === 'string' ? fix : typeof hint === 'string' ? hint : undefined;
+  const advice = typeof fix === 'string' ? fix : typeof hint === 'string' ? hint : undefined;
+  // Connect errors already end their message with the hint.
+  const extra = advice !== undefined && !error.message.includes(advice) ? advice : undefined;
   if (json)
     io.stdout(
       `${JSON.stringify({ error: { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) } })}\n`,

@@ -730,7 +730,7 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
   const noFpm = snapshot.noFpm !== undefined && snapshot.masters.length === 0;
   const text = noFpm
     ? `No PHP-FPM master was found (${snapshot.noFpm}).`
-    : `${snapshot.masters.length} FPM master(s), ${poolCount} pool(s): ${count('error')} error(s), ${count('warning')} warning(s), ${count('info')} note(s)${hasErrors(sorted) ? '' : '; nothing wrong found'}.`;
+    : `${snapshot.masters.length} FPM master(s), ${poolCount} pool(s): ${count('error')} error(s), ${count('warning')} warning(s), ${count('info')} note(s)${hasErrors(sorted) ? '' : '; no errors'}.`;
   return {
     findings: sorted,
     summary: {
@@ -769,16 +769,32 @@ function missingParts(snapshot: HostSnapshot): MissingPart[] {
   note('meminfo', snapshot.meminfo);
   note('cgroup', snapshot.cgroup);
   note('nginx error log', snapshot.nginxErrorLog);
+  const shared = new Set(
+    [snapshot.unixQueues, snapshot.tcpQueues].flatMap((p) => (p.ok ? [] : [p.reason])),
+  );
   for (const m of snapshot.masters) {
     const who = m.pid === undefined ? m.configPath : `master ${m.pid}`;
     note(`${who}: config`, m.config);
     note(`${who}: error log`, m.errorLog);
+    // One entry per aspect and reason, naming the pools it applies to.
+    const grouped = new Map<string, { aspect: string; reason: string; pools: string[] }>();
     for (const p of m.pools) {
-      note(`${who} pool ${p.name}: status`, p.status);
-      note(`${who} pool ${p.name}: queue`, p.queue);
-      note(`${who} pool ${p.name}: slowlog`, p.slowlog);
-      note(`${who} pool ${p.name}: worker memory`, p.workerMemory);
+      const aspects: [string, SnapshotPart<unknown>][] = [
+        ['status', p.status],
+        ['queue', p.queue],
+        ['slowlog', p.slowlog],
+        ['worker memory', p.workerMemory],
+      ];
+      for (const [aspect, part] of aspects) {
+        if (part.ok || (aspect === 'queue' && shared.has(part.reason))) continue;
+        const key = `${aspect}\u0000${part.reason}`;
+        const g = grouped.get(key) ?? { aspect, reason: part.reason, pools: [] };
+        g.pools.push(p.name);
+        grouped.set(key, g);
+      }
     }
+    for (const g of grouped.values())
+      out.push({ part: `${who}: ${g.aspect} of pool ${g.pools.join(', ')}`, reason: g.reason });
   }
   return out;
 }

@@ -153,7 +153,7 @@ describe('fpmkit doctor', () => {
       fromDirectory: async () => clean,
     });
     expect(code).toBe(0);
-    expect(out.join('')).toContain('nothing wrong found');
+    expect(out.join('')).toContain('; no errors.');
   });
 
   it('colours only on a terminal', async () => {
