@@ -182,7 +182,9 @@ export async function runDoctor(
   } catch (error) {
     if (!isFpmkitError(error)) throw error;
     if (args.options.json)
-      io.stdout(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      io.stdout(
+        `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message } })}\n`,
+      );
     else io.stderr(`fpmkit doctor: ${error.message}\n`);
     return EXIT.input;
   }

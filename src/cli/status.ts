@@ -104,7 +104,7 @@ export function reportError(command: string, error: unknown, io: CliIo, json: bo
   const extra = advice !== undefined && !error.message.includes(advice) ? advice : undefined;
   if (json)
     io.stdout(
-      `${JSON.stringify({ error: { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) } })}\n`,
+      `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) } })}\n`,
     );
   else io.stderr(`fpmkit ${command}: ${error.message}${extra ? `\n  fix: ${extra}` : ''}\n`);
   return error.code === 'FPMKIT_STATUS_MISCONFIGURED' ? EXIT.problems : EXIT.input;

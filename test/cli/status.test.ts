@@ -44,7 +44,10 @@ const watchLine = z.strictObject({
   maxChildrenReachedIncrement: z.number().int().optional(),
   slowRequestsIncrement: z.number().int().optional(),
 });
-const errorJson = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const errorJson = z.object({
+  ok: z.literal(false),
+  error: z.object({ code: z.string(), message: z.string() }),
+});
 const noStack = /\n\s+at .+:\d+:\d+/;
 
 describe('fpmkit status/watch/doctor help and bad command lines', () => {
@@ -167,7 +170,7 @@ describe.skipIf(!fpmReq.available)(
       const r = await fpmkit(['status', target, '--path', '/status']);
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toMatch(/^fpmkit status: /);
-      expect(r.stderr).toContain('fix:');
+      expect(r.stderr).toMatch(/fix: set `pm\.status_path/i);
       expect(r.stderr).not.toMatch(noStack);
     });
 
