@@ -114,7 +114,8 @@ export interface CheckStackOptions {
   nginxAutoWorkerProcesses?: number;
 }
 
-const DEFAULT_MARGIN_SECONDS = 5;
+/** Default of `timeoutMarginSeconds`: headroom between nested timeouts, in seconds. */
+export const STACK_TIMEOUT_MARGIN_SECONDS = 5;
 
 /** A pool with the values FPM runs it with. */
 interface Pool {
@@ -264,7 +265,8 @@ function toPools(config: FpmConfig, php: PhpIniSettings | undefined): Pool[] {
   });
 }
 
-function push(ctx: Ctx, finding: Finding): void {
+/** Every finding goes through here, so only the documented codes can be produced. */
+function push(ctx: Ctx, finding: Finding & { code: StackFindingCode }): void {
   ctx.findings.push(finding);
 }
 
@@ -899,8 +901,8 @@ function checkRlimitFiles(
   if (value === undefined || value <= 0) return;
   const isGlobal = where.pool === undefined;
   const failure = isGlobal
-    ? 'the master fails to start ("failed to set rlimit_files")'
-    : 'each child logs "failed to set rlimit_files for this pool" and keeps the inherited limit';
+    ? 'FPM does not start (setrlimit(RLIMIT_NOFILE) fails in the master)'
+    : 'each child keeps the limit it inherited and goes on; the "failed to set rlimit_files" error reaches the log only with catch_workers_output = yes';
   if (kernel.nrOpen !== undefined && value > kernel.nrOpen) {
     push(ctx, {
       code: 'stack.rlimit-files-above-nr-open',
@@ -1027,10 +1029,15 @@ function checkDatabase(ctx: Ctx, pools: readonly Pool[], db: DatabaseLimits): vo
 export function checkStack(input: StackInput, options: CheckStackOptions = {}): Finding[] {
   if (input === null || typeof input !== 'object')
     throw new FpmkitInvalidOptionError('input', 'must be an object with fpm and kernel');
-  const margin = options.timeoutMarginSeconds ?? DEFAULT_MARGIN_SECONDS;
+  const margin = options.timeoutMarginSeconds ?? STACK_TIMEOUT_MARGIN_SECONDS;
   if (!Number.isFinite(margin) || margin < 0)
     throw new FpmkitInvalidOptionError('timeoutMarginSeconds', 'must be a number of seconds >= 0');
   const master = options.fpmMasterUser ?? { name: 'root', group: 'root' };
+  if (typeof master?.name !== 'string' || typeof master.group !== 'string')
+    throw new FpmkitInvalidOptionError('fpmMasterUser', 'must be { name, group } strings');
+  const autoWorkers = options.nginxAutoWorkerProcesses;
+  if (autoWorkers !== undefined && !(Number.isSafeInteger(autoWorkers) && autoWorkers >= 1))
+    throw new FpmkitInvalidOptionError('nginxAutoWorkerProcesses', 'must be a whole number >= 1');
   const config = toFpmConfig(input.fpm);
   const kernel = parseInput(kernelSettingsSchema, input.kernel ?? {}, 'kernel');
   const nginx =

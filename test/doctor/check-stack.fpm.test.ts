@@ -6,6 +6,7 @@
  *   (stack.no-wall-clock-limit).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkStack } from '../../src/doctor/index.js';
 import type { PoolConfigInput } from '../../src/fpm/index.js';
@@ -128,6 +129,24 @@ describe.skipIf(!fpmReq.available || !canSwitchUser)(
       expect(connectAs(path, WWW.uid, WWW.gid)).toBe(predicted(c, path));
     });
 
+    it("listen.owner by name also hands the socket to that user's primary group", () => {
+      // nobody with www-data as its only group: allowed only if the socket's group is www-data.
+      const path = fpm.pool('owner').socketPath!;
+      expect(connectAs(path, 65534, WWW.gid)).toBe('OK');
+      const findings = checkStack({
+        fpm: {
+          pool: {
+            name: 'owner',
+            listen: { address: path, owner: 'www-data', mode: 0o660 },
+            pm: { mode: 'static', maxChildren: 2 },
+          },
+        },
+        kernel: {},
+        webServerUser: { name: 'nobody', groups: ['www-data'] },
+      });
+      expect(findings.map((f) => f.code)).not.toContain('stack.socket-not-writable');
+    });
+
     it('predicts both outcomes across the table', () => {
       const outcomes = new Set(cases.map((c) => predicted(c, '/x.sock')));
       expect(outcomes).toEqual(new Set(['OK', 'EACCES']));
@@ -219,6 +238,78 @@ describe.skipIf(!fpmReq.available || !cgiFcgi)(
       expect(findings.find((f) => f.code === 'stack.no-wall-clock-limit')?.evidence).toEqual({
         requestTerminateTimeoutSeconds: 0,
         maxExecutionTimeSeconds: 1,
+      });
+    });
+  },
+);
+
+describe.skipIf(!fpmReq.available || !isRoot())(
+  `rlimit_files above fs.nr_open${fpmReq.available ? (isRoot() ? '' : ' (needs root)') : fpmReq.reason}`,
+  () => {
+    const nrOpen = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    const kernel = { nrOpen };
+
+    it('in a pool: children keep the inherited limit and serve (stack.rlimit-files-above-nr-open is a warning)', async () => {
+      const fpm = await startPhpFpm({
+        // Without catch_workers_output the child's error goes to /dev/null.
+        pools: [
+          {
+            name: 'files',
+            directives: `rlimit_files = ${nrOpen + 1}\ncatch_workers_output = yes`,
+          },
+        ],
+      });
+      try {
+        // Children log while they start, which may be after the socket accepts.
+        const deadline = Date.now() + 10_000;
+        let log = '';
+        while (Date.now() < deadline) {
+          log = `${readFileSync(fpm.errorLogPath, 'utf8')}${fpm.daemon.output()}`;
+          if (log.includes('failed to set rlimit_files')) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(log).toContain('failed to set rlimit_files for this pool');
+        expect(log).not.toMatch(/child failed to initialize/);
+        // The child runs on with the master's limit.
+        const child = readFileSync(`/proc/${fpm.pid}/task/${fpm.pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)[0]!;
+        const openFiles = (pid: string | number) =>
+          /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1];
+        expect(openFiles(child)).toBe(openFiles(fpm.pid));
+      } finally {
+        await fpm.stop();
+      }
+      const [f] = checkStack({
+        fpm: {
+          pool: {
+            name: 'files',
+            listen: { address: '/run/x.sock', mode: 0o660 },
+            pm: { mode: 'static', maxChildren: 2, maxRequests: 10 },
+            rlimitFiles: nrOpen + 1,
+            requestTerminateTimeoutSeconds: 40,
+          },
+          global: { processControlTimeoutSeconds: 40 },
+        },
+        kernel,
+      });
+      expect(f).toMatchObject({ code: 'stack.rlimit-files-above-nr-open', severity: 'warning' });
+    });
+
+    it('in [global]: FPM does not start (stack.rlimit-files-above-nr-open is an error)', async () => {
+      await expect(
+        startPhpFpm({ pools: [{ name: 'files' }], global: `rlimit_files = ${nrOpen + 1}` }),
+      ).rejects.toThrow(/setrlimit\(RLIMIT_NOFILE, \d+\)/);
+      const findings = checkStack({
+        fpm: {
+          global: { rlimitFiles: nrOpen + 1 },
+          pool: { name: 'files', pm: { mode: 'static', maxChildren: 2 } },
+        },
+        kernel,
+      });
+      expect(findings.find((f) => f.code === 'stack.rlimit-files-above-nr-open')).toMatchObject({
+        severity: 'error',
+        evidence: { section: 'global', nrOpen },
       });
     });
   },

@@ -821,4 +821,61 @@ describe('checkStack', () => {
       { numRuns: 300 },
     );
   });
+
+  it('takes any string in any string field without a TypeError (fuzzed)', () => {
+    let checked = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          poolName: fc.string(),
+          address: fc.string(),
+          owner: fc.string(),
+          acl: fc.array(fc.string(), { maxLength: 2 }),
+          statusPath: fc.string(),
+          statusListen: fc.string(),
+          phpValue: fc.dictionary(fc.string(), fc.string()),
+          user: fc.string(),
+          groups: fc.array(fc.string(), { maxLength: 3 }),
+          locationRegex: fc.string(),
+          filesMatch: fc.string(),
+          host: fc.string(),
+        }),
+        (r) => {
+          const s = good();
+          const p = pool(s);
+          p.name = r.poolName;
+          p.listen = { address: r.address, owner: r.owner, mode: 0o660 };
+          if (r.acl.length > 0) p.listen.aclGroups = r.acl;
+          p.pm!.statusPath = r.statusPath;
+          p.pm!.statusListen = r.statusListen;
+          p.phpAdminValue = r.phpValue;
+          s.webServerUser = { name: r.user, groups: r.groups };
+          s.nginx!.tryFilesGuard = false;
+          delete s.nginx!.status;
+          const regex = structuredClone(s);
+          regex.nginx!.locationRegex = r.locationRegex;
+          for (const input of [
+            s,
+            regex,
+            withApache(s, { filesMatch: r.filesMatch, requireExistingFile: false }),
+            withApache(s, { backend: { host: r.host, port: 9000 } }),
+          ]) {
+            try {
+              for (const f of checkStack(input)) expect(findingSchema.parse(f)).toEqual(f);
+              checked++;
+            } catch (error) {
+              if (!isFpmkitError(error)) throw error;
+              refused++;
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Many inputs pass the schemas and reach the checks (empty user names and invalid regexes
+    // are refused with FpmkitInvalidOptionError).
+    expect(checked).toBeGreaterThan(300);
+    expect(refused).toBeGreaterThan(0);
+  });
 });

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STACK_FINDING_CODES } from '../../src/doctor/index.js';
 
-/** Every Finding code written as a literal in the sources (`'fpm.xxx'`, `'stack.xxx'`). */
+/** Every Finding code written as a literal in the sources (`'fpm.xxx'`, `'stack.xxx'`, `code: 'x.y'`). */
 function codesInSources(dir: string): Set<string> {
   const codes = new Set<string>();
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
     const text = readFileSync(join(entry.parentPath, entry.name), 'utf8');
     for (const m of text.matchAll(/'((?:fpm|stack)\.[a-z][a-z-]*)'/g)) codes.add(m[1]!);
+    // Any other area's codes, written as `code: 'area.name'`.
+    for (const m of text.matchAll(/\bcode: '([a-z]+\.[a-z][a-z-]*)'/g)) codes.add(m[1]!);
   }
   return codes;
 }
