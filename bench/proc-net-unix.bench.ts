@@ -7,14 +7,22 @@
  * it could never see these tables; its parser module (`lib/parsers`, `processNetUnix`) is
  * called directly with the same string instead. It returns 4 of the 8 fields (slot,
  * referenceCount, type, path) and no queues, so it does less work than fpmkit here.
+ * `unixListenQueues(text)` is the path `readUnixListenQueues` takes: the same scan and checks,
+ * keeping only listeners and per-path counts instead of an object per row.
  */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseProcNetUnix, unixListenQueues } from '../src/kernel/index.js';
 import { checkLoad, compare, consume, report } from './lib.js';
 
 const require = createRequire(import.meta.url);
 const peer = require('@stroncium/procfs/lib/parsers') as {
   processNetUnix: (text: string) => unknown[];
+};
+const { Procfs } = require('@stroncium/procfs') as {
+  Procfs: new (root: string) => { netUnix: () => unknown[] };
 };
 
 /** A busy host: a few hundred FPM listeners with queues, many connected sockets, some named. */
@@ -54,7 +62,26 @@ function generate(rows: number): string {
   return `${out.join('\n')}\n`;
 }
 
+/** Not timed: how many rows each library's own file reader returns for a 10k-row table. */
+async function readerCompleteness(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'fpmkit-bench-proc-'));
+  try {
+    const text = generate(10_000);
+    await mkdir(join(root, 'net'));
+    await writeFile(join(root, 'net', 'unix'), text);
+    const { readFile } = await import('node:fs/promises');
+    const ours = parseProcNetUnix(await readFile(join(root, 'net', 'unix'), 'utf8')).length;
+    const theirs = new Procfs(root).netUnix().length;
+    console.log(
+      `file readers on a ${(text.length / 1024).toFixed(0)} KiB /proc/net/unix of 9,999 rows: fpmkit ${ours} rows, @stroncium/procfs ${theirs} rows`,
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 checkLoad();
+await readerCompleteness();
 for (const rows of [10_000, 100_000, 1_000_000]) {
   const text = generate(rows);
   const rounds = rows >= 1_000_000 ? 9 : 15;
@@ -66,6 +93,7 @@ for (const rows of [10_000, 100_000, 1_000_000]) {
         role: 'fpmkit',
         run: () => unixListenQueues(parseProcNetUnix(text)),
       },
+      { name: 'unixListenQueues(text)', role: 'fpmkit', run: () => unixListenQueues(text) },
       { name: 'parseProcNetUnix alone', role: 'fpmkit', run: () => parseProcNetUnix(text) },
       {
         name: '@stroncium/procfs processNetUnix',
@@ -80,4 +108,8 @@ for (const rows of [10_000, 100_000, 1_000_000]) {
     `/proc/net/unix, ${rows.toLocaleString('en')} lines (${(text.length / 1048576).toFixed(1)} MiB)`,
     results,
   );
+  const peerMs = results.find((r) => r.role === 'peer')!.medianMs;
+  for (const r of results.filter((x) => x.role === 'fpmkit').slice(1)) {
+    console.log(`  ${r.name} is ${(peerMs / r.medianMs).toFixed(2)}x as fast as the peer`);
+  }
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
 import { parseFpmProcessTitle } from '../kernel/cmdline.js';
 import { parseProcNetTcp, tcpListenQueues } from '../kernel/proc-net-tcp.js';
-import { parseProcNetUnix, unixListenQueues } from '../kernel/proc-net-unix.js';
+import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
 import {
   listDir,
@@ -15,60 +16,71 @@ import {
 } from './io.js';
 
 /** A listening socket an FPM process holds, with its current accept queue. */
-export type FpmSocket =
-  | {
-      kind: 'unix';
-      path: string;
-      abstract: boolean;
-      inode: number;
-      /** Connections waiting in the accept queue now. */
-      queued: number;
-      /** Accepted connections still open. */
-      accepted: number;
-    }
-  | {
-      kind: 'tcp';
-      family: 4 | 6;
-      address: string;
-      port: number;
-      inode: number;
-      /** Connections waiting in the accept queue now. */
-      queued: number;
-    };
+export const fpmSocketSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('unix'),
+    path: z.string(),
+    abstract: z.boolean(),
+    inode: z.number().int().nonnegative(),
+    /** Connections waiting in the accept queue now. */
+    queued: z.number().int().nonnegative(),
+    /** Accepted connections still open. */
+    accepted: z.number().int().nonnegative(),
+  }),
+  z.object({
+    kind: z.literal('tcp'),
+    family: z.union([z.literal(4), z.literal(6)]),
+    address: z.string(),
+    port: z.number().int().min(0).max(65535),
+    inode: z.number().int().nonnegative(),
+    /** Connections waiting in the accept queue now. */
+    queued: z.number().int().nonnegative(),
+  }),
+]);
+export type FpmSocket = z.infer<typeof fpmSocketSchema>;
 
 /** One pool of one master. Pools are per master: two masters' `www` pools stay two pools. */
-export interface FpmPoolInfo {
-  name: string;
-  masterPid: number;
-  workerPids: number[];
-  /** Listening sockets the pool's workers hold (its `listen` socket). Empty when it has no workers (ondemand). */
-  sockets: FpmSocket[];
-}
+export const fpmPoolInfoSchema = z.object({
+  name: z.string(),
+  masterPid: z.number().int().positive(),
+  workerPids: z.array(z.number().int().positive()),
+  /** Listening sockets the pool's workers hold (its `listen` socket); empty without workers (ondemand). */
+  sockets: z.array(fpmSocketSchema),
+});
+export type FpmPoolInfo = z.infer<typeof fpmPoolInfoSchema>;
 
 /** One FPM master process. */
-export interface FpmMasterInfo {
-  pid: number;
+export const fpmMasterInfoSchema = z.object({
+  pid: z.number().int().positive(),
   /** The config file named in the process title (`master process (PATH)`). */
-  configPath: string;
+  configPath: z.string(),
   /** The config file's text, when it could be read. */
-  configText?: string;
-  /** Why the config file could not be read. */
-  configError?: string;
+  configText: z.string().optional(),
+  /** Why the config file could not be read or parsed. */
+  configError: z.string().optional(),
   /** What `parseConfig` returned for the text, when that option was given. */
-  config?: unknown;
-  pools: FpmPoolInfo[];
+  config: z.unknown().optional(),
+  pools: z.array(fpmPoolInfoSchema),
   /** Listening sockets only the master holds: `pm.status_listen` sockets, or pools without workers. */
-  unassignedSockets: FpmSocket[];
-}
+  unassignedSockets: z.array(fpmSocketSchema),
+});
+export type FpmMasterInfo = z.infer<typeof fpmMasterInfoSchema>;
 
 /** Everything `discoverFpm` found. */
-export interface FpmDiscovery {
-  masters: FpmMasterInfo[];
+export const fpmDiscoverySchema = z.object({
+  masters: z.array(fpmMasterInfoSchema),
   /** All pools of all masters. */
-  pools: FpmPoolInfo[];
+  pools: z.array(fpmPoolInfoSchema),
   /** Workers whose parent is not a master found here (e.g. its title was changed). */
-  orphanWorkers: { pid: number; pool: string; ppid: number }[];
-}
+  orphanWorkers: z.array(
+    z.object({
+      pid: z.number().int().positive(),
+      pool: z.string(),
+      ppid: z.number().int().nonnegative(),
+    }),
+  ),
+});
+export type FpmDiscovery = z.infer<typeof fpmDiscoverySchema>;
 
 export interface DiscoverFpmOptions extends ReadOptions {
   /**
@@ -105,7 +117,7 @@ async function listeners(procRoot: string, pid: number): Promise<Map<number, Fpm
     (await readTextIfExists(join(procRoot, 'net', name)));
   const unix = await read('unix');
   if (unix !== undefined) {
-    for (const q of unixListenQueues(parseProcNetUnix(unix))) {
+    for (const q of unixListenQueues(unix)) {
       out.set(q.inode, {
         kind: 'unix',
         path: q.path,

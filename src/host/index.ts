@@ -5,7 +5,13 @@ export type {
   FpmPoolInfo,
   FpmSocket,
 } from './discover.js';
-export { discoverFpm } from './discover.js';
+export {
+  discoverFpm,
+  fpmDiscoverySchema,
+  fpmMasterInfoSchema,
+  fpmPoolInfoSchema,
+  fpmSocketSchema,
+} from './discover.js';
 export type { HostFpmSystemOptions } from './fpm-config.js';
 export {
   checkFpmConfigFile,
@@ -17,7 +23,14 @@ export {
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
-export { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
+export {
+  hostCgroupMemorySchema,
+  measureWorkerMemory,
+  readCgroupMemory,
+  readMeminfo,
+  workerMemorySampleSchema,
+  workerMemorySchema,
+} from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 export type {
   CollectSnapshotOptions,

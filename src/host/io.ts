@@ -57,7 +57,7 @@ export async function readTextIfExists(path: string): Promise<string | undefined
   }
 }
 
-/** Reads a file as Latin-1 bytes (cmdline may hold any byte); undefined when gone or unreadable. */
+/** Reads a whole file (cmdline is read as latin1, since it may hold any byte); undefined when gone or unreadable. */
 export async function readTextQuietly(
   path: string,
   encoding: BufferEncoding = 'utf8',

@@ -1,7 +1,9 @@
 import { join, posix } from 'node:path';
+import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
   type CgroupMemoryLimit,
+  cgroupMemoryLimitSchema,
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
@@ -26,21 +28,22 @@ function checkPid(pid: number, option = 'pid'): void {
 }
 
 /** The memory limits that apply to one process through its cgroup. */
-export interface HostCgroupMemory {
-  version: 1 | 2;
+export const hostCgroupMemorySchema = z.object({
+  version: z.union([z.literal(1), z.literal(2)]),
   /** The process's cgroup path, e.g. `/system.slice/php8.2-fpm.service`. */
-  path: string;
+  path: z.string(),
   /** The tightest limit on the way from the process's cgroup up to the root. */
-  limitBytes: CgroupMemoryLimit;
+  limitBytes: cgroupMemoryLimitSchema,
   /** The cgroup that sets `limitBytes`; absent when nothing is limited. */
-  limitPath?: string;
+  limitPath: z.string().optional(),
   /** v2 only: the tightest `memory.high` (reclaim and throttling start there). */
-  highBytes?: CgroupMemoryLimit;
+  highBytes: cgroupMemoryLimitSchema.optional(),
   /** Current usage of the process's own cgroup. */
-  usageBytes?: number;
+  usageBytes: z.number().int().nonnegative().optional(),
   /** `memory.stat` of the process's own cgroup. */
-  stat?: Record<string, number>;
-}
+  stat: z.record(z.string(), z.number()).optional(),
+});
+export type HostCgroupMemory = z.infer<typeof hostCgroupMemorySchema>;
 
 /** `/a/b/c` → `['/a/b/c', '/a/b', '/a', '/']`. */
 function ancestors(path: string): string[] {
@@ -117,39 +120,41 @@ export async function readCgroupMemory(
 }
 
 /** One process's memory. */
-export interface WorkerMemorySample {
-  pid: number;
+export const workerMemorySampleSchema = z.object({
+  pid: z.number().int().positive(),
   /** `pss` from smaps_rollup; `rss` from /proc/PID/status when smaps_rollup is unreadable. */
-  source: 'pss' | 'rss';
+  source: z.enum(['pss', 'rss']),
   /** PSS when `source` is `pss`, else RSS: the figure to size with. */
-  bytes: number;
-  rssBytes: number;
+  bytes: z.number().int().nonnegative(),
+  rssBytes: z.number().int().nonnegative(),
   /** PSS; absent for `rss` samples. */
-  pssBytes?: number;
+  pssBytes: z.number().int().nonnegative().optional(),
   /** Pages shared with other processes (smaps Shared_*; for `rss` samples RssFile + RssShmem). */
-  sharedBytes: number;
+  sharedBytes: z.number().int().nonnegative(),
   /** Pages only this process maps (smaps Private_*; for `rss` samples RssAnon). */
-  privateBytes: number;
-}
+  privateBytes: z.number().int().nonnegative(),
+});
+export type WorkerMemorySample = z.infer<typeof workerMemorySampleSchema>;
 
 /** Memory per worker over a set of processes, with the spread. */
-export interface WorkerMemory {
-  samples: WorkerMemorySample[];
+export const workerMemorySchema = z.object({
+  samples: z.array(workerMemorySampleSchema),
   /** Number of processes measured. */
-  count: number;
+  count: z.number().int().nonnegative(),
   /** Pids that had exited (or were unreadable) when read. */
-  missing: number[];
-  /** `pss` when every sample is PSS, `rss` when every one is RSS, else `mixed`. */
-  source: 'pss' | 'rss' | 'mixed' | 'none';
-  meanBytes: number;
-  medianBytes: number;
-  minBytes: number;
-  maxBytes: number;
+  missing: z.array(z.number().int().positive()),
+  /** `pss` when every sample is PSS, `rss` when every one is RSS, `mixed` otherwise, `none` without samples. */
+  source: z.enum(['pss', 'rss', 'mixed', 'none']),
+  meanBytes: z.number().nonnegative(),
+  medianBytes: z.number().nonnegative(),
+  minBytes: z.number().nonnegative(),
+  maxBytes: z.number().nonnegative(),
   /** Population standard deviation of `bytes`. */
-  stddevBytes: number;
-  sharedMeanBytes: number;
-  privateMeanBytes: number;
-}
+  stddevBytes: z.number().nonnegative(),
+  sharedMeanBytes: z.number().nonnegative(),
+  privateMeanBytes: z.number().nonnegative(),
+});
+export type WorkerMemory = z.infer<typeof workerMemorySchema>;
 
 async function sampleOne(pid: number, procRoot: string): Promise<WorkerMemorySample | undefined> {
   let rollup: string | undefined;

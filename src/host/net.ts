@@ -1,11 +1,7 @@
 import { join } from 'node:path';
 import { type NetstatCounters, parseProcNetNetstat } from '../kernel/proc-net-netstat.js';
 import { parseProcNetTcp, type TcpListenQueue, tcpListenQueues } from '../kernel/proc-net-tcp.js';
-import {
-  parseProcNetUnix,
-  type UnixListenQueue,
-  unixListenQueues,
-} from '../kernel/proc-net-unix.js';
+import { type UnixListenQueue, unixListenQueues } from '../kernel/proc-net-unix.js';
 import { type ReadOptions, readText, readTextIfExists, roots } from './io.js';
 
 /**
@@ -16,7 +12,7 @@ import { type ReadOptions, readText, readTextIfExists, roots } from './io.js';
  */
 export async function readUnixListenQueues(options: ReadOptions = {}): Promise<UnixListenQueue[]> {
   const { procRoot } = roots(options);
-  return unixListenQueues(parseProcNetUnix(await readText(join(procRoot, 'net', 'unix'))));
+  return unixListenQueues(await readText(join(procRoot, 'net', 'unix')));
 }
 
 /**

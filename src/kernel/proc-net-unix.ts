@@ -76,12 +76,12 @@ for (let i = 0; i < 6; i++) {
 let cursor = 0;
 
 /** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
-function readHexFixed(text: string, p: number, n: number): number {
+function readHexFixed(text: string, p: number, n: number, table: Int8Array): number {
   // 32-bit integer arithmetic (n <= 8); `>>> 0` reads the bits back as unsigned.
   let value = 0;
   let bad = 0;
   for (let i = 0; i < n; i++) {
-    const d = HEX_VALUE[text.charCodeAt(p + i)]!;
+    const d = table[text.charCodeAt(p + i)]!;
     bad |= d;
     value = (value << 4) | d;
   }
@@ -156,7 +156,30 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
   const out: UnixSocket[] = new Array(
     Math.min(Math.ceil(text.length / MIN_ROW_CHARS), MAX_PRESIZE_ROWS),
   );
+  out.length = scan(text, out, null);
+  return out;
+}
+
+/** What the queue-only scan gathers: listeners, and [queued, accepted] per path. */
+interface QueueTally {
+  listeners: { path: string; inode: number }[];
+  counts: Map<string, [number, number]>;
+}
+
+/**
+ * The scanner behind `parseProcNetUnix` (rows into `out`) and `unixListenQueues(text)` (only
+ * listeners and per-path counts into `tally`, without an object per row). Returns the row count.
+ */
+function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
   let count = 0;
+  // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
+  const table = HEX_VALUE;
+  const minLength = FIXED_MIN_LENGTH;
+  const maxInodeDigits = MAX_INODE_DIGITS;
+  const listeningFlag = UNIX_FLAG_LISTENING;
+  const streamType = UNIX_TYPE_STREAM;
+  const connecting = UNIX_STATE_CONNECTING;
+  const connected = UNIX_STATE_CONNECTED;
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -190,7 +213,7 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
     const c = colon;
     // Fast path for the layout the kernel prints; anything else goes through the general path.
     if (
-      end - c >= FIXED_MIN_LENGTH &&
+      end - c >= minLength &&
       text.charCodeAt(c + 1) === 32 &&
       text.charCodeAt(c + 10) === 32 &&
       text.charCodeAt(c + 19) === 32 &&
@@ -198,14 +221,27 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
       text.charCodeAt(c + 33) === 32 &&
       text.charCodeAt(c + 36) === 32
     ) {
-      refCount = readHexFixed(text, c + 2, 8);
-      protocol = readHexFixed(text, c + 11, 8);
-      flags = readHexFixed(text, c + 20, 8);
-      type = readHexFixed(text, c + 29, 4);
-      state = readHexFixed(text, c + 34, 2);
+      refCount = readHexFixed(text, c + 2, 8, table);
+      protocol = readHexFixed(text, c + 11, 8, table);
+      flags = readHexFixed(text, c + 20, 8, table);
+      type = readHexFixed(text, c + 29, 4, table);
+      state = readHexFixed(text, c + 34, 2, table);
       if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
-        inode = readInode(text, c + 36, end);
-        p = cursor;
+        // Inode: padding spaces after the one at c + 36, then decimal digits.
+        let q = c + 37;
+        while (q < end && text.charCodeAt(q) === 32) q++;
+        const digitsStart = q;
+        let value = 0;
+        while (q < end) {
+          const d = text.charCodeAt(q) - 48;
+          if (d < 0 || d > 9) break;
+          value = value * 10 + d;
+          q++;
+        }
+        if (q > digitsStart && q - digitsStart <= maxInodeDigits) {
+          inode = value;
+          p = q;
+        }
       }
     }
     if (inode < 0) {
@@ -220,26 +256,34 @@ export function parseProcNetUnix(text: string): UnixSocket[] {
       }
       p = cursor;
     }
-    const listening = (flags & UNIX_FLAG_LISTENING) !== 0;
-    if (p + 1 < end && text.charCodeAt(p) === 32) {
-      out[count++] = {
-        refCount,
-        flags,
-        listening,
-        type,
-        state,
-        inode,
-        path: text.slice(p + 1, end),
-      };
-    } else if (p === end || (p + 1 === end && text.charCodeAt(p) === 32)) {
-      out[count++] = { refCount, flags, listening, type, state, inode };
-    } else {
+    const listening = (flags & listeningFlag) !== 0;
+    let pathStart = -1;
+    if (p + 1 < end && text.charCodeAt(p) === 32) pathStart = p + 1;
+    else if (p !== end && !(p + 1 === end && text.charCodeAt(p) === 32)) {
       throw fail('unexpected text after the inode', lineNo, text, pos, end);
     }
+    if (out !== null) {
+      out[count] =
+        pathStart < 0
+          ? { refCount, flags, listening, type, state, inode }
+          : { refCount, flags, listening, type, state, inode, path: text.slice(pathStart, end) };
+    } else if (tally !== null && pathStart >= 0 && type === streamType) {
+      if (listening) {
+        tally.listeners.push({ path: text.slice(pathStart, end), inode });
+      } else if (state === connecting || state === connected) {
+        const path = text.slice(pathStart, end);
+        let c = tally.counts.get(path);
+        if (c === undefined) {
+          c = [0, 0];
+          tally.counts.set(path, c);
+        }
+        c[state === connecting ? 0 : 1]++;
+      }
+    }
+    count++;
     pos = next + 1;
   }
-  out.length = count;
-  return out;
+  return count;
 }
 
 function fail(reason: string, lineNo: number, text: string, start: number, end: number) {
@@ -254,38 +298,41 @@ function fail(reason: string, lineNo: number, text: string, start: number, end: 
  * (it reports `listen queue: 0` for every UNIX socket).
  */
 export function unixListenQueues(input: string | readonly UnixSocket[]): UnixListenQueue[] {
-  const sockets = typeof input === 'string' ? parseProcNetUnix(input) : input;
-  const byPath = new Map<string, UnixListenQueue[]>();
-  const result: UnixListenQueue[] = [];
-  for (const s of sockets) {
-    if (!s.listening || s.type !== UNIX_TYPE_STREAM || s.path === undefined) continue;
-    const entry: UnixListenQueue = {
-      path: s.path,
-      abstract: s.path.startsWith('@'),
-      inode: s.inode,
-      queued: 0,
-      accepted: 0,
-      ambiguous: false,
+  if (typeof input === 'string') {
+    // Text goes through a scan that keeps only what the queues need.
+    const tally: QueueTally = { listeners: [], counts: new Map() };
+    scan(input, null, tally);
+    return joinQueues(tally);
+  }
+  const tally: QueueTally = { listeners: [], counts: new Map() };
+  for (const s of input) {
+    if (s.path === undefined || s.type !== UNIX_TYPE_STREAM) continue;
+    if (s.listening) {
+      tally.listeners.push({ path: s.path, inode: s.inode });
+    } else if (s.state === UNIX_STATE_CONNECTING || s.state === UNIX_STATE_CONNECTED) {
+      let c = tally.counts.get(s.path);
+      if (c === undefined) {
+        c = [0, 0];
+        tally.counts.set(s.path, c);
+      }
+      c[s.state === UNIX_STATE_CONNECTING ? 0 : 1]++;
+    }
+  }
+  return joinQueues(tally);
+}
+
+function joinQueues(tally: QueueTally): UnixListenQueue[] {
+  const seen = new Map<string, number>();
+  for (const l of tally.listeners) seen.set(l.path, (seen.get(l.path) ?? 0) + 1);
+  return tally.listeners.map((l) => {
+    const c = tally.counts.get(l.path);
+    return {
+      path: l.path,
+      abstract: l.path.startsWith('@'),
+      inode: l.inode,
+      queued: c?.[0] ?? 0,
+      accepted: c?.[1] ?? 0,
+      ambiguous: (seen.get(l.path) ?? 0) > 1,
     };
-    result.push(entry);
-    const same = byPath.get(s.path);
-    if (same) {
-      same.push(entry);
-      for (const e of same) e.ambiguous = true;
-    } else {
-      byPath.set(s.path, [entry]);
-    }
-  }
-  if (result.length === 0) return result;
-  for (const s of sockets) {
-    if (s.listening || s.path === undefined || s.type !== UNIX_TYPE_STREAM) continue;
-    if (s.state !== UNIX_STATE_CONNECTING && s.state !== UNIX_STATE_CONNECTED) continue;
-    const entries = byPath.get(s.path);
-    if (entries === undefined) continue;
-    for (const e of entries) {
-      if (s.state === UNIX_STATE_CONNECTING) e.queued++;
-      else e.accepted++;
-    }
-  }
-  return result;
+  });
 }

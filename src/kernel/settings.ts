@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { FpmkitInvalidOptionError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
 import { lines, parseError } from './internal.js';
-import { parseSysctl } from './sysctl.js';
+import { parseSysctlEntries, type SysctlEntry } from './sysctl.js';
 
 /** `INT_MAX`: the ceiling of integer sysctls. */
 const INT_MAX = 0x7fffffff;
@@ -231,9 +231,26 @@ export function kernelSettingsFromSysctl(
   return validate(out as KernelSettings);
 }
 
-/** Reads sysctl.d text straight into settings (`parseSysctl` then `kernelSettingsFromSysctl`). */
+/**
+ * Reads sysctl.d text straight into settings (`parseSysctl` then `kernelSettingsFromSysctl`).
+ * A modelled value that is not a number or out of range throws `FpmkitParseError` at its line.
+ */
 export function parseSysctlConf(text: string): KernelSettings {
-  return kernelSettingsFromSysctl(parseSysctl(text));
+  const entries = parseSysctlEntries(text);
+  const keys = new Set(Object.values(KERNEL_SYSCTLS).map((s) => s.key));
+  const last = new Map<string, SysctlEntry>();
+  for (const e of entries) if (keys.has(e.key)) last.set(e.key, e);
+  const values: Record<string, string> = {};
+  for (const [key, e] of last) {
+    try {
+      kernelSettingsFromSysctl({ [key]: e.value });
+    } catch (error) {
+      const reason = error instanceof FpmkitParseError ? error.reason : (error as Error).message;
+      throw parseError('sysctl.d', reason, e.line, lines(text)[e.line - 1]);
+    }
+    values[key] = e.value;
+  }
+  return kernelSettingsFromSysctl(values);
 }
 
 /**

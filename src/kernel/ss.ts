@@ -83,7 +83,8 @@ export function parseSsUsers(text: string): SsProcess[] | undefined {
  * ```
  *
  * For LISTEN rows Recv-Q is the accept-queue length and Send-Q the backlog limit; for other
- * states both are byte counts. UNIX paths with runs of spaces come back with single spaces
+ * states both are byte counts. For TCP rows, columns after the peer that are not a process
+ * list (`-e`, `-m`, `-i` details) are ignored. UNIX paths with runs of spaces come back with single spaces
  * (ss separates columns with spaces too).
  */
 export function parseSs(text: string): SsSocket[] {
@@ -127,7 +128,7 @@ export function parseSs(text: string): SsSocket[] {
       localAddress = rest.join(' ');
       netid ??= 'u_str';
     } else {
-      if (rest.length !== 2) {
+      if (rest.length < 2) {
         throw parseError(
           SOURCE,
           'expected Local Address:Port and Peer Address:Port',

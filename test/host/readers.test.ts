@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError, FpmkitIoError } from '../../src/errors.js';
 import {
   discoverFpm,
+  fpmDiscoverySchema,
   measureWorkerMemory,
   readCgroupMemory,
   readKernelSettings,
@@ -13,6 +14,7 @@ import {
   readSysctl,
   readTcpListenQueues,
   readUnixListenQueues,
+  workerMemorySchema,
 } from '../../src/host/index.js';
 import { fixture } from '../kernel/helpers.js';
 
@@ -212,6 +214,7 @@ describe('measureWorkerMemory', () => {
     expect(m.maxBytes).toBe(5644 * 1024);
     expect(m.meanBytes).toBe(((1134 + 5644) * 1024) / 2);
     expect(m.stddevBytes).toBe(((5644 - 1134) * 1024) / 2);
+    expect(workerMemorySchema.parse(m)).toEqual(m);
   });
   it('handles no pids', async () => {
     expect(await measureWorkerMemory([], { procRoot })).toMatchObject({
@@ -291,6 +294,7 @@ describe('discoverFpm on a fixture tree', () => {
       expect.objectContaining({ path: '/run/a-status.sock' }),
     ]);
     expect(found.orphanWorkers).toEqual([{ pid: 30, pool: 'lost', ppid: 99 }]);
+    expect(fpmDiscoverySchema.parse(found)).toEqual(found);
   });
 
   it('records an unreadable config instead of failing', async () => {

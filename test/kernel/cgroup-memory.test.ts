@@ -4,6 +4,7 @@ import {
   parseCgroupMemory,
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
+  parseCgroupMemoryUsage,
   parseProcPidCgroup,
   tighterLimit,
 } from '../../src/kernel/index.js';
@@ -84,5 +85,6 @@ describe('cgroup memory', () => {
       (t) => parseCgroupMemoryLimit(t, 2),
     );
     fuzz([fixture('proc-files', 'cgroup-v1-hybrid.txt')], parseProcPidCgroup);
+    fuzz([fixture('proc-files', 'v2-memory.current.txt')], parseCgroupMemoryUsage);
   });
 });

@@ -6,6 +6,7 @@ import { FpmkitParseError } from '../../src/errors.js';
 import {
   parseProcNetUnix,
   parseSs,
+  type UnixListenQueue,
   type UnixSocket,
   unixListenQueues,
 } from '../../src/kernel/index.js';
@@ -268,6 +269,28 @@ describe('fuzzing', () => {
           actual = 'error';
         }
         expect(actual).toEqual(expected);
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
+  });
+
+  it('the text path of unixListenQueues agrees with the row path on 10,000 mutations', () => {
+    const seeds = unixDirs.map((d) => fixture('proc-net-unix', d, 'proc-net-unix.txt'));
+    fc.assert(
+      fc.property(mutatedText(seeds), (text) => {
+        let rows: UnixListenQueue[] | string;
+        try {
+          rows = unixListenQueues(parseProcNetUnix(text));
+        } catch (e) {
+          rows = String(e);
+        }
+        let direct: UnixListenQueue[] | string;
+        try {
+          direct = unixListenQueues(text);
+        } catch (e) {
+          direct = String(e);
+        }
+        expect(direct).toEqual(rows);
       }),
       { numRuns: FUZZ_RUNS },
     );

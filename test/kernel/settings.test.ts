@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FpmkitInvalidOptionError } from '../../src/errors.js';
+import { FpmkitInvalidOptionError, FpmkitParseError } from '../../src/errors.js';
 import {
   KERNEL_SYSCTLS,
   type KernelSettings,
@@ -17,7 +17,7 @@ import {
   renderSystemdDropIn,
 } from '../../src/kernel/index.js';
 import { findBinary } from '../support/integration.js';
-import { fixture } from './helpers.js';
+import { fixture, fuzz } from './helpers.js';
 
 const limit = fc.oneof(fc.integer({ min: 0, max: 2 ** 40 }), fc.constant('unlimited' as const));
 const settingsArb: fc.Arbitrary<KernelSettings> = fc.record(
@@ -105,6 +105,34 @@ describe('renderSysctlConf', () => {
   });
 });
 
+describe('parseSysctlConf', () => {
+  it('reports a bad modelled value at its line', () => {
+    try {
+      parseSysctlConf('# x\nvm.swappiness = 500\nnet.core.somaxconn = 1\n');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(FpmkitParseError);
+      expect((e as FpmkitParseError).line).toBe(2);
+      expect((e as FpmkitParseError).lineText).toBe('vm.swappiness = 500');
+    }
+  });
+  it('survives 10,000 mutations of a rendered file', () => {
+    const seed = renderSysctlConf({
+      somaxconn: 4096,
+      tcpMaxSynBacklog: 4096,
+      netdevMaxBacklog: 1000,
+      fileMax: 'unlimited',
+      nrOpen: 1048576,
+      swappiness: 10,
+      overcommitMemory: 0,
+      ipLocalPortRange: { low: 1024, high: 65000 },
+      tcpTwReuse: 2,
+      tcpFinTimeoutSeconds: 30,
+    });
+    fuzz([seed], parseSysctlConf);
+  });
+});
+
 describe('renderSystemdDropIn', () => {
   it('writes a [Service] section with infinity for unlimited', () => {
     const text = renderSystemdDropIn({
@@ -129,7 +157,10 @@ describe('parseTransparentHugePages', () => {
       parseTransparentHugePages(fixture('proc-files', 'transparent_hugepage-enabled.txt')),
     ).toBe('madvise');
     expect(parseTransparentHugePages('[always] madvise never\n')).toBe('always');
-    expect(() => parseTransparentHugePages('always madvise never')).toThrow();
+    expect(() => parseTransparentHugePages('always madvise never')).toThrow(FpmkitParseError);
+  });
+  it('survives 10,000 mutations', () => {
+    fuzz([fixture('proc-files', 'transparent_hugepage-enabled.txt')], parseTransparentHugePages);
   });
 });
 
