@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { CliIo } from '../../src/cli/io.js';
+import { runWatch } from '../../src/cli/watch.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 import { run } from '../support/process.js';
@@ -214,6 +216,24 @@ describe.skipIf(!fpmReq.available)(
       expect(lines[0]).toMatch(/^time +req\/s +active +idle +total +queue/);
       expect(lines).toHaveLength(3);
       expect(r.stdout).not.toContain('\u001b[');
+    });
+
+    it('watch on a terminal redraws the view in place', async () => {
+      const out: string[] = [];
+      const io: CliIo = {
+        stdout: (t) => out.push(t),
+        stderr: (t) => out.push(t),
+        isTTY: true,
+        env: { NO_COLOR: '1' },
+      };
+      const code = await runWatch(
+        [target, '--path', '/fpm-status', '--interval', '100', '--count', '2'],
+        io,
+      );
+      expect(code).toBe(0);
+      expect(out).toHaveLength(2);
+      for (const frame of out) expect(frame.startsWith('\u001b[H\u001b[2J')).toBe(true);
+      expect(out[1]!.trim().split('\n')).toHaveLength(4);
     });
   },
 );
