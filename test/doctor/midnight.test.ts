@@ -229,3 +229,93 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
     }, 90_000);
   },
 );
+
+/**
+ * The reload itself overflowing: with process_control_timeout = 3s, a reload waits for a 1.5 s
+ * request to finish, and no worker accepts meanwhile; steady load of 100 requests/s that the pool
+ * serves easily fills the 9 queue slots within that window.
+ */
+describe.skipIf(!fpmReq.available || !nginxReq.available)(
+  `fpmkit doctor on a reload that waits for a long request${fpmReq.reason}${nginxReq.reason}`,
+  () => {
+    let fpm: StartedFpm | undefined;
+    let web: StartedNginx | undefined;
+    let steady502 = 0;
+    let before502 = 0;
+
+    beforeAll(async () => {
+      if (!existsSync(bin)) throw new Error('dist/cli/bin.js is missing: run npm run build');
+      fpm = await startPhpFpm({
+        global: 'process_control_timeout = 3s',
+        pools: [
+          {
+            name: 'www',
+            directives: `pm = static\npm.max_children = ${CHILDREN}\nlisten.backlog = ${BACKLOG}\n`,
+          },
+        ],
+        scripts: {
+          'fast.php': '<?php usleep(2000); echo "ok";',
+          // The reload's SIGQUIT interrupts a single usleep(); a loop sleeps on to its deadline.
+          'long.php':
+            '<?php $end = microtime(true) + 1.5; while (microtime(true) < $end) usleep(10000); echo "ok";',
+        },
+      });
+      web = await startNginx({
+        http: `server { listen 127.0.0.1:@PORT@ backlog=1024; root ${fpm.wwwDir};
+  location ~ \\.php$ { include /etc/nginx/fastcgi_params;
+    fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+    fastcgi_pass unix:${fpm.pool('www').socketPath}; } }`,
+      });
+      const pending: Promise<number>[] = [];
+      const timer = setInterval(() => pending.push(get(web!.port, '/fast.php')), 10);
+      await new Promise((r) => setTimeout(r, 500));
+      before502 = (await Promise.all(pending.slice())).filter((s) => s === 502).length;
+      const long = get(web!.port, '/long.php');
+      await new Promise((r) => setTimeout(r, 200));
+      const ready = () =>
+        readFile(fpm!.errorLogPath, 'utf8').then((t) => (t.match(/ready to handle/g) ?? []).length);
+      const readyBefore = await ready();
+      process.kill(fpm.pid, 'SIGUSR2');
+      const reloaded = await until(async () => (await ready()) > readyBefore, 15_000);
+      await new Promise((r) => setTimeout(r, 300));
+      clearInterval(timer);
+      steady502 = (await Promise.all(pending)).filter((s) => s === 502).length;
+      expect(await long).toBe(200);
+      expect(reloaded).toBe(true);
+    }, 90_000);
+
+    afterAll(async () => {
+      await web?.stop();
+      await fpm?.stop();
+    });
+
+    it('attributes the refusals to the reload', async () => {
+      const r = await run(
+        process.execPath,
+        [
+          bin,
+          'doctor',
+          '--config',
+          fpm!.confPath,
+          '--nginx-error-log',
+          web!.errorLogPath,
+          '--json',
+        ],
+        { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' }, timeoutMs: 60_000 },
+      );
+      const report = reportSchema.parse(JSON.parse(r.stdout));
+      const overflow = report.findings.find((f) => f.code === 'live.accept-queue-overflow');
+      const reload = report.findings.find((f) => f.code === 'live.reload-overflow');
+      console.log(
+        `reload with a 1.5 s request in flight: ${before502} 502s before it, ${steady502} 502s in all; doctor: eagainCount ${overflow?.evidence?.eagainCount}, eagainDuringReload ${overflow?.evidence?.eagainDuringReload}, reloads ${JSON.stringify(reload?.evidence?.reloads)}`,
+      );
+      expect(before502).toBe(0);
+      expect(steady502).toBeGreaterThan(0);
+      expect(overflow?.evidence?.eagainCount).toBeGreaterThan(0);
+      expect(overflow?.evidence?.eagainDuringReload).toBe(overflow?.evidence?.eagainCount);
+      expect(reload?.evidence?.eagainDuringReload).toBe(overflow?.evidence?.eagainCount);
+      expect(report.findings.some((f) => f.code === 'live.reload-kills-requests')).toBe(false);
+      expect(r.exitCode).toBe(1);
+    }, 90_000);
+  },
+);
