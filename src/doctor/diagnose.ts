@@ -420,7 +420,11 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
           ...(observedPeak === undefined ? {} : { queuePeakObserved: observedPeak }),
           ...(queueNow === undefined ? {} : { queueNow }),
           reloadTimes: reloads.map((r) => iso(r.startedAt)),
-          suggested: { listenBacklog: backlog, somaxconn: nextSomaxconn },
+          suggested: {
+            listenBacklog: backlog,
+            somaxconn: nextSomaxconn,
+            rule: `the next 2^n - 1 above capacity ${capacity} + ${worstSecond} refused in the worst second, at least ${DEFAULT_MIN_BACKLOG}; somaxconn at least the backlog`,
+          },
         },
         fix:
           `Set listen.backlog = ${backlog}${pool ? ` in pool ${pool.name}` : ''} and ${somaxconn !== undefined && nextSomaxconn === somaxconn ? `keep net.core.somaxconn = ${nextSomaxconn}` : `net.core.somaxconn = ${nextSomaxconn}`}` +
