@@ -28,7 +28,8 @@ Options:
   --proc-root DIR         where procfs is mounted (default /proc)
   --sys-root DIR          where sysfs is mounted (default /sys)
   --since TIME            only log lines at or after TIME (ISO 8601)
-  --utc-offset MINUTES    zone of the logs' local times, minutes east of UTC (default 0)
+  --utc-offset MINUTES    minutes east of UTC of the logs' times (default:
+                          this machine's; 0 or the manifest's for --from)
   --max-log-bytes N       bytes read from the end of each log (default 4194304)
   --queue-samples N       read the socket queues N more times, 100 ms apart, for the peak
   --no-status             do not fetch status pages

@@ -36,7 +36,20 @@ const COMMANDS: Record<
     run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
   },
   status: { help: STATUS_HELP, run: runStatus },
-  watch: { help: WATCH_HELP, run: (argv, io) => runWatch(argv, io) },
+  watch: {
+    help: WATCH_HELP,
+    // Ctrl-C ends the watch cleanly (exit 0) instead of killing it mid-line.
+    run: async (argv, io) => {
+      const stop = new AbortController();
+      const onSigint = () => stop.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        return await runWatch(argv, io, stop.signal);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    },
+  },
   doctor: { help: DOCTOR_HELP, run: (argv, io) => runDoctor(argv, io) },
 };
 

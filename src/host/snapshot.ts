@@ -48,7 +48,7 @@ export interface CollectSnapshotOptions extends ReadOptions {
   maxLogBytes?: number;
   /** Only log lines at or after this time count. @default undefined (the whole window) */
   since?: Date;
-  /** Zone of the logs' local times, minutes east of UTC. @default 0 */
+  /** Zone of the logs' local times, minutes east of UTC. @default this machine's current offset */
   utcOffsetMinutes?: number;
   /** Fetch each pool's status page when `pm.status_path` is set. @default true */
   fetchStatus?: boolean;
@@ -443,9 +443,8 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     ...k,
     cgroup: await part(async () => cgroupOf(await readCgroupMemory(cgroupPid, options))),
     nginxErrorLog,
-    ...(options.utcOffsetMinutes === undefined
-      ? {}
-      : { utcOffsetMinutes: options.utcOffsetMinutes }),
+    // The logs were written in this machine's local time.
+    utcOffsetMinutes: options.utcOffsetMinutes ?? -new Date().getTimezoneOffset(),
     ...(options.since === undefined ? {} : { since: options.since }),
   };
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,5 +236,33 @@ describe.skipIf(!fpmReq.available)(
       for (const frame of out) expect(frame.startsWith('\u001b[H\u001b[2J')).toBe(true);
       expect(out[1]!.trim().split('\n')).toHaveLength(4);
     });
+
+    it('watch ends with exit 0 on Ctrl-C (SIGINT)', async () => {
+      const child = spawn(
+        process.execPath,
+        [bin, 'watch', target, '--path', '/fpm-status', '--interval', '200'],
+        {
+          env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`watch did not end: ${out}`));
+        }, 20_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.split('\n').length > 3) child.kill('SIGINT');
+        });
+        child.on('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      expect(code).toBe(0);
+      expect(out).toMatch(/^time +req\/s/);
+    }, 30_000);
   },
 );
