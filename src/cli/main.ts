@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { CHECK_HELP, runCheck } from './check.js';
+import { DOCTOR_HELP, runDoctor } from './doctor.js';
 import { type CliIo, EXIT } from './io.js';
 import { PLAN_HELP, runPlan } from './plan.js';
 import { RENDER_HELP, runRender } from './render.js';
+import { runStatus, STATUS_HELP } from './status.js';
+import { runWatch, WATCH_HELP } from './watch.js';
 
 export type { CliIo } from './io.js';
 
@@ -13,6 +16,9 @@ Commands:
   check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
   render MODEL.json  render a php-fpm configuration from a JSON model
   plan               plan a pool for this host: numbers, reasons, predictions, files
+  status TARGET      fetch a pool's status page over FastCGI
+  watch TARGET       a live view of a pool's status with rates
+  doctor             find what is wrong with the FPM here (or in saved evidence)
 
 Options:
   --help, -h         show help (also: fpmkit <command> --help)
@@ -32,6 +38,22 @@ const COMMANDS: Record<
     run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
   },
   plan: { help: PLAN_HELP, run: (argv, io) => runPlan(argv, io) },
+  status: { help: STATUS_HELP, run: runStatus },
+  watch: {
+    help: WATCH_HELP,
+    // Ctrl-C ends the watch cleanly (exit 0) instead of killing it mid-line.
+    run: async (argv, io) => {
+      const stop = new AbortController();
+      const onSigint = () => stop.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        return await runWatch(argv, io, stop.signal);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    },
+  },
+  doctor: { help: DOCTOR_HELP, run: (argv, io) => runDoctor(argv, io) },
 };
 
 function version(): string {

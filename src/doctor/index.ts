@@ -24,3 +24,16 @@ export {
   WEB_SERVER_DEFAULT_TIMEOUT_SECONDS,
   webServerUserSchema,
 } from './check-stack.js';
+export type {
+  DiagnoseOptions,
+  HostSnapshot,
+  LiveFindingCode,
+  LogWindow,
+  MissingPart,
+  Report,
+  SnapshotCgroup,
+  SnapshotMaster,
+  SnapshotPart,
+  SnapshotPool,
+} from './diagnose.js';
+export { diagnose, LIVE_FINDING_CODES } from './diagnose.js';

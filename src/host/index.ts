@@ -5,7 +5,6 @@ export type {
   FpmPoolInfo,
   FpmSocket,
 } from './discover.js';
-
 export {
   discoverFpm,
   fpmDiscoverySchema,
@@ -21,7 +20,6 @@ export {
   loadFpmConfig,
   readFpmConfigFile,
 } from './fpm-config.js';
-
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
@@ -34,4 +32,18 @@ export {
   workerMemorySchema,
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export type {
+  CollectSnapshotOptions,
+  EvidenceManifest,
+  SnapshotFromDirectoryOptions,
+} from './snapshot.js';
+export {
+  collectSnapshot,
+  DEFAULT_LOG_WINDOW_BYTES,
+  EVIDENCE_CONFIG_CANDIDATES,
+  MAX_LOG_WINDOW_BYTES,
+  MAX_QUEUE_SAMPLES,
+  readLogWindow,
+  snapshotFromDirectory,
+} from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';

@@ -1,0 +1,579 @@
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type {
+  HostSnapshot,
+  LogWindow,
+  SnapshotCgroup,
+  SnapshotMaster,
+  SnapshotPart,
+  SnapshotPool,
+} from '../doctor/diagnose.js';
+import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
+import { parseFpmConfig } from '../fpm/parse.js';
+import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
+import {
+  parseProcNetUnix,
+  type UnixListenQueue,
+  unixListenQueues,
+} from '../kernel/proc-net-unix.js';
+import { fetchStatus } from '../status/fetch.js';
+import { discoverFpm, type FpmDiscovery, type FpmMasterInfo } from './discover.js';
+import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
+import { type ReadOptions, roots } from './io.js';
+import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
+import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+import { readKernelSettings } from './sysctl.js';
+
+/** Default size of a log window: the last 4 MiB of each log. */
+export const DEFAULT_LOG_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Largest log window: a window is read into memory whole. */
+export const MAX_LOG_WINDOW_BYTES = 256 * 1024 * 1024;
+/** Most extra samples of the socket tables one snapshot takes. */
+export const MAX_QUEUE_SAMPLES = 1000;
+
+export interface CollectSnapshotOptions extends ReadOptions {
+  /**
+   * The FPM configuration to examine. When a running master was started with it, that
+   * master's workers and sockets are used; otherwise the file is examined on its own.
+   * @default every master `discoverFpm` finds, each with the config named in its title
+   */
+  configPath?: string;
+  /** nginx's error log. @default undefined (not read) */
+  nginxErrorLogPath?: string;
+  /** FPM's error log, instead of the config's `error_log`. */
+  fpmErrorLogPath?: string;
+  /** FPM's `--prefix`, against which relative log paths are resolved. @default the config file's directory */
+  prefix?: string;
+  /** Bytes read from the end of each log. @default 4 MiB (`DEFAULT_LOG_WINDOW_BYTES`) */
+  maxLogBytes?: number;
+  /** Only log lines at or after this time count. @default undefined (the whole window) */
+  since?: Date;
+  /** Zone of the logs' local times, minutes east of UTC. @default this machine's current offset */
+  utcOffsetMinutes?: number;
+  /** Fetch each pool's status page when `pm.status_path` is set. @default true */
+  fetchStatus?: boolean;
+  /** Bound on each status fetch, milliseconds. @default 2000 */
+  statusTimeoutMs?: number;
+  /** Extra readings of /proc/net/unix for the queue peak. @default 0 */
+  queueSamples?: number;
+  /** Milliseconds between those readings. @default 100 */
+  queueSampleIntervalMs?: number;
+  /** Environment for `${VAR}` in the config. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+function fail(error: unknown): { ok: false; reason: string; code?: string; errno?: string } {
+  const message = (error as Error)?.message ?? String(error);
+  const raw = (error ?? {}) as { code?: unknown; errno?: unknown };
+  const code = isFpmkitError(error) ? error.code : undefined;
+  const errno =
+    typeof raw.errno === 'string'
+      ? raw.errno
+      : code === undefined && typeof raw.code === 'string'
+        ? raw.code
+        : undefined;
+  return {
+    ok: false,
+    reason: message,
+    ...(code === undefined ? {} : { code }),
+    ...(errno === undefined ? {} : { errno }),
+  };
+}
+
+async function part<T>(read: () => Promise<T>): Promise<SnapshotPart<T>> {
+  try {
+    return { ok: true, value: await read() };
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+/**
+ * The last `maxBytes` of a file, from the start of a line: a window over a log of any size in
+ * bounded memory.
+ */
+export async function readLogWindow(
+  path: string,
+  maxBytes = DEFAULT_LOG_WINDOW_BYTES,
+): Promise<LogWindow> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new FpmkitIoError(path, `cannot open log (${errno})`, { cause: error, errno });
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - maxBytes);
+    const length = size - start;
+    const buffer = Buffer.alloc(length);
+    let read = 0;
+    while (read < length) {
+      const r = await handle.read(buffer, read, length - read, start + read);
+      if (r.bytesRead === 0) break;
+      read += r.bytesRead;
+    }
+    let text = buffer.subarray(0, read).toString('utf8');
+    if (start > 0) {
+      const nl = text.indexOf('\n');
+      text = nl < 0 ? '' : text.slice(nl + 1);
+    }
+    return { path, text, truncated: start > 0, sizeBytes: size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** How paths of the examined host map to files here (identity on a live host). */
+interface PathMap {
+  /** A path as the config names it → the file to read. */
+  file(path: string): string;
+  readFile(path: string): string;
+  glob(pattern: string): string[];
+}
+
+const identity: PathMap = {
+  file: (p) => p,
+  readFile: readFpmConfigFile,
+  glob: globFpmInclude,
+};
+
+function underRoot(root: string): PathMap {
+  const map = (p: string) => join(root, resolve('/', p));
+  return {
+    file: map,
+    readFile: (p) => readFpmConfigFile(map(p)),
+    glob: (pattern) => globFpmInclude(map(pattern)).map((p) => p.slice(root.length) || '/'),
+  };
+}
+
+function loadConfig(
+  path: string,
+  paths: PathMap,
+  env: Readonly<Record<string, string | undefined>>,
+): { config: SnapshotPart<FpmConfig>; findings: SnapshotMaster['configFindings'] } {
+  try {
+    const result = parseFpmConfig(paths.readFile(path), {
+      path,
+      readFile: paths.readFile,
+      glob: paths.glob,
+      env: env as Record<string, string>,
+    });
+    return { config: { ok: true, value: result.config, source: path }, findings: result.findings };
+  } catch (error) {
+    return { config: { ...fail(error), source: path }, findings: [] };
+  }
+}
+
+function resolveLogPath(path: string, prefix: string): string {
+  return isAbsolute(path) ? path : resolve(prefix, path);
+}
+
+async function logPart(
+  path: string | undefined,
+  unsetReason: string,
+  paths: PathMap,
+  prefix: string,
+  maxBytes: number,
+): Promise<SnapshotPart<LogWindow>> {
+  if (path === undefined) return { ok: false, reason: unsetReason };
+  if (path === 'syslog' || path.startsWith('syslog:'))
+    return {
+      ok: false,
+      reason: `logs go to syslog (${path}); read them with journalctl and pass the file`,
+      source: path,
+    };
+  const full = resolveLogPath(path, prefix);
+  const window = await part(() => readLogWindow(paths.file(full), maxBytes));
+  if (window.ok) window.value.path = full;
+  return { ...window, source: full };
+}
+
+/** The FastCGI target for a `listen` value: `9000` means every address, so ask loopback. */
+function targetOf(address: string): string {
+  return /^\d+$/.test(address) ? `127.0.0.1:${address}` : address;
+}
+
+function unixPathOf(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  if (address.startsWith('unix:')) return address.slice(5);
+  return address.startsWith('/') ? address : undefined;
+}
+
+interface CollectContext {
+  options: CollectSnapshotOptions;
+  paths: PathMap;
+  live: boolean;
+  unixQueues: SnapshotPart<UnixListenQueue[]>;
+  samples: UnixListenQueue[][];
+  tcpQueues: HostSnapshot['tcpQueues'];
+  maxLogBytes: number;
+}
+
+async function collectPool(
+  ctx: CollectContext,
+  name: string,
+  config: PoolConfig | undefined,
+  workerPids: number[],
+  prefix: string,
+): Promise<SnapshotPool> {
+  const { options } = ctx;
+  const address = config?.listen.address;
+  const path = unixPathOf(address);
+  let queue: SnapshotPool['queue'];
+  let queuePeak: number | undefined;
+  if (address === undefined) queue = { ok: false, reason: 'the pool has no listen address' };
+  else if (path !== undefined) {
+    if (!ctx.unixQueues.ok) queue = { ok: false, reason: ctx.unixQueues.reason };
+    else {
+      const q = ctx.unixQueues.value.find((u) => u.path === path);
+      queue = q
+        ? { ok: true, value: { queued: q.queued, address } }
+        : { ok: false, reason: `nothing listens on ${path}` };
+      for (const sample of ctx.samples) {
+        const s = sample.find((u) => u.path === path);
+        if (s) queuePeak = Math.max(queuePeak ?? 0, s.queued);
+      }
+      if (q) queuePeak = Math.max(queuePeak ?? 0, q.queued);
+    }
+  } else {
+    const port = Number(/(\d+)$/.exec(address)?.[1]);
+    if (!ctx.tcpQueues.ok) queue = { ok: false, reason: ctx.tcpQueues.reason };
+    else {
+      const q = ctx.tcpQueues.value.find((t) => t.port === port);
+      queue = q
+        ? { ok: true, value: { queued: q.queued, address } }
+        : { ok: false, reason: `nothing listens on port ${port}` };
+      if (q) queuePeak = q.queued;
+    }
+  }
+
+  let status: SnapshotPool['status'];
+  const statusPath = config?.pm.statusPath;
+  if (!ctx.live) status = { ok: false, reason: 'saved evidence: the status page is not fetched' };
+  else if (statusPath === undefined) status = { ok: false, reason: 'pm.status_path is not set' };
+  else if (options.fetchStatus === false) status = { ok: false, reason: 'status fetching is off' };
+  else {
+    const target = config?.pm.statusListen ?? address;
+    status =
+      target === undefined
+        ? { ok: false, reason: 'the pool has no listen address' }
+        : await part(() =>
+            fetchStatus(targetOf(target), {
+              path: statusPath,
+              timeoutMs: options.statusTimeoutMs ?? 2000,
+              ...(address === undefined ? {} : { listen: address }),
+            }),
+          );
+  }
+
+  const slowlog = await logPart(
+    config?.slowlog,
+    'slowlog is not set',
+    ctx.paths,
+    prefix,
+    ctx.maxLogBytes,
+  );
+
+  let workerMemory: SnapshotPool['workerMemory'];
+  if (workerPids.length === 0)
+    workerMemory = {
+      ok: false,
+      reason: ctx.live ? 'no worker is running' : 'saved evidence has no workers',
+    };
+  else
+    workerMemory = await part(async () => {
+      const m = await measureWorkerMemory(workerPids, options);
+      return { meanBytes: m.meanBytes, maxBytes: m.maxBytes, count: m.count };
+    });
+
+  return {
+    name,
+    ...(config === undefined ? {} : { config }),
+    workerPids,
+    status,
+    queue,
+    ...(queuePeak === undefined ? {} : { queuePeak }),
+    slowlog,
+    workerMemory,
+  };
+}
+
+async function collectMaster(
+  ctx: CollectContext,
+  configPath: string,
+  info: FpmMasterInfo | undefined,
+): Promise<SnapshotMaster> {
+  const { options } = ctx;
+  const { config, findings } = loadConfig(configPath, ctx.paths, options.env ?? process.env);
+  const prefix = options.prefix ?? resolve(configPath, '..');
+  const errorLog =
+    options.fpmErrorLogPath !== undefined
+      ? await logPart(options.fpmErrorLogPath, '', identity, prefix, ctx.maxLogBytes)
+      : await logPart(
+          config.ok ? config.value.global.errorLog : undefined,
+          config.ok
+            ? 'error_log is not set (FPM writes log/php-fpm.log under its prefix)'
+            : config.reason,
+          ctx.paths,
+          prefix,
+          ctx.maxLogBytes,
+        );
+  const pools: SnapshotPool[] = [];
+  const names = new Set<string>();
+  for (const pool of config.ok ? config.value.pools : []) {
+    names.add(pool.name);
+    const running = info?.pools.find((p) => p.name === pool.name);
+    pools.push(await collectPool(ctx, pool.name, pool, running?.workerPids ?? [], prefix));
+  }
+  for (const running of info?.pools ?? []) {
+    if (!names.has(running.name))
+      pools.push(await collectPool(ctx, running.name, undefined, running.workerPids, prefix));
+  }
+  return {
+    ...(info === undefined ? {} : { pid: info.pid }),
+    configPath,
+    config,
+    configFindings: findings,
+    errorLog,
+    pools,
+  };
+}
+
+function checkOptions(options: CollectSnapshotOptions): number {
+  const max = options.maxLogBytes ?? DEFAULT_LOG_WINDOW_BYTES;
+  if (!Number.isSafeInteger(max) || max < 0 || max > MAX_LOG_WINDOW_BYTES)
+    throw new FpmkitInvalidOptionError(
+      'maxLogBytes',
+      `must be an integer from 0 to ${MAX_LOG_WINDOW_BYTES}`,
+    );
+  const samples = options.queueSamples ?? 0;
+  if (!Number.isSafeInteger(samples) || samples < 0 || samples > MAX_QUEUE_SAMPLES)
+    throw new FpmkitInvalidOptionError(
+      'queueSamples',
+      `must be an integer from 0 to ${MAX_QUEUE_SAMPLES}`,
+    );
+  return max;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function kernelParts(options: ReadOptions) {
+  return {
+    tcpQueues: await part(() => readTcpListenQueues(options)),
+    netstat: await part(() => readNetstat(options)),
+    kernel: await part(() => readKernelSettings(options)),
+    meminfo: await part(() => readMeminfo(options)),
+  };
+}
+
+function cgroupOf(m: Awaited<ReturnType<typeof readCgroupMemory>>): SnapshotCgroup | null {
+  if (m === undefined) return null;
+  return {
+    version: m.version,
+    path: m.path,
+    limitBytes: m.limitBytes,
+    ...(m.usageBytes === undefined ? {} : { usageBytes: m.usageBytes }),
+  };
+}
+
+/**
+ * Reads everything the doctor looks at from this host: each FPM master `discoverFpm` finds
+ * (or the one configuration given) with its parsed config, each pool's status page, accept
+ * queue, slowlog window and worker memory, FPM's and nginx's error-log windows, the socket
+ * tables, netstat counters, sysctls, meminfo and the cgroup memory limit. A part that cannot
+ * be read is recorded as `{ ok: false, reason }`; nothing throws for a missing file, a
+ * permission, or an FPM that is not running. Bad options throw `FpmkitInvalidOptionError`.
+ */
+export async function collectSnapshot(options: CollectSnapshotOptions = {}): Promise<HostSnapshot> {
+  const maxLogBytes = checkOptions(options);
+  const unixQueues = await part(() => readUnixListenQueues(options));
+  const samples: UnixListenQueue[][] = [];
+  for (let i = 0; i < (options.queueSamples ?? 0); i++) {
+    await sleep(options.queueSampleIntervalMs ?? 100);
+    const s = await part(() => readUnixListenQueues(options));
+    if (s.ok) samples.push(s.value);
+  }
+  const ctx: CollectContext = {
+    options,
+    paths: identity,
+    live: true,
+    unixQueues,
+    samples,
+    tcpQueues: { ok: false, reason: 'not read' },
+    maxLogBytes,
+  };
+  const k = await kernelParts(options);
+  ctx.tcpQueues = k.tcpQueues;
+  let discovery: FpmDiscovery | undefined;
+  let discoveryError: string | undefined;
+  try {
+    discovery = await discoverFpm(options);
+  } catch (error) {
+    discoveryError = (error as Error)?.message ?? String(error);
+  }
+  const masters: SnapshotMaster[] = [];
+  if (options.configPath !== undefined) {
+    const wanted = resolve(options.configPath);
+    const info = discovery?.masters.find((m) => resolve(m.configPath) === wanted);
+    masters.push(await collectMaster(ctx, options.configPath, info));
+  } else {
+    for (const info of discovery?.masters ?? [])
+      masters.push(await collectMaster(ctx, info.configPath, info));
+  }
+  const { procRoot } = roots(options);
+  const noFpm =
+    masters.length > 0
+      ? undefined
+      : discoveryError !== undefined
+        ? `cannot list processes in ${procRoot}: ${discoveryError}`
+        : `no process titled "php-fpm: master process" runs here (looked in ${procRoot})`;
+  const cgroupPid = masters.find((m) => m.pid !== undefined)?.pid ?? process.pid;
+  const nginxErrorLog =
+    options.nginxErrorLogPath === undefined
+      ? ({ ok: false, reason: 'no nginx error log was given' } as const)
+      : await logPart(options.nginxErrorLogPath, '', identity, '/', maxLogBytes);
+  return {
+    takenAt: new Date(),
+    origin: 'live',
+    ...(noFpm === undefined ? {} : { noFpm }),
+    masters,
+    unixQueues,
+    ...k,
+    cgroup: await part(async () => cgroupOf(await readCgroupMemory(cgroupPid, options))),
+    nginxErrorLog,
+    // The logs were written in this machine's local time.
+    utcOffsetMinutes: options.utcOffsetMinutes ?? -new Date().getTimezoneOffset(),
+    ...(options.since === undefined ? {} : { since: options.since }),
+  };
+}
+
+/** `fpmkit-evidence.json` in an evidence directory; every field optional. */
+export interface EvidenceManifest {
+  /** The FPM configuration's path on the examined host. */
+  configPath?: string;
+  /** nginx's error log path on the examined host. */
+  nginxErrorLog?: string;
+  /** FPM's error log path on the examined host, instead of the config's `error_log`. */
+  fpmErrorLog?: string;
+  /** FPM's prefix on the examined host. */
+  prefix?: string;
+  utcOffsetMinutes?: number;
+  /** When the evidence was taken (ISO 8601). */
+  takenAt?: string;
+}
+
+/** Where an evidence directory's FPM configuration is looked for when the manifest names none. */
+export const EVIDENCE_CONFIG_CANDIDATES = [
+  '/etc/php-fpm.conf',
+  '/usr/local/etc/php-fpm.conf',
+] as const;
+
+async function findEvidenceConfig(files: string): Promise<string | undefined> {
+  const versions = await readdir(join(files, 'etc', 'php')).catch(() => [] as string[]);
+  for (const v of versions.sort().reverse()) {
+    const p = `/etc/php/${v}/fpm/php-fpm.conf`;
+    if (
+      await stat(join(files, p)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return p;
+  }
+  for (const p of EVIDENCE_CONFIG_CANDIDATES) {
+    if (
+      await stat(join(files, p)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return resolve(p);
+  }
+  return undefined;
+}
+
+/** Options of `snapshotFromDirectory`: the manifest's fields, which these override. */
+export interface SnapshotFromDirectoryOptions extends EvidenceManifest {
+  /** @default DEFAULT_LOG_WINDOW_BYTES */
+  maxLogBytes?: number;
+  since?: Date;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Builds a snapshot from a directory of saved evidence (docs/doctor.md, "Saved evidence"):
+ * `files/` holds config files and logs at their original absolute paths
+ * (`files/etc/php/8.2/fpm/php-fpm.conf`), `proc/` copies of /proc files (`proc/net/unix`,
+ * `proc/net/unix.1` ... for extra samples, `proc/sys/net/core/somaxconn`, `proc/meminfo`),
+ * `sys/` copies of /sys files, and an optional `fpmkit-evidence.json` (`EvidenceManifest`).
+ */
+export async function snapshotFromDirectory(
+  dir: string,
+  options: SnapshotFromDirectoryOptions = {},
+): Promise<HostSnapshot> {
+  const maxLogBytes = checkOptions(options);
+  let manifest: EvidenceManifest = {};
+  const manifestText = await readFile(join(dir, 'fpmkit-evidence.json'), 'utf8').catch(
+    () => undefined,
+  );
+  if (manifestText !== undefined) {
+    try {
+      manifest = JSON.parse(manifestText) as EvidenceManifest;
+    } catch (error) {
+      throw new FpmkitInvalidOptionError(
+        'dir',
+        `fpmkit-evidence.json is not JSON: ${(error as Error).message}`,
+      );
+    }
+  }
+  const m = { ...manifest, ...options };
+  const files = join(dir, 'files');
+  const paths = underRoot(files);
+  const read: ReadOptions = { procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') };
+  const unixQueues = await part(() => readUnixListenQueues(read));
+  const samples: UnixListenQueue[][] = [];
+  for (const name of (await readdir(join(dir, 'proc', 'net')).catch(() => [] as string[])).sort()) {
+    if (!/^unix\.\d+$/.test(name)) continue;
+    const text = await readFile(join(dir, 'proc', 'net', name), 'utf8');
+    samples.push(unixListenQueues(parseProcNetUnix(text)));
+  }
+  const k = await kernelParts(read);
+  const ctx: CollectContext = {
+    options: { ...read, fetchStatus: false, ...(m.env === undefined ? {} : { env: m.env }) },
+    paths,
+    live: false,
+    unixQueues,
+    samples,
+    tcpQueues: k.tcpQueues,
+    maxLogBytes,
+  };
+  const configPath = m.configPath ?? (await findEvidenceConfig(files));
+  const masters: SnapshotMaster[] = [];
+  if (configPath !== undefined) {
+    if (m.prefix !== undefined) ctx.options.prefix = m.prefix;
+    const master = await collectMaster(ctx, configPath, undefined);
+    if (m.fpmErrorLog !== undefined)
+      master.errorLog = await logPart(m.fpmErrorLog, '', paths, '/', maxLogBytes);
+    masters.push(master);
+  }
+  const nginxPath = m.nginxErrorLog ?? '/var/log/nginx/error.log';
+  const nginxErrorLog = await logPart(nginxPath, '', paths, '/', maxLogBytes);
+  return {
+    takenAt: m.takenAt !== undefined ? new Date(m.takenAt) : new Date(),
+    origin: 'directory',
+    ...(configPath === undefined
+      ? {
+          noFpm: `no FPM configuration in ${files} (name it in fpmkit-evidence.json as configPath)`,
+        }
+      : {}),
+    masters,
+    unixQueues,
+    ...k,
+    cgroup: { ok: false, reason: 'saved evidence: the cgroup limit is not read' },
+    nginxErrorLog,
+    ...(m.utcOffsetMinutes === undefined ? {} : { utcOffsetMinutes: m.utcOffsetMinutes }),
+    ...(m.since === undefined ? {} : { since: m.since }),
+  };
+}
