@@ -13,12 +13,12 @@ export type { CliIo } from './io.js';
 export const HELP = `Usage: fpmkit <command> [options]
 
 Commands:
-  check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
-  render MODEL.json  render a php-fpm configuration from a JSON model
   plan               plan a pool for this host: numbers, reasons, predictions, files
+  check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
   status TARGET      fetch a pool's status page over FastCGI
   watch TARGET       a live view of a pool's status with rates
   doctor             find what is wrong with the FPM here (or in saved evidence)
+  render MODEL.json  render a php-fpm configuration from a JSON model
 
 Options:
   --help, -h         show help (also: fpmkit <command> --help)
