@@ -1,4 +1,4 @@
-import { FpmkitError, FpmkitParseError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
 import type { Finding } from '../findings.js';
 import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
 import {
@@ -668,10 +668,7 @@ export function loadFpmConfigText(
   collect: boolean,
 ): ParseFpmConfigResult {
   if (typeof text !== 'string') {
-    throw new FpmkitError(
-      'parseFpmConfig expects the configuration text as a string',
-      'FPMKIT_INVALID_OPTION',
-    );
+    throw new FpmkitInvalidOptionError('text', 'must be the configuration text as a string');
   }
   const state: LoadState = {
     config: { global: emptyGlobal(), pools: [] },
