@@ -107,6 +107,32 @@ function checkMs(name: string, value: number): number {
   return value;
 }
 
+/** Checks `signal`: anything with `aborted` and `addEventListener`, or undefined. */
+function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const signal = value as Partial<AbortSignal> | null;
+  if (
+    typeof signal !== 'object' ||
+    signal === null ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
+    throw new FpmkitInvalidOptionError('signal', 'must be an AbortSignal');
+  }
+  return value as AbortSignal;
+}
+
+/** Checks a request's `params` and `stdin` under those names, before anything encodes them. */
+function checkRequestBody(options: FastCGIRequestOptions): void {
+  const { params, stdin } = options as { params: unknown; stdin: unknown };
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new FpmkitInvalidOptionError('params', 'must be an object of string names and values');
+  }
+  if (stdin !== undefined && typeof stdin !== 'string' && !(stdin instanceof Uint8Array)) {
+    throw new FpmkitInvalidOptionError('stdin', 'must be a string or a Uint8Array');
+  }
+}
+
 /** What a person can do about a socket error, by errno. */
 export function connectHint(errno: string | undefined, target: ParsedTarget): string | undefined {
   const unix = target.type === 'unix';
@@ -685,7 +711,11 @@ export class FastCGIClient {
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
       throw new FpmkitInvalidOptionError('maxResponseBytes', 'must be a non-negative integer');
     }
-    this.#keepAlive = options.keepAlive ?? d.keepAlive;
+    const keepAlive: unknown = options.keepAlive ?? d.keepAlive;
+    if (typeof keepAlive !== 'boolean') {
+      throw new FpmkitInvalidOptionError('keepAlive', 'must be a boolean');
+    }
+    this.#keepAlive = keepAlive;
     const concurrency = options.maxConcurrency ?? d.maxConcurrency;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       throw new FpmkitInvalidOptionError('maxConcurrency', 'must be an integer of at least 1');
@@ -765,11 +795,14 @@ export class FastCGIClient {
   request(options: FastCGIRequestOptions): Promise<FastCGIResponse> {
     let bytes: Buffer;
     let totalMs: number;
+    let signal: AbortSignal | undefined;
     try {
       totalMs =
         options.timeoutMs === undefined
           ? this.#totalTimeoutMs
           : checkMs('timeoutMs', options.timeoutMs);
+      signal = checkSignal(options.signal);
+      checkRequestBody(options);
       let params = options.params;
       if (options.stdin === undefined) {
         bytes = this.#encodeCached(params);
@@ -788,13 +821,7 @@ export class FastCGIClient {
     const idempotent =
       (method === 'GET' || method === 'HEAD') &&
       (options.stdin === undefined || options.stdin.length === 0);
-    return this.#run(
-      bytes,
-      'request',
-      idempotent,
-      totalMs,
-      options.signal,
-    ) as Promise<FastCGIResponse>;
+    return this.#run(bytes, 'request', idempotent, totalMs, signal) as Promise<FastCGIResponse>;
   }
 
   /**
@@ -808,11 +835,16 @@ export class FastCGIClient {
   ): Promise<Record<string, string>> {
     let bytes: Buffer;
     let totalMs: number;
+    let signal: AbortSignal | undefined;
     try {
       totalMs =
         options.timeoutMs === undefined
           ? this.#totalTimeoutMs
           : checkMs('timeoutMs', options.timeoutMs);
+      signal = checkSignal(options.signal);
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+        throw new FpmkitInvalidOptionError('names', 'must be an array of strings');
+      }
       const body = encodeNameValuePairs(names.map((n) => [n, ''] as const));
       if (body.length > FCGI_MAX_CONTENT_LENGTH) {
         throw new FpmkitInvalidOptionError(
@@ -824,9 +856,7 @@ export class FastCGIClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(bytes, 'values', true, totalMs, options.signal) as Promise<
-      Record<string, string>
-    >;
+    return this.#run(bytes, 'values', true, totalMs, signal) as Promise<Record<string, string>>;
   }
 
   /**
