@@ -45,7 +45,10 @@ export interface FastCGIClientOptions {
   /**
    * Reuse connections (FCGI_KEEP_CONN). Off by default because on PHP-FPM every kept
    * connection pins one worker in state "Reading headers" between requests, counted as active
-   * and killed by `request_terminate_timeout`. @default false
+   * and killed by `request_terminate_timeout`. A request that fails on a kept connection is
+   * sent again on a new one only when that cannot run it twice: the connection was dead before
+   * the request was written, or the request is GET/HEAD without a body and nothing was read.
+   * @default false
    */
   keepAlive?: boolean;
   /** Most requests in flight at once on this client; more wait in FIFO order. @default 16 */
@@ -102,6 +105,32 @@ function checkMs(name: string, value: number): number {
     );
   }
   return value;
+}
+
+/** Checks `signal`: anything with `aborted` and `addEventListener`, or undefined. */
+function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const signal = value as Partial<AbortSignal> | null;
+  if (
+    typeof signal !== 'object' ||
+    signal === null ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
+    throw new FpmkitInvalidOptionError('signal', 'must be an AbortSignal');
+  }
+  return value as AbortSignal;
+}
+
+/** Checks a request's `params` and `stdin` under those names, before anything encodes them. */
+function checkRequestBody(options: FastCGIRequestOptions): void {
+  const { params, stdin } = options as { params: unknown; stdin: unknown };
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new FpmkitInvalidOptionError('params', 'must be an object of string names and values');
+  }
+  if (stdin !== undefined && typeof stdin !== 'string' && !(stdin instanceof Uint8Array)) {
+    throw new FpmkitInvalidOptionError('stdin', 'must be a string or a Uint8Array');
+  }
 }
 
 /** What a person can do about a socket error, by errno. */
@@ -223,6 +252,8 @@ class Exchange implements SocketOwner {
   readonly #bytes: Buffer;
   readonly #mode: Mode;
   readonly #keepAlive: boolean;
+  /** GET or HEAD without a body: running it twice does no harm, so it may be resent. */
+  readonly #idempotent: boolean;
   readonly #totalMs: number;
   readonly #signal: AbortSignal | undefined;
   readonly #resolve: Settle;
@@ -253,6 +284,7 @@ class Exchange implements SocketOwner {
     bytes: Buffer,
     mode: Mode,
     keepAlive: boolean,
+    idempotent: boolean,
     totalMs: number,
     signal: AbortSignal | undefined,
     resolve: Settle,
@@ -262,6 +294,7 @@ class Exchange implements SocketOwner {
     this.#bytes = bytes;
     this.#mode = mode;
     this.#keepAlive = keepAlive;
+    this.#idempotent = idempotent;
     this.#totalMs = totalMs;
     this.#signal = signal;
     this.#resolve = resolve;
@@ -299,6 +332,14 @@ class Exchange implements SocketOwner {
     this.arm();
     // Written at once: Node queues it until the connection is up, saving a round trip.
     socket.write(this.#bytes);
+    // A kept socket the server had already reset makes the kernel refuse the first write
+    // outright, which Node records before write() returns: not one byte reached the server, so
+    // starting over on another connection is safe whatever the request is.
+    if (kept && socket.errored) {
+      dispose(socket);
+      this.#socket = undefined;
+      this.#open();
+    }
   }
 
   /** Tells the client's deadline timer when this exchange next needs a look. */
@@ -398,9 +439,10 @@ class Exchange implements SocketOwner {
     }
     this.fail(
       this.#protocolError(
-        this.#bytesRead === 0
+        (this.#bytesRead === 0
           ? 'the server closed the connection without answering (FPM does so when the request is malformed, when listen.allowed_clients rejects the client, or when nothing arrives within 5 s); see the FPM error log'
-          : `the server closed the connection before END_REQUEST (${this.#bytesRead} bytes read)`,
+          : `the server closed the connection before END_REQUEST (${this.#bytesRead} bytes read)`) +
+          this.#notRetried(),
       ),
     );
   }
@@ -423,20 +465,36 @@ class Exchange implements SocketOwner {
         ? `could not connect to ${this.#label}`
         : `connection to ${this.#label} failed while ${phase === 'write' ? 'sending the request' : 'reading the response'} (${this.#bytesRead} bytes read)`;
     this.fail(
-      new FastCGIConnectError(`${what}: ${errno ?? error.message}${hint ? ` (${hint})` : ''}`, {
-        target: this.#label,
-        phase,
-        errno,
-        hint,
-        bytesRead: this.#bytesRead,
-        cause: error,
-      }),
+      new FastCGIConnectError(
+        `${what}: ${errno ?? error.message}${hint ? ` (${hint})` : ''}${this.#notRetried()}`,
+        {
+          target: this.#label,
+          phase,
+          errno,
+          hint,
+          bytesRead: this.#bytesRead,
+          cause: error,
+        },
+      ),
     );
   }
 
-  /** A kept connection the server closed while it sat idle: start over on a fresh one. */
+  /**
+   * Whether a kept connection that failed after the request was written may be given up for a
+   * fresh one. The server may have received the request and run it before closing (a worker that
+   * died mid-request looks exactly like a connection closed while idle), so only a request that
+   * can safely run twice is resent, and only when nothing of the answer was read. Connections
+   * known to be dead before the write never get here: `#open` and `takeIdle` skip them.
+   */
   #retryable(): boolean {
-    return this.#reused && this.#bytesRead === 0;
+    return this.#reused && this.#idempotent && this.#bytesRead === 0;
+  }
+
+  /** Why a failure on a kept connection was not retried, for the error message. */
+  #notRetried(): string {
+    return this.#reused && this.#bytesRead === 0 && !this.#idempotent
+      ? '; not resent on a new connection because the server may already have run it (only GET or HEAD without a body is resent)'
+      : '';
   }
 
   #restart(): void {
@@ -653,7 +711,11 @@ export class FastCGIClient {
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
       throw new FpmkitInvalidOptionError('maxResponseBytes', 'must be a non-negative integer');
     }
-    this.#keepAlive = options.keepAlive ?? d.keepAlive;
+    const keepAlive: unknown = options.keepAlive ?? d.keepAlive;
+    if (typeof keepAlive !== 'boolean') {
+      throw new FpmkitInvalidOptionError('keepAlive', 'must be a boolean');
+    }
+    this.#keepAlive = keepAlive;
     const concurrency = options.maxConcurrency ?? d.maxConcurrency;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       throw new FpmkitInvalidOptionError('maxConcurrency', 'must be an integer of at least 1');
@@ -678,6 +740,11 @@ export class FastCGIClient {
       takeIdle() {
         for (const socket of idle) {
           idle.delete(socket);
+          // Ended or failed while idle but not yet dropped: no request was written to it.
+          if (socket.destroyed || socket.readableEnded || !socket.writable || socket.errored) {
+            dispose(socket);
+            continue;
+          }
           socket.ref();
           return socket;
         }
@@ -728,11 +795,14 @@ export class FastCGIClient {
   request(options: FastCGIRequestOptions): Promise<FastCGIResponse> {
     let bytes: Buffer;
     let totalMs: number;
+    let signal: AbortSignal | undefined;
     try {
       totalMs =
         options.timeoutMs === undefined
           ? this.#totalTimeoutMs
           : checkMs('timeoutMs', options.timeoutMs);
+      signal = checkSignal(options.signal);
+      checkRequestBody(options);
       let params = options.params;
       if (options.stdin === undefined) {
         bytes = this.#encodeCached(params);
@@ -747,7 +817,11 @@ export class FastCGIClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(bytes, 'request', totalMs, options.signal) as Promise<FastCGIResponse>;
+    const method = options.params.REQUEST_METHOD;
+    const idempotent =
+      (method === 'GET' || method === 'HEAD') &&
+      (options.stdin === undefined || options.stdin.length === 0);
+    return this.#run(bytes, 'request', idempotent, totalMs, signal) as Promise<FastCGIResponse>;
   }
 
   /**
@@ -761,11 +835,16 @@ export class FastCGIClient {
   ): Promise<Record<string, string>> {
     let bytes: Buffer;
     let totalMs: number;
+    let signal: AbortSignal | undefined;
     try {
       totalMs =
         options.timeoutMs === undefined
           ? this.#totalTimeoutMs
           : checkMs('timeoutMs', options.timeoutMs);
+      signal = checkSignal(options.signal);
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+        throw new FpmkitInvalidOptionError('names', 'must be an array of strings');
+      }
       const body = encodeNameValuePairs(names.map((n) => [n, ''] as const));
       if (body.length > FCGI_MAX_CONTENT_LENGTH) {
         throw new FpmkitInvalidOptionError(
@@ -777,7 +856,7 @@ export class FastCGIClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run(bytes, 'values', totalMs, options.signal) as Promise<Record<string, string>>;
+    return this.#run(bytes, 'values', true, totalMs, signal) as Promise<Record<string, string>>;
   }
 
   /**
@@ -865,6 +944,7 @@ export class FastCGIClient {
   #run(
     bytes: Buffer,
     mode: Mode,
+    idempotent: boolean,
     totalMs: number,
     signal: AbortSignal | undefined,
   ): Promise<FastCGIResponse | Record<string, string>> {
@@ -881,6 +961,7 @@ export class FastCGIClient {
         bytes,
         mode,
         this.#keepAlive && mode === 'request',
+        idempotent,
         totalMs,
         signal,
         resolve as Settle,

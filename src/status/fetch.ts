@@ -5,7 +5,7 @@ import { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
 import { type FpmStatus, STATUS_FORMATS, type StatusFormat } from './model.js';
 import { detectStatusFormat, parseStatus } from './parse.js';
 
-/** Defaults of `fetchStatus` and `ping`, applied in one place. */
+/** Defaults of `fetchStatus`, `ping` and `watchStatus`, applied in one place. */
 export const STATUS_DEFAULTS = {
   format: 'json',
   full: false,
@@ -13,7 +13,12 @@ export const STATUS_DEFAULTS = {
   pingPath: '/ping',
   pingResponse: 'pong',
   timeoutMs: 5_000,
+  /** `watchStatus`: milliseconds from the start of one fetch to the start of the next. */
+  intervalMs: 1_000,
 } as const;
+
+/** setTimeout's ceiling: a longer delay fires at once, so no duration may exceed it. */
+export const MAX_STATUS_TIMER_MS = 2 ** 31 - 1;
 
 /** Longest status page accepted: ~1,000 bytes per worker, far beyond any pool's size. */
 export const MAX_STATUS_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -87,11 +92,85 @@ export function statusRequestParams(path: string, query = ''): Record<string, st
   };
 }
 
-function checkOptions(path: string, timeoutMs: number): void {
-  if (!path.startsWith('/')) throw new FpmkitInvalidOptionError('path', "must start with '/'");
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
-    throw new FpmkitInvalidOptionError('timeoutMs', 'must be a positive number of milliseconds');
+/** @internal Checks a path option (`path`): FPM compares SCRIPT_NAME with it exactly. */
+export function checkPathOption(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !value.startsWith('/')) {
+    throw new FpmkitInvalidOptionError(name, "must be a string starting with '/'");
   }
+  return value;
+}
+
+/** @internal Checks a duration option in milliseconds against `[min, MAX_STATUS_TIMER_MS]`. */
+export function checkMsOption(name: string, value: unknown, min?: number): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (min === undefined ? value > 0 : value >= min) &&
+    value <= MAX_STATUS_TIMER_MS;
+  if (!ok) {
+    throw new FpmkitInvalidOptionError(
+      name,
+      `must be a number of milliseconds in ${min === undefined ? '(0' : `[${min}`}, ${MAX_STATUS_TIMER_MS}]`,
+    );
+  }
+  return value;
+}
+
+/** @internal Checks an optional option of a primitive type; `undefined` passes. */
+export function checkTypeOption<T>(
+  name: string,
+  value: T | undefined,
+  type: 'string' | 'boolean' | 'function',
+): T | undefined {
+  if (value !== undefined && typeof value !== type) {
+    throw new FpmkitInvalidOptionError(name, `must be a ${type}`);
+  }
+  return value;
+}
+
+/** @internal Checks `signal`: anything with `aborted` and `addEventListener`, or undefined. */
+export function checkSignalOption(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const signal = value as Partial<AbortSignal> | null;
+  if (
+    typeof signal !== 'object' ||
+    signal === null ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
+    throw new FpmkitInvalidOptionError('signal', 'must be an AbortSignal');
+  }
+  return value as AbortSignal;
+}
+
+/** A status request's options with the defaults applied and every value checked. */
+export interface ResolvedStatusOptions {
+  format: StatusFormat;
+  full: boolean;
+  path: string;
+  timeoutMs: number;
+  listen: string | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * @internal Applies `STATUS_DEFAULTS` to the options `fetchStatus` and `watchStatus` share and
+ * checks each one, so that a bad value is reported under the name the caller used (never as the
+ * FastCGI client option it is forwarded to) before anything is sent.
+ */
+export function resolveStatusOptions(options: FetchStatusOptions): ResolvedStatusOptions {
+  const format = options.format ?? STATUS_DEFAULTS.format;
+  if (!STATUS_FORMATS.includes(format)) {
+    throw new FpmkitInvalidOptionError('format', `must be one of ${STATUS_FORMATS.join(', ')}`);
+  }
+  return {
+    format,
+    full: checkTypeOption('full', options.full, 'boolean') ?? STATUS_DEFAULTS.full,
+    path: checkPathOption('path', options.path ?? STATUS_DEFAULTS.path),
+    timeoutMs: checkMsOption('timeoutMs', options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs),
+    listen: checkTypeOption('listen', options.listen, 'string'),
+    signal: checkSignalOption(options.signal),
+  };
 }
 
 function makeClient(target: FastCGITarget, timeoutMs: number): FastCGIClient {
@@ -214,18 +293,12 @@ export async function fetchStatus(
   target: FastCGITarget,
   options: FetchStatusOptions = {},
 ): Promise<FpmStatus> {
-  const format = options.format ?? STATUS_DEFAULTS.format;
-  if (!STATUS_FORMATS.includes(format)) {
-    throw new FpmkitInvalidOptionError('format', `must be one of ${STATUS_FORMATS.join(', ')}`);
-  }
-  const path = options.path ?? STATUS_DEFAULTS.path;
-  const timeoutMs = options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs;
-  checkOptions(path, timeoutMs);
+  const { format, full, path, timeoutMs, listen, signal } = resolveStatusOptions(options);
   const client = options.client ?? makeClient(target, timeoutMs);
-  const params = statusRequestParams(path, statusQueryString(format, options.full ?? false));
+  const params = statusRequestParams(path, statusQueryString(format, full));
   const deadline = performance.now() + timeoutMs;
   try {
-    let response = await client.request({ params, signal: options.signal, timeoutMs });
+    let response = await client.request({ params, signal, timeoutMs });
     if (response.status === 500) {
       const left = deadline - performance.now();
       if (left < 1) {
@@ -235,17 +308,14 @@ export async function fetchStatus(
           { target: client.target.label, phase: 'total' },
         );
       }
-      response = await client.request({ params, signal: options.signal, timeoutMs: left });
+      response = await client.request({ params, signal, timeoutMs: left });
     }
     const body = checkStatusResponse(response, {
       target: client.target.label,
       path,
       endpoint: 'status',
     });
-    return parseStatus(body, {
-      format,
-      ...(options.listen === undefined ? {} : { listen: options.listen }),
-    });
+    return parseStatus(body, { format, ...(listen === undefined ? {} : { listen }) });
   } finally {
     if (options.client === undefined) client.close();
   }
@@ -260,16 +330,17 @@ export async function fetchStatus(
  * ```
  */
 export async function ping(target: FastCGITarget, options: PingOptions = {}): Promise<PingResult> {
-  const path = options.path ?? STATUS_DEFAULTS.pingPath;
-  const expected = options.response ?? STATUS_DEFAULTS.pingResponse;
-  const timeoutMs = options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs;
-  checkOptions(path, timeoutMs);
+  const path = checkPathOption('path', options.path ?? STATUS_DEFAULTS.pingPath);
+  const expected =
+    checkTypeOption('response', options.response, 'string') ?? STATUS_DEFAULTS.pingResponse;
+  const timeoutMs = checkMsOption('timeoutMs', options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs);
+  const signal = checkSignalOption(options.signal);
   const client = options.client ?? makeClient(target, timeoutMs);
   try {
     const start = performance.now();
     const response: FastCGIResponse = await client.request({
       params: statusRequestParams(path),
-      signal: options.signal,
+      signal,
       timeoutMs,
     });
     const latencyMs = performance.now() - start;

@@ -1,7 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { FpmkitInvalidOptionError, isFpmkitError } from '../errors.js';
 import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
-import { type FetchStatusOptions, fetchStatus, MAX_STATUS_RESPONSE_BYTES } from './fetch.js';
+import {
+  checkMsOption,
+  checkTypeOption,
+  type FetchStatusOptions,
+  fetchStatus,
+  MAX_STATUS_RESPONSE_BYTES,
+  type ResolvedStatusOptions,
+  resolveStatusOptions,
+  STATUS_DEFAULTS,
+} from './fetch.js';
 import type { FpmStatus, StatusFormat } from './model.js';
 
 /** Counters that only grow while FPM runs; a fall means the scoreboard was recreated. */
@@ -82,24 +91,25 @@ export function diffStatus(
 /** Options of `watchStatus`. */
 export interface WatchStatusOptions {
   /** Milliseconds from the start of one fetch to the start of the next. @default 1000 */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
   /** Ends the iteration (without an error) when aborted. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** @default 'json' */
-  format?: StatusFormat;
-  /** @default false */
-  full?: boolean;
-  /** @default '/status' */
-  path?: string;
+  format?: StatusFormat | undefined;
+  /** Ask for the per-worker list (`?full`). @default false */
+  full?: boolean | undefined;
+  /** The pool's `pm.status_path`. @default '/status' */
+  path?: string | undefined;
   /** Bound on each fetch in milliseconds. @default 5000 */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** The pool's `listen` address; see `FetchStatusOptions.listen`. */
-  listen?: string;
+  listen?: string | undefined;
   /**
    * Called with each failed fetch; the watch then goes on and the next good page is compared
    * with the last good one. Without it the first failure ends the iteration by throwing.
+   * Invalid options are never passed here: they throw at the first iteration, before any fetch.
    */
-  onError?: (error: unknown) => void;
+  onError?: ((error: unknown) => void) | undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -115,9 +125,33 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** `watchStatus` options with the defaults applied and every value checked. */
+export interface ResolvedWatchOptions extends ResolvedStatusOptions {
+  intervalMs: number;
+  onError: ((error: unknown) => void) | undefined;
+}
+
+/**
+ * @internal Applies `STATUS_DEFAULTS` and checks every option of `watchStatus`, naming the
+ * option as the caller wrote it. Throws `FpmkitInvalidOptionError`.
+ */
+export function resolveWatchOptions(options: WatchStatusOptions): ResolvedWatchOptions {
+  return {
+    ...resolveStatusOptions(options),
+    intervalMs: checkMsOption(
+      'intervalMs',
+      options.intervalMs ?? STATUS_DEFAULTS.intervalMs,
+      MIN_WATCH_INTERVAL_MS,
+    ),
+    onError: checkTypeOption('onError', options.onError, 'function'),
+  };
+}
+
 /**
  * Polls a pool's status page and yields a sample per page with increments and per-second rates
  * since the previous one. Stops when `signal` aborts or the consumer breaks out of the loop.
+ * Every option is checked at the first iteration, before anything is sent: an invalid one throws
+ * `FpmkitInvalidOptionError` even when `onError` is set.
  *
  * ```ts
  * for await (const s of watchStatus('unix:/run/php/www.sock', { intervalMs: 1000, signal })) {
@@ -129,27 +163,24 @@ export async function* watchStatus(
   target: FastCGITarget,
   options: WatchStatusOptions = {},
 ): AsyncGenerator<StatusSample, void, undefined> {
-  const intervalMs = options.intervalMs ?? 1000;
-  if (!Number.isFinite(intervalMs) || intervalMs < MIN_WATCH_INTERVAL_MS) {
-    throw new FpmkitInvalidOptionError(
-      'intervalMs',
-      `must be at least ${MIN_WATCH_INTERVAL_MS} milliseconds`,
-    );
-  }
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const { signal } = options;
+  const { intervalMs, timeoutMs, signal, onError, format, full, path, listen } =
+    resolveWatchOptions(options);
+  // Built from checked values only, so the client cannot fail on an option under its own name.
   const client = new FastCGIClient(target, {
     connectTimeoutMs: timeoutMs,
     readTimeoutMs: timeoutMs,
     totalTimeoutMs: timeoutMs,
     maxResponseBytes: MAX_STATUS_RESPONSE_BYTES,
   });
-  const fetchOptions: FetchStatusOptions = { client, timeoutMs };
-  if (options.format !== undefined) fetchOptions.format = options.format;
-  if (options.full !== undefined) fetchOptions.full = options.full;
-  if (options.path !== undefined) fetchOptions.path = options.path;
-  if (options.listen !== undefined) fetchOptions.listen = options.listen;
-  if (signal !== undefined) fetchOptions.signal = signal;
+  const fetchOptions: FetchStatusOptions = {
+    client,
+    timeoutMs,
+    format,
+    full,
+    path,
+    listen,
+    signal,
+  };
   let previous: { status: FpmStatus; at: number } | undefined;
   try {
     while (!signal?.aborted) {
@@ -159,8 +190,9 @@ export async function* watchStatus(
         status = await fetchStatus(target, fetchOptions);
       } catch (error) {
         if (signal?.aborted && isFpmkitError(error)) return;
-        if (!options.onError) throw error;
-        options.onError(error);
+        // An option error would recur on every interval: end the watch instead of reporting it.
+        if (!onError || error instanceof FpmkitInvalidOptionError) throw error;
+        onError(error);
       }
       if (status !== undefined) {
         const at = performance.now();

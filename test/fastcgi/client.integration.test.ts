@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastCGIClient, type FastCGIResponse } from '../../src/fastcgi/index.js';
 import { phpFpmBinary } from '../support/integration.js';
@@ -11,6 +13,12 @@ header('X-Method: ' . $_SERVER['REQUEST_METHOD']);
 echo strlen(file_get_contents('php://input')), ':', $_SERVER['CONTENT_LENGTH'] ?? '-', ':', md5(file_get_contents('php://input'));`,
   'big.php': `<?php error_log('to stderr'); echo str_repeat('0123456789', 30000);`,
   'pid.php': `<?php echo getmypid();`,
+  // Records each run, then dies without a byte of answer while die-once.flag exists (removed
+  // first, so only one run dies), the way a segfault or an OOM kill ends a worker mid-request.
+  'charge.php': `<?php
+file_put_contents(__DIR__ . '/charges.log', $_SERVER['REQUEST_METHOD'] . ' ' . ($_GET['id'] ?? '') . "\n", FILE_APPEND);
+if (@unlink(__DIR__ . '/die-once.flag')) posix_kill(getmypid(), 9);
+echo 'charged';`,
   'sleep.php': `<?php $t = microtime(true); usleep((int)($_GET['ms'] ?? 100) * 1000); echo $t, ' ', microtime(true);`,
 };
 
@@ -175,4 +183,43 @@ describe.skipIf(!req.available)(`FastCGIClient against php-fpm${req.reason}`, ()
       }),
     ).rejects.toMatchObject({ code: 'FPMKIT_TOTAL_TIMEOUT', phase: 'total' });
   });
+
+  it.each([
+    ['POST', 'amount=5', 'rejects: the worker may have run it', ['POST a1', 'POST a2']],
+    ['GET', undefined, 'is resent once on a new connection', ['GET g1', 'GET g2', 'GET g2']],
+  ] as const)(
+    'with keepAlive, a %s (body %s) whose worker is killed mid-request %s',
+    async (method, stdin, _what, runs) => {
+      const log = join(fpm.wwwDir, 'charges.log');
+      writeFileSync(log, '');
+      const client = new FastCGIClient(fpm.pool('unix').target, { keepAlive: true });
+      const id = method === 'POST' ? 'a' : 'g';
+      const call = (n: number) =>
+        client.request({
+          params: params('charge.php', fpm, {
+            REQUEST_METHOD: method,
+            QUERY_STRING: `id=${id}${n}`,
+          }),
+          ...(stdin === undefined ? {} : { stdin }),
+        });
+      try {
+        expect((await call(1)).body.toString()).toBe('charged');
+        expect(client.pending.idleConnections).toBe(1);
+        writeFileSync(join(fpm.wwwDir, 'die-once.flag'), '');
+        const second = call(2);
+        if (method === 'POST') {
+          // FPM's socket is reset when the dead worker left the body unread, else just closed.
+          await expect(second).rejects.toMatchObject({
+            code: expect.stringMatching(/^FPMKIT_(CONNECT|PROTOCOL)$/),
+            message: expect.stringMatching(/not resent on a new connection/),
+          });
+        } else {
+          expect((await second).body.toString()).toBe('charged');
+        }
+        expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(runs);
+      } finally {
+        client.close();
+      }
+    },
+  );
 });

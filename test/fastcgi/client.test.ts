@@ -155,3 +155,46 @@ describe('FastCGIClient', () => {
     });
   });
 });
+
+describe('FastCGIClient option errors name the option the caller gave', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['params', { params: null }],
+    ['params', { params: 'SCRIPT_NAME=/status' }],
+    ['stdin', { params: {}, stdin: 42 }],
+    ['stdin', { params: {}, stdin: { length: 3 } }],
+    ['signal', { params: {}, signal: 'stop' }],
+    ['timeoutMs', { params: {}, timeoutMs: '5' }],
+    ['params.A', { params: { A: 1 } }],
+  ])('request names %s and sends nothing', async (option, options) => {
+    const s = await script((socket) => socket.write(reply('x')));
+    const client = new FastCGIClient(s.target);
+    const error = await client.request(options as never).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'FPMKIT_INVALID_OPTION', option });
+    client.close();
+    expect(s.requests).toHaveLength(0);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['keepAlive', { keepAlive: 'yes' }],
+    ['connectTimeoutMs', { connectTimeoutMs: -5 }],
+    ['totalTimeoutMs', { totalTimeoutMs: 2 ** 31 }],
+  ])('the constructor names %s', (option, options) => {
+    expect(() => new FastCGIClient('127.0.0.1:9000', options as never)).toThrow(
+      expect.objectContaining({ code: 'FPMKIT_INVALID_OPTION', option }),
+    );
+  });
+
+  it.each<[string, unknown, Record<string, unknown>]>([
+    ['names', 'FCGI_MPXS_CONNS', {}],
+    ['names', [1], {}],
+    ['signal', ['FCGI_MPXS_CONNS'], { signal: {} }],
+    ['timeoutMs', ['FCGI_MPXS_CONNS'], { timeoutMs: 0 }],
+  ])('getValues names %s', async (option, names, options) => {
+    const client = new FastCGIClient('127.0.0.1:9000');
+    await expect(client.getValues(names as never, options as never)).rejects.toMatchObject({
+      code: 'FPMKIT_INVALID_OPTION',
+      option,
+    });
+    client.close();
+  });
+});
