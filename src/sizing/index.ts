@@ -64,6 +64,7 @@ export {
   DEFAULT_HEADROOM,
   DEFAULT_LONGEST_REQUEST_SECONDS,
   DEFAULT_MEMORY_LIMIT_BYTES,
+  DEFAULT_POST_MAX_SIZE_BYTES,
   DEFAULT_TARGET,
   fastcgiBackendOf,
   MASTER_BASE_FDS,
@@ -107,4 +108,9 @@ export {
 export type { PlanFile, PlanFileKind, RenderPlanOptions } from './render-plan.js';
 export { renderHostPlan, renderPlan } from './render-plan.js';
 export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
-export { timeoutCorridor } from './timeouts.js';
+export {
+  FPM_MIN_HEARTBEAT_SECONDS,
+  TIMEOUT_CORRIDOR_MARGIN_SECONDS,
+  terminateDetectionLagSeconds,
+  timeoutCorridor,
+} from './timeouts.js';
