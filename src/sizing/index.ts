@@ -91,6 +91,7 @@ export {
 } from './pm.js';
 export {
   logFactorial,
+  MAX_POISSON_MEAN,
   poissonExpectedExcess,
   poissonPmf,
   poissonQuantile,
