@@ -9,6 +9,7 @@ import {
   fastcgiBackendOf,
   type PlanPoolInput,
   planHost,
+  planPool,
   safePlanPool,
 } from '../../src/sizing/planner.js';
 import { renderHostPlan, renderPlan } from '../../src/sizing/render-plan.js';
@@ -244,6 +245,34 @@ describe.skipIf(!fpm.available)(`rendered pools pass php-fpm8.2 -t${fpm.reason}`
       { numRuns: 30 },
     );
   }, 120_000);
+
+  it.each([
+    ['9000', '127.0.0.1'],
+    ['0.0.0.0:9001', '127.0.0.1'],
+    ['[::]:9002', '::1'],
+  ])(
+    'accepts a pool on every interface (%s) limited to the loopback nginx (%s)',
+    async (listen, client) => {
+      const p = planPool({
+        name: 'open',
+        listenAddress: listen,
+        arrivalRate: 10,
+        serviceTimeSeconds: 0.1,
+        cores: 2,
+        totalMemoryBytes: 4 * GiB,
+        ...user,
+      });
+      expect(p.pool.listen.allowedClients).toEqual([client]);
+      const text = fileOf(p, 'fpm-pool').content;
+      expect(text).toContain(`listen.allowed_clients = "${client}"`);
+      const r = await phpFpmTest(text);
+      expect(
+        r.messages.filter((m) => !m.startsWith('NOTICE')),
+        r.output,
+      ).toEqual([]);
+      expect(r.exitCode, r.output).toBe(0);
+    },
+  );
 
   it('accepts each pool file of a host plan with its php_admin_value limits', async () => {
     const files = renderHostPlan(smallAndBig()).filter((f) => f.kind === 'fpm-pool');
