@@ -10,6 +10,11 @@ import type { FpmConfig, FpmConfigInput, PoolConfig, PoolConfigInput } from '../
 import { effectiveFpmConfig, fpmConfigSchema } from '../fpm/index.js';
 import type { KernelSettings, ServiceLimit } from '../kernel/index.js';
 import { effectiveBacklog, kernelSettingsSchema } from '../kernel/index.js';
+import {
+  DEFAULT_MEMORY_LIMIT_BYTES,
+  DEFAULT_POST_MAX_SIZE_BYTES,
+  TIMEOUT_CORRIDOR_MARGIN_SECONDS,
+} from '../sizing/index.js';
 import { formatOctalMode, formatPhpSize, parsePhpSize } from '../units.js';
 import type {
   ApacheProxyFcgiInput,
@@ -28,10 +33,10 @@ import {
 
 /** PHP's built-in `max_execution_time` (main/main.c); the CLI forces 0, FPM keeps 30. */
 export const PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS = 30;
-/** PHP's built-in `memory_limit` (128M). */
-export const PHP_DEFAULT_MEMORY_LIMIT_BYTES = 128 * 1024 * 1024;
-/** PHP's built-in `post_max_size` (8M). */
-export const PHP_DEFAULT_POST_MAX_SIZE_BYTES = 8 * 1024 * 1024;
+/** PHP's built-in `memory_limit` (128M); the same value as fpmkit/sizing's `DEFAULT_MEMORY_LIMIT_BYTES`. */
+export const PHP_DEFAULT_MEMORY_LIMIT_BYTES = DEFAULT_MEMORY_LIMIT_BYTES;
+/** PHP's built-in `post_max_size` (8M); fpmkit/sizing's `DEFAULT_POST_MAX_SIZE_BYTES`. */
+export const PHP_DEFAULT_POST_MAX_SIZE_BYTES = DEFAULT_POST_MAX_SIZE_BYTES;
 /** PHP's built-in `upload_max_filesize` (2M). */
 export const PHP_DEFAULT_UPLOAD_MAX_FILESIZE_BYTES = 2 * 1024 * 1024;
 /** OPcache's built-in shared memory (`opcache.memory_consumption` 128, in MiB). */
@@ -101,7 +106,8 @@ export interface StackInput {
 export interface CheckStackOptions {
   /**
    * How much longer each outer timeout should be than the one inside it (PHP's limit, then
-   * FPM's, then the web server's), in seconds. @default 5
+   * FPM's, then the web server's), in seconds. @default TIMEOUT_CORRIDOR_MARGIN_SECONDS (5), the
+   * margin fpmkit/sizing's `timeoutCorridor` plans with
    */
   timeoutMarginSeconds?: number;
   /**
@@ -114,8 +120,11 @@ export interface CheckStackOptions {
   nginxAutoWorkerProcesses?: number;
 }
 
-/** Default of `timeoutMarginSeconds`: headroom between nested timeouts, in seconds. */
-export const STACK_TIMEOUT_MARGIN_SECONDS = 5;
+/**
+ * Default of `timeoutMarginSeconds`: headroom between nested timeouts, in seconds. The planner's
+ * `TIMEOUT_CORRIDOR_MARGIN_SECONDS` (one rule for both, so a plan passes this check).
+ */
+export const STACK_TIMEOUT_MARGIN_SECONDS = TIMEOUT_CORRIDOR_MARGIN_SECONDS;
 
 /** A pool with the values FPM runs it with. */
 interface Pool {
@@ -216,12 +225,7 @@ function effectivePhp(pool: PoolConfig, php: PhpIniSettings | undefined): Effect
       ini?.maxExecutionTimeSeconds === 'unlimited' ? 0 : ini?.maxExecutionTimeSeconds,
       PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS,
     ),
-    memoryLimitBytes: pick(
-      'memory_limit',
-      size,
-      ini?.memoryLimitBytes,
-      PHP_DEFAULT_MEMORY_LIMIT_BYTES,
-    ),
+    memoryLimitBytes: pick('memory_limit', size, ini?.memoryLimitBytes, DEFAULT_MEMORY_LIMIT_BYTES),
     // post_max_size = 0 switches the check off.
     postMaxSizeBytes: pick(
       'post_max_size',
@@ -301,7 +305,7 @@ function checkTimeouts(ctx: Ctx, pool: Pool, processControlTimeout: number): voi
         requestTerminateTimeoutSeconds: terminate,
         marginSeconds: ctx.margin,
       },
-      fix: `set request_terminate_timeout to at least ${maxExec + ctx.margin}s, or lower max_execution_time below ${terminate - ctx.margin + 1}s`,
+      fix: `set request_terminate_timeout to at least ${maxExec + ctx.margin}s (max_execution_time + ${ctx.margin}s, the margin fpmkit/sizing's timeoutCorridor plans with: PHP needs a few seconds to end the script with its error, and its limit counts CPU time, not wall-clock time), or lower max_execution_time below ${terminate - ctx.margin + 1}s`,
     });
   }
   if (terminate <= 0) {

@@ -64,6 +64,7 @@ export {
   DEFAULT_HEADROOM,
   DEFAULT_LONGEST_REQUEST_SECONDS,
   DEFAULT_MEMORY_LIMIT_BYTES,
+  DEFAULT_POST_MAX_SIZE_BYTES,
   DEFAULT_TARGET,
   fastcgiBackendOf,
   MASTER_BASE_FDS,
@@ -90,6 +91,7 @@ export {
 } from './pm.js';
 export {
   logFactorial,
+  MAX_POISSON_MEAN,
   poissonExpectedExcess,
   poissonPmf,
   poissonQuantile,
@@ -107,4 +109,9 @@ export {
 export type { PlanFile, PlanFileKind, RenderPlanOptions } from './render-plan.js';
 export { renderHostPlan, renderPlan } from './render-plan.js';
 export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
-export { timeoutCorridor } from './timeouts.js';
+export {
+  FPM_MIN_HEARTBEAT_SECONDS,
+  TIMEOUT_CORRIDOR_MARGIN_SECONDS,
+  terminateDetectionLagSeconds,
+  timeoutCorridor,
+} from './timeouts.js';

@@ -1,4 +1,5 @@
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { acceptQueueCapacity, DEFAULT_SOMAXCONN } from '../kernel/backlog.js';
 import { finiteAtLeast, finitePositive, integerIn, probability } from './check.js';
 import { poissonExpectedExcess, poissonQuantile, poissonUpperTail } from './poisson.js';
 
@@ -229,8 +230,8 @@ export interface BacklogRecommendation {
 export const DEFAULT_MIN_BACKLOG = 511;
 /** Default accepted chance that one reload refuses a connection. */
 export const DEFAULT_OVERFLOW_PROBABILITY = 0.001;
-/** Linux's somaxconn default since 5.4 (128 before). */
-export const DEFAULT_SOMAXCONN = 4096;
+/** Linux's somaxconn default since 5.4 (128 before): fpmkit/kernel's `DEFAULT_SOMAXCONN`. */
+export { DEFAULT_SOMAXCONN };
 
 /**
  * The `listen.backlog` / `net.core.somaxconn` pair that absorbs a no-accept window: the queue
@@ -272,7 +273,7 @@ export function recommendBacklog(input: BacklogInput): BacklogRecommendation {
   const wanted = Math.max(needed - 1, minBacklog);
   const backlog = Math.max(0, Math.min(wanted, drainable - 1));
   const somaxconn = Math.max(current, backlog);
-  const queueCapacity = Math.min(backlog, somaxconn) + 1;
+  const queueCapacity = acceptQueueCapacity({ listenBacklog: backlog, somaxconn });
   const expectedRefused = poissonExpectedExcess(
     mean,
     Math.max(0, queueCapacity - Math.ceil(queued)),

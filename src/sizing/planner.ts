@@ -1,6 +1,7 @@
 import type { ZodType } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type GlobalConfig, globalSchema, type PoolConfig, poolSchema } from '../fpm/schema.js';
+import { acceptQueueCapacity } from '../kernel/backlog.js';
 import { type KernelSettings, kernelSettingsSchema } from '../kernel/settings.js';
 import { type FastcgiBackend, nginxFastcgiSchema } from '../web/nginx.js';
 import { phpIniSchema } from '../web/php-ini.js';
@@ -37,8 +38,10 @@ import { timeoutCorridor } from './timeouts.js';
 export const DEFAULT_TARGET: ConcurrencyTarget = { waitSeconds: 0.1, percentile: 0.99 };
 /** Default longest legitimate request, seconds: PHP's own max_execution_time default. */
 export const DEFAULT_LONGEST_REQUEST_SECONDS = 30;
-/** PHP's default memory_limit, 128 MiB. */
+/** PHP's default memory_limit, 128 MiB (main/main.c); fpmkit/doctor's `PHP_DEFAULT_MEMORY_LIMIT_BYTES`. */
 export const DEFAULT_MEMORY_LIMIT_BYTES = 128 * 1024 * 1024;
+/** PHP's default post_max_size, 8 MiB (main/main.c); fpmkit/doctor's `PHP_DEFAULT_POST_MAX_SIZE_BYTES`. */
+export const DEFAULT_POST_MAX_SIZE_BYTES = 8 * 1024 * 1024;
 /** Extra children above the need, as a share, when memory and CPU allow. */
 export const DEFAULT_HEADROOM = 0.25;
 /** Growth a leaking worker may show before recycling, as a share of its measured size. */
@@ -137,11 +140,6 @@ export type PlanPoolInput = PoolDemand & HostResources;
 
 export interface PlanHostInput extends HostResources {
   pools: readonly PoolDemand[];
-}
-
-/** The queue a backlog gives: min(backlog, somaxconn) + 1 (a negative backlog means somaxconn). */
-function queueCapacityOf(backlog: number, somaxconn: number): number {
-  return (backlog < 0 || backlog > somaxconn ? somaxconn : backlog) + 1;
 }
 
 interface PoolWork {
@@ -559,6 +557,13 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
     {},
     'a UNIX connect() queues or fails with EAGAIN at once; over TCP a full queue drops the SYN and the kernel retries after 1 and 3 s, so 5 s allows two retries',
   );
+  add(
+    'client_max_body_size',
+    DEFAULT_POST_MAX_SIZE_BYTES,
+    'php-post-max-size',
+    { postMaxSizeBytes: DEFAULT_POST_MAX_SIZE_BYTES },
+    "PHP's post_max_size (8M by default): nginx's own 1m is below PHP's upload_max_filesize (2M) and refuses with 413 uploads PHP would take, while a larger value lets through bodies PHP discards",
+  );
   const memoryLimit = d.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES;
   add(
     'php.memory_limit',
@@ -728,8 +733,16 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
     'chance that one reload refuses at least one connection',
   );
   if (ctx.input.currentListenBacklog !== undefined || ctx.input.currentSomaxconn !== undefined) {
-    const curBacklog = ctx.input.currentListenBacklog ?? -1;
-    const curQueue = queueCapacityOf(curBacklog, ctx.somaxconnNow);
+    const curBacklog = integerIn(
+      'currentListenBacklog',
+      ctx.input.currentListenBacklog ?? -1,
+      -1,
+      MAX_BACKLOG,
+    );
+    const curQueue = acceptQueueCapacity({
+      listenBacklog: curBacklog,
+      somaxconn: ctx.somaxconnNow,
+    });
     // A queue deeper than the children drain before nginx gives up turns 502s into 504s: count
     // both, as the planned backlog (capped at that depth) does.
     const useful = Math.min(curQueue, bl.drainableQueueCapacity);
@@ -760,6 +773,10 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
 
   const address = d.listenAddress ?? `/run/php/${d.name}.sock`;
   const unix = address.startsWith('/');
+  const backend = fastcgiBackendOf(address);
+  // A port on every interface takes FastCGI from anyone who reaches it; the planned nginx
+  // connects over loopback, so only that address is let in.
+  const wildcard = 'host' in backend && !address.includes(backend.host);
   const pool = model<PoolConfig>(
     poolSchema,
     {
@@ -772,6 +789,7 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
         ...(unix && d.listenOwner !== undefined ? { owner: d.listenOwner } : {}),
         ...(unix && d.listenGroup !== undefined ? { group: d.listenGroup } : {}),
         ...(unix && d.listenMode !== undefined ? { mode: d.listenMode } : {}),
+        ...(wildcard && 'host' in backend ? { allowedClients: [backend.host] } : {}),
       },
       pm,
       requestTerminateTimeoutSeconds: corr.requestTerminateTimeoutSeconds,
@@ -789,9 +807,12 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
     nginx: model(
       nginxFastcgiSchema,
       {
-        upstream: { name: upstreamName(d.name), servers: [fastcgiBackendOf(address)] },
+        upstream: { name: upstreamName(d.name), servers: [backend] },
         connectTimeoutSeconds: PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,
         readTimeoutSeconds: corr.fastcgiReadTimeoutSeconds,
+        // nginx's own default (1m) is below PHP's upload_max_filesize (2M) and answers 413 to
+        // uploads PHP accepts; post_max_size is the largest body PHP reads at all.
+        clientMaxBodySizeBytes: DEFAULT_POST_MAX_SIZE_BYTES,
       },
       'nginx',
     ),

@@ -8,6 +8,7 @@ import { FpmkitInvalidOptionError } from '../errors.js';
 import { renderFpmConfig } from '../fpm/render.js';
 import type { GlobalConfig } from '../fpm/schema.js';
 import { type KernelSettings, renderSysctlConf, renderSystemdDropIn } from '../kernel/settings.js';
+import { formatPhpSize } from '../units.js';
 import { renderNginxFastcgi } from '../web/nginx.js';
 import { type PhpIniSettings, renderPhpIni } from '../web/php-ini.js';
 import type { HostPlan, Plan } from './plan.js';
@@ -127,6 +128,22 @@ export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): PlanFil
   return [pool, sysctl!, dropIn!, upstream, location, php!];
 }
 
+/**
+ * A host plan's pool with its own `memory_limit` and `max_execution_time` as `php_admin_value`:
+ * the shared php.ini carries the largest of all pools, and without these a small pool's children
+ * could each grow to the big pool's limit, beyond the memory its `pm.max_children` was sized
+ * for. Entries the pool already has win (they were set on purpose).
+ */
+function withOwnPhpLimits(plan: Plan): Plan {
+  const own: Record<string, string> = {};
+  const memory = plan.php.memoryLimitBytes;
+  if (memory !== undefined) own.memory_limit = formatPhpSize(memory);
+  const time = plan.php.maxExecutionTimeSeconds;
+  // 0 is PHP's "no limit".
+  if (time !== undefined) own.max_execution_time = time === 'unlimited' ? '0' : String(time);
+  return { ...plan, pool: { ...plan.pool, phpAdminValue: { ...own, ...plan.pool.phpAdminValue } } };
+}
+
 /** The php.ini of a host: one for all pools, so the longest time and the largest limit win. */
 function hostPhp(pools: readonly Plan[]): PhpIniSettings {
   const out: PhpIniSettings = {};
@@ -151,14 +168,16 @@ function hostPhp(pools: readonly Plan[]): PhpIniSettings {
  * Renders a host plan: one pool file and one nginx upstream and location per pool, then one
  * sysctl.d file, one systemd drop-in and one php.ini fragment for the host. php.ini is shared
  * by every pool, so it takes the longest `max_execution_time` and the largest `memory_limit`;
- * give a pool a tighter one with `php_admin_value` in its pool file.
+ * each pool file sets the pool's own values with `php_admin_value[memory_limit]` and
+ * `php_admin_value[max_execution_time]`, which FPM applies over php.ini and scripts cannot
+ * raise with `ini_set`.
  */
 export function renderHostPlan(plan: HostPlan, options: RenderPlanOptions = {}): PlanFile[] {
   const { version, unit } = versionAndUnit(options);
   const files: PlanFile[] = [];
   const nginx: PlanFile[] = [];
   for (const p of plan.pools) {
-    const [pool, upstream, location] = poolFiles(p, plan.global, version);
+    const [pool, upstream, location] = poolFiles(withOwnPhpLimits(p), plan.global, version);
     files.push(pool);
     nginx.push(upstream, location);
   }

@@ -9,6 +9,7 @@ import {
   fastcgiBackendOf,
   type PlanPoolInput,
   planHost,
+  planPool,
   safePlanPool,
 } from '../../src/sizing/planner.js';
 import { renderHostPlan, renderPlan } from '../../src/sizing/render-plan.js';
@@ -51,6 +52,32 @@ const feasiblePlan: fc.Arbitrary<Plan> = planInput
   .map((input) => safePlanPool(input))
   .filter((r) => r.success)
   .map((r) => (r.success ? r.data : (undefined as never)));
+
+/** Two pools with very different memory limits on one host. */
+function smallAndBig() {
+  return planHost({
+    cores: 8,
+    totalMemoryBytes: 32 * GiB,
+    pools: [
+      {
+        name: 'small',
+        arrivalRate: 40,
+        serviceTimeSeconds: 0.1,
+        longestRequestSeconds: 10,
+        memoryLimitBytes: 128 * MiB,
+        ...user,
+      },
+      {
+        name: 'big',
+        arrivalRate: 20,
+        serviceTimeSeconds: 0.2,
+        longestRequestSeconds: 300,
+        memoryLimitBytes: 1024 * MiB,
+        ...user,
+      },
+    ],
+  });
+}
 
 const fileOf = (plan: Plan, kind: string) => {
   const f = renderPlan(plan).find((x) => x.kind === kind);
@@ -133,6 +160,31 @@ describe('renderPlan', () => {
     expect(ini).toContain('memory_limit = 256M\n');
   });
 
+  it('gives each pool of a host plan its own memory_limit and max_execution_time', () => {
+    const host = smallAndBig();
+    const files = renderHostPlan(host);
+    const poolFile = (name: string) => files.find((f) => f.path.endsWith(`pool.d/${name}.conf`))!;
+    const small = parseFpmConfig(poolFile('small').content).config.pools[0]!;
+    const big = parseFpmConfig(poolFile('big').content).config.pools[0]!;
+    expect(small.phpAdminValue).toEqual({ memory_limit: '128M', max_execution_time: '10' });
+    expect(big.phpAdminValue).toEqual({ memory_limit: '1G', max_execution_time: '300' });
+    // php.ini still holds the largest, which the small pool's own values override.
+    expect(files.at(-1)!.content).toContain('memory_limit = 1G\n');
+  });
+
+  it('keeps a php_admin_value the pool already sets', () => {
+    const host = smallAndBig();
+    const small = host.pools[0]!;
+    small.pool = { ...small.pool, phpAdminValue: { memory_limit: '96M', 'date.timezone': 'UTC' } };
+    const text = renderHostPlan(host)[0]!.content;
+    const pool = parseFpmConfig(text).config.pools[0]!;
+    expect(pool.phpAdminValue).toEqual({
+      memory_limit: '96M',
+      max_execution_time: '10',
+      'date.timezone': 'UTC',
+    });
+  });
+
   it('refuses a plan edited into something a renderer would not write', () => {
     const bad: Plan = { ...plan.data, pool: { ...plan.data.pool, name: 'a]b' } };
     expect(() => renderPlan(bad)).toThrow(
@@ -193,6 +245,50 @@ describe.skipIf(!fpm.available)(`rendered pools pass php-fpm8.2 -t${fpm.reason}`
       { numRuns: 30 },
     );
   }, 120_000);
+
+  it.each([
+    ['9000', '127.0.0.1'],
+    ['0.0.0.0:9001', '127.0.0.1'],
+    ['[::]:9002', '::1'],
+  ])(
+    'accepts a pool on every interface (%s) limited to the loopback nginx (%s)',
+    async (listen, client) => {
+      const p = planPool({
+        name: 'open',
+        listenAddress: listen,
+        arrivalRate: 10,
+        serviceTimeSeconds: 0.1,
+        cores: 2,
+        totalMemoryBytes: 4 * GiB,
+        ...user,
+      });
+      expect(p.pool.listen.allowedClients).toEqual([client]);
+      const text = fileOf(p, 'fpm-pool').content;
+      expect(text).toContain(`listen.allowed_clients = "${client}"`);
+      const r = await phpFpmTest(text);
+      expect(
+        r.messages.filter((m) => !m.startsWith('NOTICE')),
+        r.output,
+      ).toEqual([]);
+      expect(r.exitCode, r.output).toBe(0);
+    },
+  );
+
+  it('accepts each pool file of a host plan with its php_admin_value limits', async () => {
+    const files = renderHostPlan(smallAndBig()).filter((f) => f.kind === 'fpm-pool');
+    expect(files).toHaveLength(2);
+    for (const f of files) {
+      expect(f.content).toMatch(/^php_admin_value\[memory_limit\] = "\d+[MG]"$/m);
+      const r = await phpFpmTest(f.content, { tt: true });
+      expect(
+        r.messages.filter((m) => !m.startsWith('NOTICE')),
+        r.output,
+      ).toEqual([]);
+      expect(r.exitCode, r.output).toBe(0);
+      // -tt dumps the pool as FPM read it.
+      expect(r.output).toMatch(/php_admin_value\[memory_limit\] = (128M|1G)\b/);
+    }
+  }, 60_000);
 });
 
 const nginx = nginxBinary();
