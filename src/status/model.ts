@@ -13,6 +13,39 @@ export type ProcessManager = (typeof PROCESS_MANAGERS)[number];
  * never set. FPM 8.2 has no name for the creating stage and prints `(null)`; the parsers report
  * that as `Creating`, the name 8.4 prints.
  */
+/**
+ * Every field FPM prints on its status page, pool fields then process fields, spelled as the
+ * JSON keys are (the text page lower-cases them; XML joins words with `-`).
+ */
+export const STATUS_FIELD_KEYS = [
+  'pool',
+  'process manager',
+  'start time',
+  'start since',
+  'accepted conn',
+  'listen queue',
+  'max listen queue',
+  'listen queue len',
+  'idle processes',
+  'active processes',
+  'total processes',
+  'max active processes',
+  'max children reached',
+  'slow requests',
+  'memory peak',
+  'pid',
+  'state',
+  'requests',
+  'request duration',
+  'request method',
+  'request uri',
+  'content length',
+  'user',
+  'script',
+  'last request cpu',
+  'last request memory',
+] as const;
+
 export const PROCESS_STATES = [
   'Creating',
   'Idle',

@@ -1,5 +1,5 @@
 import { type MapContext, mapStatus, parseError } from './fields.js';
-import type { FpmStatus } from './model.js';
+import { type FpmStatus, STATUS_FIELD_KEYS } from './model.js';
 import type { ParseFormatOptions } from './options.js';
 import { mapContext } from './options.js';
 
@@ -7,34 +7,7 @@ import { mapContext } from './options.js';
 const VALUE_COLUMN = 22;
 
 /** Labels FPM prints on the text page, lower-cased to the JSON key spelling. */
-const KNOWN_LABELS = new Set([
-  'pool',
-  'process manager',
-  'start time',
-  'start since',
-  'accepted conn',
-  'listen queue',
-  'max listen queue',
-  'listen queue len',
-  'idle processes',
-  'active processes',
-  'total processes',
-  'max active processes',
-  'max children reached',
-  'slow requests',
-  'memory peak',
-  'pid',
-  'state',
-  'requests',
-  'request duration',
-  'request method',
-  'request uri',
-  'content length',
-  'user',
-  'script',
-  'last request cpu',
-  'last request memory',
-]);
+const KNOWN_LABELS = new Set<string>(STATUS_FIELD_KEYS);
 const UNKNOWN_LABEL = /^[a-z][a-z ]*:( |$)/;
 const SEPARATOR = /^\*+$/;
 

@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { type MapContext, mapStatus, parseError } from './fields.js';
-import type { FpmStatus } from './model.js';
+import { type FpmStatus, STATUS_FIELD_KEYS } from './model.js';
 import { mapContext, type ParseFormatOptions } from './options.js';
 
 /** fast-xml-parser options for FPM's page; exported for the benchmark's like-for-like floor. */
@@ -20,34 +20,7 @@ const parser = new XMLParser(XML_PARSER_OPTIONS);
 
 /** XML element name → the JSON key spelling the mapper uses. */
 const TAG_KEYS: Record<string, string> = {};
-for (const key of [
-  'pool',
-  'process manager',
-  'start time',
-  'start since',
-  'accepted conn',
-  'listen queue',
-  'max listen queue',
-  'listen queue len',
-  'idle processes',
-  'active processes',
-  'total processes',
-  'max active processes',
-  'max children reached',
-  'slow requests',
-  'memory peak',
-  'pid',
-  'state',
-  'requests',
-  'request duration',
-  'request method',
-  'request uri',
-  'content length',
-  'user',
-  'script',
-  'last request cpu',
-  'last request memory',
-]) {
+for (const key of STATUS_FIELD_KEYS) {
   TAG_KEYS[key.replaceAll(' ', '-')] = key;
 }
 
