@@ -1,72 +1,22 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRoot, nginxBinary, requireBinary } from '../support/integration.js';
+import { isRoot, requireBinary } from '../support/integration.js';
+import { run } from '../support/process.js';
 
 export const apacheBinary = () => requireBinary('apache2', 'apache2');
 export const phpCliBinary = () => requireBinary('php8.2', 'php8.2-cli');
 
-/**
- * Runs a checker to completion with stdin closed from the start and a time bound. (The shared
- * `run()` helper writes to stdin after spawning, which raises an uncaught EPIPE when a checker
- * such as `nginx -t` exits first; hundreds of runs hit that race.)
- */
-export function runChecker(
+/** Runs a checker to completion with a clean environment and a time bound. */
+const runChecker = (
   file: string,
   args: readonly string[],
   options: { cwd: string; timeoutMs?: number },
-): Promise<{ exitCode: number | null; stdout: string; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      output += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      output += d;
-    });
-    const timeoutMs = options.timeoutMs ?? 30_000;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} ${args.join(' ')} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve({ exitCode, stdout, output });
-    });
-  });
-}
+) => run(file, args, { ...options, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } });
 
 /** `nginx -t` on a complete nginx.conf, with a fresh temporary directory as nginx's prefix. */
-export async function nginxConfTest(conf: string): Promise<{ ok: boolean; output: string }> {
-  const binary = nginxBinary().path;
-  if (!binary) throw new Error('nginx is not installed');
-  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-nginxt-'));
-  try {
-    const confPath = join(dir, 'nginx.conf');
-    await writeFile(confPath, conf);
-    const result = await runChecker(
-      binary,
-      ['-t', '-p', dir, '-c', confPath, '-e', join(dir, 'error.log')],
-      { cwd: dir },
-    );
-    return { ok: result.exitCode === 0, output: result.output };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+export { nginxTest as nginxConfTest } from '../support/nginx.js';
 
 /** Where distributions keep Apache's shared modules; the first holding mod_proxy_fcgi wins. */
 const MODULE_DIRS = [
