@@ -45,7 +45,7 @@ describe('hostile lines of 64 KiB', () => {
     expect(() => parseNginxAccessLog(line, { format, strict: true })).toThrow(FpmkitParseError);
   });
 
-  it('streams 8 such lines of each format as unknown', async () => {
+  it('streams 8 truncated combined-format lines as unknown', async () => {
     const lines = Array.from({ length: 8 }, () => hostile[1]![2]);
     const kinds: string[] = [];
     for await (const r of streamNginxAccessLog(lines)) kinds.push(r.kind);
