@@ -10,6 +10,7 @@ import {
   splitLines,
   unrecognisedLine,
 } from './common.js';
+import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
 
 /** FPM's default `access.format` (`sapi/fpm/fpm/fpm_conf.c`). */
@@ -82,7 +83,7 @@ export interface FpmAccessLogParser {
   parseLine(text: string, line?: number): FpmAccessEntry | undefined;
 }
 
-/** Longest format accepted, in characters. FPM's own log line is capped at 1024 bytes. */
+/** Longest format accepted, in characters. */
 export const MAX_ACCESS_FORMAT_LENGTH = 4096;
 
 type Setter = (e: FpmAccessEntry, v: string) => void;
@@ -192,11 +193,10 @@ function setterFor(letter: string, arg: string): Setter | undefined {
   }
 }
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
  * Compiles a pool's `access.format` into a line parser once. Throws `FpmkitInvalidOptionError`
- * for a format without a `%` token or with an unknown one.
+ * for a format without a `%` token or with an unknown one. A line is split field by field in time
+ * linear in its length (see `field-matcher.ts`); numeric tokens hold no space.
  */
 export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
   if (typeof format !== 'string' || format.length > MAX_ACCESS_FORMAT_LENGTH) {
@@ -245,35 +245,32 @@ export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
   if (tokens.length === 0) {
     throw new FpmkitInvalidOptionError('format', 'must contain at least one % token');
   }
-  let source = `^${escapeRegex(literals[0] ?? '')}`;
+  const specs: FieldSpec[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const after = literals[i + 1] ?? '';
     const letter = tokens[i]!.slice(-1);
-    const atEnd = i === tokens.length - 1 && after === '';
     if (letter === 'Q') {
-      source += '(\\?|)';
+      // `%Q` is `?` when there is a query, nothing otherwise.
+      specs.push({ chars: 'questionMark', prefer: 'longest', maxLength: 1, after });
     } else if (letter === 'r' && after === '' && tokens[i + 1] === '%Q') {
       // `%r%Q%q` (the manual's way to log the query) has no separator: the URI ends at `?`.
-      source += '([^?\\s"]*)';
+      specs.push({ chars: 'uriPath', prefer: 'longest', after });
     } else if (/^[sSpPldMC]$/.test(letter)) {
-      source += atEnd ? '(\\S*)' : '(\\S*?)';
+      specs.push({ chars: 'noSpace', prefer: 'shortest', after });
     } else {
-      source += atEnd ? '(.*)' : '(.*?)';
+      specs.push({ chars: 'any', prefer: 'shortest', after });
     }
-    source += escapeRegex(after);
   }
-  const re = new RegExp(`${source}$`, 's');
+  const matcher = compileFieldMatcher({ prefix: literals[0] ?? '', fields: specs });
   return {
     tokens,
     parseLine(line: string, lineNumber = 1): FpmAccessEntry | undefined {
-      // FPM caps a line at 1024 bytes; bound the backtracking on longer garbage the same way.
-      if (line.length > MAX_ACCESS_FORMAT_LENGTH) return undefined;
-      const m = re.exec(line);
-      if (!m) return undefined;
+      const values = matcher.match(line);
+      if (!values) return undefined;
       const entry: FpmAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
       const fields = entry.fields;
       for (let i = 0; i < tokens.length; i++) {
-        const value = m[i + 1] ?? '';
+        const value = values[i] ?? '';
         const name = tokens[i]!;
         // A plain assignment to __proto__ would set the prototype instead of a field.
         if (name === '__proto__')

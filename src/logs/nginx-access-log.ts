@@ -10,6 +10,7 @@ import {
   splitLines,
   unrecognisedLine,
 } from './common.js';
+import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
 
 /** nginx's built-in `combined` format (https://nginx.org/en/docs/http/ngx_http_log_module.html). */
@@ -96,8 +97,9 @@ export interface NginxAccessLogParser {
 export const MAX_LOG_FORMAT_LENGTH = 16 * 1024;
 
 /**
- * Longest line tried with the lenient (all-lazy) pattern after the fast one failed: a lazy
- * pattern backtracks on a line that does not fit, so the effort is bounded by the length.
+ * @deprecated No longer a limit: lines of any length are matched in linear time, strictly and
+ * then leniently. It bounded an earlier backtracking pattern and stays exported for existing
+ * imports.
  */
 export const MAX_LENIENT_LINE_LENGTH = 4096;
 
@@ -286,11 +288,14 @@ function normalizeFormat(input: string): string {
   return s;
 }
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
- * Compiles an nginx `log_format` into a line parser once (a single anchored regular expression
- * with one group per variable). Throws `FpmkitInvalidOptionError` for a format with no variable.
+ * Compiles an nginx `log_format` into a line parser once. Throws `FpmkitInvalidOptionError` for a
+ * format with no variable.
+ *
+ * A line is split field by field in time linear in its length (see `field-matcher.ts`): first
+ * strictly, where a value between two double quotes holds no quote (nginx writes `\x22`) and a
+ * value directly followed by another variable holds no space; then, when that does not fit, with
+ * any character in any value, for `escape=none` logs whose quoted values may contain `"`.
  */
 export function compileNginxLogFormat(format: string): NginxAccessLogParser {
   if (typeof format !== 'string' || format.length > MAX_LOG_FORMAT_LENGTH) {
@@ -313,34 +318,34 @@ export function compileNginxLogFormat(format: string): NginxAccessLogParser {
   if (variables.length === 0) {
     throw new FpmkitInvalidOptionError('format', 'must contain at least one $variable');
   }
-  // Fast form: a value between two double quotes cannot hold a quote (nginx writes \x22).
-  // Lenient form: every value lazy, for `escape=none` logs where quotes may appear.
-  let fast = `^${escapeRegex(literals[0] ?? '')}`;
-  let lenient = fast;
+  const strictFields: FieldSpec[] = [];
+  const lenientFields: FieldSpec[] = [];
   for (let i = 0; i < variables.length; i++) {
     const before = literals[i] ?? '';
     const after = literals[i + 1] ?? '';
-    const isLast = i === variables.length - 1 && after === '';
+    const isLast = i === variables.length - 1;
     const quoted = before.endsWith('"') && after.startsWith('"');
-    fast += isLast ? '(.*)' : quoted ? '([^"]*)' : after === '' ? '(\\S*?)' : '(.*?)';
-    lenient += isLast ? '(.*)' : '(.*?)';
-    fast += escapeRegex(after);
-    lenient += escapeRegex(after);
+    // The last value runs to the end of the line (or to the format's closing literal).
+    const chars =
+      isLast && after === '' ? 'any' : quoted ? 'noQuote' : after === '' ? 'noSpace' : 'any';
+    strictFields.push({ chars, prefer: chars === 'noQuote' ? 'longest' : 'shortest', after });
+    lenientFields.push({ chars: 'any', prefer: 'shortest', after });
   }
-  const fastRe = new RegExp(`${fast}$`, 's');
-  const lenientRe = fast === lenient ? undefined : new RegExp(`${lenient}$`, 's');
+  const prefix = literals[0] ?? '';
+  const strictMatcher = compileFieldMatcher({ prefix, fields: strictFields });
+  const lenientMatcher = strictFields.every((f) => f.chars === 'any')
+    ? undefined
+    : compileFieldMatcher({ prefix, fields: lenientFields });
   const setters = variables.map((v) => SETTERS.get(v));
   return {
     variables,
     parseLine(line: string, lineNumber = 1): NginxAccessEntry | undefined {
-      let m = fastRe.exec(line);
-      // The lazy form backtracks on a line that does not fit; bound the work it may do.
-      if (!m && lenientRe && line.length <= MAX_LENIENT_LINE_LENGTH) m = lenientRe.exec(line);
-      if (!m) return undefined;
+      const values = strictMatcher.match(line) ?? lenientMatcher?.match(line);
+      if (!values) return undefined;
       const entry: NginxAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
       const fields = entry.fields;
       for (let i = 0; i < variables.length; i++) {
-        const value = m[i + 1] ?? '';
+        const value = values[i] ?? '';
         const name = variables[i]!;
         // A plain assignment to __proto__ would set the prototype instead of a field.
         if (name === '__proto__')
