@@ -14,6 +14,9 @@ import { nginxBinary } from '../support/integration.js';
 import { apacheStatements, nginxStatements, type Statement, shape } from './config-tokens.js';
 import { apacheBinary, apacheTest, nginxConfTest, phpCliBinary, phpIniGet } from './servers.js';
 
+/** Runs against real servers use a fixed seed so CI checks the same cases; set FPMKIT_SEED to explore. */
+const SEED = Number(process.env.FPMKIT_SEED ?? 20261121);
+
 /** Characters that end values, lines, directives or blocks in one syntax or another. */
 const NASTY = [
   ';',
@@ -277,7 +280,7 @@ describe.skipIf(!nginxReq.available)(`fuzzed nginx values under nginx -t${nginxR
           expect(result.output, text).not.toMatch(NGINX_STRUCTURE_ERRORS);
         },
       ),
-      { numRuns: REAL_RUNS },
+      { numRuns: REAL_RUNS, seed: SEED },
     );
     console.log(`nginx -t on fuzzed renders: ${checked} checked, ${accepted} accepted`);
   }, 300_000);
@@ -308,7 +311,7 @@ describe.skipIf(!apacheReq.available)(
             if (!result.ok) expect(result.output, r.all).toMatch(APACHE_VALUE_ERRORS);
           },
         ),
-        { numRuns: REAL_RUNS },
+        { numRuns: REAL_RUNS, seed: SEED },
       );
       console.log(`apache2 -t on fuzzed renders: ${checked} checked`);
     }, 300_000);
@@ -330,7 +333,7 @@ describe.skipIf(!phpReq.available)(`fuzzed php.ini values under php -n -c${phpRe
         expect(got.ini['opcache.preload']).toBe(v);
         expect(got.ini.max_file_uploads).toBe('3');
       }),
-      { numRuns: REAL_RUNS },
+      { numRuns: REAL_RUNS, seed: SEED },
     );
     console.log(`php -n -c on fuzzed preload paths: ${checked} checked`);
   }, 300_000);

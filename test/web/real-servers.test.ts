@@ -11,6 +11,9 @@ import { nginxBinary } from '../support/integration.js';
 import { apacheSettingsArb, nginxSettingsArb, phpIniSettingsArb } from './arbitraries.js';
 import { apacheBinary, apacheTest, nginxConfTest, phpCliBinary, phpIniGet } from './servers.js';
 
+/** Runs against real servers use a fixed seed so CI checks the same cases; set FPMKIT_SEED to explore. */
+const SEED = Number(process.env.FPMKIT_SEED ?? 20261121);
+
 /** Random settings checked by each real server; sequential, as each run starts a process. */
 const RUNS = 120;
 const TIMEOUT_MS = 600_000;
@@ -36,7 +39,7 @@ describe.skipIf(!nginxReq.available)(`nginx -t accepts rendered settings${nginxR
           expect(result.ok).toBe(true);
           accepted++;
         }),
-        { numRuns: RUNS },
+        { numRuns: RUNS, seed: SEED },
       );
       console.log(`nginx -t accepted ${accepted} rendered configurations`);
       expect(accepted).toBe(RUNS);
@@ -63,7 +66,7 @@ describe.skipIf(!apacheReq.available)(
             expect(result.output, rendered.all).not.toMatch(/WARNING/);
             accepted++;
           }),
-          { numRuns: RUNS },
+          { numRuns: RUNS, seed: SEED },
         );
         console.log(`apache2 -t accepted ${accepted} rendered configurations`);
         expect(accepted).toBe(RUNS);
@@ -107,7 +110,7 @@ describe.skipIf(!phpReq.available)(`php -n -c reads rendered php.ini${phpReq.rea
           }
           expect(parsePhpIni(ini).settings).toEqual(settings);
         }),
-        { numRuns: RUNS },
+        { numRuns: RUNS, seed: SEED },
       );
       console.log(`php -n -c read back ${values} values from ${RUNS} rendered php.ini files`);
       expect(values).toBeGreaterThan(RUNS);
