@@ -31,3 +31,23 @@ describe('docs stay true', () => {
     }
   });
 });
+
+describe('README', () => {
+  it("the 'In code' example does what its comments say", async () => {
+    const readme = read('README.md');
+    const block = /## In code\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const { checkFpmConfig, parseFpmConfig, renderFpmConfig } = await import('../../src/index.js');
+    const pool = /const pool = `([\s\S]*?)`;/.exec(block!)?.[1];
+    expect(pool).toBeDefined();
+    const verdict = checkFpmConfig(pool!, { path: 'shop.conf' });
+    expect(verdict.ok).toBe(false);
+    const claimed = /verdict\.findings\[0\]\.message;\n\/\/ "(.*)"/.exec(block!)?.[1];
+    expect(verdict.findings[0]?.message).toBe(claimed);
+    const { config } = parseFpmConfig(pool!);
+    config.pools[0]!.pm.maxChildren = 12;
+    const text = renderFpmConfig(config);
+    expect(parseFpmConfig(text).config).toEqual(config);
+    expect(checkFpmConfig(text).ok).toBe(true);
+  });
+});
