@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import type { LineSource } from './lines.js';
 
 /**
  * A wall-clock time as a log wrote it, without a zone: FPM and nginx error logs print local time
@@ -187,4 +188,48 @@ export function splitLines(text: string): string[] {
     if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
   }
   return lines;
+}
+
+/** Reads every non-empty line of a whole text into a record, numbering lines from `firstLine`. */
+export function recordsOf<R>(
+  text: unknown,
+  opts: ResolvedLogOptions,
+  record: (line: string, n: number) => R,
+): R[] {
+  requireText(text, opts);
+  const lines = splitLines(text);
+  const out: R[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l !== '') out.push(record(l, opts.firstLine + i));
+  }
+  return out;
+}
+
+/** {@link recordsOf} over a stream of lines: one record per non-empty line, in constant memory. */
+export async function* streamRecordsOf<R>(
+  lines: LineSource,
+  opts: ResolvedLogOptions,
+  record: (line: string, n: number) => R,
+): AsyncGenerator<R, void, undefined> {
+  let n = opts.firstLine - 1;
+  for await (const l of lines) {
+    n++;
+    requireLine(l, n, opts);
+    if (l !== '') yield record(l, n);
+  }
+}
+
+/** Sets a logged field by name; a field named `__proto__` stays a field, not the prototype. */
+export function setLogField(fields: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') {
+    Object.defineProperty(fields, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    fields[name] = value;
+  }
 }

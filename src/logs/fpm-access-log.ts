@@ -4,10 +4,10 @@ import {
   type LogParseOptions,
   monthNumber,
   type ResolvedLogOptions,
-  requireLine,
-  requireText,
+  recordsOf,
   resolveLogOptions,
-  splitLines,
+  setLogField,
+  streamRecordsOf,
   unrecognisedLine,
 } from './common.js';
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
@@ -272,15 +272,7 @@ export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
       for (let i = 0; i < tokens.length; i++) {
         const value = values[i] ?? '';
         const name = tokens[i]!;
-        // A plain assignment to __proto__ would set the prototype instead of a field.
-        if (name === '__proto__')
-          Object.defineProperty(fields, name, {
-            value,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        else fields[name] = value;
+        setLogField(fields, name, value);
         setters[i]?.(entry, value);
       }
       return entry;
@@ -316,15 +308,7 @@ function recordOf(
 export function parseFpmAccessLog(text: string, options?: FpmAccessLogOptions): FpmAccessRecord[] {
   const opts = resolveLogOptions(options, 'php-fpm access log');
   const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
-  requireText(text, opts);
-  const lines = splitLines(text);
-  const out: FpmAccessRecord[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l === '') continue;
-    out.push(recordOf(parser, l, opts.firstLine + i, opts));
-  }
-  return out;
+  return recordsOf(text, opts, (l, n) => recordOf(parser, l, n, opts));
 }
 
 /** {@link parseFpmAccessLog} over a stream of lines; the format is compiled once. */
@@ -334,11 +318,5 @@ export async function* streamFpmAccessLog(
 ): AsyncGenerator<FpmAccessRecord, void, undefined> {
   const opts = resolveLogOptions(options, 'php-fpm access log');
   const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
-  let n = opts.firstLine - 1;
-  for await (const l of lines) {
-    n++;
-    requireLine(l, n, opts);
-    if (l === '') continue;
-    yield recordOf(parser, l, n, opts);
-  }
+  yield* streamRecordsOf(lines, opts, (l, n) => recordOf(parser, l, n, opts));
 }

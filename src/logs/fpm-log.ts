@@ -7,10 +7,9 @@ import {
   makeLocalTime,
   monthNumber,
   type ResolvedLogOptions,
-  requireLine,
-  requireText,
+  recordsOf,
   resolveLogOptions,
-  splitLines,
+  streamRecordsOf,
   unrecognisedLine,
 } from './common.js';
 import type { LineSource } from './lines.js';
@@ -455,15 +454,7 @@ function recordOf(text: string, line: number, opts: ResolvedLogOptions): FpmLogR
  */
 export function parseFpmLog(text: string, options?: FpmLogOptions): FpmLogRecord[] {
   const opts = resolveLogOptions(options, 'php-fpm error log');
-  requireText(text, opts);
-  const lines = splitLines(text);
-  const out: FpmLogRecord[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l === '') continue;
-    out.push(recordOf(l, opts.firstLine + i, opts));
-  }
-  return out;
+  return recordsOf(text, opts, (l, n) => recordOf(l, n, opts));
 }
 
 /**
@@ -475,11 +466,5 @@ export async function* streamFpmLog(
   options?: FpmLogOptions,
 ): AsyncGenerator<FpmLogRecord, void, undefined> {
   const opts = resolveLogOptions(options, 'php-fpm error log');
-  let n = opts.firstLine - 1;
-  for await (const l of lines) {
-    n++;
-    requireLine(l, n, opts);
-    if (l === '') continue;
-    yield recordOf(l, n, opts);
-  }
+  yield* streamRecordsOf(lines, opts, (l, n) => recordOf(l, n, opts));
 }

@@ -4,10 +4,10 @@ import {
   type LogParseOptions,
   monthNumber,
   type ResolvedLogOptions,
-  requireLine,
-  requireText,
+  recordsOf,
   resolveLogOptions,
-  splitLines,
+  setLogField,
+  streamRecordsOf,
   unrecognisedLine,
 } from './common.js';
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
@@ -347,15 +347,7 @@ export function compileNginxLogFormat(format: string): NginxAccessLogParser {
       for (let i = 0; i < variables.length; i++) {
         const value = values[i] ?? '';
         const name = variables[i]!;
-        // A plain assignment to __proto__ would set the prototype instead of a field.
-        if (name === '__proto__')
-          Object.defineProperty(fields, name, {
-            value,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        else fields[name] = value;
+        setLogField(fields, name, value);
         setters[i]?.(entry, value);
       }
       return entry;
@@ -394,15 +386,7 @@ export function parseNginxAccessLog(
 ): NginxAccessRecord[] {
   const opts = resolveLogOptions(options, 'nginx access log');
   const parser = compileNginxLogFormat(options?.format ?? 'combined');
-  requireText(text, opts);
-  const lines = splitLines(text);
-  const out: NginxAccessRecord[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l === '') continue;
-    out.push(recordOf(parser, l, opts.firstLine + i, opts));
-  }
-  return out;
+  return recordsOf(text, opts, (l, n) => recordOf(parser, l, n, opts));
 }
 
 /** {@link parseNginxAccessLog} over a stream of lines; the format is compiled once. */
@@ -412,11 +396,5 @@ export async function* streamNginxAccessLog(
 ): AsyncGenerator<NginxAccessRecord, void, undefined> {
   const opts = resolveLogOptions(options, 'nginx access log');
   const parser = compileNginxLogFormat(options?.format ?? 'combined');
-  let n = opts.firstLine - 1;
-  for await (const l of lines) {
-    n++;
-    requireLine(l, n, opts);
-    if (l === '') continue;
-    yield recordOf(parser, l, n, opts);
-  }
+  yield* streamRecordsOf(lines, opts, (l, n) => recordOf(parser, l, n, opts));
 }

@@ -5,10 +5,9 @@ import {
   localTimeToDate,
   makeLocalTime,
   type ResolvedLogOptions,
-  requireLine,
-  requireText,
+  recordsOf,
   resolveLogOptions,
-  splitLines,
+  streamRecordsOf,
   unrecognisedLine,
 } from './common.js';
 import type { LineSource } from './lines.js';
@@ -426,15 +425,7 @@ export function parseNginxErrorLog(
   options?: NginxErrorLogOptions,
 ): NginxErrorRecord[] {
   const opts = resolveLogOptions(options, 'nginx error log');
-  requireText(text, opts);
-  const lines = splitLines(text);
-  const out: NginxErrorRecord[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l === '') continue;
-    out.push(recordOf(l, opts.firstLine + i, opts));
-  }
-  return out;
+  return recordsOf(text, opts, (l, n) => recordOf(l, n, opts));
 }
 
 /**
@@ -446,11 +437,5 @@ export async function* streamNginxErrorLog(
   options?: NginxErrorLogOptions,
 ): AsyncGenerator<NginxErrorRecord, void, undefined> {
   const opts = resolveLogOptions(options, 'nginx error log');
-  let n = opts.firstLine - 1;
-  for await (const l of lines) {
-    n++;
-    requireLine(l, n, opts);
-    if (l === '') continue;
-    yield recordOf(l, n, opts);
-  }
+  yield* streamRecordsOf(lines, opts, (l, n) => recordOf(l, n, opts));
 }
