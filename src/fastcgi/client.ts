@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+// Imported rather than the global, which Node 20 serves through a lazy getter on every access.
+import { performance } from 'node:perf_hooks';
 import {
   FastCGIConnectError,
   type FastCGIPhase,
@@ -308,12 +310,13 @@ class Exchange implements SocketOwner {
   }
 
   /** Starts sending; called once a concurrency slot is held. */
-  start(): void {
+  start(immediate: boolean): void {
     this.holdsSlot = true;
-    this.#open();
+    // Started by request() itself: the clock read in the constructor is still current.
+    this.#open(immediate ? this.#startedAt : performance.now());
   }
 
-  #open(): void {
+  #open(now: number): void {
     const core = this.#core;
     const kept = this.#keepAlive ? core.takeIdle() : undefined;
     let socket: OwnedSocket;
@@ -328,7 +331,7 @@ class Exchange implements SocketOwner {
     }
     socket[kOwner] = this;
     this.#socket = socket;
-    this.#lastActivity = performance.now();
+    this.#lastActivity = now;
     this.arm();
     // Written at once: Node queues it until the connection is up, saving a round trip.
     socket.write(this.#bytes);
@@ -338,7 +341,7 @@ class Exchange implements SocketOwner {
     if (kept && socket.errored) {
       dispose(socket);
       this.#socket = undefined;
-      this.#open();
+      this.#open(now);
     }
   }
 
@@ -501,7 +504,7 @@ class Exchange implements SocketOwner {
     if (this.#socket) dispose(this.#socket);
     this.#socket = undefined;
     this.#decoder.reset();
-    this.#open();
+    this.#open(performance.now());
   }
 
   #protocolError(message: string, recordType?: number, requestId?: number): FastCGIProtocolError {
@@ -933,7 +936,7 @@ export class FastCGIClient {
       const next = waiting[this.#waitingHead++]!;
       if (next.finished) continue;
       this.#active++;
-      next.start();
+      next.start(false);
     }
     if (this.#waitingHead === waiting.length) {
       waiting.length = 0;
@@ -970,7 +973,7 @@ export class FastCGIClient {
       this.#inFlight.add(exchange);
       if (this.#active < this.#maxConcurrency) {
         this.#active++;
-        exchange.start();
+        exchange.start(true);
       } else {
         // Waiting for a slot counts against the total bound.
         exchange.arm();
