@@ -938,7 +938,8 @@ export class FastCGIClient {
       this.#active++;
       next.start(false);
     }
-    if (this.#waitingHead === waiting.length) {
+    // Setting an array's length is a runtime call; skip it when the queue is already empty.
+    if (this.#waitingHead === waiting.length && waiting.length !== 0) {
       waiting.length = 0;
       this.#waitingHead = 0;
     }
