@@ -605,6 +605,12 @@ class Exchange implements SocketOwner {
   }
 
   #finishResponse(leftover: number): void {
+    // Without keep-alive the connection is finished: close it before parsing anything, since FPM
+    // keeps the worker in "Finishing" until the client closes.
+    if (!this.#keepAlive && this.#socket) {
+      dispose(this.#socket);
+      this.#socket = undefined;
+    }
     const appStatus = this.#appStatus;
     const protocolStatus = this.#protocolStatus;
     if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {
