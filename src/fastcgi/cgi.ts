@@ -69,10 +69,30 @@ export function parseCgiResponse(stdout: Buffer): CgiResponse {
   return parseCgi(stdout, []);
 }
 
-/** The parser behind {@link parseCgiResponse}; `rawHeaders` is filled only when given. */
+/**
+ * The last header block a client parsed and what it meant. A status poller gets the same few
+ * header bytes on every response; comparing them (one native call) is cheaper than parsing.
+ * Holds one copy of at most {@link MAX_MEMO_HEADER_BYTES} bytes.
+ */
+export interface CgiMemo {
+  block: Buffer | undefined;
+  status: number;
+  statusText: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Longest header block a {@link CgiMemo} keeps. */
+export const MAX_MEMO_HEADER_BYTES = 1024;
+
+/**
+ * The parser behind {@link parseCgiResponse}; `rawHeaders` is filled only when given. With
+ * `memo` (and no `rawHeaders`), a header block identical to the memo's is not parsed again; the
+ * caller still gets its own `headers` object.
+ */
 export function parseCgi(
   stdout: Buffer,
   rawHeaders: Array<[string, string]> | undefined,
+  memo?: CgiMemo,
 ): CgiResponse {
   const end = headerEnd(stdout);
   if (end < 0) {
@@ -85,6 +105,22 @@ export function parseCgi(
   }
   // One decode of the header block only (never the body); names and values are then cut out of
   // it by index, trimmed by scanning rather than by slicing twice.
+  const memoBlock = memo?.block;
+  if (
+    memo &&
+    !rawHeaders &&
+    memoBlock !== undefined &&
+    memoBlock.length === end &&
+    stdout.compare(memoBlock, 0, end, 0, end) === 0
+  ) {
+    return {
+      status: memo.status,
+      statusText: memo.statusText,
+      headers: { ...memo.headers },
+      rawHeaders: [],
+      body: stdout.subarray(bodyStartAfter(stdout, end)),
+    };
+  }
   const block = stdout.toString('latin1', 0, end);
   const headers: Record<string, string> = {};
   let status = 200;
@@ -135,6 +171,13 @@ export function parseCgi(
       previous === undefined ? value : `${previous}${key === 'set-cookie' ? '\n' : ', '}${value}`;
   }
   if (!sawStatus && headers.location !== undefined) status = 302;
+  if (memo && end <= MAX_MEMO_HEADER_BYTES) {
+    // A copy: `stdout` may be a view into a larger chunk that must not stay alive.
+    memo.block = Buffer.from(stdout.subarray(0, end));
+    memo.status = status;
+    memo.statusText = statusText;
+    memo.headers = { ...headers };
+  }
   return {
     status,
     statusText,

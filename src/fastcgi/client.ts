@@ -11,7 +11,7 @@ import {
   type FpmkitError,
   FpmkitInvalidOptionError,
 } from '../errors.js';
-import { parseCgi } from './cgi.js';
+import { type CgiMemo, parseCgi } from './cgi.js';
 import { FastCGIRequestRejectedError } from './errors.js';
 import {
   decodeNameValuePairs,
@@ -236,6 +236,8 @@ interface ClientCore {
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly maxResponseBytes: number;
+  /** The last response's parsed CGI headers, reused when the next header block is the same. */
+  readonly cgiMemo: CgiMemo;
   readonly connectOptions: { path: string } | { host: string; port: number };
   takeIdle(): OwnedSocket | undefined;
   park(socket: OwnedSocket): void;
@@ -628,7 +630,7 @@ class Exchange implements SocketOwner {
       : '';
     let parsed: ReturnType<typeof parseCgi>;
     try {
-      parsed = parseCgi(stdout, undefined);
+      parsed = parseCgi(stdout, undefined, this.#core.cgiMemo);
     } catch (error) {
       const reason = (error as Error).message;
       this.fail(
@@ -742,6 +744,7 @@ export class FastCGIClient {
       connectTimeoutMs,
       readTimeoutMs,
       maxResponseBytes,
+      cgiMemo: { block: undefined, status: 0, statusText: '', headers: {} },
       connectOptions:
         parsed.type === 'unix'
           ? { path: parsed.socketPath }
