@@ -17,16 +17,39 @@ export interface CgiResponse {
 /** Longest header block accepted; FPM's headers are a few hundred bytes. */
 export const MAX_CGI_HEADER_BYTES = 64 * 1024;
 
-function headerEnd(stdout: Buffer): { end: number; bodyStart: number } | undefined {
+/**
+ * Where the header block ends: the index of the newline that ends the last header line (0 when
+ * there are no headers), or -1 when there is no empty line within the limit. The body starts
+ * after the empty line, which {@link bodyStartAfter} finds.
+ */
+function headerEnd(stdout: Buffer): number {
   const limit = Math.min(stdout.length, MAX_CGI_HEADER_BYTES + 4);
   // Headers end at the first empty line; FPM writes CRLF, scripts may write bare LF.
   for (let i = 0; i < limit; i++) {
     if (stdout[i] !== 0x0a) continue;
-    if (i === 0) return { end: 0, bodyStart: 1 };
-    if (stdout[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
-    if (stdout[i + 1] === 0x0d && stdout[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
+    if (i === 0 || stdout[i + 1] === 0x0a) return i;
+    if (stdout[i + 1] === 0x0d && stdout[i + 2] === 0x0a) return i;
   }
-  return undefined;
+  return -1;
+}
+
+function bodyStartAfter(stdout: Buffer, end: number): number {
+  if (end === 0) return 1;
+  return stdout[end + 1] === 0x0a ? end + 2 : end + 3;
+}
+
+/** JavaScript's trim() whitespace within Latin-1: tab, LF, VT, FF, CR, space, NBSP. */
+function isSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13) || code === 0xa0;
+}
+
+/** True when `text` has an ASCII or Latin-1 capital, i.e. when toLowerCase would change it. */
+function hasCapital(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || (c >= 0xc0 && c <= 0xde && c !== 0xd7)) return true;
+  }
+  return false;
 }
 
 /**
@@ -46,13 +69,33 @@ export function parseCgiResponse(stdout: Buffer): CgiResponse {
   return parseCgi(stdout, []);
 }
 
-/** The parser behind {@link parseCgiResponse}; `rawHeaders` is filled only when given. */
+/**
+ * The last header block a client parsed and what it meant. A status poller gets the same few
+ * header bytes on every response; comparing them (one native call) is cheaper than parsing.
+ * Holds one copy of at most {@link MAX_MEMO_HEADER_BYTES} bytes.
+ */
+export interface CgiMemo {
+  block: Buffer | undefined;
+  status: number;
+  statusText: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Longest header block a {@link CgiMemo} keeps. */
+export const MAX_MEMO_HEADER_BYTES = 1024;
+
+/**
+ * The parser behind {@link parseCgiResponse}; `rawHeaders` is filled only when given. With
+ * `memo` (and no `rawHeaders`), a header block identical to the memo's is not parsed again; the
+ * caller still gets its own `headers` object.
+ */
 export function parseCgi(
   stdout: Buffer,
   rawHeaders: Array<[string, string]> | undefined,
+  memo?: CgiMemo,
 ): CgiResponse {
-  const found = headerEnd(stdout);
-  if (!found) {
+  const end = headerEnd(stdout);
+  if (end < 0) {
     throw new FastCGIProtocolError(
       stdout.length === 0
         ? 'the response has no CGI headers (STDOUT was empty)'
@@ -60,29 +103,57 @@ export function parseCgi(
       { offset: 0 },
     );
   }
-  const block = stdout.toString('latin1', 0, found.end);
+  // One decode of the header block only (never the body); names and values are then cut out of
+  // it by index, trimmed by scanning rather than by slicing twice.
+  const memoBlock = memo?.block;
+  if (
+    memo &&
+    !rawHeaders &&
+    memoBlock !== undefined &&
+    memoBlock.length === end &&
+    stdout.compare(memoBlock, 0, end, 0, end) === 0
+  ) {
+    return {
+      status: memo.status,
+      statusText: memo.statusText,
+      headers: { ...memo.headers },
+      rawHeaders: [],
+      body: stdout.subarray(bodyStartAfter(stdout, end)),
+    };
+  }
+  const block = stdout.toString('latin1', 0, end);
   const headers: Record<string, string> = {};
   let status = 200;
   let statusText = '';
   let sawStatus = false;
   let start = 0;
-  while (start <= block.length) {
-    let end = block.indexOf('\n', start);
-    if (end < 0) end = block.length;
-    const line =
-      block.charCodeAt(end - 1) === 13 ? block.slice(start, end - 1) : block.slice(start, end);
-    start = end + 1;
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) {
-      throw new FastCGIProtocolError(`malformed CGI header line '${line.slice(0, 80)}'`, {
-        offset: start,
-      });
+  const length = block.length;
+  while (start <= length) {
+    let lineEnd = block.indexOf('\n', start);
+    if (lineEnd < 0) lineEnd = length;
+    const lineStart = start;
+    start = lineEnd + 1;
+    if (lineEnd > lineStart && block.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    if (lineEnd === lineStart) continue;
+    const colon = block.indexOf(':', lineStart);
+    if (colon < 0 || colon >= lineEnd || colon === lineStart) {
+      throw new FastCGIProtocolError(
+        `malformed CGI header line '${block.slice(lineStart, Math.min(lineEnd, lineStart + 80))}'`,
+        { offset: start },
+      );
     }
-    const name = line.slice(0, colon).trim();
-    const value = line.slice(colon + 1).trim();
+    let nameStart = lineStart;
+    let nameEnd = colon;
+    while (nameStart < nameEnd && isSpace(block.charCodeAt(nameStart))) nameStart++;
+    while (nameEnd > nameStart && isSpace(block.charCodeAt(nameEnd - 1))) nameEnd--;
+    let valueStart = colon + 1;
+    let valueEnd = lineEnd;
+    while (valueStart < valueEnd && isSpace(block.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isSpace(block.charCodeAt(valueEnd - 1))) valueEnd--;
+    const name = block.slice(nameStart, nameEnd);
+    const value = block.slice(valueStart, valueEnd);
     rawHeaders?.push([name, value]);
-    const key = name.toLowerCase();
+    const key = hasCapital(name) ? name.toLowerCase() : name;
     if (key === 'status') {
       const match = /^(\d{3})(?:\s+(.*))?$/.exec(value);
       if (!match) {
@@ -100,11 +171,18 @@ export function parseCgi(
       previous === undefined ? value : `${previous}${key === 'set-cookie' ? '\n' : ', '}${value}`;
   }
   if (!sawStatus && headers.location !== undefined) status = 302;
+  if (memo && end <= MAX_MEMO_HEADER_BYTES) {
+    // A copy: `stdout` may be a view into a larger chunk that must not stay alive.
+    memo.block = Buffer.from(stdout.subarray(0, end));
+    memo.status = status;
+    memo.statusText = statusText;
+    memo.headers = { ...headers };
+  }
   return {
     status,
     statusText,
     headers,
     rawHeaders: rawHeaders ?? [],
-    body: stdout.subarray(found.bodyStart),
+    body: stdout.subarray(bodyStartAfter(stdout, end)),
   };
 }

@@ -1,4 +1,6 @@
 import { connect, type Socket } from 'node:net';
+// Imported rather than the global, which Node 20 serves through a lazy getter on every access.
+import { performance } from 'node:perf_hooks';
 import {
   FastCGIConnectError,
   type FastCGIPhase,
@@ -9,7 +11,7 @@ import {
   type FpmkitError,
   FpmkitInvalidOptionError,
 } from '../errors.js';
-import { parseCgi } from './cgi.js';
+import { type CgiMemo, parseCgi } from './cgi.js';
 import { FastCGIRequestRejectedError } from './errors.js';
 import {
   decodeNameValuePairs,
@@ -234,6 +236,8 @@ interface ClientCore {
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly maxResponseBytes: number;
+  /** The last response's parsed CGI headers, reused when the next header block is the same. */
+  readonly cgiMemo: CgiMemo;
   readonly connectOptions: { path: string } | { host: string; port: number };
   takeIdle(): OwnedSocket | undefined;
   park(socket: OwnedSocket): void;
@@ -308,12 +312,13 @@ class Exchange implements SocketOwner {
   }
 
   /** Starts sending; called once a concurrency slot is held. */
-  start(): void {
+  start(immediate: boolean): void {
     this.holdsSlot = true;
-    this.#open();
+    // Started by request() itself: the clock read in the constructor is still current.
+    this.#open(immediate ? this.#startedAt : performance.now());
   }
 
-  #open(): void {
+  #open(now: number): void {
     const core = this.#core;
     const kept = this.#keepAlive ? core.takeIdle() : undefined;
     let socket: OwnedSocket;
@@ -328,7 +333,7 @@ class Exchange implements SocketOwner {
     }
     socket[kOwner] = this;
     this.#socket = socket;
-    this.#lastActivity = performance.now();
+    this.#lastActivity = now;
     this.arm();
     // Written at once: Node queues it until the connection is up, saving a round trip.
     socket.write(this.#bytes);
@@ -338,7 +343,7 @@ class Exchange implements SocketOwner {
     if (kept && socket.errored) {
       dispose(socket);
       this.#socket = undefined;
-      this.#open();
+      this.#open(now);
     }
   }
 
@@ -501,7 +506,7 @@ class Exchange implements SocketOwner {
     if (this.#socket) dispose(this.#socket);
     this.#socket = undefined;
     this.#decoder.reset();
-    this.#open();
+    this.#open(performance.now());
   }
 
   #protocolError(message: string, recordType?: number, requestId?: number): FastCGIProtocolError {
@@ -602,6 +607,12 @@ class Exchange implements SocketOwner {
   }
 
   #finishResponse(leftover: number): void {
+    // Without keep-alive the connection is finished: close it before parsing anything, since FPM
+    // keeps the worker in "Finishing" until the client closes.
+    if (!this.#keepAlive && this.#socket) {
+      dispose(this.#socket);
+      this.#socket = undefined;
+    }
     const appStatus = this.#appStatus;
     const protocolStatus = this.#protocolStatus;
     if (protocolStatus !== ProtocolStatus.REQUEST_COMPLETE) {
@@ -619,7 +630,7 @@ class Exchange implements SocketOwner {
       : '';
     let parsed: ReturnType<typeof parseCgi>;
     try {
-      parsed = parseCgi(stdout, undefined);
+      parsed = parseCgi(stdout, undefined, this.#core.cgiMemo);
     } catch (error) {
       const reason = (error as Error).message;
       this.fail(
@@ -733,6 +744,7 @@ export class FastCGIClient {
       connectTimeoutMs,
       readTimeoutMs,
       maxResponseBytes,
+      cgiMemo: { block: undefined, status: 0, statusText: '', headers: {} },
       connectOptions:
         parsed.type === 'unix'
           ? { path: parsed.socketPath }
@@ -933,9 +945,10 @@ export class FastCGIClient {
       const next = waiting[this.#waitingHead++]!;
       if (next.finished) continue;
       this.#active++;
-      next.start();
+      next.start(false);
     }
-    if (this.#waitingHead === waiting.length) {
+    // Setting an array's length is a runtime call; skip it when the queue is already empty.
+    if (this.#waitingHead === waiting.length && waiting.length !== 0) {
       waiting.length = 0;
       this.#waitingHead = 0;
     }
@@ -970,7 +983,7 @@ export class FastCGIClient {
       this.#inFlight.add(exchange);
       if (this.#active < this.#maxConcurrency) {
         this.#active++;
-        exchange.start();
+        exchange.start(true);
       } else {
         // Waiting for a slot counts against the total bound.
         exchange.arm();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FastCGIProtocolError } from '../../src/errors.js';
+import { type CgiMemo, parseCgi } from '../../src/fastcgi/cgi.js';
 import { parseCgiResponse } from '../../src/fastcgi/index.js';
 
 describe('parseCgiResponse', () => {
@@ -47,5 +48,40 @@ describe('parseCgiResponse', () => {
     ['bad Status', 'Status: abc\r\n\r\n'],
   ])('rejects %s', (_name, text) => {
     expect(() => parseCgiResponse(Buffer.from(text))).toThrow(FastCGIProtocolError);
+  });
+});
+
+describe('parseCgi with a memo', () => {
+  it('reuses an identical header block, gives each caller its own headers, and re-parses a different one', () => {
+    const memo: CgiMemo = { block: undefined, status: 0, statusText: '', headers: {} };
+    const first = parseCgi(
+      Buffer.from('Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nFile not found.\n'),
+      undefined,
+      memo,
+    );
+    // The block runs up to the newline that ends the last header line.
+    expect(memo.block?.toString('latin1')).toBe(
+      'Status: 404 Not Found\r\nContent-Type: text/plain\r',
+    );
+    first.headers['content-type'] = 'changed by the caller';
+    const second = parseCgi(
+      Buffer.from('Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nother body'),
+      undefined,
+      memo,
+    );
+    expect(second).toMatchObject({ status: 404, statusText: 'Not Found' });
+    expect(second.headers).toEqual({ 'content-type': 'text/plain' });
+    expect(second.body.toString()).toBe('other body');
+    const third = parseCgi(
+      Buffer.from('Content-Type: application/json\r\n\r\n{}'),
+      undefined,
+      memo,
+    );
+    expect(third.status).toBe(200);
+    expect(third.headers).toEqual({ 'content-type': 'application/json' });
+    expect(() => parseCgi(Buffer.from('Status: abc\r\n\r\n'), undefined, memo)).toThrow(
+      FastCGIProtocolError,
+    );
+    expect(memo.block?.toString('latin1')).toBe('Content-Type: application/json\r');
   });
 });
