@@ -171,6 +171,15 @@ interface QueueTally {
  * listeners and per-path counts into `tally`, without an object per row). Returns the row count.
  */
 function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
+  pathCache = new Array(PATH_CACHE_SLOTS);
+  try {
+    return scanRows(text, out, tally);
+  } finally {
+    pathCache = [];
+  }
+}
+
+function scanRows(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
   let count = 0;
   // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
   const table = HEX_VALUE;
@@ -266,12 +275,12 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
       out[count] =
         pathStart < 0
           ? { refCount, flags, listening, type, state, inode }
-          : { refCount, flags, listening, type, state, inode, path: text.slice(pathStart, end) };
+          : { refCount, flags, listening, type, state, inode, path: intern(text, pathStart, end) };
     } else if (tally !== null && pathStart >= 0 && type === streamType) {
       if (listening) {
-        tally.listeners.push({ path: text.slice(pathStart, end), inode });
+        tally.listeners.push({ path: intern(text, pathStart, end), inode });
       } else if (state === connecting || state === connected) {
-        const path = text.slice(pathStart, end);
+        const path = intern(text, pathStart, end);
         let c = tally.counts.get(path);
         if (c === undefined) {
           c = [0, 0];
@@ -284,6 +293,36 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     pos = next + 1;
   }
   return count;
+}
+
+/** Slots in the path cache: a power of two, far more than the distinct paths of a busy host. */
+const PATH_CACHE_SLOTS = 1024;
+/** Characters hashed from the end of a path; the rest is only compared. */
+const PATH_HASH_CHARS = 48;
+
+// Paths repeat: every accepted or queued connection carries its listener's path. Reusing one
+// string per path saves a string per row (and the collector's time copying it), and the Map
+// lookups in unixListenQueues hash each distinct string once. Reset per scan so no string (which
+// refers to the whole input) outlives the caller's result.
+let pathCache: (string | undefined)[] = [];
+
+/** `text.slice(start, end)`, or an equal string already made during this scan. */
+function intern(text: string, start: number, end: number): string {
+  const n = end - start;
+  let h = n;
+  const from = n > PATH_HASH_CHARS ? end - PATH_HASH_CHARS : start;
+  for (let i = from; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  const slot = (h ^ (h >>> 15)) & (PATH_CACHE_SLOTS - 1);
+  const cached = pathCache[slot];
+  if (cached !== undefined && cached.length === n) {
+    // Compared in place: a call to startsWith costs more than these few characters.
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === text.charCodeAt(start + i)) i++;
+    if (i === n) return cached;
+  }
+  const path = text.slice(start, end);
+  pathCache[slot] = path;
+  return path;
 }
 
 function fail(reason: string, lineNo: number, text: string, start: number, end: number) {
