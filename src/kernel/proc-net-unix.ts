@@ -75,6 +75,22 @@ for (let i = 0; i < 6; i++) {
 // Position after the last field read; set by the readers so the scanner allocates nothing.
 let cursor = 0;
 
+/** Eight hex digits at `p`, unrolled; -1 when any is not a hex digit. */
+function readHex8(text: string, p: number, table: Int8Array): number {
+  const a = table[text.charCodeAt(p)]!;
+  const b = table[text.charCodeAt(p + 1)]!;
+  const c = table[text.charCodeAt(p + 2)]!;
+  const d = table[text.charCodeAt(p + 3)]!;
+  const e = table[text.charCodeAt(p + 4)]!;
+  const f = table[text.charCodeAt(p + 5)]!;
+  const g = table[text.charCodeAt(p + 6)]!;
+  const h = table[text.charCodeAt(p + 7)]!;
+  if ((a | b | c | d | e | f | g | h) < 0) return -1;
+  return (
+    ((a << 28) | (b << 24) | (c << 20) | (d << 16) | (e << 12) | (f << 8) | (g << 4) | h) >>> 0
+  );
+}
+
 /** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
 function readHexFixed(text: string, p: number, n: number, table: Int8Array): number {
   // 32-bit integer arithmetic (n <= 8); `>>> 0` reads the bits back as unsigned.
@@ -171,16 +187,8 @@ interface QueueTally {
  * listeners and per-path counts into `tally`, without an object per row). Returns the row count.
  */
 function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
-  pathCache = new Array(PATH_CACHE_SLOTS);
-  try {
-    return scanRows(text, out, tally);
-  } finally {
-    pathCache = [];
-  }
-}
-
-function scanRows(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
   let count = 0;
+  const paths: (string | undefined)[] = new Array(PATH_CACHE_SLOTS);
   // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
   const table = HEX_VALUE;
   const minLength = FIXED_MIN_LENGTH;
@@ -230,9 +238,9 @@ function scanRows(text: string, out: UnixSocket[] | null, tally: QueueTally | nu
       text.charCodeAt(c + 33) === 32 &&
       text.charCodeAt(c + 36) === 32
     ) {
-      refCount = readHexFixed(text, c + 2, 8, table);
-      protocol = readHexFixed(text, c + 11, 8, table);
-      flags = readHexFixed(text, c + 20, 8, table);
+      refCount = readHex8(text, c + 2, table);
+      protocol = readHex8(text, c + 11, table);
+      flags = readHex8(text, c + 20, table);
       type = readHexFixed(text, c + 29, 4, table);
       state = readHexFixed(text, c + 34, 2, table);
       if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
@@ -275,12 +283,20 @@ function scanRows(text: string, out: UnixSocket[] | null, tally: QueueTally | nu
       out[count] =
         pathStart < 0
           ? { refCount, flags, listening, type, state, inode }
-          : { refCount, flags, listening, type, state, inode, path: intern(text, pathStart, end) };
+          : {
+              refCount,
+              flags,
+              listening,
+              type,
+              state,
+              inode,
+              path: intern(text, pathStart, end, paths),
+            };
     } else if (tally !== null && pathStart >= 0 && type === streamType) {
       if (listening) {
-        tally.listeners.push({ path: intern(text, pathStart, end), inode });
+        tally.listeners.push({ path: intern(text, pathStart, end, paths), inode });
       } else if (state === connecting || state === connected) {
-        const path = intern(text, pathStart, end);
+        const path = intern(text, pathStart, end, paths);
         let c = tally.counts.get(path);
         if (c === undefined) {
           c = [0, 0];
@@ -297,23 +313,24 @@ function scanRows(text: string, out: UnixSocket[] | null, tally: QueueTally | nu
 
 /** Slots in the path cache: a power of two, far more than the distinct paths of a busy host. */
 const PATH_CACHE_SLOTS = 1024;
-/** Characters hashed from the end of a path; the rest is only compared. */
-const PATH_HASH_CHARS = 48;
+/** Characters hashed from the end of a path (where pool names differ); the rest is compared. */
+const PATH_HASH_CHARS = 16;
 
-// Paths repeat: every accepted or queued connection carries its listener's path. Reusing one
-// string per path saves a string per row (and the collector's time copying it), and the Map
-// lookups in unixListenQueues hash each distinct string once. Reset per scan so no string (which
-// refers to the whole input) outlives the caller's result.
-let pathCache: (string | undefined)[] = [];
-
-/** `text.slice(start, end)`, or an equal string already made during this scan. */
-function intern(text: string, start: number, end: number): string {
+/**
+ * `text.slice(start, end)`, or an equal string already made during this scan. Paths repeat:
+ * every accepted or queued connection carries its listener's path. Reusing one string per path
+ * saves a string per row (and the collector's time copying it), and the Map lookups in
+ * unixListenQueues hash each distinct string once. The cache lives for one scan, so no string
+ * (which refers to the whole input) outlives the caller's result.
+ */
+function intern(text: string, start: number, end: number, cache: (string | undefined)[]): string {
   const n = end - start;
   let h = n;
-  const from = n > PATH_HASH_CHARS ? end - PATH_HASH_CHARS : start;
-  for (let i = from; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  for (let i = n > PATH_HASH_CHARS ? end - PATH_HASH_CHARS : start; i < end; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  }
   const slot = (h ^ (h >>> 15)) & (PATH_CACHE_SLOTS - 1);
-  const cached = pathCache[slot];
+  const cached = cache[slot];
   if (cached !== undefined && cached.length === n) {
     // Compared in place: a call to startsWith costs more than these few characters.
     let i = 0;
@@ -321,7 +338,7 @@ function intern(text: string, start: number, end: number): string {
     if (i === n) return cached;
   }
   const path = text.slice(start, end);
-  pathCache[slot] = path;
+  cache[slot] = path;
   return path;
 }
 
