@@ -8,7 +8,8 @@
  * called directly with the same string instead. It returns 4 of the 8 fields (slot,
  * referenceCount, type, path) and no queues, so it does less work than fpmkit here.
  * `unixListenQueues(text)` is the path `readUnixListenQueues` takes: the same scan and checks,
- * keeping only listeners and per-path counts instead of an object per row.
+ * keeping only listeners and per-path counts instead of an object per row. Every contender gets
+ * the same flat string, decoded from bytes as a file read returns it (see generate()).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';

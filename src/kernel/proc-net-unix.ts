@@ -22,6 +22,8 @@ const MAX_HEX_DIGITS = 12;
 const MIN_ROW_CHARS = 40;
 /** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
 const MAX_PRESIZE_ROWS = 1 << 24;
+/** Tables this long (about 50,000 rows) build their rows at separate literal sites; see scan(). */
+const BULK_TABLE_CHARS = 1 << 22;
 /** Inodes are unsigned long; 15 decimal digits stay exact in a double. */
 const MAX_INODE_DIGITS = 15;
 
@@ -197,6 +199,7 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
   const streamType = UNIX_TYPE_STREAM;
   const connecting = UNIX_STATE_CONNECTING;
   const connected = UNIX_STATE_CONNECTED;
+  const bulk = text.length >= BULK_TABLE_CHARS;
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -280,18 +283,37 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
       throw fail('unexpected text after the inode', lineNo, text, pos, end);
     }
     if (out !== null) {
-      out[count] =
-        pathStart < 0
-          ? { refCount, flags, listening, type, state, inode }
-          : {
-              refCount,
-              flags,
-              listening,
-              type,
-              state,
-              inode,
-              path: intern(text, pathStart, end, paths),
-            };
+      // Two copies of the same literals: V8 decides per literal site whether its objects are
+      // allocated straight into the old generation. Small tables (rows soon dropped) would teach
+      // a shared site to allocate young, and a later large table would then have every row copied
+      // by the collector; large tables get sites of their own that learn to allocate old.
+      if (bulk) {
+        out[count] =
+          pathStart < 0
+            ? { refCount, flags, listening, type, state, inode }
+            : {
+                refCount,
+                flags,
+                listening,
+                type,
+                state,
+                inode,
+                path: intern(text, pathStart, end, paths),
+              };
+      } else {
+        out[count] =
+          pathStart < 0
+            ? { refCount, flags, listening, type, state, inode }
+            : {
+                refCount,
+                flags,
+                listening,
+                type,
+                state,
+                inode,
+                path: intern(text, pathStart, end, paths),
+              };
+      }
     } else if (tally !== null && pathStart >= 0 && type === streamType) {
       if (listening) {
         tally.listeners.push({ path: intern(text, pathStart, end, paths), inode });

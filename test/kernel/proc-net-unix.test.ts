@@ -159,6 +159,21 @@ describe('parseProcNetUnix path reuse', () => {
     ]);
   });
 
+  it('builds the same rows for a table past the bulk size (4 MiB) as for a small one', () => {
+    const lines = Array.from({ length: 80_000 }, (_, i) =>
+      i % 3 === 0 ? row(i + 1, `/run/php/pool-${i % 7}.sock`) : row(i + 1, '').trimEnd(),
+    );
+    const big = lines.join('\n');
+    expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
+    const rows = parseProcNetUnix(big);
+    expect(rows).toHaveLength(80_000);
+    for (const start of [0, 40_000, 79_000]) {
+      const small = parseProcNetUnix(lines.slice(start, start + 1000).join('\n'));
+      expect(rows.slice(start, start + 1000)).toStrictEqual(small);
+    }
+    expect(rows.map((r) => Object.hasOwn(r, 'path')).filter(Boolean)).toHaveLength(26_667);
+  });
+
   it('leaves path absent on unnamed rows next to named ones', () => {
     const rows = parseProcNetUnix(
       `${row(1, '/x.sock')}\n${row(2, '').trimEnd()}\n${row(3, '/x.sock')}`,
