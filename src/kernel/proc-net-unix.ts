@@ -22,8 +22,12 @@ const MAX_HEX_DIGITS = 12;
 const MIN_ROW_CHARS = 40;
 /** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
 const MAX_PRESIZE_ROWS = 1 << 24;
-/** Tables this long (about 50,000 rows) build their rows at separate literal sites; see scan(). */
-const BULK_TABLE_CHARS = 1 << 22;
+/**
+ * Tables this long (about 250,000 rows) build their rows at separate literal sites; see scan().
+ * Large enough that collections run while such a table is being parsed, so those sites learn
+ * that its rows survive.
+ */
+const BULK_TABLE_CHARS = 1 << 24;
 /** Inodes are unsigned long; 15 decimal digits stay exact in a double. */
 const MAX_INODE_DIGITS = 15;
 

@@ -159,19 +159,19 @@ describe('parseProcNetUnix path reuse', () => {
     ]);
   });
 
-  it('builds the same rows for a table past the bulk size (4 MiB) as for a small one', () => {
-    const lines = Array.from({ length: 80_000 }, (_, i) =>
+  it('builds the same rows for a table past the bulk size (16 MiB) as for a small one', () => {
+    const lines = Array.from({ length: 300_000 }, (_, i) =>
       i % 3 === 0 ? row(i + 1, `/run/php/pool-${i % 7}.sock`) : row(i + 1, '').trimEnd(),
     );
     const big = lines.join('\n');
-    expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(big.length).toBeGreaterThan(16 * 1024 * 1024);
     const rows = parseProcNetUnix(big);
-    expect(rows).toHaveLength(80_000);
-    for (const start of [0, 40_000, 79_000]) {
+    expect(rows).toHaveLength(300_000);
+    for (const start of [0, 150_000, 299_000]) {
       const small = parseProcNetUnix(lines.slice(start, start + 1000).join('\n'));
       expect(rows.slice(start, start + 1000)).toStrictEqual(small);
     }
-    expect(rows.map((r) => Object.hasOwn(r, 'path')).filter(Boolean)).toHaveLength(26_667);
+    expect(rows.map((r) => Object.hasOwn(r, 'path')).filter(Boolean)).toHaveLength(100_000);
   });
 
   it('leaves path absent on unnamed rows next to named ones', () => {
