@@ -22,6 +22,12 @@ const MAX_HEX_DIGITS = 12;
 const MIN_ROW_CHARS = 40;
 /** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
 const MAX_PRESIZE_ROWS = 1 << 24;
+/**
+ * Tables this long (about 250,000 rows) build their rows at separate literal sites; see scan().
+ * Large enough that collections run while such a table is being parsed, so those sites learn
+ * that its rows survive.
+ */
+const BULK_TABLE_CHARS = 1 << 24;
 /** Inodes are unsigned long; 15 decimal digits stay exact in a double. */
 const MAX_INODE_DIGITS = 15;
 
@@ -74,6 +80,22 @@ for (let i = 0; i < 6; i++) {
 
 // Position after the last field read; set by the readers so the scanner allocates nothing.
 let cursor = 0;
+
+/** Eight hex digits at `p`, unrolled; -1 when any is not a hex digit. */
+function readHex8(text: string, p: number, table: Int8Array): number {
+  const a = table[text.charCodeAt(p)]!;
+  const b = table[text.charCodeAt(p + 1)]!;
+  const c = table[text.charCodeAt(p + 2)]!;
+  const d = table[text.charCodeAt(p + 3)]!;
+  const e = table[text.charCodeAt(p + 4)]!;
+  const f = table[text.charCodeAt(p + 5)]!;
+  const g = table[text.charCodeAt(p + 6)]!;
+  const h = table[text.charCodeAt(p + 7)]!;
+  if ((a | b | c | d | e | f | g | h) < 0) return -1;
+  return (
+    ((a << 28) | (b << 24) | (c << 20) | (d << 16) | (e << 12) | (f << 8) | (g << 4) | h) >>> 0
+  );
+}
 
 /** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
 function readHexFixed(text: string, p: number, n: number, table: Int8Array): number {
@@ -172,6 +194,7 @@ interface QueueTally {
  */
 function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
   let count = 0;
+  const paths: (string | undefined)[] = new Array(PATH_CACHE_SLOTS);
   // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
   const table = HEX_VALUE;
   const minLength = FIXED_MIN_LENGTH;
@@ -180,6 +203,7 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
   const streamType = UNIX_TYPE_STREAM;
   const connecting = UNIX_STATE_CONNECTING;
   const connected = UNIX_STATE_CONNECTED;
+  const bulk = text.length >= BULK_TABLE_CHARS;
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -221,9 +245,9 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
       text.charCodeAt(c + 33) === 32 &&
       text.charCodeAt(c + 36) === 32
     ) {
-      refCount = readHexFixed(text, c + 2, 8, table);
-      protocol = readHexFixed(text, c + 11, 8, table);
-      flags = readHexFixed(text, c + 20, 8, table);
+      refCount = readHex8(text, c + 2, table);
+      protocol = readHex8(text, c + 11, table);
+      flags = readHex8(text, c + 20, table);
       type = readHexFixed(text, c + 29, 4, table);
       state = readHexFixed(text, c + 34, 2, table);
       if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
@@ -263,15 +287,42 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
       throw fail('unexpected text after the inode', lineNo, text, pos, end);
     }
     if (out !== null) {
-      out[count] =
-        pathStart < 0
-          ? { refCount, flags, listening, type, state, inode }
-          : { refCount, flags, listening, type, state, inode, path: text.slice(pathStart, end) };
+      // Two copies of the same literals: V8 decides per literal site whether its objects are
+      // allocated straight into the old generation. Small tables (rows soon dropped) would teach
+      // a shared site to allocate young, and a later large table would then have every row copied
+      // by the collector; large tables get sites of their own that learn to allocate old.
+      if (bulk) {
+        out[count] =
+          pathStart < 0
+            ? { refCount, flags, listening, type, state, inode }
+            : {
+                refCount,
+                flags,
+                listening,
+                type,
+                state,
+                inode,
+                path: intern(text, pathStart, end, paths),
+              };
+      } else {
+        out[count] =
+          pathStart < 0
+            ? { refCount, flags, listening, type, state, inode }
+            : {
+                refCount,
+                flags,
+                listening,
+                type,
+                state,
+                inode,
+                path: intern(text, pathStart, end, paths),
+              };
+      }
     } else if (tally !== null && pathStart >= 0 && type === streamType) {
       if (listening) {
-        tally.listeners.push({ path: text.slice(pathStart, end), inode });
+        tally.listeners.push({ path: intern(text, pathStart, end, paths), inode });
       } else if (state === connecting || state === connected) {
-        const path = text.slice(pathStart, end);
+        const path = intern(text, pathStart, end, paths);
         let c = tally.counts.get(path);
         if (c === undefined) {
           c = [0, 0];
@@ -284,6 +335,37 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     pos = next + 1;
   }
   return count;
+}
+
+/** Slots in the path cache: a power of two, far more than the distinct paths of a busy host. */
+const PATH_CACHE_SLOTS = 1024;
+/** Characters hashed from the end of a path (where pool names differ); the rest is compared. */
+const PATH_HASH_CHARS = 16;
+
+/**
+ * `text.slice(start, end)`, or an equal string already made during this scan. Paths repeat:
+ * every accepted or queued connection carries its listener's path. Reusing one string per path
+ * saves a string per row (and the collector's time copying it), and the Map lookups in
+ * unixListenQueues hash each distinct string once. The cache lives for one scan, so no string
+ * (which refers to the whole input) outlives the caller's result.
+ */
+function intern(text: string, start: number, end: number, cache: (string | undefined)[]): string {
+  const n = end - start;
+  let h = n;
+  for (let i = n > PATH_HASH_CHARS ? end - PATH_HASH_CHARS : start; i < end; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  }
+  const slot = (h ^ (h >>> 15)) & (PATH_CACHE_SLOTS - 1);
+  const cached = cache[slot];
+  if (cached !== undefined && cached.length === n) {
+    // Compared in place: a call to startsWith costs more than these few characters.
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === text.charCodeAt(start + i)) i++;
+    if (i === n) return cached;
+  }
+  const path = text.slice(start, end);
+  cache[slot] = path;
+  return path;
 }
 
 function fail(reason: string, lineNo: number, text: string, start: number, end: number) {

@@ -133,6 +133,55 @@ describe('parseProcNetUnix', () => {
   });
 });
 
+describe('parseProcNetUnix path reuse', () => {
+  // Repeated paths share one string; distinct paths, even of equal length and many more than
+  // the reuse cache holds, must each come back as written.
+  const row = (inode: number, path: string) =>
+    `0000000000000000: 00000003 00000000 00000000 0001 03 ${inode} ${path}`;
+
+  it('keeps thousands of equal-length distinct paths apart', () => {
+    const paths = Array.from(
+      { length: 5000 },
+      (_, i) => `/run/php/p${String(i).padStart(5, '0')}.sock`,
+    );
+    const text = [...paths, ...paths.slice().reverse()].map((p, i) => row(i + 1, p)).join('\n');
+    const parsed = parseProcNetUnix(text).map((r) => r.path);
+    expect(parsed).toEqual([...paths, ...paths.slice().reverse()]);
+  });
+
+  it('keeps paths that differ only before the hashed tail apart', () => {
+    const tail = 'x'.repeat(100);
+    const text = [row(1, `/a${tail}`), row(2, `/b${tail}`), row(3, `/a${tail}`)].join('\n');
+    expect(parseProcNetUnix(text).map((r) => r.path)).toEqual([
+      `/a${tail}`,
+      `/b${tail}`,
+      `/a${tail}`,
+    ]);
+  });
+
+  it('builds the same rows for a table past the bulk size (16 MiB) as for a small one', () => {
+    const lines = Array.from({ length: 300_000 }, (_, i) =>
+      i % 3 === 0 ? row(i + 1, `/run/php/pool-${i % 7}.sock`) : row(i + 1, '').trimEnd(),
+    );
+    const big = lines.join('\n');
+    expect(big.length).toBeGreaterThan(16 * 1024 * 1024);
+    const rows = parseProcNetUnix(big);
+    expect(rows).toHaveLength(300_000);
+    for (const start of [0, 150_000, 299_000]) {
+      const small = parseProcNetUnix(lines.slice(start, start + 1000).join('\n'));
+      expect(rows.slice(start, start + 1000)).toStrictEqual(small);
+    }
+    expect(rows.map((r) => Object.hasOwn(r, 'path')).filter(Boolean)).toHaveLength(100_000);
+  });
+
+  it('leaves path absent on unnamed rows next to named ones', () => {
+    const rows = parseProcNetUnix(
+      `${row(1, '/x.sock')}\n${row(2, '').trimEnd()}\n${row(3, '/x.sock')}`,
+    );
+    expect(rows.map((r) => Object.hasOwn(r, 'path'))).toEqual([true, false, true]);
+  });
+});
+
 describe('unixListenQueues', () => {
   it('counts embryos (state 02) and accepted rows (state 03) by the listener path', () => {
     const text = `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 10 /a.sock
