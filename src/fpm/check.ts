@@ -288,6 +288,20 @@ function edgeTriggered(config: FpmConfig): boolean {
   return m === undefined || m === '' || m === 'epoll' || m === 'kqueue';
 }
 
+/** What FPM says about a status or ping path, or undefined when it accepts it. */
+function uriPathProblem(
+  kind: 'status' | 'ping',
+  path: string,
+  mayBeRoot: boolean,
+): string | undefined {
+  if (!path.startsWith('/')) return `the ${kind} path '${path}' must start with a '/'`;
+  if (!mayBeRoot && path.length < 2) return `the ${kind} path '${path}' is not long enough`;
+  if (!STATUS_PATH_RE.test(path)) {
+    return `the ${kind} path '${path}' must contain only the following characters '[alphanum]/_-.~'`;
+  }
+  return undefined;
+}
+
 function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: ProcessedPool[]): void {
   const { pool, index } = entry;
   const p = pool.name;
@@ -467,53 +481,17 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
       listen: undefined,
     });
   }
-  if (statusPath) {
-    if (!statusPath.startsWith('/')) {
-      fail(
-        'ERROR',
-        'fpm.status-path',
-        `[pool ${p}] the status path '${statusPath}' must start with a '/'`,
-        'pm.status_path',
-      );
-    } else if (statusListen === undefined && !entry.hidden && statusPath.length < 2) {
-      fail(
-        'ERROR',
-        'fpm.status-path',
-        `[pool ${p}] the status path '${statusPath}' is not long enough`,
-        'pm.status_path',
-      );
-    } else if (!STATUS_PATH_RE.test(statusPath)) {
-      fail(
-        'ERROR',
-        'fpm.status-path',
-        `[pool ${p}] the status path '${statusPath}' must contain only the following characters '[alphanum]/_-.~'`,
-        'pm.status_path',
-      );
-    }
-  }
+  // FPM's three rules for the status and ping paths (`fpm_conf_process_all_pools`).
+  const statusProblem = statusPath
+    ? uriPathProblem('status', statusPath, statusListen !== undefined || entry.hidden)
+    : undefined;
+  if (statusProblem)
+    fail('ERROR', 'fpm.status-path', `[pool ${p}] ${statusProblem}`, 'pm.status_path');
   const pingPath = pool.ping.path;
   if (pingPath) {
-    if (!pingPath.startsWith('/')) {
-      fail(
-        'ERROR',
-        'fpm.ping-path',
-        `[pool ${p}] the ping path '${pingPath}' must start with a '/'`,
-        'ping.path',
-      );
-    } else if (pingPath.length < 2) {
-      fail(
-        'ERROR',
-        'fpm.ping-path',
-        `[pool ${p}] the ping path '${pingPath}' is not long enough`,
-        'ping.path',
-      );
-    } else if (!STATUS_PATH_RE.test(pingPath)) {
-      fail(
-        'ERROR',
-        'fpm.ping-path',
-        `[pool ${p}] the ping path '${pingPath}' must contain only the following characters '[alphanum]/_-.~'`,
-        'ping.path',
-      );
+    const pingProblem = uriPathProblem('ping', pingPath, false);
+    if (pingProblem) {
+      fail('ERROR', 'fpm.ping-path', `[pool ${p}] ${pingProblem}`, 'ping.path');
     } else if (pool.ping.response !== undefined && pool.ping.response.length < 1) {
       fail(
         'ERROR',

@@ -56,43 +56,29 @@ export interface FpmDirective {
   summary: string;
 }
 
-const g = (
-  name: string,
-  type: FpmValueType,
-  path: readonly string[],
-  def: string | undefined,
-  since: string,
-  summary: string,
-  build?: FpmBuildFeature,
-): FpmDirective => ({
-  name,
-  section: 'global',
-  type,
-  path,
-  default: def,
-  since,
-  summary,
-  ...(build ? { build } : {}),
-});
-
-const p = (
-  name: string,
-  type: FpmValueType,
-  path: readonly string[],
-  def: string | undefined,
-  since: string,
-  summary: string,
-  build?: FpmBuildFeature,
-): FpmDirective => ({
-  name,
-  section: 'pool',
-  type,
-  path,
-  default: def,
-  since,
-  summary,
-  ...(build ? { build } : {}),
-});
+/** A row builder for one section: `g` for `[global]`, `p` for pools. */
+const rowsOf =
+  (section: FpmDirective['section']) =>
+  (
+    name: string,
+    type: FpmValueType,
+    path: readonly string[],
+    def: string | undefined,
+    since: string,
+    summary: string,
+    build?: FpmBuildFeature,
+  ): FpmDirective => ({
+    name,
+    section,
+    type,
+    path,
+    default: def,
+    since,
+    summary,
+    ...(build ? { build } : {}),
+  });
+const g = rowsOf('global');
+const p = rowsOf('pool');
 
 /** The `[global]` directives in FPM's order. */
 export const FPM_GLOBAL_DIRECTIVES: readonly FpmDirective[] = [
