@@ -233,3 +233,31 @@ export function setLogField(fields: Record<string, string>, name: string, value:
     fields[name] = value;
   }
 }
+
+/** A line's entry, or what a line nobody recognised becomes: `unknown`, or an error in strict mode. */
+export function entryOrUnknown<E>(
+  entry: E | undefined,
+  what: string,
+  opts: ResolvedLogOptions,
+  line: number,
+  raw: string,
+): E | { kind: 'unknown'; line: number; raw: string } {
+  if (entry) return entry;
+  if (opts.strict) throw unrecognisedLine(what, opts, line, raw);
+  return { kind: 'unknown', line, raw };
+}
+
+/** Fills an access-log entry: every matched value in `fields` by name, then its typed setter. */
+export function fillAccessEntry<E extends { fields: Record<string, string> }>(
+  entry: E,
+  names: readonly string[],
+  values: readonly (string | undefined)[],
+  setters: readonly (((entry: E, value: string) => void) | undefined)[],
+): E {
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i] ?? '';
+    setLogField(entry.fields, names[i]!, value);
+    setters[i]?.(entry, value);
+  }
+  return entry;
+}

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
+  entryOrUnknown,
+  fillAccessEntry,
   type LogParseOptions,
   monthNumber,
   type ResolvedLogOptions,
   recordsOf,
   resolveLogOptions,
-  setLogField,
   streamRecordsOf,
-  unrecognisedLine,
 } from './common.js';
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
@@ -268,14 +268,7 @@ export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
       const values = matcher.match(line);
       if (!values) return undefined;
       const entry: FpmAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
-      const fields = entry.fields;
-      for (let i = 0; i < tokens.length; i++) {
-        const value = values[i] ?? '';
-        const name = tokens[i]!;
-        setLogField(fields, name, value);
-        setters[i]?.(entry, value);
-      }
-      return entry;
+      return fillAccessEntry(entry, tokens, values, setters);
     },
   };
 }
@@ -286,10 +279,7 @@ function recordOf(
   n: number,
   opts: ResolvedLogOptions,
 ): FpmAccessRecord {
-  const entry = parser.parseLine(line, n);
-  if (entry) return entry;
-  if (opts.strict) throw unrecognisedLine('this php-fpm access log format', opts, n, line);
-  return { kind: 'unknown', line: n, raw: line };
+  return entryOrUnknown(parser.parseLine(line, n), 'this php-fpm access log format', opts, n, line);
 }
 
 /**

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
+  entryOrUnknown,
+  fillAccessEntry,
   type LogParseOptions,
   monthNumber,
   type ResolvedLogOptions,
   recordsOf,
   resolveLogOptions,
-  setLogField,
   streamRecordsOf,
-  unrecognisedLine,
 } from './common.js';
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
@@ -343,14 +343,7 @@ export function compileNginxLogFormat(format: string): NginxAccessLogParser {
       const values = strictMatcher.match(line) ?? lenientMatcher?.match(line);
       if (!values) return undefined;
       const entry: NginxAccessEntry = { kind: 'entry', line: lineNumber, raw: line, fields: {} };
-      const fields = entry.fields;
-      for (let i = 0; i < variables.length; i++) {
-        const value = values[i] ?? '';
-        const name = variables[i]!;
-        setLogField(fields, name, value);
-        setters[i]?.(entry, value);
-      }
-      return entry;
+      return fillAccessEntry(entry, variables, values, setters);
     },
   };
 }
@@ -361,10 +354,13 @@ function recordOf(
   line: number,
   opts: ResolvedLogOptions,
 ): NginxAccessRecord {
-  const entry = parser.parseLine(text, line);
-  if (entry) return entry;
-  if (opts.strict) throw unrecognisedLine('this nginx access log format', opts, line, text);
-  return { kind: 'unknown', line, raw: text };
+  return entryOrUnknown(
+    parser.parseLine(text, line),
+    'this nginx access log format',
+    opts,
+    line,
+    text,
+  );
 }
 
 /**

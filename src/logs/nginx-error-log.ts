@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  entryOrUnknown,
   type LogParseOptions,
   localTimeSchema,
   localTimeToDate,
@@ -8,7 +9,6 @@ import {
   recordsOf,
   resolveLogOptions,
   streamRecordsOf,
-  unrecognisedLine,
 } from './common.js';
 import type { LineSource } from './lines.js';
 
@@ -399,10 +399,7 @@ function parseLine(
 }
 
 function recordOf(text: string, line: number, opts: ResolvedLogOptions): NginxErrorRecord {
-  const entry = parseLine(text, line, opts);
-  if (entry) return entry;
-  if (opts.strict) throw unrecognisedLine('the nginx error log', opts, line, text);
-  return { kind: 'unknown', line, raw: text };
+  return entryOrUnknown(parseLine(text, line, opts), 'the nginx error log', opts, line, text);
 }
 
 /**
