@@ -217,7 +217,8 @@ function newSocket(options: { path: string } | { host: string; port: number }): 
   const socket = connect(options as { path: string }) as OwnedSocket;
   socket.on('connect', socketConnect);
   socket.on('data', socketData);
-  socket.on('end', socketEnd);
+  // 'close' and not 'end': Node closes the socket after the server's EOF anyway
+  // (allowHalfOpen is off), and a second 'end' listener would cost a listener array per socket.
   socket.on('close', socketEnd);
   socket.on('error', socketError);
   return socket;
@@ -335,12 +336,14 @@ class Exchange implements SocketOwner {
     this.#socket = socket;
     this.#lastActivity = now;
     this.arm();
-    // Written at once: Node queues it until the connection is up, saving a round trip.
+    // A new connection gets the request from onConnect, the moment it is up (what Node would do
+    // with a write queued now, minus the two one-off listeners it adds per socket to do so).
+    if (!kept) return;
     socket.write(this.#bytes);
     // A kept socket the server had already reset makes the kernel refuse the first write
     // outright, which Node records before write() returns: not one byte reached the server, so
     // starting over on another connection is safe whatever the request is.
-    if (kept && socket.errored) {
+    if (socket.errored) {
       dispose(socket);
       this.#socket = undefined;
       this.#open(now);
@@ -407,10 +410,12 @@ class Exchange implements SocketOwner {
   }
 
   onConnect(): void {
+    if (this.finished) return;
     this.#connected = true;
     this.#lastActivity = performance.now();
     // Rarely needed: only when the read bound is nearer than the connect bound was.
     if (this.#core.readTimeoutMs < this.#core.connectTimeoutMs) this.arm();
+    this.#socket!.write(this.#bytes);
   }
 
   onData(chunk: Buffer): void {
