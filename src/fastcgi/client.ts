@@ -209,8 +209,15 @@ function socketError(this: OwnedSocket, error: NodeJS.ErrnoException): void {
   this[kOwner]?.onError(error);
 }
 
-function exchangeRecord(this: Exchange, type: number, requestId: number, content: Buffer): boolean {
-  return this.record(type, requestId, content);
+function exchangeRecord(
+  this: Exchange,
+  type: number,
+  requestId: number,
+  buf: Buffer,
+  start: number,
+  end: number,
+): boolean {
+  return this.record(type, requestId, buf, start, end);
 }
 
 function newSocket(options: { path: string } | { host: string; port: number }): OwnedSocket {
@@ -275,8 +282,14 @@ class Exchange implements SocketOwner {
   #bytesRead = 0;
   #stdoutBytes = 0;
   #stderrBytes = 0;
-  /** STDOUT contents: the first chunk alone (the usual case), more in `#stdoutMore`. */
-  #stdout: Buffer | undefined;
+  /**
+   * STDOUT contents: the first record as a range of the buffer it arrived in (the usual case,
+   * made a view only once the socket is closed), every record as views in `#stdoutMore` once
+   * there are several.
+   */
+  #stdoutBuf: Buffer | undefined;
+  #stdoutStart = 0;
+  #stdoutEnd = 0;
   #stdoutMore: Buffer[] | undefined;
   #stderr: Buffer[] | undefined;
   #decoder = new RecordDecoder();
@@ -421,10 +434,9 @@ class Exchange implements SocketOwner {
   onData(chunk: Buffer): void {
     if (this.finished) return;
     this.#bytesRead += chunk.length;
-    this.#lastActivity = performance.now();
     let rest: number;
     try {
-      rest = this.#decoder.push(chunk, exchangeRecord, this);
+      rest = this.#decoder.pushRanges(chunk, exchangeRecord, this);
     } catch (error) {
       this.fail(
         error instanceof FastCGIProtocolError
@@ -438,7 +450,11 @@ class Exchange implements SocketOwner {
       );
       return;
     }
-    if (this.#ended && !this.finished) this.#finishResponse(rest);
+    if (this.finished) return;
+    // The chunk that ends the response goes straight to closing the socket: FPM's worker waits
+    // for that close, so nothing (not even a clock read) comes before it.
+    if (this.#ended) this.#finishResponse(rest);
+    else this.#lastActivity = performance.now();
   }
 
   onEnd(): void {
@@ -536,8 +552,10 @@ class Exchange implements SocketOwner {
   }
 
   /** @internal Handles one decoded record; true stops decoding. */
-  record(type: number, requestId: number, content: Buffer): boolean {
-    if (this.#mode === 'values') return this.#valuesRecord(type, requestId, content);
+  record(type: number, requestId: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.#mode === 'values') {
+      return this.#valuesRecord(type, requestId, buf.subarray(start, end));
+    }
     if (requestId !== REQUEST_ID) {
       this.fail(
         this.#protocolError(
@@ -548,20 +566,31 @@ class Exchange implements SocketOwner {
       );
       return true;
     }
+    const length = end - start;
     if (type === RecordType.STDOUT) {
-      if (content.length === 0) return false;
-      this.#stdoutBytes += content.length;
+      if (length === 0) return false;
+      this.#stdoutBytes += length;
       if (this.#stdoutBytes + this.#stderrBytes > this.#core.maxResponseBytes) {
         return this.#tooLarge();
       }
-      if (this.#stdout === undefined) this.#stdout = content;
-      else if (this.#stdoutMore) this.#stdoutMore.push(content);
-      else this.#stdoutMore = [this.#stdout, content];
+      if (this.#stdoutBuf === undefined) {
+        this.#stdoutBuf = buf;
+        this.#stdoutStart = start;
+        this.#stdoutEnd = end;
+      } else if (this.#stdoutMore) {
+        this.#stdoutMore.push(buf.subarray(start, end));
+      } else {
+        this.#stdoutMore = [
+          this.#stdoutBuf.subarray(this.#stdoutStart, this.#stdoutEnd),
+          buf.subarray(start, end),
+        ];
+      }
       return false;
     }
     if (type === RecordType.STDERR) {
-      if (content.length === 0) return false;
-      this.#stderrBytes += content.length;
+      if (length === 0) return false;
+      const content = buf.subarray(start, end);
+      this.#stderrBytes += length;
       if (this.#stdoutBytes + this.#stderrBytes > this.#core.maxResponseBytes) {
         return this.#tooLarge();
       }
@@ -570,20 +599,17 @@ class Exchange implements SocketOwner {
       return false;
     }
     if (type === RecordType.END_REQUEST) {
-      if (content.length < 8) {
+      if (length < 8) {
         this.fail(
-          this.#protocolError(
-            `END_REQUEST body is ${content.length} bytes, expected 8`,
-            type,
-            requestId,
-          ),
+          this.#protocolError(`END_REQUEST body is ${length} bytes, expected 8`, type, requestId),
         );
         return true;
       }
       // FPM sends no empty STDOUT record: END_REQUEST alone ends the response.
       this.#ended = true;
-      this.#appStatus = content.readUInt32BE(0);
-      this.#protocolStatus = content[4]!;
+      // Read in place: the content is not kept.
+      this.#appStatus = buf.readUInt32BE(start);
+      this.#protocolStatus = buf[start + 4]!;
       return true;
     }
     this.fail(this.#protocolError(`unexpected ${recordTypeName(type)} record`, type, requestId));
@@ -629,7 +655,9 @@ class Exchange implements SocketOwner {
     // One copy at most: a single chunk is used as is, several are joined once.
     const stdout = this.#stdoutMore
       ? Buffer.concat(this.#stdoutMore, this.#stdoutBytes)
-      : (this.#stdout ?? Buffer.alloc(0));
+      : this.#stdoutBuf
+        ? this.#stdoutBuf.subarray(this.#stdoutStart, this.#stdoutEnd)
+        : Buffer.alloc(0);
     const stderr = this.#stderr
       ? Buffer.concat(this.#stderr, this.#stderrBytes).toString('utf8')
       : '';

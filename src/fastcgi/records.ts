@@ -422,6 +422,15 @@ export type RecordHandler = (
   content: Buffer,
 ) => boolean | undefined;
 
+/** @internal A {@link RecordHandler} given the content as a range of `buf`. */
+export type RangeHandler = (
+  type: number,
+  requestId: number,
+  buf: Buffer,
+  start: number,
+  end: number,
+) => boolean | undefined;
+
 /**
  * Incremental record decoder. Feed it chunks exactly as the socket delivers them; a record may
  * be split anywhere, even inside its header. Complete records reach the handler as views into
@@ -454,6 +463,16 @@ export class RecordDecoder {
    * complete record was delivered).
    */
   push(chunk: Buffer, onRecord: RecordHandler, thisArg?: unknown): number {
+    return this.pushRanges(chunk, (type, requestId, buf, start, end) =>
+      onRecord.call(thisArg, type, requestId, buf.subarray(start, end)),
+    );
+  }
+
+  /**
+   * @internal `push` for the client: each record's content arrives as `buf` with `start` and
+   * `end` instead of a view, so records the client reads in place (END_REQUEST) cost no view.
+   */
+  pushRanges(chunk: Buffer, onRecord: RangeHandler, thisArg?: unknown): number {
     let buf: Buffer;
     if (this.#partsLength === 0) {
       buf = chunk;
@@ -484,13 +503,12 @@ export class RecordDecoder {
       }
       const type = buf[at + 1]!;
       const requestId = (buf[at + 2]! << 8) | buf[at + 3]!;
-      const content = buf.subarray(
-        at + FCGI_HEADER_LENGTH,
-        at + FCGI_HEADER_LENGTH + contentLength,
-      );
+      const start = at + FCGI_HEADER_LENGTH;
       at += total;
       this.#offset += total;
-      if (onRecord.call(thisArg, type, requestId, content) === true) return length - at;
+      if (onRecord.call(thisArg, type, requestId, buf, start, start + contentLength) === true) {
+        return length - at;
+      }
     }
     if (at < length) {
       const rest = at === 0 ? buf : buf.subarray(at);
