@@ -34,23 +34,21 @@ function headerEnd(stdout: Buffer): number {
 }
 
 /**
- * Where the body starts when `stdout` begins with the memo's header block followed by the empty
- * line, else -1. The block was the start of an earlier response up to its first empty line, so
- * it holds no empty line itself and the same bytes here end the headers at the same place.
- * Compared in a loop: for a few hundred bytes that is cheaper than Buffer#compare's checks.
+ * Where the body starts when `buf[start, end)` begins with the memo's header block followed by
+ * the empty line, as an index into `buf`; else -1. The block was the start of an earlier
+ * response up to its first empty line, so it holds no empty line itself and the same bytes here
+ * end the headers at the same place. Compared in a loop: for a few hundred bytes that is
+ * cheaper than Buffer#compare's checks.
  */
-function memoHit(stdout: Buffer, block: Buffer): number {
-  const end = block.length;
-  if (stdout.length <= end || stdout[end] !== 0x0a) return -1;
-  if (
-    end !== 0 &&
-    stdout[end + 1] !== 0x0a &&
-    !(stdout[end + 1] === 0x0d && stdout[end + 2] === 0x0a)
-  ) {
+export function memoBodyStart(buf: Buffer, start: number, end: number, block: Buffer): number {
+  const n = block.length;
+  const at = start + n;
+  if (end - start <= n || buf[at] !== 0x0a) return -1;
+  if (n !== 0 && buf[at + 1] !== 0x0a && !(buf[at + 1] === 0x0d && buf[at + 2] === 0x0a)) {
     return -1;
   }
-  for (let i = 0; i < end; i++) if (stdout[i] !== block[i]) return -1;
-  return bodyStartAfter(stdout, end);
+  for (let i = 0; i < n; i++) if (buf[start + i] !== block[i]) return -1;
+  return n === 0 ? at + 1 : buf[at + 1] === 0x0a ? at + 2 : at + 3;
 }
 
 function bodyStartAfter(stdout: Buffer, end: number): number {
@@ -115,7 +113,7 @@ export function parseCgi(
   memo?: CgiMemo,
 ): CgiResponse {
   if (memo !== undefined && rawHeaders === undefined && memo.block !== undefined) {
-    const hit = memoHit(stdout, memo.block);
+    const hit = memoBodyStart(stdout, 0, stdout.length, memo.block);
     if (hit >= 0) {
       return {
         status: memo.status,

@@ -11,7 +11,7 @@ import {
   type FpmkitError,
   FpmkitInvalidOptionError,
 } from '../errors.js';
-import { type CgiMemo, parseCgi } from './cgi.js';
+import { type CgiMemo, memoBodyStart, parseCgi } from './cgi.js';
 import { FastCGIRequestRejectedError } from './errors.js';
 import {
   decodeNameValuePairs,
@@ -652,18 +652,39 @@ class Exchange implements SocketOwner {
       );
       return;
     }
+    const stderr = this.#stderr
+      ? Buffer.concat(this.#stderr, this.#stderrBytes).toString('utf8')
+      : '';
+    // Stray bytes after END_REQUEST make the connection unusable for another request.
+    const keepSocket = this.#keepAlive && leftover === 0 && this.#decoder.pendingBytes === 0;
+    // The usual poll: one STDOUT record whose headers are the memo's. Only the body view and a
+    // copy of the headers are made.
+    const memo = this.#core.cgiMemo;
+    const buf = this.#stdoutBuf;
+    if (buf !== undefined && this.#stdoutMore === undefined && memo.block !== undefined) {
+      const bodyStart = memoBodyStart(buf, this.#stdoutStart, this.#stdoutEnd, memo.block);
+      if (bodyStart >= 0) {
+        this.#cleanup(keepSocket);
+        this.#resolve({
+          status: memo.status,
+          headers: { ...memo.headers },
+          body: buf.subarray(bodyStart, this.#stdoutEnd),
+          stderr,
+          appStatus,
+          protocolStatus,
+        });
+        return;
+      }
+    }
     // One copy at most: a single chunk is used as is, several are joined once.
     const stdout = this.#stdoutMore
       ? Buffer.concat(this.#stdoutMore, this.#stdoutBytes)
       : this.#stdoutBuf
         ? this.#stdoutBuf.subarray(this.#stdoutStart, this.#stdoutEnd)
         : Buffer.alloc(0);
-    const stderr = this.#stderr
-      ? Buffer.concat(this.#stderr, this.#stderrBytes).toString('utf8')
-      : '';
     let parsed: ReturnType<typeof parseCgi>;
     try {
-      parsed = parseCgi(stdout, undefined, this.#core.cgiMemo);
+      parsed = parseCgi(stdout, undefined, memo);
     } catch (error) {
       const reason = (error as Error).message;
       this.fail(
@@ -675,8 +696,7 @@ class Exchange implements SocketOwner {
       );
       return;
     }
-    // Stray bytes after END_REQUEST make the connection unusable for another request.
-    this.#cleanup(this.#keepAlive && leftover === 0 && this.#decoder.pendingBytes === 0);
+    this.#cleanup(keepSocket);
     this.#resolve({
       status: parsed.status,
       headers: parsed.headers,
