@@ -26,6 +26,11 @@ import {
 
 const REQUESTS = 400;
 /**
+ * Timed rounds per cell. Rounds at concurrency 16 on a UNIX socket spread over a factor of two
+ * here (FPM's workers and the client share two cores), so a median needs this many to settle.
+ */
+const ROUNDS = 36;
+/**
  * Untimed rounds per cell before measuring (CPU time is not counted in them either).
  * process.cpuUsage counts every thread, V8's background compiles included: a 20-line floor is
  * optimised after a few hundred calls, a client with a record decoder, a CGI parser and error
@@ -208,7 +213,7 @@ async function main(): Promise<void> {
             run: workload(peer, concurrency, cpu.peer),
           },
         ];
-        const results = await rotatedCompare(contenders, 18, WARMUP_ROUNDS);
+        const results = await rotatedCompare(contenders, ROUNDS, WARMUP_ROUNDS);
         const title = `${pool.name === 'unix' ? 'UNIX socket' : 'TCP 127.0.0.1'}, concurrency ${concurrency}: ms per ${REQUESTS} ?json status requests`;
         report(title, results);
         const by = (role: Measurement['role']) => results.find((r) => r.role === role)!;

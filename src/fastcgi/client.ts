@@ -278,6 +278,10 @@ class Exchange implements SocketOwner {
   finished = false;
   /** True while the exchange holds one of the client's concurrency slots. */
   holdsSlot = false;
+  /** Neighbours in the client's {@link InFlight} list, and whether it is in that list. */
+  prevInFlight: Exchange | undefined;
+  nextInFlight: Exchange | undefined;
+  inFlight = false;
   #lastActivity = 0;
   #bytesRead = 0;
   #stdoutBytes = 0;
@@ -728,6 +732,41 @@ class Exchange implements SocketOwner {
 }
 
 /**
+ * The exchanges in flight, linked through the exchanges themselves. A Set did the same job, but
+ * its long-lived table holding each short-lived exchange doubled the collector's time per
+ * request under load (measured with 16 requests in flight).
+ */
+class InFlight {
+  head: Exchange | undefined;
+
+  add(exchange: Exchange): void {
+    exchange.inFlight = true;
+    exchange.prevInFlight = undefined;
+    exchange.nextInFlight = this.head;
+    if (this.head !== undefined) this.head.prevInFlight = exchange;
+    this.head = exchange;
+  }
+
+  delete(exchange: Exchange): void {
+    if (!exchange.inFlight) return;
+    exchange.inFlight = false;
+    const { prevInFlight: prev, nextInFlight: next } = exchange;
+    if (prev !== undefined) prev.nextInFlight = next;
+    else this.head = next;
+    if (next !== undefined) next.prevInFlight = prev;
+    exchange.prevInFlight = undefined;
+    exchange.nextInFlight = undefined;
+  }
+
+  /** A copy, for loops that may remove exchanges as they go. */
+  toArray(): Exchange[] {
+    const list: Exchange[] = [];
+    for (let e = this.head; e !== undefined; e = e.nextInFlight) list.push(e);
+    return list;
+  }
+}
+
+/**
  * A FastCGI client for PHP-FPM (and any FastCGI 1.0 responder) over UNIX sockets and TCP
  * (IPv4 and IPv6). One connection per request unless `keepAlive` is set; the socket is closed
  * as soon as END_REQUEST arrives, because FPM holds the worker in state "Finishing" until the
@@ -753,7 +792,7 @@ export class FastCGIClient {
   #waitingHead = 0;
   /** Kept-alive connections waiting for a request. */
   #idle = new Set<OwnedSocket>();
-  #inFlight = new Set<Exchange>();
+  #inFlight = new InFlight();
   #closed = false;
   /** One timer for every exchange of this client, aimed at the earliest deadline. */
   #sweeper: NodeJS.Timeout | undefined;
@@ -937,7 +976,7 @@ export class FastCGIClient {
       this.#idle.delete(socket);
       dispose(socket);
     }
-    for (const exchange of [...this.#inFlight]) {
+    for (const exchange of this.#inFlight.toArray()) {
       exchange.fail(new FpmkitAbortError('the FastCGI client was closed'));
     }
   }
@@ -984,11 +1023,13 @@ export class FastCGIClient {
     this.#sweepAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
     // Half a millisecond of slack: timers run on the loop's clock, which lags performance.now().
-    for (const exchange of [...this.#inFlight]) {
+    for (const exchange of this.#inFlight.toArray()) {
       if (exchange.nextDeadline() <= now + 0.5) exchange.onTimer(now + 0.5);
     }
     let next = Number.POSITIVE_INFINITY;
-    for (const exchange of this.#inFlight) next = Math.min(next, exchange.nextDeadline());
+    for (let e = this.#inFlight.head; e !== undefined; e = e.nextInFlight) {
+      next = Math.min(next, e.nextDeadline());
+    }
     if (next !== Number.POSITIVE_INFINITY) this.#schedule(next);
   };
 
