@@ -44,11 +44,12 @@ export function memoBodyStart(buf: Buffer, start: number, end: number, block: Bu
   const n = block.length;
   const at = start + n;
   if (end - start <= n || buf[at] !== 0x0a) return -1;
-  if (n !== 0 && buf[at + 1] !== 0x0a && !(buf[at + 1] === 0x0d && buf[at + 2] === 0x0a)) {
-    return -1;
-  }
+  // Bytes past `end` belong to padding or the next record, never to this response.
+  const b1 = at + 1 < end ? buf[at + 1] : -1;
+  const b2 = at + 2 < end ? buf[at + 2] : -1;
+  if (n !== 0 && b1 !== 0x0a && !(b1 === 0x0d && b2 === 0x0a)) return -1;
   for (let i = 0; i < n; i++) if (buf[start + i] !== block[i]) return -1;
-  return n === 0 ? at + 1 : buf[at + 1] === 0x0a ? at + 2 : at + 3;
+  return n === 0 ? at + 1 : b1 === 0x0a ? at + 2 : at + 3;
 }
 
 function bodyStartAfter(stdout: Buffer, end: number): number {

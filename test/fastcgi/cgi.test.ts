@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FastCGIProtocolError } from '../../src/errors.js';
-import { type CgiMemo, parseCgi } from '../../src/fastcgi/cgi.js';
+import { type CgiMemo, memoBodyStart, parseCgi } from '../../src/fastcgi/cgi.js';
 import { parseCgiResponse } from '../../src/fastcgi/index.js';
 
 describe('parseCgiResponse', () => {
@@ -83,5 +84,45 @@ describe('parseCgi with a memo', () => {
       FastCGIProtocolError,
     );
     expect(memo.block?.toString('latin1')).toBe('Content-Type: application/json\r');
+  });
+});
+
+describe('memoBodyStart', () => {
+  const block = Buffer.from('Content-Type: application/json\r');
+
+  it('never reads past the end of the range (padding or the next record)', () => {
+    // The range ends right after the block's newline; the two bytes after it are not the
+    // response's, so they must not complete the empty line.
+    const buf = Buffer.from('Content-Type: application/json\r\n\r\n');
+    expect(memoBodyStart(buf, 0, block.length + 1, block)).toBe(-1);
+    expect(memoBodyStart(buf, 0, buf.length, block)).toBe(buf.length);
+  });
+
+  it('agrees with a full parse on where the body starts (property)', () => {
+    const piece = fc.constantFrom('Content-Type: application/json', '\r', '\n', 'X: y', '{}', ' ');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.nat(8), fc.nat(8), (parts, pre, post) => {
+        const text = parts.join('');
+        const buf = Buffer.concat([
+          Buffer.alloc(pre, 0x0a),
+          Buffer.from(text, 'latin1'),
+          Buffer.alloc(post, 0x0a),
+        ]);
+        const start = pre;
+        const end = pre + Buffer.byteLength(text, 'latin1');
+        const at = memoBodyStart(buf, start, end, block);
+        const stdout = buf.subarray(start, end);
+        let expected = -1;
+        try {
+          const memo: CgiMemo = { block: undefined, status: 0, statusText: '', headers: {} };
+          const parsed = parseCgi(stdout, undefined, memo);
+          if (memo.block?.equals(block)) expected = start + (stdout.length - parsed.body.length);
+        } catch {
+          expected = -1;
+        }
+        expect(at).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
