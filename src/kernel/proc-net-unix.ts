@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { z } from 'zod';
 import { parseError } from './internal.js';
 
@@ -81,41 +82,6 @@ for (let i = 0; i < 6; i++) {
 // Position after the last field read; set by the readers so the scanner allocates nothing.
 let cursor = 0;
 
-/** Eight hex digits at `p`, unrolled; -1 when any is not a hex digit. */
-function readHex8(text: string, p: number, table: Int8Array): number {
-  const a = table[text.charCodeAt(p)]!;
-  const b = table[text.charCodeAt(p + 1)]!;
-  const c = table[text.charCodeAt(p + 2)]!;
-  const d = table[text.charCodeAt(p + 3)]!;
-  const e = table[text.charCodeAt(p + 4)]!;
-  const f = table[text.charCodeAt(p + 5)]!;
-  const g = table[text.charCodeAt(p + 6)]!;
-  const h = table[text.charCodeAt(p + 7)]!;
-  if ((a | b | c | d | e | f | g | h) < 0) return -1;
-  return (
-    ((a << 28) | (b << 24) | (c << 20) | (d << 16) | (e << 12) | (f << 8) | (g << 4) | h) >>> 0
-  );
-}
-
-/** Reads exactly `n` hex digits at `p`; -1 when any of them is not a hex digit. */
-function readHexFixed(text: string, p: number, n: number, table: Int8Array): number {
-  // 32-bit integer arithmetic (n <= 8); `>>> 0` reads the bits back as unsigned.
-  let value = 0;
-  let bad = 0;
-  for (let i = 0; i < n; i++) {
-    const d = table[text.charCodeAt(p + i)]!;
-    bad |= d;
-    value = (value << 4) | d;
-  }
-  return bad < 0 ? -1 : value >>> 0;
-}
-
-/**
- * Offsets from the colon in the kernel's fixed layout `: %08X %08X %08X %04X %02X %5lu`:
- * RefCount at +2, Protocol +11, Flags +20, Type +29, St +34, then a space at +36.
- */
-const FIXED_MIN_LENGTH = 38;
-
 /** Reads one space, optional padding spaces, then hex digits; -1 when malformed. */
 function readHex(text: string, p: number, end: number): number {
   if (p >= end || text.charCodeAt(p) !== 32) return -1;
@@ -166,12 +132,16 @@ function readInode(text: string, p: number, end: number): number {
  * ```
  *
  * `Num` (a kernel address printed as zeros or hashed, depending on `kptr_restrict`) is
- * skipped, and `Protocol` (always 0 on Linux) is checked but not kept. The path is everything after the single space that follows the inode, so paths
- * with spaces survive; abstract names keep their leading `@`. The header is optional and
- * blank lines are ignored. Malformed rows throw `FpmkitParseError` with the line.
+ * skipped, and `Protocol` (always 0 on Linux) is checked but not kept. The path is everything
+ * after the single space that follows the inode, so paths with spaces survive; abstract names
+ * keep their leading `@`. The header is optional and blank lines are ignored. Malformed rows
+ * throw `FpmkitParseError` with the line.
  *
- * Written as one scan over the string (no split, no regular expression) because the table
- * can hold hundreds of thousands of rows on a busy host.
+ * Written as one scan (no split, no regular expression per line) because the table can hold
+ * hundreds of thousands of rows on a busy host: rows in the kernel's fixed layout are read from
+ * bytes (the text is copied 64 KiB at a time into a reused buffer), every other row from the
+ * text. Text with characters beyond Latin-1 (only possible in paths) is read from the text
+ * throughout, about half as fast.
  */
 export function parseProcNetUnix(text: string): UnixSocket[] {
   // Sized up front (rows are at least ~40 characters) so a large table is not copied as it grows.
@@ -188,22 +158,47 @@ interface QueueTally {
   counts: Map<string, [number, number]>;
 }
 
+/** One scan's input, where its rows go, and its progress. */
+interface Scan {
+  readonly text: string;
+  /** Rows go here (parseProcNetUnix)... */
+  readonly out: UnixSocket[] | null;
+  /** ...or only listeners and per-path counts (unixListenQueues(text)). */
+  readonly tally: QueueTally | null;
+  /** Large table: rows are built at literal sites of their own; see addRow(). */
+  readonly bulk: boolean;
+  /** Path strings made so far, by hash; see intern(). */
+  readonly paths: (string | undefined)[];
+  count: number;
+}
+
+/** Characters copied to bytes at a time; a line longer than this is read from the text. */
+const BYTE_WINDOW = 1 << 16;
+/**
+ * Bytes after a window: the fixed-layout checks read up to 37 bytes past a row's colon before
+ * they know whether the row was that long, and these reads must stay inside the buffer.
+ */
+const BYTE_SLACK = 64;
+/** Reused by every scan (scans are synchronous); made on first use. */
+let byteWindow: Buffer | undefined;
+/** Hex digit values by byte; -1 for others. */
+const HEX_BYTE = HEX_VALUE.slice(0, 256);
+/** Matches text that a Latin-1 copy would change. For one-byte strings V8 answers at once. */
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
+
 /**
  * The scanner behind `parseProcNetUnix` (rows into `out`) and `unixListenQueues(text)` (only
  * listeners and per-path counts into `tally`, without an object per row). Returns the row count.
  */
 function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
-  let count = 0;
-  const paths: (string | undefined)[] = new Array(PATH_CACHE_SLOTS);
-  // Module-level bindings cost a TDZ check on every read in unbundled ESM; the hot loop uses locals.
-  const table = HEX_VALUE;
-  const minLength = FIXED_MIN_LENGTH;
-  const maxInodeDigits = MAX_INODE_DIGITS;
-  const listeningFlag = UNIX_FLAG_LISTENING;
-  const streamType = UNIX_TYPE_STREAM;
-  const connecting = UNIX_STATE_CONNECTING;
-  const connected = UNIX_STATE_CONNECTED;
-  const bulk = text.length >= BULK_TABLE_CHARS;
+  const s: Scan = {
+    text,
+    out,
+    tally,
+    bulk: text.length >= BULK_TABLE_CHARS,
+    paths: new Array(PATH_CACHE_SLOTS),
+    count: 0,
+  };
   const len = text.length;
   let pos = 0;
   let lineNo = 0;
@@ -212,129 +207,233 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     pos = nl === -1 ? len : nl + 1;
     lineNo = 1;
   }
-  while (pos < len) {
-    lineNo++;
-    let next = text.indexOf('\n', pos);
-    if (next === -1) next = len;
-    let end = next;
-    if (end > pos && text.charCodeAt(end - 1) === 13) end--;
-    if (end === pos) {
+  if (!BEYOND_LATIN1.test(text)) {
+    byteWindow ??= Buffer.alloc(BYTE_WINDOW + BYTE_SLACK);
+    while (pos < len) {
+      const n = Math.min(BYTE_WINDOW, len - pos);
+      byteWindow.write(text.slice(pos, pos + n), 0, n, 'latin1');
+      let last = n - 1;
+      while (last >= 0 && byteWindow[last] !== 10) last--;
+      if (last >= 0) {
+        lineNo = scanBytes(s, byteWindow, pos, last + 1, lineNo);
+        pos += last + 1;
+      } else {
+        // No newline in the window: a line longer than it, or the last line without one.
+        let next = text.indexOf('\n', pos);
+        if (next === -1) next = len;
+        textRow(s, pos, next, ++lineNo);
+        pos = next + 1;
+      }
+    }
+  } else {
+    while (pos < len) {
+      let next = text.indexOf('\n', pos);
+      if (next === -1) next = len;
+      textRow(s, pos, next, ++lineNo);
       pos = next + 1;
-      continue;
     }
+  }
+  return s.count;
+}
+
+/** Eight hex digits at `p`, unrolled; -1 when any is not a hex digit. */
+function readHex8(b: Uint8Array, p: number, table: Int8Array): number {
+  const d0 = table[b[p]!]!;
+  const d1 = table[b[p + 1]!]!;
+  const d2 = table[b[p + 2]!]!;
+  const d3 = table[b[p + 3]!]!;
+  const d4 = table[b[p + 4]!]!;
+  const d5 = table[b[p + 5]!]!;
+  const d6 = table[b[p + 6]!]!;
+  const d7 = table[b[p + 7]!]!;
+  if ((d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7) < 0) return -1;
+  return (
+    ((d0 << 28) |
+      (d1 << 24) |
+      (d2 << 20) |
+      (d3 << 16) |
+      (d4 << 12) |
+      (d5 << 8) |
+      (d6 << 4) |
+      d7) >>>
+    0
+  );
+}
+
+/**
+ * Rows of `b[0, n)`, a copy of the text from `base` that ends with a newline. Rows in the
+ * kernel's layout `ADDR: %08X %08X %08X %04X %02X %5lu[ PATH]` are read here; any other line
+ * (blank, CR, other widths, malformed) goes to textRow(), which has the last word. Returns the
+ * number of the last line read.
+ */
+function scanBytes(s: Scan, b: Uint8Array, base: number, n: number, lineNo: number): number {
+  const table = HEX_BYTE;
+  const maxInodeDigits = MAX_INODE_DIGITS;
+  const paths = s.paths;
+  const text = s.text;
+  let i = 0;
+  while (i < n) {
+    lineNo++;
     // The kernel address is not interpreted: finding its colon is all that is needed.
-    const colon = text.indexOf(':', pos);
-    if (colon < 0 || colon >= end || colon === pos) {
-      throw fail('expected a kernel address followed by ":"', lineNo, text, pos, end);
-    }
-    let refCount = -1;
-    let protocol = -1;
-    let flags = -1;
-    let type = -1;
-    let state = -1;
-    let inode = -1;
-    let p = 0;
-    const c = colon;
-    // Fast path for the layout the kernel prints; anything else goes through the general path.
+    let c = i;
+    let ch = b[c]!;
+    while (ch !== 58 && ch !== 10) ch = b[++c]!;
+    // Each byte from c + 1 to c + 36 is checked to be a space or a hex digit, so a row shorter
+    // than that (whose newline would be among them) fails here before any field is used.
     if (
-      end - c >= minLength &&
-      text.charCodeAt(c + 1) === 32 &&
-      text.charCodeAt(c + 10) === 32 &&
-      text.charCodeAt(c + 19) === 32 &&
-      text.charCodeAt(c + 28) === 32 &&
-      text.charCodeAt(c + 33) === 32 &&
-      text.charCodeAt(c + 36) === 32
+      ch === 58 &&
+      c > i &&
+      b[c + 1] === 32 &&
+      b[c + 10] === 32 &&
+      b[c + 19] === 32 &&
+      b[c + 28] === 32 &&
+      b[c + 33] === 32 &&
+      b[c + 36] === 32
     ) {
-      refCount = readHex8(text, c + 2, table);
-      protocol = readHex8(text, c + 11, table);
-      flags = readHex8(text, c + 20, table);
-      type = readHexFixed(text, c + 29, 4, table);
-      state = readHexFixed(text, c + 34, 2, table);
-      if (refCount >= 0 && protocol >= 0 && flags >= 0 && type >= 0 && state >= 0) {
-        // Inode: padding spaces after the one at c + 36, then decimal digits.
+      const refCount = readHex8(b, c + 2, table);
+      const protocol = readHex8(b, c + 11, table);
+      const flags = readHex8(b, c + 20, table);
+      const t0 = table[b[c + 29]!]!;
+      const t1 = table[b[c + 30]!]!;
+      const t2 = table[b[c + 31]!]!;
+      const t3 = table[b[c + 32]!]!;
+      const s0 = table[b[c + 34]!]!;
+      const s1 = table[b[c + 35]!]!;
+      if (refCount >= 0 && protocol >= 0 && flags >= 0 && (t0 | t1 | t2 | t3 | s0 | s1) >= 0) {
         let q = c + 37;
-        while (q < end && text.charCodeAt(q) === 32) q++;
+        while (b[q] === 32) q++;
         const digitsStart = q;
-        let value = 0;
-        while (q < end) {
-          const d = text.charCodeAt(q) - 48;
+        let inode = 0;
+        for (;;) {
+          const d = b[q]! - 48;
           if (d < 0 || d > 9) break;
-          value = value * 10 + d;
+          inode = inode * 10 + d;
           q++;
         }
-        if (q > digitsStart && q - digitsStart <= maxInodeDigits) {
-          inode = value;
-          p = q;
+        const digits = q - digitsStart;
+        if (digits > 0 && digits <= maxInodeDigits) {
+          ch = b[q]!;
+          if (ch === 10) {
+            addRow(
+              s,
+              refCount,
+              flags,
+              (t0 << 12) | (t1 << 8) | (t2 << 4) | t3,
+              (s0 << 4) | s1,
+              inode,
+            );
+            i = q + 1;
+            continue;
+          }
+          if (ch === 32) {
+            const start = q + 1;
+            let end = start;
+            let h = 0;
+            ch = b[end]!;
+            while (ch !== 10) {
+              h = Math.imul(h ^ ch, 16777619);
+              ch = b[++end]!;
+            }
+            // An empty path or a CR before the newline: textRow() decides.
+            if (end > start && b[end - 1] !== 13) {
+              addRow(
+                s,
+                refCount,
+                flags,
+                (t0 << 12) | (t1 << 8) | (t2 << 4) | t3,
+                (s0 << 4) | s1,
+                inode,
+                internBytes(text, b, base, start, end, h, paths),
+              );
+              i = end + 1;
+              continue;
+            }
+          }
         }
       }
     }
-    if (inode < 0) {
-      refCount = readHex(text, c + 1, end);
-      protocol = refCount < 0 ? -1 : readHex(text, cursor, end);
-      flags = protocol < 0 ? -1 : readHex(text, cursor, end);
-      type = flags < 0 ? -1 : readHex(text, cursor, end);
-      state = type < 0 ? -1 : readHex(text, cursor, end);
-      inode = state < 0 ? -1 : readInode(text, cursor, end);
-      if (inode < 0) {
-        throw fail('expected RefCount Protocol Flags Type St Inode', lineNo, text, pos, end);
-      }
-      p = cursor;
-    }
-    const listening = (flags & listeningFlag) !== 0;
-    let pathStart = -1;
-    if (p + 1 < end && text.charCodeAt(p) === 32) pathStart = p + 1;
-    else if (p !== end && !(p + 1 === end && text.charCodeAt(p) === 32)) {
-      throw fail('unexpected text after the inode', lineNo, text, pos, end);
-    }
-    if (out !== null) {
-      // Two copies of the same literals: V8 decides per literal site whether its objects are
-      // allocated straight into the old generation. Small tables (rows soon dropped) would teach
-      // a shared site to allocate young, and a later large table would then have every row copied
-      // by the collector; large tables get sites of their own that learn to allocate old.
-      if (bulk) {
-        out[count] =
-          pathStart < 0
-            ? { refCount, flags, listening, type, state, inode }
-            : {
-                refCount,
-                flags,
-                listening,
-                type,
-                state,
-                inode,
-                path: intern(text, pathStart, end, paths),
-              };
-      } else {
-        out[count] =
-          pathStart < 0
-            ? { refCount, flags, listening, type, state, inode }
-            : {
-                refCount,
-                flags,
-                listening,
-                type,
-                state,
-                inode,
-                path: intern(text, pathStart, end, paths),
-              };
-      }
-    } else if (tally !== null && pathStart >= 0 && type === streamType) {
-      if (listening) {
-        tally.listeners.push({ path: intern(text, pathStart, end, paths), inode });
-      } else if (state === connecting || state === connected) {
-        const path = intern(text, pathStart, end, paths);
-        let c = tally.counts.get(path);
-        if (c === undefined) {
-          c = [0, 0];
-          tally.counts.set(path, c);
-        }
-        c[state === connecting ? 0 : 1]++;
-      }
-    }
-    count++;
-    pos = next + 1;
+    let next = c;
+    while (b[next] !== 10) next++;
+    textRow(s, base + i, base + next, lineNo);
+    i = next + 1;
   }
-  return count;
+  return lineNo;
+}
+
+/**
+ * One line of the text, `[pos, next)` without its newline: blank lines are skipped, a trailing
+ * CR is dropped, fields may have any width and padding. Throws FpmkitParseError for a bad row.
+ */
+function textRow(s: Scan, pos: number, next: number, lineNo: number): void {
+  const text = s.text;
+  let end = next;
+  if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+  if (end === pos) return;
+  const colon = text.indexOf(':', pos);
+  if (colon < 0 || colon >= end || colon === pos) {
+    throw fail('expected a kernel address followed by ":"', lineNo, text, pos, end);
+  }
+  const refCount = readHex(text, colon + 1, end);
+  const protocol = refCount < 0 ? -1 : readHex(text, cursor, end);
+  const flags = protocol < 0 ? -1 : readHex(text, cursor, end);
+  const type = flags < 0 ? -1 : readHex(text, cursor, end);
+  const state = type < 0 ? -1 : readHex(text, cursor, end);
+  const inode = state < 0 ? -1 : readInode(text, cursor, end);
+  if (inode < 0) {
+    throw fail('expected RefCount Protocol Flags Type St Inode', lineNo, text, pos, end);
+  }
+  const p = cursor;
+  if (p + 1 < end && text.charCodeAt(p) === 32) {
+    addRow(s, refCount, flags, type, state, inode, intern(text, p + 1, end, s.paths));
+  } else if (p === end || (p + 1 === end && text.charCodeAt(p) === 32)) {
+    addRow(s, refCount, flags, type, state, inode);
+  } else {
+    throw fail('unexpected text after the inode', lineNo, text, pos, end);
+  }
+}
+
+/** Adds one row to the scan's rows, or to its tally. */
+function addRow(
+  s: Scan,
+  refCount: number,
+  flags: number,
+  type: number,
+  state: number,
+  inode: number,
+  path?: string,
+): void {
+  const listening = (flags & 0x10000) !== 0; // UNIX_FLAG_LISTENING
+  const out = s.out;
+  if (out !== null) {
+    // Two copies of the same literals: V8 decides per literal site whether its objects are
+    // allocated straight into the old generation. Small tables (rows soon dropped) would teach
+    // a shared site to allocate young, and a later large table would then have every row copied
+    // by the collector; large tables get sites of their own that learn to allocate old.
+    if (s.bulk) {
+      out[s.count] =
+        path === undefined
+          ? { refCount, flags, listening, type, state, inode }
+          : { refCount, flags, listening, type, state, inode, path };
+    } else {
+      out[s.count] =
+        path === undefined
+          ? { refCount, flags, listening, type, state, inode }
+          : { refCount, flags, listening, type, state, inode, path };
+    }
+  } else if (s.tally !== null && path !== undefined && type === 1) {
+    // type 1 is UNIX_TYPE_STREAM; states 2 and 3 are connecting (queued) and connected.
+    if (listening) {
+      s.tally.listeners.push({ path, inode });
+    } else if (state === 2 || state === 3) {
+      let c = s.tally.counts.get(path);
+      if (c === undefined) {
+        c = [0, 0];
+        s.tally.counts.set(path, c);
+      }
+      c[state === 2 ? 0 : 1]++;
+    }
+  }
+  s.count++;
 }
 
 /** Slots in the path cache: a power of two, far more than the distinct paths of a busy host. */
@@ -364,6 +463,32 @@ function intern(text: string, start: number, end: number, cache: (string | undef
     if (i === n) return cached;
   }
   const path = text.slice(start, end);
+  cache[slot] = path;
+  return path;
+}
+
+/**
+ * intern() for a path read from bytes: `b[start, end)` copies `text` from `base + start`, and
+ * `hash` covers all of its bytes.
+ */
+function internBytes(
+  text: string,
+  b: Uint8Array,
+  base: number,
+  start: number,
+  end: number,
+  hash: number,
+  cache: (string | undefined)[],
+): string {
+  const n = end - start;
+  const slot = (hash ^ (hash >>> 15)) & (PATH_CACHE_SLOTS - 1);
+  const cached = cache[slot];
+  if (cached !== undefined && cached.length === n) {
+    let i = 0;
+    while (i < n && cached.charCodeAt(i) === b[start + i]) i++;
+    if (i === n) return cached;
+  }
+  const path = text.slice(base + start, base + end);
   cache[slot] = path;
   return path;
 }

@@ -182,6 +182,102 @@ describe('parseProcNetUnix path reuse', () => {
   });
 });
 
+describe('parseProcNetUnix past its 64 KiB byte window', () => {
+  // Rows in the kernel's layout are read from a byte copy made 64 KiB at a time; rows that
+  // straddle a window, lines longer than one and text beyond Latin-1 take other paths, which
+  // must give the same rows, errors and line numbers.
+  const row = (inode: number, path: string) =>
+    `0000000000000000: 00000003 00000000 00000000 0001 03 ${inode}${path === '' ? '' : ` ${path}`}`;
+  const filler = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      row(i + 1, i % 4 === 0 ? '' : `/run/${'p'.repeat(i % 53)}`),
+    );
+
+  it('reads a row whose path is longer than a window among ordinary rows', () => {
+    const long = `/${'x'.repeat(70_000)}`;
+    const text = `${HEADER}${filler(2000).join('\n')}\n${row(9, long)}\n${row(10, '/y')}\n`;
+    const rows = parseProcNetUnix(text);
+    expect(rows).toHaveLength(2002);
+    expect(rows[2000]).toMatchObject({ inode: 9, path: long });
+    expect(rows[2001]).toMatchObject({ inode: 10, path: '/y' });
+  });
+
+  it('reads text beyond Latin-1 (a path in another script) the same way', () => {
+    const lines = filler(3000);
+    // U+010A would read as a newline, and U+0130 as '0', from a byte copy of the text.
+    lines[2500] = row(7, '/run/php/пул-\u010a.sock');
+    lines[2600] = '0000000000000000: 0000000\u0130 00000000 00000000 0001 03 1 /x';
+    lines[10] = row(8, '/run/php/café.sock');
+    expect(() => parseProcNetUnix(`${HEADER}${lines.join('\n')}`)).toThrow(/unix:2602\]/);
+    lines.splice(2600, 1);
+    const rows = parseProcNetUnix(`${HEADER}${lines.join('\n')}`);
+    expect(rows).toEqual(referenceParse(`${HEADER}${lines.join('\n')}`));
+    expect(rows[2500]!.path).toBe('/run/php/пул-\u010a.sock');
+    expect(rows[10]!.path).toBe('/run/php/café.sock');
+  });
+
+  it('names the right line for a bad row several windows in', () => {
+    const lines = filler(5000);
+    lines[4321] = '0000000000000000: 00000003 0000000Z 00000000 0001 03 1 /x';
+    try {
+      parseProcNetUnix(`${HEADER}${lines.join('\n')}`);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(FpmkitParseError);
+      expect((error as FpmkitParseError).line).toBe(4323);
+      expect((error as FpmkitParseError).lineText).toBe(lines[4321]);
+    }
+  });
+
+  it('agrees with the reference parser on mutations placed anywhere in a large table', () => {
+    const seeds = unixDirs.map((d) =>
+      fixture('proc-net-unix', d, 'proc-net-unix.txt').replace(/^Num[^\n]*\n/, ''),
+    );
+    const odd = fc.constantFrom(
+      '',
+      '\u0130',
+      '\u0141',
+      '\u0120',
+      '\u013a',
+      '\u010a',
+      '\u00e9',
+      '\u00ff',
+      '\u0142',
+      '\u20ac',
+      '\u{1f600}',
+      'x'.repeat(70_000),
+    );
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 2500 }),
+        mutatedText(seeds),
+        odd,
+        fc.nat(),
+        (n, body, extra, at) => {
+          let text = `${HEADER}${filler(n).join('\n')}\n${body}`;
+          const p = at % (text.length + 1);
+          text = text.slice(0, p) + extra + text.slice(p);
+          let expected: UnixSocket[] | number;
+          try {
+            expected = referenceParse(text);
+          } catch (e) {
+            expected = (e as FpmkitParseError).line!;
+          }
+          let actual: UnixSocket[] | number;
+          try {
+            actual = parseProcNetUnix(text);
+          } catch (e) {
+            expect(e).toBeInstanceOf(FpmkitParseError);
+            actual = (e as FpmkitParseError).line!;
+          }
+          expect(actual).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('unixListenQueues', () => {
   it('counts embryos (state 02) and accepted rows (state 03) by the listener path', () => {
     const text = `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 10 /a.sock
