@@ -169,18 +169,31 @@ interface Scan {
   readonly bulk: boolean;
   /** Path strings made so far, by hash; see intern(). */
   readonly paths: (string | undefined)[];
+  /** The same for the byte reader, with each path's bytes; see internBytes(). */
+  readonly bytePaths: ByteCache;
   count: number;
+}
+
+/** Paths read from bytes by hash slot, each with a copy of its bytes. */
+interface ByteCache {
+  paths: (string | undefined)[];
+  keys: (Uint8Array | undefined)[];
+  /** How many more new paths to make as old-generation strings (large tables only). */
+  tenured: number;
 }
 
 /** Characters copied to bytes at a time; a line longer than this is read from the text. */
 const BYTE_WINDOW = 1 << 16;
 /**
- * Bytes after a window: the fixed-layout checks read up to 37 bytes past a row's colon before
- * they know whether the row was that long, and these reads must stay inside the buffer.
+ * Bytes after a window: the fixed-layout checks read up to 16 bytes past a row's start and 36
+ * past its colon before they know whether the row was that long; these reads must stay inside
+ * the buffer.
  */
 const BYTE_SLACK = 64;
 /** Reused by every scan (scans are synchronous); made on first use. */
 let byteWindow: Buffer | undefined;
+/** A view of the same bytes, for reading four at a time. */
+let byteView: DataView | undefined;
 /** Hex digit values by byte; -1 for others. */
 const HEX_BYTE = HEX_VALUE.slice(0, 256);
 /** Matches text that a Latin-1 copy would change. For one-byte strings V8 answers at once. */
@@ -191,12 +204,18 @@ const BEYOND_LATIN1 = /[\u0100-\uffff]/;
  * listeners and per-path counts into `tally`, without an object per row). Returns the row count.
  */
 function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
+  const bulk = text.length >= BULK_TABLE_CHARS;
   const s: Scan = {
     text,
     out,
     tally,
-    bulk: text.length >= BULK_TABLE_CHARS,
+    bulk,
     paths: new Array(PATH_CACHE_SLOTS),
+    bytePaths: {
+      paths: new Array(PATH_CACHE_SLOTS),
+      keys: new Array(PATH_CACHE_SLOTS),
+      tenured: bulk && out !== null ? PATH_CACHE_SLOTS : 0,
+    },
     count: 0,
   };
   const len = text.length;
@@ -208,14 +227,17 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     lineNo = 1;
   }
   if (!BEYOND_LATIN1.test(text)) {
-    byteWindow ??= Buffer.alloc(BYTE_WINDOW + BYTE_SLACK);
+    if (byteWindow === undefined) {
+      byteWindow = Buffer.alloc(BYTE_WINDOW + BYTE_SLACK);
+      byteView = new DataView(byteWindow.buffer, byteWindow.byteOffset, byteWindow.length);
+    }
     while (pos < len) {
       const n = Math.min(BYTE_WINDOW, len - pos);
       byteWindow.write(text.slice(pos, pos + n), 0, n, 'latin1');
       let last = n - 1;
       while (last >= 0 && byteWindow[last] !== 10) last--;
       if (last >= 0) {
-        lineNo = scanBytes(s, byteWindow, pos, last + 1, lineNo);
+        lineNo = scanBytes(s, byteWindow, byteView!, pos, last + 1, lineNo);
         pos += last + 1;
       } else {
         // No newline in the window: a line longer than it, or the last line without one.
@@ -261,23 +283,50 @@ function readHex8(b: Uint8Array, p: number, table: Int8Array): number {
 }
 
 /**
+ * True when none of the 16 bytes at `p` is a colon or a newline, four at a time: for a row with
+ * a colon at `p + 16` (the kernel's 64-bit address width) that colon is then the first.
+ * Each word is tested for a zero byte after XOR with the byte looked for.
+ */
+function plainAddress(dv: DataView, p: number): boolean {
+  let t = 0;
+  for (let k = 0; k < 16; k += 4) {
+    const w = dv.getUint32(p + k);
+    const x = w ^ 0x3a3a3a3a;
+    const y = w ^ 0x0a0a0a0a;
+    t |= ((x - 0x01010101) & ~x) | ((y - 0x01010101) & ~y);
+  }
+  return (t & 0x80808080) === 0;
+}
+
+/**
  * Rows of `b[0, n)`, a copy of the text from `base` that ends with a newline. Rows in the
  * kernel's layout `ADDR: %08X %08X %08X %04X %02X %5lu[ PATH]` are read here; any other line
  * (blank, CR, other widths, malformed) goes to textRow(), which has the last word. Returns the
  * number of the last line read.
  */
-function scanBytes(s: Scan, b: Uint8Array, base: number, n: number, lineNo: number): number {
+function scanBytes(
+  s: Scan,
+  b: Uint8Array,
+  dv: DataView,
+  base: number,
+  n: number,
+  lineNo: number,
+): number {
   const table = HEX_BYTE;
   const maxInodeDigits = MAX_INODE_DIGITS;
-  const paths = s.paths;
+  const bytePaths = s.bytePaths;
   const text = s.text;
   let i = 0;
   while (i < n) {
     lineNo++;
     // The kernel address is not interpreted: finding its colon is all that is needed.
-    let c = i;
+    let c = i + 16;
     let ch = b[c]!;
-    while (ch !== 58 && ch !== 10) ch = b[++c]!;
+    if (ch !== 58 || !plainAddress(dv, i)) {
+      c = i;
+      ch = b[c]!;
+      while (ch !== 58 && ch !== 10) ch = b[++c]!;
+    }
     // Each byte from c + 1 to c + 36 is checked to be a space or a hex digit, so a row shorter
     // than that (whose newline would be among them) fails here before any field is used.
     if (
@@ -343,7 +392,7 @@ function scanBytes(s: Scan, b: Uint8Array, base: number, n: number, lineNo: numb
                 (t0 << 12) | (t1 << 8) | (t2 << 4) | t3,
                 (s0 << 4) | s1,
                 inode,
-                internBytes(text, b, base, start, end, h, paths),
+                internBytes(text, b, base, start, end, h, bytePaths),
               );
               i = end + 1;
               continue;
@@ -469,7 +518,8 @@ function intern(text: string, start: number, end: number, cache: (string | undef
 
 /**
  * intern() for a path read from bytes: `b[start, end)` copies `text` from `base + start`, and
- * `hash` covers all of its bytes.
+ * `hash` covers all of its bytes. Compares bytes with a byte copy of each cached path, which is
+ * several times cheaper than reading the cached string's characters.
  */
 function internBytes(
   text: string,
@@ -478,18 +528,27 @@ function internBytes(
   start: number,
   end: number,
   hash: number,
-  cache: (string | undefined)[],
+  cache: ByteCache,
 ): string {
   const n = end - start;
   const slot = (hash ^ (hash >>> 15)) & (PATH_CACHE_SLOTS - 1);
-  const cached = cache[slot];
-  if (cached !== undefined && cached.length === n) {
+  const key = cache.keys[slot];
+  if (key !== undefined && key.length === n) {
     let i = 0;
-    while (i < n && cached.charCodeAt(i) === b[start + i]) i++;
-    if (i === n) return cached;
+    while (i < n && key[i] === b[start + i]) i++;
+    if (i === n) return cache.paths[slot]!;
   }
-  const path = text.slice(base + start, base + end);
-  cache[slot] = path;
+  let path = text.slice(base + start, base + end);
+  if (cache.tenured > 0) {
+    // Property keys are internalized, and V8 keeps internalized strings in the old generation.
+    // Rows of a large table are allocated old (see addRow()); a young path in each would cost
+    // the next minor collection a remembered slot per row (about 10 ms per 300,000 rows).
+    // Bounded, as this costs about a microsecond per path and not every table repeats paths.
+    cache.tenured--;
+    path = Object.keys({ [path]: 0 })[0]!;
+  }
+  cache.paths[slot] = path;
+  cache.keys[slot] = new Uint8Array(b.subarray(start, end));
   return path;
 }
 
@@ -512,17 +571,22 @@ export function unixListenQueues(input: string | readonly UnixSocket[]): UnixLis
     return joinQueues(tally);
   }
   const tally: QueueTally = { listeners: [], counts: new Map() };
-  for (const s of input) {
-    if (s.path === undefined || s.type !== UNIX_TYPE_STREAM) continue;
+  // Module-level constants cost a TDZ check per read in unbundled ESM; this loop may see 1M rows.
+  const stream = UNIX_TYPE_STREAM;
+  const connecting = UNIX_STATE_CONNECTING;
+  const connected = UNIX_STATE_CONNECTED;
+  for (let i = 0; i < input.length; i++) {
+    const s = input[i]!;
+    if (s.type !== stream || s.path === undefined) continue;
     if (s.listening) {
       tally.listeners.push({ path: s.path, inode: s.inode });
-    } else if (s.state === UNIX_STATE_CONNECTING || s.state === UNIX_STATE_CONNECTED) {
+    } else if (s.state === connecting || s.state === connected) {
       let c = tally.counts.get(s.path);
       if (c === undefined) {
         c = [0, 0];
         tally.counts.set(s.path, c);
       }
-      c[s.state === UNIX_STATE_CONNECTING ? 0 : 1]++;
+      c[s.state === connecting ? 0 : 1]++;
     }
   }
   return joinQueues(tally);

@@ -116,6 +116,16 @@ describe('parseProcNetUnix', () => {
       2,
     ],
     [
+      'a colon inside the address',
+      `${HEADER}0000000:00000000: 00000003 00000000 00000000 0001 03 1 /x\n`,
+      2,
+    ],
+    [
+      'a short line before a row with a 13-digit address',
+      `${HEADER}ab\n0000000000000: 00000003 00000000 00000000 0001 03 1 /x`,
+      2,
+    ],
+    [
       'garbage on line 3',
       `${HEADER}0000000000000000: 00000002 00000000 00010000 0001 01 1\nhello`,
       3,
@@ -159,9 +169,9 @@ describe('parseProcNetUnix path reuse', () => {
     ]);
   });
 
-  it('builds the same rows for a table past the bulk size (16 MiB) as for a small one', () => {
+  it('builds the same rows for a table past the bulk size (16 MiB), with 3,001 paths, as for a small one', () => {
     const lines = Array.from({ length: 300_000 }, (_, i) =>
-      i % 3 === 0 ? row(i + 1, `/run/php/pool-${i % 7}.sock`) : row(i + 1, '').trimEnd(),
+      i % 3 === 0 ? row(i + 1, `/run/php/pool-${i % 3001}.sock`) : row(i + 1, '').trimEnd(),
     );
     const big = lines.join('\n');
     expect(big.length).toBeGreaterThan(16 * 1024 * 1024);
