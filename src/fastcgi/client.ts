@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
 // Imported rather than the global, which Node 20 serves through a lazy getter on every access.
 import { performance } from 'node:perf_hooks';
 import {
@@ -199,8 +199,35 @@ type OwnedSocket = Socket & { [kOwner]?: SocketOwner | undefined };
 function socketConnect(this: OwnedSocket): void {
   this[kOwner]?.onConnect();
 }
-function socketData(this: OwnedSocket, chunk: Buffer): void {
-  this[kOwner]?.onData(chunk);
+/**
+ * The socket's `onread` callback: bytes arrive in one buffer shared by every socket, which the
+ * next read overwrites, so the owner gets a copy (from Node's small-buffer pool for a status
+ * page). Cheaper than stream reads, which allocate a 64 KiB buffer and emit 'data' per read.
+ */
+function socketRead(this: OwnedSocket, bytes: number, buf: Buffer): boolean {
+  const owner = this[kOwner];
+  if (owner !== undefined) {
+    const chunk = Buffer.allocUnsafe(bytes);
+    buf.copy(chunk, 0, 0, bytes);
+    owner.onData(chunk);
+  }
+  return true;
+}
+/** Read buffer of every socket (reads are handled synchronously); made on first use. */
+let readBuffer: Buffer | undefined;
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** Where and how a client's sockets connect: built once per client. */
+type ConnectOptions = ({ path: string } | { host: string; port: number }) & {
+  onread: { buffer: Buffer; callback: typeof socketRead };
+};
+
+function connectOptions(target: ParsedTarget): ConnectOptions {
+  readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  const onread = { buffer: readBuffer, callback: socketRead };
+  return target.type === 'unix'
+    ? { path: target.socketPath, onread }
+    : { host: target.host, port: target.port, onread };
 }
 function socketEnd(this: OwnedSocket): void {
   this[kOwner]?.onEnd();
@@ -220,10 +247,9 @@ function exchangeRecord(
   return this.record(type, requestId, buf, start, end);
 }
 
-function newSocket(options: { path: string } | { host: string; port: number }): OwnedSocket {
-  const socket = connect(options as { path: string }) as OwnedSocket;
+function newSocket(options: ConnectOptions): OwnedSocket {
+  const socket = connect(options as NetConnectOpts) as OwnedSocket;
   socket.on('connect', socketConnect);
-  socket.on('data', socketData);
   // 'close' and not 'end': Node closes the socket after the server's EOF anyway
   // (allowHalfOpen is off), and a second 'end' listener would cost a listener array per socket.
   socket.on('close', socketEnd);
@@ -246,7 +272,7 @@ interface ClientCore {
   readonly maxResponseBytes: number;
   /** The last response's parsed CGI headers, reused when the next header block is the same. */
   readonly cgiMemo: CgiMemo;
-  readonly connectOptions: { path: string } | { host: string; port: number };
+  readonly connectOptions: ConnectOptions;
   takeIdle(): OwnedSocket | undefined;
   park(socket: OwnedSocket): void;
   release(exchange: Exchange): void;
@@ -837,10 +863,7 @@ export class FastCGIClient {
       readTimeoutMs,
       maxResponseBytes,
       cgiMemo: { block: undefined, status: 0, statusText: '', headers: {} },
-      connectOptions:
-        parsed.type === 'unix'
-          ? { path: parsed.socketPath }
-          : { host: parsed.host, port: parsed.port },
+      connectOptions: connectOptions(parsed),
       takeIdle() {
         for (const socket of idle) {
           idle.delete(socket);

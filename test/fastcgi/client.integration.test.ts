@@ -13,6 +13,7 @@ header('X-Method: ' . $_SERVER['REQUEST_METHOD']);
 echo strlen(file_get_contents('php://input')), ':', $_SERVER['CONTENT_LENGTH'] ?? '-', ':', md5(file_get_contents('php://input'));`,
   'big.php': `<?php error_log('to stderr'); echo str_repeat('0123456789', 30000);`,
   'pid.php': `<?php echo getmypid();`,
+  'fill.php': `<?php echo str_repeat($_GET['c'] ?? 'x', (int)($_GET['n'] ?? 1000));`,
   // Records each run, then dies without a byte of answer while die-once.flag exists (removed
   // first, so only one run dies), the way a segfault or an OOM kill ends a worker mid-request.
   'charge.php': `<?php
@@ -89,6 +90,19 @@ describe.skipIf(!req.available)(`FastCGIClient against php-fpm${req.reason}`, ()
     });
     expect(res.body.toString()).toBe('0123456789'.repeat(30000));
     expect(res.stderr).toMatch(/PHP message: to stderr/);
+  });
+
+  it('keeps concurrent responses apart, each larger than a socket read', async () => {
+    // Every socket reads into one shared buffer; a view kept into it would be overwritten by the
+    // next read of any socket.
+    const client = new FastCGIClient(fpm.pool('unix').target);
+    const letters = [...'abcdefgh'];
+    const bodies = await Promise.all(
+      letters.map((c) =>
+        client.request({ params: params('fill.php', fpm, { QUERY_STRING: `c=${c}&n=150000` }) }),
+      ),
+    );
+    expect(bodies.map((r) => r.body.toString())).toEqual(letters.map((c) => c.repeat(150_000)));
   });
 
   it('sends a body on STDIN and fills in CONTENT_LENGTH', async () => {
