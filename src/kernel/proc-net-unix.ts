@@ -258,8 +258,27 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
   return s.count;
 }
 
+/** Eight hex digits at `p`; -1 when any is not a hex digit. */
+function readHex8(b: Uint8Array, dv: DataView, p: number, table: Int8Array): number {
+  const w0 = dv.getUint32(p);
+  const w1 = dv.getUint32(p + 4);
+  if (
+    (w0 & 0xf0f0f0f0) === 0x30303030 &&
+    ((w0 + 0x06060606) & 0xf0f0f0f0) === 0x30303030 &&
+    (w1 & 0xf0f0f0f0) === 0x30303030 &&
+    ((w1 + 0x06060606) & 0xf0f0f0f0) === 0x30303030
+  ) {
+    const n0 = w0 & 0x0f0f0f0f;
+    const n1 = w1 & 0x0f0f0f0f;
+    const t0 = (n0 | (n0 >>> 4)) & 0x00ff00ff;
+    const t1 = (n1 | (n1 >>> 4)) & 0x00ff00ff;
+    return ((t0 | (t0 >>> 8)) & 0xffff) * 65536 + ((t1 | (t1 >>> 8)) & 0xffff);
+  }
+  return readHex8Table(b, p, table);
+}
+
 /** Eight hex digits at `p`, unrolled; -1 when any is not a hex digit. */
-function readHex8(b: Uint8Array, p: number, table: Int8Array): number {
+function readHex8Table(b: Uint8Array, p: number, table: Int8Array): number {
   const d0 = table[b[p]!]!;
   const d1 = table[b[p + 1]!]!;
   const d2 = table[b[p + 2]!]!;
@@ -339,9 +358,9 @@ function scanBytes(
       b[c + 33] === 32 &&
       b[c + 36] === 32
     ) {
-      const refCount = readHex8(b, c + 2, table);
-      const protocol = readHex8(b, c + 11, table);
-      const flags = readHex8(b, c + 20, table);
+      const refCount = readHex8(b, dv, c + 2, table);
+      const protocol = readHex8(b, dv, c + 11, table);
+      const flags = readHex8(b, dv, c + 20, table);
       const t0 = table[b[c + 29]!]!;
       const t1 = table[b[c + 30]!]!;
       const t2 = table[b[c + 31]!]!;
