@@ -177,7 +177,12 @@ interface Scan {
 /** Paths read from bytes by hash slot, each with a copy of its bytes. */
 interface ByteCache {
   paths: (string | undefined)[];
-  keys: (Uint8Array | undefined)[];
+  /** The bytes of every path cached so far, end to end, read four at a time when compared. */
+  keys: DataView;
+  used: number;
+  /** Where each slot's path starts in `keys`, and its length (-1: empty slot). */
+  offsets: Int32Array;
+  lengths: Int32Array;
   /** How many more new paths to make as old-generation strings (large tables only). */
   tenured: number;
 }
@@ -213,7 +218,10 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     paths: new Array(PATH_CACHE_SLOTS),
     bytePaths: {
       paths: new Array(PATH_CACHE_SLOTS),
-      keys: new Array(PATH_CACHE_SLOTS),
+      keys: new DataView(new ArrayBuffer(PATH_KEY_BYTES)),
+      used: 0,
+      offsets: new Int32Array(PATH_CACHE_SLOTS),
+      lengths: new Int32Array(PATH_CACHE_SLOTS).fill(-1),
       tenured: bulk && out !== null ? PATH_CACHE_SLOTS : 0,
     },
     count: 0,
@@ -397,6 +405,14 @@ function scanBytes(
             const start = q + 1;
             let end = start;
             let h = 0;
+            // Four bytes at a time up to the word that holds the newline, then bytes.
+            for (;;) {
+              const w = dv.getUint32(end);
+              const x = w ^ 0x0a0a0a0a;
+              if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+              h = Math.imul(h ^ w, 16777619);
+              end += 4;
+            }
             ch = b[end]!;
             while (ch !== 10) {
               h = Math.imul(h ^ ch, 16777619);
@@ -411,7 +427,7 @@ function scanBytes(
                 (t0 << 12) | (t1 << 8) | (t2 << 4) | t3,
                 (s0 << 4) | s1,
                 inode,
-                internBytes(text, b, base, start, end, h, bytePaths),
+                internBytes(text, b, dv, base, start, end, h, bytePaths),
               );
               i = end + 1;
               continue;
@@ -506,6 +522,8 @@ function addRow(
 
 /** Slots in the path cache: a power of two, far more than the distinct paths of a busy host. */
 const PATH_CACHE_SLOTS = 1024;
+/** Initial room for the bytes of cached paths; grows by doubling. */
+const PATH_KEY_BYTES = 4096;
 /** Characters hashed from the end of a path (where pool names differ); the rest is compared. */
 const PATH_HASH_CHARS = 16;
 
@@ -537,12 +555,13 @@ function intern(text: string, start: number, end: number, cache: (string | undef
 
 /**
  * intern() for a path read from bytes: `b[start, end)` copies `text` from `base + start`, and
- * `hash` covers all of its bytes. Compares bytes with a byte copy of each cached path, which is
- * several times cheaper than reading the cached string's characters.
+ * `hash` covers all of its bytes. Compares four bytes at a time with a copy of the cached path's
+ * bytes, which is several times cheaper than reading the cached string's characters.
  */
 function internBytes(
   text: string,
   b: Uint8Array,
+  dv: DataView,
   base: number,
   start: number,
   end: number,
@@ -550,11 +569,16 @@ function internBytes(
   cache: ByteCache,
 ): string {
   const n = end - start;
-  const slot = (hash ^ (hash >>> 15)) & (PATH_CACHE_SLOTS - 1);
-  const key = cache.keys[slot];
-  if (key !== undefined && key.length === n) {
+  // Multiplying moves differences only towards the high bits: mix them back before the slot.
+  let h = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  const slot = (h ^ (h >>> 16)) & (PATH_CACHE_SLOTS - 1);
+  if (cache.lengths[slot] === n) {
+    const keys = cache.keys;
+    const at = cache.offsets[slot]!;
     let i = 0;
-    while (i < n && key[i] === b[start + i]) i++;
+    while (i + 4 <= n && keys.getUint32(at + i) === dv.getUint32(start + i)) i += 4;
+    while (i < n && keys.getUint8(at + i) === b[start + i]) i++;
     if (i === n) return cache.paths[slot]!;
   }
   let path = text.slice(base + start, base + end);
@@ -567,7 +591,15 @@ function internBytes(
     path = Object.keys({ [path]: 0 })[0]!;
   }
   cache.paths[slot] = path;
-  cache.keys[slot] = new Uint8Array(b.subarray(start, end));
+  if (cache.used + n > cache.keys.byteLength) {
+    const grown = new Uint8Array(Math.max(2 * cache.keys.byteLength, cache.used + n));
+    grown.set(new Uint8Array(cache.keys.buffer, 0, cache.used));
+    cache.keys = new DataView(grown.buffer);
+  }
+  new Uint8Array(cache.keys.buffer, cache.used, n).set(b.subarray(start, end));
+  cache.offsets[slot] = cache.used;
+  cache.lengths[slot] = n;
+  cache.used += n;
   return path;
 }
 
