@@ -343,6 +343,12 @@ function scanBytes(
   const maxInodeDigits = MAX_INODE_DIGITS;
   const bytePaths = s.bytePaths;
   const text = s.text;
+  // The colon of the last row whose fixed fields were read, and those fields.
+  let last = -1;
+  let refCount = 0;
+  let flags = 0;
+  let type = 0;
+  let state = 0;
   let i = 0;
   while (i < n) {
     lineNo++;
@@ -355,83 +361,99 @@ function scanBytes(
       while (ch !== 58 && ch !== 10) ch = b[++c]!;
     }
     // Each byte from c + 1 to c + 36 is checked to be a space or a hex digit, so a row shorter
-    // than that (whose newline would be among them) fails here before any field is used.
-    if (
-      ch === 58 &&
-      c > i &&
-      b[c + 1] === 32 &&
-      b[c + 10] === 32 &&
-      b[c + 19] === 32 &&
-      b[c + 28] === 32 &&
-      b[c + 33] === 32 &&
-      b[c + 36] === 32
-    ) {
-      const refCount = readHex8(b, dv, c + 2, table);
-      const protocol = readHex8(b, dv, c + 11, table);
-      const flags = readHex8(b, dv, c + 20, table);
-      const t0 = table[b[c + 29]!]!;
-      const t1 = table[b[c + 30]!]!;
-      const t2 = table[b[c + 31]!]!;
-      const t3 = table[b[c + 32]!]!;
-      const s0 = table[b[c + 34]!]!;
-      const s1 = table[b[c + 35]!]!;
-      if (refCount >= 0 && protocol >= 0 && flags >= 0 && (t0 | t1 | t2 | t3 | s0 | s1) >= 0) {
-        let q = c + 37;
-        while (b[q] === 32) q++;
-        const digitsStart = q;
-        let inode = 0;
-        for (;;) {
-          const d = b[q]! - 48;
-          if (d < 0 || d > 9) break;
-          inode = inode * 10 + d;
-          q++;
+    // than that (whose newline would be among them) fails here before any field is used. A row
+    // whose 36 bytes equal those of the last row read here (most do) takes that row's fields.
+    let fixed = false;
+    if (ch === 58 && c > i) {
+      if (
+        last >= 0 &&
+        dv.getUint32(c + 1) === dv.getUint32(last + 1) &&
+        dv.getUint32(c + 5) === dv.getUint32(last + 5) &&
+        dv.getUint32(c + 9) === dv.getUint32(last + 9) &&
+        dv.getUint32(c + 13) === dv.getUint32(last + 13) &&
+        dv.getUint32(c + 17) === dv.getUint32(last + 17) &&
+        dv.getUint32(c + 21) === dv.getUint32(last + 21) &&
+        dv.getUint32(c + 25) === dv.getUint32(last + 25) &&
+        dv.getUint32(c + 29) === dv.getUint32(last + 29) &&
+        dv.getUint32(c + 33) === dv.getUint32(last + 33)
+      ) {
+        fixed = true;
+      } else if (
+        b[c + 1] === 32 &&
+        b[c + 10] === 32 &&
+        b[c + 19] === 32 &&
+        b[c + 28] === 32 &&
+        b[c + 33] === 32 &&
+        b[c + 36] === 32
+      ) {
+        const r = readHex8(b, dv, c + 2, table);
+        const p = readHex8(b, dv, c + 11, table);
+        const f = readHex8(b, dv, c + 20, table);
+        const t0 = table[b[c + 29]!]!;
+        const t1 = table[b[c + 30]!]!;
+        const t2 = table[b[c + 31]!]!;
+        const t3 = table[b[c + 32]!]!;
+        const s0 = table[b[c + 34]!]!;
+        const s1 = table[b[c + 35]!]!;
+        if (r >= 0 && p >= 0 && f >= 0 && (t0 | t1 | t2 | t3 | s0 | s1) >= 0) {
+          fixed = true;
+          last = c;
+          refCount = r;
+          flags = f;
+          type = (t0 << 12) | (t1 << 8) | (t2 << 4) | t3;
+          state = (s0 << 4) | s1;
         }
-        const digits = q - digitsStart;
-        if (digits > 0 && digits <= maxInodeDigits) {
-          ch = b[q]!;
-          if (ch === 10) {
+      }
+    }
+    if (fixed) {
+      let q = c + 37;
+      while (b[q] === 32) q++;
+      const digitsStart = q;
+      let inode = 0;
+      for (;;) {
+        const d = b[q]! - 48;
+        if (d < 0 || d > 9) break;
+        inode = inode * 10 + d;
+        q++;
+      }
+      const digits = q - digitsStart;
+      if (digits > 0 && digits <= maxInodeDigits) {
+        ch = b[q]!;
+        if (ch === 10) {
+          addRow(s, refCount, flags, type, state, inode);
+          i = q + 1;
+          continue;
+        }
+        if (ch === 32) {
+          const start = q + 1;
+          let end = start;
+          let h = 0;
+          // Four bytes at a time up to the word that holds the newline, then bytes.
+          for (;;) {
+            const w = dv.getUint32(end);
+            const x = w ^ 0x0a0a0a0a;
+            if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
+            h = Math.imul(h ^ w, 16777619);
+            end += 4;
+          }
+          ch = b[end]!;
+          while (ch !== 10) {
+            h = Math.imul(h ^ ch, 16777619);
+            ch = b[++end]!;
+          }
+          // An empty path or a CR before the newline: textRow() decides.
+          if (end > start && b[end - 1] !== 13) {
             addRow(
               s,
               refCount,
               flags,
-              (t0 << 12) | (t1 << 8) | (t2 << 4) | t3,
-              (s0 << 4) | s1,
+              type,
+              state,
               inode,
+              internBytes(text, b, dv, base, start, end, h, bytePaths),
             );
-            i = q + 1;
+            i = end + 1;
             continue;
-          }
-          if (ch === 32) {
-            const start = q + 1;
-            let end = start;
-            let h = 0;
-            // Four bytes at a time up to the word that holds the newline, then bytes.
-            for (;;) {
-              const w = dv.getUint32(end);
-              const x = w ^ 0x0a0a0a0a;
-              if (((x - 0x01010101) & ~x & 0x80808080) !== 0) break;
-              h = Math.imul(h ^ w, 16777619);
-              end += 4;
-            }
-            ch = b[end]!;
-            while (ch !== 10) {
-              h = Math.imul(h ^ ch, 16777619);
-              ch = b[++end]!;
-            }
-            // An empty path or a CR before the newline: textRow() decides.
-            if (end > start && b[end - 1] !== 13) {
-              addRow(
-                s,
-                refCount,
-                flags,
-                (t0 << 12) | (t1 << 8) | (t2 << 4) | t3,
-                (s0 << 4) | s1,
-                inode,
-                internBytes(text, b, dv, base, start, end, h, bytePaths),
-              );
-              i = end + 1;
-              continue;
-            }
           }
         }
       }
