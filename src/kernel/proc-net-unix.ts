@@ -19,8 +19,13 @@ export const UNIX_STATE_DISCONNECTING = 4;
 
 /** Hex fields wider than this cannot be a kernel u32 and would lose precision. */
 const MAX_HEX_DIGITS = 12;
-/** The shortest row the kernel prints (8-digit address on 32-bit kernels, no path). */
-const MIN_ROW_CHARS = 40;
+/**
+ * Characters per row assumed when sizing the result up front: a row without a path is 59 or more
+ * on 64-bit kernels (16-digit address, `%5lu` inode, newline) and 51 on 32-bit ones. Shorter rows
+ * only make the array grow once; a generous guess costs a large-object allocation on mid-size
+ * tables (10,000 rows at 40 characters would ask for 133 KB).
+ */
+const ROW_CHARS_GUESS = 52;
 /** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
 const MAX_PRESIZE_ROWS = 1 << 24;
 /**
@@ -144,18 +149,40 @@ function readInode(text: string, p: number, end: number): number {
  * throughout, about half as fast.
  */
 export function parseProcNetUnix(text: string): UnixSocket[] {
-  // Sized up front (rows are at least ~40 characters) so a large table is not copied as it grows.
+  // Sized up front so a large table is not copied as it grows.
   const out: UnixSocket[] = new Array(
-    Math.min(Math.ceil(text.length / MIN_ROW_CHARS), MAX_PRESIZE_ROWS),
+    Math.min(Math.ceil(text.length / ROW_CHARS_GUESS), MAX_PRESIZE_ROWS),
   );
   out.length = scan(text, out, null);
   return out;
 }
 
-/** What the queue-only scan gathers: listeners, and [queued, accepted] per path. */
+/** What the queue-only scan gathers: listeners, and [queued, accepted, listeners] per path. */
 interface QueueTally {
   listeners: { path: string; inode: number }[];
-  counts: Map<string, [number, number]>;
+  counts: Map<string, [number, number, number]>;
+}
+
+/** Counts one stream row with a path: a listener, an embryo (state 2) or an accepted one (3). */
+function tallyRow(
+  tally: QueueTally,
+  path: string,
+  listening: boolean,
+  state: number,
+  inode: number,
+): void {
+  if (!listening && state !== 2 && state !== 3) return;
+  let c = tally.counts.get(path);
+  if (c === undefined) {
+    c = [0, 0, 0];
+    tally.counts.set(path, c);
+  }
+  if (listening) {
+    tally.listeners.push({ path, inode });
+    c[2]++;
+  } else {
+    c[state === 2 ? 0 : 1]++;
+  }
 }
 
 /** One scan's input, where its rows go, and its progress. */
@@ -179,6 +206,8 @@ interface ByteCache {
   paths: (string | undefined)[];
   /** The bytes of every path cached so far, end to end, read four at a time when compared. */
   keys: DataView;
+  /** The same bytes, for copying a new path in. */
+  keyBytes: Uint8Array;
   used: number;
   /** Where each slot's path starts in `keys`, and its length (-1: empty slot). */
   offsets: Int32Array;
@@ -210,6 +239,7 @@ const BEYOND_LATIN1 = /[\u0100-\uffff]/;
  */
 function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null): number {
   const bulk = text.length >= BULK_TABLE_CHARS;
+  const keyBytes = new Uint8Array(PATH_KEY_BYTES);
   const s: Scan = {
     text,
     out,
@@ -218,7 +248,8 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     paths: new Array(PATH_CACHE_SLOTS),
     bytePaths: {
       paths: new Array(PATH_CACHE_SLOTS),
-      keys: new DataView(new ArrayBuffer(PATH_KEY_BYTES)),
+      keys: new DataView(keyBytes.buffer),
+      keyBytes,
       used: 0,
       offsets: new Int32Array(PATH_CACHE_SLOTS),
       lengths: new Int32Array(PATH_CACHE_SLOTS).fill(-1),
@@ -527,17 +558,8 @@ function addRow(
           : { refCount, flags, listening, type, state, inode, path };
     }
   } else if (s.tally !== null && path !== undefined && type === 1) {
-    // type 1 is UNIX_TYPE_STREAM; states 2 and 3 are connecting (queued) and connected.
-    if (listening) {
-      s.tally.listeners.push({ path, inode });
-    } else if (state === 2 || state === 3) {
-      let c = s.tally.counts.get(path);
-      if (c === undefined) {
-        c = [0, 0];
-        s.tally.counts.set(path, c);
-      }
-      c[state === 2 ? 0 : 1]++;
-    }
+    // type 1 is UNIX_TYPE_STREAM.
+    tallyRow(s.tally, path, listening, state, inode);
   }
   s.count++;
 }
@@ -613,12 +635,14 @@ function internBytes(
     path = Object.keys({ [path]: 0 })[0]!;
   }
   cache.paths[slot] = path;
-  if (cache.used + n > cache.keys.byteLength) {
-    const grown = new Uint8Array(Math.max(2 * cache.keys.byteLength, cache.used + n));
-    grown.set(new Uint8Array(cache.keys.buffer, 0, cache.used));
+  if (cache.used + n > cache.keyBytes.length) {
+    const grown = new Uint8Array(Math.max(2 * cache.keyBytes.length, cache.used + n));
+    grown.set(cache.keyBytes.subarray(0, cache.used));
+    cache.keyBytes = grown;
     cache.keys = new DataView(grown.buffer);
   }
-  new Uint8Array(cache.keys.buffer, cache.used, n).set(b.subarray(start, end));
+  const keyBytes = cache.keyBytes;
+  for (let i = 0, at = cache.used; i < n; i++) keyBytes[at + i] = b[start + i]!;
   cache.offsets[slot] = cache.used;
   cache.lengths[slot] = n;
   cache.used += n;
@@ -644,39 +668,31 @@ export function unixListenQueues(input: string | readonly UnixSocket[]): UnixLis
     return joinQueues(tally);
   }
   const tally: QueueTally = { listeners: [], counts: new Map() };
-  // Module-level constants cost a TDZ check per read in unbundled ESM; this loop may see 1M rows.
+  // A module-level constant costs a TDZ check per read in unbundled ESM; this loop may see 1M rows.
   const stream = UNIX_TYPE_STREAM;
-  const connecting = UNIX_STATE_CONNECTING;
-  const connected = UNIX_STATE_CONNECTED;
   for (let i = 0; i < input.length; i++) {
     const s = input[i]!;
-    if (s.type !== stream || s.path === undefined) continue;
-    if (s.listening) {
-      tally.listeners.push({ path: s.path, inode: s.inode });
-    } else if (s.state === connecting || s.state === connected) {
-      let c = tally.counts.get(s.path);
-      if (c === undefined) {
-        c = [0, 0];
-        tally.counts.set(s.path, c);
-      }
-      c[s.state === connecting ? 0 : 1]++;
+    // Most rows have no path: test that first.
+    if (s.path !== undefined && s.type === stream) {
+      tallyRow(tally, s.path, s.listening, s.state, s.inode);
     }
   }
   return joinQueues(tally);
 }
 
 function joinQueues(tally: QueueTally): UnixListenQueue[] {
-  const seen = new Map<string, number>();
-  for (const l of tally.listeners) seen.set(l.path, (seen.get(l.path) ?? 0) + 1);
-  return tally.listeners.map((l) => {
-    const c = tally.counts.get(l.path);
-    return {
-      path: l.path,
-      abstract: l.path.startsWith('@'),
-      inode: l.inode,
-      queued: c?.[0] ?? 0,
-      accepted: c?.[1] ?? 0,
-      ambiguous: (seen.get(l.path) ?? 0) > 1,
+  const out: UnixListenQueue[] = new Array(tally.listeners.length);
+  for (let i = 0; i < out.length; i++) {
+    const { path, inode } = tally.listeners[i]!;
+    const c = tally.counts.get(path)!;
+    out[i] = {
+      path,
+      abstract: path.charCodeAt(0) === 64, // '@'
+      inode,
+      queued: c[0],
+      accepted: c[1],
+      ambiguous: c[2] > 1,
     };
-  });
+  }
+  return out;
 }

@@ -184,6 +184,19 @@ describe('parseProcNetUnix path reuse', () => {
     expect(rows.map((r) => Object.hasOwn(r, 'path')).filter(Boolean)).toHaveLength(100_000);
   });
 
+  it('returns every row when rows are shorter than the size guess (32-bit addresses)', () => {
+    const lines = Array.from(
+      { length: 5000 },
+      (_, i) =>
+        `${(i * 7919).toString(16).padStart(8, '0')}: 00000002 00000000 00000000 0001 03 ${i}`,
+    );
+    const text = `${lines.join('\n')}\n`;
+    expect(text.length / lines.length).toBeLessThan(52);
+    const rows = parseProcNetUnix(text);
+    expect(rows).toHaveLength(5000);
+    expect(rows).toEqual(referenceParse(text));
+  });
+
   it('leaves path absent on unnamed rows next to named ones', () => {
     const rows = parseProcNetUnix(
       `${row(1, '/x.sock')}\n${row(2, '').trimEnd()}\n${row(3, '/x.sock')}`,
