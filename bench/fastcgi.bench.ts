@@ -5,7 +5,9 @@
  *   bytes built once, done when the END_REQUEST record arrives);
  * - fpmkit: FastCGIClient.request (encodes the request, parses records and CGI headers, every
  *   timeout armed);
- * - peer: the npm package `fastcgi-client`, which also opens a connection per request for FPM.
+ * - peer: the npm package `fastcgi-client`, which also opens a connection per request for FPM;
+ * - control: the floor again, as a contender of its own: its ratio to the floor shows how far
+ *   two identical clients drift apart on this machine in one run.
  * Prints milliseconds per round of REQUESTS queries, throughput ratios and client CPU time per
  * request (process.cpuUsage, user + system, timed rounds only).
  */
@@ -179,6 +181,7 @@ async function main(): Promise<void> {
       const fpmkit = new FastCGIClient(pool.target, { maxConcurrency: 16 });
       const ours = () => fpmkit.request({ params: PARAMS });
       const floor = rawClient(to);
+      const control = rawClient(to);
       const peer = await peerClient(to);
       // Sanity: all three read the same page.
       for (const get of [floor, peer]) {
@@ -195,6 +198,7 @@ async function main(): Promise<void> {
           floor: { micros: 0, requests: 0 },
           fpmkit: { micros: 0, requests: 0 },
           peer: { micros: 0, requests: 0 },
+          control: { micros: 0, requests: 0 },
         };
         const contenders: Contender[] = [
           {
@@ -212,6 +216,13 @@ async function main(): Promise<void> {
             role: 'peer',
             run: workload(peer, concurrency, cpu.peer),
           },
+          // A control: the floor again, measured as a contender of its own. Its ratio to the
+          // floor is what this machine's noise alone makes of two identical clients.
+          {
+            name: 'raw socket (floor, control)',
+            role: 'floor',
+            run: workload(control, concurrency, cpu.control),
+          },
         ];
         const results = await rotatedCompare(contenders, ROUNDS, WARMUP_ROUNDS);
         const title = `${pool.name === 'unix' ? 'UNIX socket' : 'TCP 127.0.0.1'}, concurrency ${concurrency}: ms per ${REQUESTS} ?json status requests`;
@@ -228,16 +239,21 @@ async function main(): Promise<void> {
         const best = (role: Measurement['role']) => Math.min(...by(role).samples);
         const bestVsFloor = best('floor') / best('fpmkit');
         const bestVsPeer = best('peer') / best('fpmkit');
-        // Paired: each round runs all three back to back, so the ratio within a round cancels
-        // slow phases of the machine that last longer than a round; the median of those ratios
-        // is steadier than the ratio of medians when rounds spread as they do over a UNIX
-        // socket at concurrency 16.
+        // Paired: each round runs all four back to back, and the ratio within a round cancels
+        // slow phases of the machine that last longer than a round. Over a UNIX socket at
+        // concurrency 16 round times here fall in two groups for every contender (about 14 ms
+        // and 20-26 ms for 400 requests, roughly half the rounds in each), so the median round
+        // sits in the gap and the ratio of medians swings by 10% between runs, the control
+        // included; the median of the per-round ratios does not. It is the headline figure.
         const paired = (role: Measurement['role']) =>
           median(by(role).samples.map((ms, i) => by('floor').samples[i]! / ms));
         const pairedVsFloor = paired('fpmkit');
         const pairedVsPeer = median(
           by('fpmkit').samples.map((ms, i) => by('peer').samples[i]! / ms),
         );
+        const again = results.find((r) => r.name === 'raw socket (floor, control)')!;
+        const controlVsFloor = rps(again) / rps(by('floor'));
+        const pairedControl = median(again.samples.map((ms, i) => by('floor').samples[i]! / ms));
         console.log(
           `  throughput req/s: floor ${rps(by('floor')).toFixed(0)}, fpmkit ${rps(by('fpmkit')).toFixed(0)}, peer ${rps(by('peer')).toFixed(0)}`,
         );
@@ -245,7 +261,7 @@ async function main(): Promise<void> {
           `  client CPU us/request: floor ${cpuPer(cpu.floor)}, fpmkit ${cpuPer(cpu.fpmkit)}, peer ${cpuPer(cpu.peer)}`,
         );
         summary.push(
-          `${pool.name.padEnd(4)} c=${String(concurrency).padEnd(2)}  fpmkit/floor ${oursVsFloor.toFixed(2)}x  peer/floor ${peerVsFloor.toFixed(2)}x  fpmkit/peer ${oursVsPeer.toFixed(2)}x  paired: fpmkit/floor ${pairedVsFloor.toFixed(2)}x fpmkit/peer ${pairedVsPeer.toFixed(2)}x  (best rounds: fpmkit/floor ${bestVsFloor.toFixed(2)}x fpmkit/peer ${bestVsPeer.toFixed(2)}x)  cpu us/req floor ${cpuPer(cpu.floor)} fpmkit ${cpuPer(cpu.fpmkit)} peer ${cpuPer(cpu.peer)}`,
+          `${pool.name.padEnd(4)} c=${String(concurrency).padEnd(2)}  fpmkit/floor ${pairedVsFloor.toFixed(2)}x (medians ${oursVsFloor.toFixed(2)}x)  fpmkit/peer ${pairedVsPeer.toFixed(2)}x (medians ${oursVsPeer.toFixed(2)}x)  control/floor ${pairedControl.toFixed(2)}x (medians ${controlVsFloor.toFixed(2)}x)  peer/floor medians ${peerVsFloor.toFixed(2)}x  best rounds: fpmkit/floor ${bestVsFloor.toFixed(2)}x fpmkit/peer ${bestVsPeer.toFixed(2)}x  cpu us/req floor ${cpuPer(cpu.floor)} fpmkit ${cpuPer(cpu.fpmkit)} peer ${cpuPer(cpu.peer)}`,
         );
       }
       fpmkit.close();
@@ -255,7 +271,7 @@ async function main(): Promise<void> {
     await fpm.stop();
   }
   console.log(
-    '\nthroughput ratios: of the median rounds, and paired (median of the per-round ratios); higher is faster; target fpmkit/floor >= 0.95, fpmkit/peer >= 1.25 at c=16',
+    '\nthroughput ratios, higher is faster: the median of the per-round ratios (rounds run the contenders back to back), then the ratio of the median rounds; target fpmkit/floor >= 0.95, fpmkit/peer >= 1.25 at c=16; control/floor is the floor against itself, the noise of this machine',
   );
   for (const line of summary) console.log(`  ${line}`);
 }
