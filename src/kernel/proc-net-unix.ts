@@ -29,7 +29,7 @@ const ROW_CHARS_GUESS = 52;
 /** Beyond this V8 would make a pre-sized array slow (dictionary mode); it grows instead. */
 const MAX_PRESIZE_ROWS = 1 << 24;
 /**
- * Tables this long (about 250,000 rows) build their rows at separate literal sites; see scan().
+ * Tables this long (about 250,000 rows) build their rows at separate literal sites; see addRow().
  * Large enough that collections run while such a table is being parsed, so those sites learn
  * that its rows survive.
  */
