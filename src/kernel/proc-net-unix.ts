@@ -316,28 +316,20 @@ function readHex8(b: Uint8Array, dv: DataView, p: number, table: Int8Array): num
   return readHex8Table(b, p, table);
 }
 
-/** Eight hex digits at `p`, unrolled; -1 when any is not a hex digit. */
+/** Eight hex digits at `p`, read through the table; -1 when any is not a hex digit. */
 function readHex8Table(b: Uint8Array, p: number, table: Int8Array): number {
+  const hi = readHex4(b, p, table);
+  const lo = readHex4(b, p + 4, table);
+  return (hi | lo) < 0 ? -1 : hi * 65536 + lo;
+}
+
+/** Four hex digits at `p`; -1 when any is not a hex digit. */
+function readHex4(b: Uint8Array, p: number, table: Int8Array): number {
   const d0 = table[b[p]!]!;
   const d1 = table[b[p + 1]!]!;
   const d2 = table[b[p + 2]!]!;
   const d3 = table[b[p + 3]!]!;
-  const d4 = table[b[p + 4]!]!;
-  const d5 = table[b[p + 5]!]!;
-  const d6 = table[b[p + 6]!]!;
-  const d7 = table[b[p + 7]!]!;
-  if ((d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7) < 0) return -1;
-  return (
-    ((d0 << 28) |
-      (d1 << 24) |
-      (d2 << 20) |
-      (d3 << 16) |
-      (d4 << 12) |
-      (d5 << 8) |
-      (d6 << 4) |
-      d7) >>>
-    0
-  );
+  return (d0 | d1 | d2 | d3) < 0 ? -1 : (d0 << 12) | (d1 << 8) | (d2 << 4) | d3;
 }
 
 /**
@@ -420,18 +412,15 @@ function scanBytes(
         const r = readHex8(b, dv, c + 2, table);
         const p = readHex8(b, dv, c + 11, table);
         const f = readHex8(b, dv, c + 20, table);
-        const t0 = table[b[c + 29]!]!;
-        const t1 = table[b[c + 30]!]!;
-        const t2 = table[b[c + 31]!]!;
-        const t3 = table[b[c + 32]!]!;
+        const t = readHex4(b, c + 29, table);
         const s0 = table[b[c + 34]!]!;
         const s1 = table[b[c + 35]!]!;
-        if (r >= 0 && p >= 0 && f >= 0 && (t0 | t1 | t2 | t3 | s0 | s1) >= 0) {
+        if (r >= 0 && p >= 0 && f >= 0 && (t | s0 | s1) >= 0) {
           fixed = true;
           last = c;
           refCount = r;
           flags = f;
-          type = (t0 << 12) | (t1 << 8) | (t2 << 4) | t3;
+          type = t;
           state = (s0 << 4) | s1;
         }
       }
