@@ -145,8 +145,8 @@ function readInode(text: string, p: number, end: number): number {
  * Written as one scan (no split, no regular expression per line) because the table can hold
  * hundreds of thousands of rows on a busy host: rows in the kernel's fixed layout are read from
  * bytes (the text is copied 64 KiB at a time into a reused buffer), every other row from the
- * text. Text with characters beyond Latin-1 (only possible in paths) is read from the text
- * throughout, about half as fast.
+ * text. A 64 KiB stretch that holds a character beyond Latin-1 (only possible in a path) is read
+ * from the text, as a byte copy would not keep it.
  */
 export function parseProcNetUnix(text: string): UnixSocket[] {
   // Sized up front so a large table is not copied as it grows.
@@ -265,29 +265,36 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     pos = nl === -1 ? len : nl + 1;
     lineNo = 1;
   }
-  if (!BEYOND_LATIN1.test(text)) {
-    if (byteWindow === undefined) {
-      byteWindow = Buffer.alloc(BYTE_WINDOW + BYTE_SLACK);
-      byteView = new DataView(byteWindow.buffer, byteWindow.byteOffset, byteWindow.length);
-    }
-    while (pos < len) {
-      const n = Math.min(BYTE_WINDOW, len - pos);
-      byteWindow.write(text.slice(pos, pos + n), 0, n, 'latin1');
-      let last = n - 1;
-      while (last >= 0 && byteWindow[last] !== 10) last--;
-      if (last >= 0) {
-        lineNo = scanBytes(s, byteWindow, byteView!, pos, last + 1, lineNo);
-        pos += last + 1;
-      } else {
-        // No newline in the window: a line longer than it, or the last line without one.
+  // One-byte strings answer at once; only text that has a character beyond Latin-1 somewhere
+  // (only possible in paths) has each window checked.
+  const mixed = BEYOND_LATIN1.test(text);
+  if (byteWindow === undefined) {
+    byteWindow = Buffer.alloc(BYTE_WINDOW + BYTE_SLACK);
+    byteView = new DataView(byteWindow.buffer, byteWindow.byteOffset, byteWindow.length);
+  }
+  while (pos < len) {
+    const n = Math.min(BYTE_WINDOW, len - pos);
+    const window = text.slice(pos, pos + n);
+    if (mixed && BEYOND_LATIN1.test(window)) {
+      // A byte copy would not keep these characters: the lines that start here are read from
+      // the text.
+      const stop = pos + n;
+      while (pos < stop) {
         let next = text.indexOf('\n', pos);
         if (next === -1) next = len;
         textRow(s, pos, next, ++lineNo);
         pos = next + 1;
       }
+      continue;
     }
-  } else {
-    while (pos < len) {
+    byteWindow.write(window, 0, n, 'latin1');
+    let last = n - 1;
+    while (last >= 0 && byteWindow[last] !== 10) last--;
+    if (last >= 0) {
+      lineNo = scanBytes(s, byteWindow, byteView!, pos, last + 1, lineNo);
+      pos += last + 1;
+    } else {
+      // No newline in the window: a line longer than it, or the last line without one.
       let next = text.indexOf('\n', pos);
       if (next === -1) next = len;
       textRow(s, pos, next, ++lineNo);
