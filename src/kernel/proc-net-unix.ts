@@ -397,14 +397,13 @@ function scanBytes(
     if (ch === 58 && c > i) {
       if (
         last >= 0 &&
-        dv.getUint32(c + 1) === dv.getUint32(last + 1) &&
-        dv.getUint32(c + 5) === dv.getUint32(last + 5) &&
-        dv.getUint32(c + 9) === dv.getUint32(last + 9) &&
-        dv.getUint32(c + 13) === dv.getUint32(last + 13) &&
-        dv.getUint32(c + 17) === dv.getUint32(last + 17) &&
-        dv.getUint32(c + 21) === dv.getUint32(last + 21) &&
-        dv.getUint32(c + 25) === dv.getUint32(last + 25) &&
-        dv.getUint32(c + 29) === dv.getUint32(last + 29) &&
+        // Eight bytes at a time as doubles: the last row's bytes are spaces and hex digits, so
+        // each of its doubles is a finite, normal, positive number, and only the same eight
+        // bytes compare equal to it (no NaN, no -0 case can arise).
+        dv.getFloat64(c + 1) === dv.getFloat64(last + 1) &&
+        dv.getFloat64(c + 9) === dv.getFloat64(last + 9) &&
+        dv.getFloat64(c + 17) === dv.getFloat64(last + 17) &&
+        dv.getFloat64(c + 25) === dv.getFloat64(last + 25) &&
         dv.getUint32(c + 33) === dv.getUint32(last + 33)
       ) {
         fixed = true;
