@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { requireBinary } from '../support/integration.js';
-import { type StartedNginx, startNginx } from '../support/nginx.js';
+import { nginxBinary, phpFpmBinary } from '../support/integration.js';
+import { httpStatus, type StartedNginx, startNginx } from '../support/nginx.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 import { run } from '../support/process.js';
 
@@ -17,24 +16,12 @@ import { run } from '../support/process.js';
  * host's config, nginx error log and /proc, must name the overflow with its evidence and fix.
  */
 
-const fpmReq = requireBinary('php-fpm8.2', 'apt-get install php8.2-fpm');
-const nginxReq = requireBinary('nginx', 'apt-get install nginx');
+const fpmReq = phpFpmBinary();
+const nginxReq = nginxBinary();
 const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'bin.js');
 
 const CHILDREN = 2;
 const BACKLOG = 8;
-
-function get(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(-1));
-    req.end();
-  });
-}
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -92,7 +79,7 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
 
       // The burst: 40 requests at once against 2 children and 9 queue slots.
       const burst = await Promise.all(
-        Array.from({ length: 40 }, () => get(web!.port, '/sleep.php')),
+        Array.from({ length: 40 }, () => httpStatus(web!.port, '/sleep.php')),
       );
       figures.burst502 = burst.filter((s) => s === 502).length;
 
@@ -103,8 +90,8 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
 
       // Steady load, one request every 10 ms, with a reload in the middle of it.
       const pending: Promise<number>[] = [];
-      const timer = setInterval(() => pending.push(get(web!.port, '/fast.php')), 10);
-      const long = get(web!.port, '/long.php');
+      const timer = setInterval(() => pending.push(httpStatus(web!.port, '/fast.php')), 10);
+      const long = httpStatus(web!.port, '/long.php');
       await new Promise((r) => setTimeout(r, 300));
       const readyBefore = (
         (await readFile(fpm.errorLogPath, 'utf8')).match(/ready to handle/g) ?? []
@@ -267,10 +254,10 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
     fastcgi_pass unix:${fpm.pool('www').socketPath}; } }`,
       });
       const pending: Promise<number>[] = [];
-      const timer = setInterval(() => pending.push(get(web!.port, '/fast.php')), 10);
+      const timer = setInterval(() => pending.push(httpStatus(web!.port, '/fast.php')), 10);
       await new Promise((r) => setTimeout(r, 500));
       before502 = (await Promise.all(pending.slice())).filter((s) => s === 502).length;
-      const long = get(web!.port, '/long.php');
+      const long = httpStatus(web!.port, '/long.php');
       await new Promise((r) => setTimeout(r, 200));
       const ready = () =>
         readFile(fpm!.errorLogPath, 'utf8').then((t) => (t.match(/ready to handle/g) ?? []).length);

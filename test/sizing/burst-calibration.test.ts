@@ -1,8 +1,7 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burstOverflow, burstOverflowRange } from '../../src/sizing/overflow.js';
 import { nginxBinary, phpFpmBinary } from '../support/integration.js';
-import { type StartedNginx, startNginx } from '../support/nginx.js';
+import { httpStatus, type StartedNginx, startNginx } from '../support/nginx.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 
 /**
@@ -23,18 +22,6 @@ const nginxReq = nginxBinary();
 
 const CHILDREN = 2;
 const BACKLOG = 8;
-
-function get(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(-1));
-    req.end();
-  });
-}
 
 describe.skipIf(!fpmReq.available || !nginxReq.available)(
   `burstOverflow against real php-fpm behind nginx${fpmReq.reason}${nginxReq.reason}`,
@@ -67,7 +54,7 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
 
     it.each([10, 20, 40, 80])('a burst of %i simultaneous requests', async (n) => {
       const statuses = await Promise.all(
-        Array.from({ length: n }, () => get(web!.port, '/sleep.php')),
+        Array.from({ length: n }, () => httpStatus(web!.port, '/sleep.php')),
       );
       const count = (s: number) => statuses.filter((x) => x === s).length;
       const measured502 = count(502);

@@ -1,4 +1,5 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRoot, nginxBinary } from './integration.js';
@@ -104,4 +105,20 @@ export async function nginxTest(conf: string): Promise<{ ok: boolean; output: st
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * GET `path` from 127.0.0.1:`port` on a fresh connection and resolve with the status code:
+ * -1 when the request fails, never a rejection (load tests count the failures).
+ */
+export function httpStatus(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(-1));
+    req.end();
+  });
 }
