@@ -107,6 +107,12 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
       expect(await get('/refused/x.php')).toBe(502);
       // Slow (traced at 1 s) then killed by request_terminate_timeout at 3 s: nginx sees 502.
       expect(await get('/sleep.php')).toBe(502);
+      // nginx can answer 502 before the master has reaped the killed worker and logged its exit;
+      // a reload sent before that line would race it, so wait for the line first.
+      await waitFor(
+        () => readOrEmpty(fpm!.errorLogPath),
+        (t) => /exited on signal 15 \(SIGTERM\)/.test(t),
+      );
 
       // A reload: the master re-executes itself and logs start lines again.
       process.kill(fpm.pid, 'SIGUSR2');
