@@ -30,6 +30,7 @@ const REQUESTS = 400;
 /**
  * Timed rounds per cell. Rounds at concurrency 16 on a UNIX socket spread over a factor of two
  * here (FPM's workers and the client share two cores), so a median needs this many to settle.
+ * A multiple of the four contenders, so that every round of the balanced order runs equally often.
  */
 const ROUNDS = 36;
 /**
@@ -104,11 +105,24 @@ async function peerClient(to: ConnectTo): Promise<() => Promise<Buffer>> {
 }
 
 /**
+ * The order of the contenders in round `round`: a Williams design, in which every contender
+ * runs first equally often and follows every other contender equally often (over n rounds for
+ * an even n, 2n for an odd one).
+ */
+function balancedOrder(n: number, round: number): number[] {
+  const first = [0];
+  for (let j = 1; j < n; j++) first.push(j % 2 ? (j + 1) / 2 : n - j / 2);
+  const row = first.map((i) => (i + round) % n);
+  return n % 2 && Math.floor(round / n) % 2 ? row.reverse() : row;
+}
+
+/**
  * compare() interleaves in a fixed order, and here the contender that runs right after another
  * one's burst of connections is measurably slower (FPM's workers and the kernel are still
- * settling), whichever it is. Rotating the order each round spreads that over all of them.
+ * settling), whichever it is. A rotation of the order would still put each contender after the
+ * same one every round; a balanced order spreads every predecessor over every contender.
  */
-async function rotatedCompare(
+async function balancedCompare(
   contenders: readonly Contender[],
   rounds: number,
   warmup: number,
@@ -117,8 +131,7 @@ async function rotatedCompare(
   for (let r = 0; r < warmup + rounds; r++) {
     // CPU time is counted only in timed rounds, like the durations.
     measuring.on = r >= warmup;
-    const k = r % contenders.length;
-    const order = [...contenders.slice(k), ...contenders.slice(0, k)];
+    const order = balancedOrder(contenders.length, r).map((i) => contenders[i]!);
     const results = await compare(order, { rounds: 1, warmup: 0 });
     if (r >= warmup) for (const m of results) samples.get(m.name)!.push(m.medianMs);
   }
@@ -130,7 +143,7 @@ async function rotatedCompare(
   }));
 }
 
-/** Whether the current round is timed (set by rotatedCompare). */
+/** Whether the current round is timed (set by balancedCompare). */
 const measuring = { on: false };
 
 /** Runs REQUESTS calls of `one` with `concurrency` in flight; tracks client CPU time. */
@@ -224,7 +237,7 @@ async function main(): Promise<void> {
             run: workload(control, concurrency, cpu.control),
           },
         ];
-        const results = await rotatedCompare(contenders, ROUNDS, WARMUP_ROUNDS);
+        const results = await balancedCompare(contenders, ROUNDS, WARMUP_ROUNDS);
         const title = `${pool.name === 'unix' ? 'UNIX socket' : 'TCP 127.0.0.1'}, concurrency ${concurrency}: ms per ${REQUESTS} ?json status requests`;
         report(title, results);
         const by = (role: Measurement['role']) => results.find((r) => r.role === role)!;
@@ -241,10 +254,10 @@ async function main(): Promise<void> {
         const bestVsPeer = best('peer') / best('fpmkit');
         // Paired: each round runs all four back to back, and the ratio within a round cancels
         // slow phases of the machine that last longer than a round. Over a UNIX socket at
-        // concurrency 16 round times here fall in two groups for every contender (about 14 ms
-        // and 20-26 ms for 400 requests, roughly half the rounds in each), so the median round
-        // sits in the gap and the ratio of medians swings by 10% between runs, the control
-        // included; the median of the per-round ratios does not. It is the headline figure.
+        // concurrency 16 round times here range from about 14 to over 30 ms for 400 requests for
+        // every contender, in phases of several rounds, so the ratio of medians moves by several
+        // percent between runs, the control included; the median of the per-round ratios does
+        // not. It is the headline figure.
         const paired = (role: Measurement['role']) =>
           median(by(role).samples.map((ms, i) => by('floor').samples[i]! / ms));
         const pairedVsFloor = paired('fpmkit');
