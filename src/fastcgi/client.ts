@@ -109,8 +109,8 @@ function checkMs(name: string, value: number): number {
   return value;
 }
 
-/** Checks `signal`: anything with `aborted` and `addEventListener`, or undefined. */
-function checkSignal(value: unknown): AbortSignal | undefined {
+/** @internal Checks `signal`: anything with `aborted` and `addEventListener`, or undefined. */
+export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
   const signal = value as Partial<AbortSignal> | null;
   if (
@@ -914,6 +914,11 @@ export class FastCGIClient {
     return { active: this.#active, queued, idleConnections: this.#idle.size };
   }
 
+  /** A call's total timeout: its own `timeoutMs`, checked, or the client's `totalTimeoutMs`. */
+  #callTimeoutMs(timeoutMs: number | undefined): number {
+    return timeoutMs === undefined ? this.#totalTimeoutMs : checkMs('timeoutMs', timeoutMs);
+  }
+
   /**
    * Sends one request and resolves with the whole response once END_REQUEST arrives.
    * Rejects with `FastCGIConnectError`, `FastCGITimeoutError`, `FastCGIProtocolError`,
@@ -924,10 +929,7 @@ export class FastCGIClient {
     let totalMs: number;
     let signal: AbortSignal | undefined;
     try {
-      totalMs =
-        options.timeoutMs === undefined
-          ? this.#totalTimeoutMs
-          : checkMs('timeoutMs', options.timeoutMs);
+      totalMs = this.#callTimeoutMs(options.timeoutMs);
       signal = checkSignal(options.signal);
       checkRequestBody(options);
       let params = options.params;
@@ -964,10 +966,7 @@ export class FastCGIClient {
     let totalMs: number;
     let signal: AbortSignal | undefined;
     try {
-      totalMs =
-        options.timeoutMs === undefined
-          ? this.#totalTimeoutMs
-          : checkMs('timeoutMs', options.timeoutMs);
+      totalMs = this.#callTimeoutMs(options.timeoutMs);
       signal = checkSignal(options.signal);
       if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
         throw new FpmkitInvalidOptionError('names', 'must be an array of strings');

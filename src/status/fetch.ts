@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { FastCGITimeoutError, FpmkitInvalidOptionError } from '../errors.js';
+import { checkSignal } from '../fastcgi/client.js';
 import { FastCGIClient, type FastCGIResponse, type FastCGITarget } from '../fastcgi/index.js';
 import { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
 import { type FpmStatus, STATUS_FORMATS, type StatusFormat } from './model.js';
@@ -128,21 +129,6 @@ export function checkTypeOption<T>(
   return value;
 }
 
-/** @internal Checks `signal`: anything with `aborted` and `addEventListener`, or undefined. */
-export function checkSignalOption(value: unknown): AbortSignal | undefined {
-  if (value === undefined) return undefined;
-  const signal = value as Partial<AbortSignal> | null;
-  if (
-    typeof signal !== 'object' ||
-    signal === null ||
-    typeof signal.aborted !== 'boolean' ||
-    typeof signal.addEventListener !== 'function'
-  ) {
-    throw new FpmkitInvalidOptionError('signal', 'must be an AbortSignal');
-  }
-  return value as AbortSignal;
-}
-
 /** A status request's options with the defaults applied and every value checked. */
 export interface ResolvedStatusOptions {
   format: StatusFormat;
@@ -169,7 +155,7 @@ export function resolveStatusOptions(options: FetchStatusOptions): ResolvedStatu
     path: checkPathOption('path', options.path ?? STATUS_DEFAULTS.path),
     timeoutMs: checkMsOption('timeoutMs', options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs),
     listen: checkTypeOption('listen', options.listen, 'string'),
-    signal: checkSignalOption(options.signal),
+    signal: checkSignal(options.signal),
   };
 }
 
@@ -334,7 +320,7 @@ export async function ping(target: FastCGITarget, options: PingOptions = {}): Pr
   const expected =
     checkTypeOption('response', options.response, 'string') ?? STATUS_DEFAULTS.pingResponse;
   const timeoutMs = checkMsOption('timeoutMs', options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs);
-  const signal = checkSignalOption(options.signal);
+  const signal = checkSignal(options.signal);
   const client = options.client ?? makeClient(target, timeoutMs);
   try {
     const start = performance.now();
