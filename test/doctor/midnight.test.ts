@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { nginxBinary, phpFpmBinary } from '../support/integration.js';
 import { httpStatus, type StartedNginx, startNginx } from '../support/nginx.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
-import { run } from '../support/process.js';
+import { poll, run } from '../support/process.js';
 
 /**
  * The midnight incident, for real: php-fpm (pm = static, 2 children, listen.backlog = 8) behind
@@ -23,14 +23,9 @@ const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'bin.js');
 const CHILDREN = 2;
 const BACKLOG = 8;
 
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
+/** Whether `check` came true within `timeoutMs`. */
+const until = async (check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> =>
+  (await poll(async () => (await check()) || undefined, timeoutMs)) === true;
 
 const findingSchema = z.object({
   code: z.string(),

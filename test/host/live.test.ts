@@ -15,6 +15,7 @@ import {
 import { effectiveBacklog, parseSs, type SsSocket } from '../../src/kernel/index.js';
 import { phpFpmBinary, requireBinary } from '../support/integration.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
+import { poll } from '../support/process.js';
 import { type Client, fastcgiRequest, startClient } from './fcgi.js';
 
 const fpmReq = phpFpmBinary();
@@ -43,13 +44,9 @@ function listenBacklogOf(configText: string, pool: string): number {
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const value = await poll(probe, DEADLINE_MS);
+  if (value === undefined) throw new Error(`timed out waiting for ${what}`);
+  return value;
 }
 
 describe.skipIf(!available)(

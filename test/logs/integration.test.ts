@@ -14,7 +14,7 @@ import {
 import { nginxBinary, phpFpmBinary } from '../support/integration.js';
 import { type StartedNginx, startNginx } from '../support/nginx.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
-import { freePort } from '../support/process.js';
+import { freePort, poll } from '../support/process.js';
 
 const fpmReq = phpFpmBinary();
 const nginxReq = nginxBinary();
@@ -23,22 +23,16 @@ const reason = fpmReq.reason + nginxReq.reason;
 const TIMING =
   '\'$remote_addr - $remote_user [$time_local] "$request" $status rt=$request_time uct="$upstream_connect_time" urt="$upstream_response_time" us="$upstream_status" ua="$upstream_addr"\'';
 
-/** Polls `read` until `done` holds or `timeoutMs` passes; returns the last value read. */
-async function waitFor<T>(
-  read: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}
-
 const readOrEmpty = (path: string) => readFile(path, 'utf8').catch(() => '');
+
+/** Reads `path` until `done` holds of its text or 15 s pass; returns the last text read. */
+async function readUntil(path: string, done: (text: string) => boolean): Promise<string> {
+  const text = await poll(async () => {
+    const t = await readOrEmpty(path);
+    return done(t) ? t : undefined;
+  }, 15_000);
+  return text ?? readOrEmpty(path);
+}
 
 describe.skipIf(!fpmReq.available || !nginxReq.available)(
   `logs written by a real php-fpm 8.2 and nginx parse strictly${reason}`,
@@ -109,15 +103,12 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
       expect(await get('/sleep.php')).toBe(502);
       // nginx can answer 502 before the master has reaped the killed worker and logged its exit;
       // a reload sent before that line would race it, so wait for the line first.
-      await waitFor(
-        () => readOrEmpty(fpm!.errorLogPath),
-        (t) => /exited on signal 15 \(SIGTERM\)/.test(t),
-      );
+      await readUntil(fpm.errorLogPath, (t) => /exited on signal 15 \(SIGTERM\)/.test(t));
 
       // A reload: the master re-executes itself and logs start lines again.
       process.kill(fpm.pid, 'SIGUSR2');
-      const text = await waitFor(
-        () => readOrEmpty(fpm!.errorLogPath),
+      const text = await readUntil(
+        fpm.errorLogPath,
         (t) => (t.match(/ready to handle connections/g) ?? []).length >= 2,
       );
       fpmRecords = parseFpmLog(text, { strict: true, source: 'fpm.log' });

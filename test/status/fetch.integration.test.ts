@@ -13,6 +13,7 @@ import {
 } from '../../src/status/index.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
+import { poll } from '../support/process.js';
 
 const req = phpFpmBinary();
 
@@ -36,19 +37,6 @@ const STABLE_FIELDS = [
 
 function stable(status: FpmStatus): Record<string, unknown> {
   return Object.fromEntries(STABLE_FIELDS.map((f) => [f, status[f]]));
-}
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return undefined;
 }
 
 describe.skipIf(!req.available)(`fetchStatus and ping against php-fpm${req.reason}`, () => {
@@ -211,10 +199,14 @@ describe.skipIf(!req.available)(`fetchStatus and ping against php-fpm${req.reaso
     }
     try {
       const statusTarget = `unix:${join(statusDir, 'busy-status.sock')}`;
-      const queued = await waitFor(async () => {
-        const status = await fetchStatus(statusTarget, { format: 'json' });
-        return status.listenQueue > 0 ? status : undefined;
-      }, 10_000);
+      const queued = await poll(
+        async () => {
+          const status = await fetchStatus(statusTarget, { format: 'json' });
+          return status.listenQueue > 0 ? status : undefined;
+        },
+        10_000,
+        200,
+      );
       expect(queued).toBeDefined();
       console.log(
         `busy TCP pool: listenQueue ${queued!.listenQueue}, maxListenQueue ${queued!.maxListenQueue}, listenQueueLen ${queued!.listenQueueLen}`,

@@ -144,6 +144,24 @@ function tryConnect(target: ProbeTarget): Promise<boolean> {
   });
 }
 
+/**
+ * Calls `probe` until it returns something other than undefined and returns that, or returns
+ * undefined once `timeoutMs` has passed; `intervalMs` between calls.
+ */
+export async function poll<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 50,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 /** Polls until every target accepts a connection, or throws after `timeoutMs`. */
 export async function waitForSockets(
   targets: readonly ProbeTarget[],
