@@ -12,6 +12,7 @@ import {
   type ParseFpmConfigResult,
   parseFpmConfig,
 } from '../fpm/parse.js';
+import { readRegularFileSync } from './safe-read.js';
 
 const WILDCARD = /[*?[]/;
 
@@ -102,16 +103,21 @@ export function globFpmInclude(pattern: string): string[] {
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Reads a configuration file; failures carry the errno `code` the parser reports. */
+/**
+ * Reads a configuration file as FPM's parser needs it, but only as a bounded regular file:
+ * at most `MAX_CONFIG_FILE_BYTES`, never a FIFO or device, and a symbolic link only when its
+ * owner also owns the target. Failures carry the errno `code` the parser reports.
+ */
 export function readFpmConfigFile(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularFileSync(path);
   } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new FpmkitIoError(path, `cannot read configuration file (${errno})`, {
-      cause: error,
-      errno,
-    });
+    const io = error as FpmkitIoError;
+    const errno = io.errno ?? 'EIO';
+    const reason = io.message.startsWith(`${path}: cannot read file`)
+      ? `cannot read configuration file (${errno})`
+      : `cannot read configuration file (${errno}): ${io.message.slice(path.length + 2)}`;
+    throw new FpmkitIoError(path, reason, { cause: error, errno });
   }
 }
 
