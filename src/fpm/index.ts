@@ -16,6 +16,18 @@ export { effectiveFpmConfig, parseFpmDump } from './dump.js';
 export type { IniLineResult, IniScanContext, IniStatement } from './ini-line.js';
 export { PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
 export type {
+  ListenAddress,
+  ParseListenOptions,
+  TcpListenAddress,
+  UnixListenAddress,
+} from './listen.js';
+export {
+  formatListen,
+  listenConnectTarget,
+  MAX_UNIX_SOCKET_PATH_BYTES,
+  parseListen,
+} from './listen.js';
+export type {
   FpmGlob,
   FpmReadFile,
   ParseFpmConfigOptions,
