@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { debian13Root } from './debian13.js';
 import { isRoot, phpFpmBinary } from './integration.js';
 import {
   type Daemon,
@@ -27,6 +28,40 @@ export interface StartFpmOptions {
   scripts?: Record<string, string>;
   /** Extra environment for the master. */
   env?: Record<string, string>;
+  /**
+   * Which FPM runs: Debian 12's 8.2, or Debian 13's 8.4 through chroot into the root that
+   * `.ci/debian13-root` builds (its files then live under that root's /tmp). @default '8.2'
+   */
+  version?: FpmVersion;
+}
+
+/** The FPM versions the tests can start. */
+export type FpmVersion = '8.2' | '8.4';
+
+/**
+ * How to run FPM of a version: the command and leading arguments, the directory to create
+ * temporary files in, and how a path there is named inside the process's root.
+ */
+function fpmRunner(version: FpmVersion): {
+  command: string;
+  leading: string[];
+  tmp: string;
+  inside(path: string): string;
+} {
+  if (version === '8.4') {
+    const root = debian13Root();
+    if (!root.path) throw new Error(`the Debian 13 root is missing${root.reason}`);
+    const base = root.path;
+    return {
+      command: 'chroot',
+      leading: [base, '/usr/sbin/php-fpm8.4'],
+      tmp: join(base, 'tmp'),
+      inside: (path) => path.slice(base.length),
+    };
+  }
+  const binary = phpFpmBinary().path;
+  if (!binary) throw new Error('php-fpm8.2 is not installed');
+  return { command: binary, leading: [], tmp: tmpdir(), inside: (path) => path };
 }
 
 export interface StartedPool {
@@ -50,6 +85,8 @@ export interface StartedFpm {
   pools: StartedPool[];
   pool(name: string): StartedPool;
   daemon: Daemon;
+  /** A path under `dir` as the master names it (different under chroot for 8.4). */
+  inside(path: string): string;
   /** Stops the master by its pid (SIGQUIT, then SIGKILL) and removes the directory. */
   stop(): Promise<void>;
 }
@@ -59,9 +96,8 @@ export interface StartedFpm {
  * until every pool accepts, and returns its sockets. As root it runs with `-R`.
  */
 export async function startPhpFpm(options: StartFpmOptions): Promise<StartedFpm> {
-  const binary = phpFpmBinary().path;
-  if (!binary) throw new Error('php-fpm8.2 is not installed');
-  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-fpm-'));
+  const runner = fpmRunner(options.version ?? '8.2');
+  const dir = await mkdtemp(join(runner.tmp, 'fpmkit-fpm-'));
   await chmod(dir, 0o755);
   const wwwDir = join(dir, 'www');
   await import('node:fs/promises').then((fs) => fs.mkdir(wwwDir, { mode: 0o755 }));
@@ -74,7 +110,12 @@ export async function startPhpFpm(options: StartFpmOptions): Promise<StartedFpm>
     let pool: StartedPool;
     if ((spec.listen ?? 'unix') === 'unix') {
       const socketPath = join(dir, `${spec.name}.sock`);
-      pool = { name: spec.name, listen: socketPath, socketPath, target: `unix:${socketPath}` };
+      pool = {
+        name: spec.name,
+        listen: runner.inside(socketPath),
+        socketPath,
+        target: `unix:${socketPath}`,
+      };
     } else if (spec.listen === 'tcp') {
       const port = await freePort();
       pool = {
@@ -103,10 +144,18 @@ export async function startPhpFpm(options: StartFpmOptions): Promise<StartedFpm>
   }
   const errorLogPath = join(dir, 'fpm.log');
   const confPath = join(dir, 'php-fpm.conf');
-  const conf = `[global]\npid = ${join(dir, 'fpm.pid')}\nerror_log = ${errorLogPath}\ndaemonize = no\n${options.global ?? ''}\n\n${sections.join('\n')}`;
+  const inside = runner.inside;
+  const conf = `[global]\npid = ${inside(join(dir, 'fpm.pid'))}\nerror_log = ${inside(errorLogPath)}\ndaemonize = no\n${options.global ?? ''}\n\n${sections.join('\n')}`;
   await writeFile(confPath, conf);
-  const args = ['-F', '-y', confPath, '-p', dir, ...(isRoot() ? ['-R'] : [])];
-  const daemon = startDaemon(binary, args, { cwd: dir, env: { ...process.env, ...options.env } });
+  const args = [
+    ...runner.leading,
+    ...['-F', '-y', inside(confPath), '-p', inside(dir)],
+    ...(isRoot() ? ['-R'] : []),
+  ];
+  const daemon = startDaemon(runner.command, args, {
+    cwd: dir,
+    env: { ...process.env, ...options.env },
+  });
   const targets: ProbeTarget[] = pools.map((p) =>
     p.socketPath ? { path: p.socketPath } : { host: p.host!, port: p.port! },
   );
@@ -138,6 +187,7 @@ export async function startPhpFpm(options: StartFpmOptions): Promise<StartedFpm>
       return found;
     },
     daemon,
+    inside,
     stop,
   };
 }
@@ -163,18 +213,19 @@ export async function phpFpmTest(
     fileName?: string;
     allowRoot?: boolean;
     prefix?: string;
+    /** @default '8.2' */
+    version?: FpmVersion;
   } = {},
 ): Promise<FpmTestResult> {
-  const binary = phpFpmBinary().path;
-  if (!binary) throw new Error('php-fpm8.2 is not installed');
-  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-fpmt-'));
+  const runner = fpmRunner(options.version ?? '8.2');
+  const dir = await mkdtemp(join(runner.tmp, 'fpmkit-fpmt-'));
   try {
     const file = join(dir, options.fileName ?? 'php-fpm.conf');
     await writeFile(file, text);
-    const args = [options.tt ? '-tt' : '-t', '-y', file];
+    const args = [...runner.leading, options.tt ? '-tt' : '-t', '-y', runner.inside(file)];
     if (options.prefix) args.push('-p', options.prefix);
     if (options.allowRoot) args.push('-R');
-    const result = await run(binary, args, {
+    const result = await run(runner.command, args, {
       cwd: dir,
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', ...options.env },
     });
