@@ -14,7 +14,7 @@ describe('renderApacheProxyFcgi', () => {
     const r = renderApacheProxyFcgi(UNIX);
     expect(r.handler).toBe(
       [
-        '<FilesMatch "\\.php$">',
+        '<FilesMatch "\\\\.php$">',
         '    <If "-f %{REQUEST_FILENAME}">',
         '        SetHandler "proxy:unix:/run/php/www.sock|fcgi://localhost"',
         '    </If>',

@@ -177,16 +177,21 @@ const SERVER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
 async function waitStarted(
   daemon: Daemon,
   port: number,
-  dir: string,
   errorLog: string,
   what: string,
 ): Promise<void> {
   try {
-    await waitForSockets([{ host: '127.0.0.1', port }], 20_000, () => daemon.child.exitCode === null);
+    await waitForSockets(
+      [{ host: '127.0.0.1', port }],
+      20_000,
+      () => daemon.child.exitCode === null,
+    );
   } catch (error) {
     const log = await readFile(errorLog, 'utf8').catch(() => '');
     await daemon.stop('SIGKILL');
-    throw new Error(`${what} did not start: ${(error as Error).message}\n${daemon.output()}\n${log}`);
+    throw new Error(
+      `${what} did not start: ${(error as Error).message}\n${daemon.output()}\n${log}`,
+    );
   }
 }
 
@@ -209,7 +214,7 @@ export async function startNginxConf(
     cwd: dir,
     env: SERVER_ENV,
   });
-  await waitStarted(daemon, port, dir, errorLog, 'nginx');
+  await waitStarted(daemon, port, errorLog, 'nginx');
   return {
     dir,
     port,
@@ -242,7 +247,7 @@ export async function startApache(
     cwd: dir,
     env: SERVER_ENV,
   });
-  await waitStarted(daemon, port, dir, join(dir, 'error.log'), 'apache2');
+  await waitStarted(daemon, port, join(dir, 'error.log'), 'apache2');
   return {
     dir,
     port,
