@@ -155,12 +155,12 @@ export function httpGet(
   });
 }
 
-/** Percent-encodes every byte of `text` that is not unreserved (RFC 3986), `/` included. */
+/** Percent-encodes every byte of `text` that is neither unreserved (RFC 3986) nor `/`. */
 export function encodePathBytes(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text)) {
     const ch = String.fromCharCode(byte);
-    out += /[A-Za-z0-9._~-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out += /[A-Za-z0-9._~/-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
