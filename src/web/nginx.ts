@@ -172,11 +172,15 @@ const allowAddressSchema = z
 
 /**
  * A path FPM accepts for `pm.status_path` and `ping.path`: starts with `/`, then only letters,
- * digits and `/_-.~`. nginx matches it exactly (`location = PATH`).
+ * digits and `/_-.~`, already normalized. nginx matches it exactly (`location = PATH`).
  */
 const fpmPathSchema = z
   .string()
-  .regex(/^\/[A-Za-z0-9/_\-.~]*$/, "must start with '/' and contain only [alphanum]/_-.~");
+  .regex(/^\/[A-Za-z0-9/_\-.~]*$/, "must start with '/' and contain only [alphanum]/_-.~")
+  .refine(
+    (p) => !/\/\/|\/\.\.?(?:\/|$)/.test(p),
+    "must not contain '//', '/./' or '/../' (nginx matches the normalized URI, so such a location is never reached)",
+  );
 
 /** A status or ping location: the path FPM answers on and who may reach it. */
 export const nginxRestrictedLocationSchema = z.strictObject({

@@ -160,7 +160,9 @@ export function encodePathBytes(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text)) {
     const ch = String.fromCharCode(byte);
-    out += /[A-Za-z0-9._~/-]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out += /[A-Za-z0-9._~/-]/.test(ch)
+      ? ch
+      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
