@@ -609,6 +609,7 @@ export {
   formatNginxSize,
   NGINX_DEFAULT_BUFFER_BYTES,
   NGINX_DEFAULT_BUFFER_COUNT,
+  NGINX_EXPRESSION_VARIABLES,
   nginxConfOptionsSchema,
   nginxFastcgiSchema,
   nginxRestrictedLocationSchema,

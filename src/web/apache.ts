@@ -18,11 +18,20 @@ import {
 } from './syntax.js';
 
 /**
- * Characters refused in values Apache reads between double quotes: `"` ends the value, `\`
- * escapes a quote, `<` and `>` open or close a section, and `|` separates the socket path from
- * the worker URL in `unix:PATH|fcgi://...`.
+ * Characters refused in a socket path. Besides `"` (ends the value), `\` (escapes) and `<`,
+ * `>` (sections), mod_proxy splits `unix:PATH|fcgi://...` at `|` and then reads PATH as a URI
+ * (apr_uri_parse): `?` starts a query and `#` a fragment, both cut from the path, and `%` starts
+ * an escape; a space splits a handler name.
  */
-const APACHE_PATH_FORBIDDEN = '"\\<>|';
+const APACHE_SOCKET_FORBIDDEN = '"\\<>|?#% ';
+const URI_REASON = 'mod_proxy reads the socket path as a URI and would cut or change it there';
+const SOCKET_REASONS: Readonly<Record<string, string>> = {
+  '|': 'mod_proxy ends the socket path at the first |',
+  '?': URI_REASON,
+  '#': URI_REASON,
+  '%': URI_REASON,
+  ' ': URI_REASON,
+};
 
 /** `${NAME}` is replaced by a `Define`d variable anywhere on an Apache line. */
 function noDefineReference(value: string): boolean {
@@ -30,25 +39,30 @@ function noDefineReference(value: string): boolean {
 }
 const DEFINE_RULE = "must not contain '${' (Apache expands Define variables there)";
 
-const socketPathSchema = safeString('Apache', APACHE_PATH_FORBIDDEN)
+const socketPathSchema = safeString('Apache', APACHE_SOCKET_FORBIDDEN, SOCKET_REASONS)
   .refine(noDefineReference, DEFINE_RULE)
   .refine((p) => p.startsWith('/'), 'must be an absolute path')
+  .refine(
+    (p) => !p.startsWith('//'),
+    "must not start with '//' (mod_proxy would read what follows as a host name, not a path)",
+  )
   .refine(
     (p) => Buffer.byteLength(p) <= UNIX_PATH_MAX_BYTES,
     `must be at most ${UNIX_PATH_MAX_BYTES} bytes (the kernel's sun_path limit)`,
   );
 
-/** A regex between double quotes: backslashes are kept, except before a quote or at the end. */
-const apacheRegexSchema = safeString('Apache', '"<>')
+/**
+ * Writes `value` between double quotes so that Apache's argument reader (`ap_getword_conf`,
+ * which turns `\\` into `\` and `\"` into `"` inside quotes) hands back exactly `value`.
+ */
+export function quoteApacheArgument(value: string): string {
+  return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+}
+
+/** A regex rendered with `quoteApacheArgument`: any backslash or quote is kept as written. */
+const apacheRegexSchema = safeString('Apache', '')
   .refine(noDefineReference, DEFINE_RULE)
   .superRefine((value, ctx) => {
-    if (/\\$/.test(value)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must not end with a backslash (it would escape the closing quote)',
-      });
-      return;
-    }
     try {
       new RegExp(value);
     } catch {
@@ -250,6 +264,6 @@ export function renderApacheProxyFcgi(input: ApacheProxyFcgiInput): RenderedApac
   if (s.enableReuse !== undefined) params.push(`enablereuse=${s.enableReuse ? 'on' : 'off'}`);
   if (s.maxConnections !== undefined) params.push(`max=${s.maxConnections}`);
   const proxy = `<Proxy "${url}">\n${params.length > 0 ? `    ProxySet ${params.join(' ')}\n` : ''}</Proxy>\n`;
-  const handler = `<FilesMatch "${s.filesMatch}">\n${files}\n</FilesMatch>\n${proxy}`;
+  const handler = `<FilesMatch ${quoteApacheArgument(s.filesMatch)}>\n${files}\n</FilesMatch>\n${proxy}`;
   return { mpm, server, handler, all: [mpm, server, handler].filter((x) => x !== '').join('\n') };
 }

@@ -23,6 +23,7 @@ export {
   formatNginxSize,
   NGINX_DEFAULT_BUFFER_BYTES,
   NGINX_DEFAULT_BUFFER_COUNT,
+  NGINX_EXPRESSION_VARIABLES,
   type NginxConfOptions,
   type NginxFastcgiInput,
   type NginxFastcgiSettings,

@@ -29,6 +29,89 @@ const NGINX_QUOTED_FORBIDDEN = '"\\';
 const nginxString = () => safeString('nginx', NGINX_QUOTED_FORBIDDEN);
 
 /**
+ * A file or socket path. nginx substitutes variables on every request in some paths (`root`,
+ * `access_log`), so a `$http_x` there lets each client choose the path; `$` is refused in all
+ * of them, one rule for every path field.
+ */
+const nginxPath = () =>
+  safeString('nginx', `${NGINX_QUOTED_FORBIDDEN}$`, {
+    $: 'nginx substitutes variables in paths, so a request could choose the path',
+  });
+
+/**
+ * An `include` path. nginx reads a path holding `*`, `?` or `[` as a glob pattern: it includes
+ * every matching file, or none at all without an error.
+ */
+const nginxIncludePath = () =>
+  safeString('nginx', `${NGINX_QUOTED_FORBIDDEN}$*?[`, {
+    $: 'nginx substitutes variables in paths, so a request could choose the path',
+    '*': 'nginx reads the path as a glob pattern and includes other files, or none',
+    '?': 'nginx reads the path as a glob pattern and includes other files, or none',
+    '[': 'nginx reads the path as a glob pattern and includes other files, or none',
+  });
+
+/**
+ * Variables a `scriptFilename` or `params` value may reference: what nginx derives from its own
+ * configuration, the connection or the normalized request path. Variables a client sets freely
+ * (`$http_*`, `$arg_*`, `$cookie_*`, `$args`, `$request_uri`, ...) are refused, since a value
+ * built from them lets each request choose the script, a path or a PHP setting.
+ */
+export const NGINX_EXPRESSION_VARIABLES = [
+  'document_root',
+  'realpath_root',
+  'fastcgi_script_name',
+  'fastcgi_path_info',
+  'document_uri',
+  'uri',
+  'request_method',
+  'scheme',
+  'https',
+  'host',
+  'server_name',
+  'server_addr',
+  'server_port',
+  'server_protocol',
+  'remote_addr',
+  'remote_port',
+  'request_id',
+  'nginx_version',
+] as const;
+const EXPRESSION_VARIABLES: ReadonlySet<string> = new Set(NGINX_EXPRESSION_VARIABLES);
+
+/**
+ * The first variable reference of an nginx value that is not allowed, as written (`$http_x`,
+ * `${arg_a}`, or a bare `$`), following nginx's script compiler: `$` then `{NAME}` or a run of
+ * letters, digits and `_`.
+ */
+function disallowedVariable(value: string): string | undefined {
+  for (let at = value.indexOf('$'); at !== -1; at = value.indexOf('$', at + 1)) {
+    const braced = value[at + 1] === '{';
+    const match = braced
+      ? /^\$\{([A-Za-z0-9_]*)\}/.exec(value.slice(at))
+      : /^\$([A-Za-z0-9_]*)/.exec(value.slice(at));
+    const name = match?.[1] ?? '';
+    if (name === '' || !EXPRESSION_VARIABLES.has(name))
+      return match ? match[0] : value.slice(at, at + 2);
+  }
+  return undefined;
+}
+
+/**
+ * A value nginx evaluates (`fastcgi_param`): nginx variables may be used, only those listed in
+ * `NGINX_EXPRESSION_VARIABLES`.
+ */
+const nginxExpression = () =>
+  nginxString().superRefine((value, ctx) => {
+    const variable = disallowedVariable(value);
+    if (variable !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must not reference '${variable}': nginx substitutes it on every request; allowed variables are ${NGINX_EXPRESSION_VARIABLES.map((v) => `$${v}`).join(', ')} (nginx has no escape for a literal '$')`,
+      });
+    }
+  });
+
+/**
  * A regular expression rendered between double quotes. Backslashes are needed (`\.php$`), but
  * nginx turns `\"`, `\'`, `\\`, `\t`, `\r` and `\n` into other characters while reading the
  * file, so those pairs and a trailing backslash are refused.
@@ -51,7 +134,7 @@ const nginxRegex = () =>
   });
 
 /** An absolute UNIX socket path as nginx's `unix:` URLs take it. */
-const socketPathSchema = nginxString()
+const socketPathSchema = nginxPath()
   .refine((p) => p.startsWith('/'), 'must be an absolute path')
   .refine(
     (p) => Buffer.byteLength(p) <= UNIX_PATH_MAX_BYTES,
@@ -89,11 +172,15 @@ const allowAddressSchema = z
 
 /**
  * A path FPM accepts for `pm.status_path` and `ping.path`: starts with `/`, then only letters,
- * digits and `/_-.~`. nginx matches it exactly (`location = PATH`).
+ * digits and `/_-.~`, already normalized. nginx matches it exactly (`location = PATH`).
  */
 const fpmPathSchema = z
   .string()
-  .regex(/^\/[A-Za-z0-9/_\-.~]*$/, "must start with '/' and contain only [alphanum]/_-.~");
+  .regex(/^\/[A-Za-z0-9/_\-.~]*$/, "must start with '/' and contain only [alphanum]/_-.~")
+  .refine(
+    (p) => !/\/\/|\/\.\.?(?:\/|$)/.test(p),
+    "must not contain '//', '/./' or '/../' (nginx matches the normalized URI, so such a location is never reached)",
+  );
 
 /** A status or ping location: the path FPM answers on and who may reach it. */
 export const nginxRestrictedLocationSchema = z.strictObject({
@@ -116,7 +203,11 @@ const paramNameSchema = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be letters, digits and underscores');
 
 /** A `fastcgi_param` value; empty is allowed (`HTTP_PROXY ""` clears a header). */
-const paramValueSchema = z.union([z.literal(''), nginxString()]);
+const paramValueSchema = z.string().superRefine((value, ctx) => {
+  if (value === '') return;
+  const result = nginxExpression().safeParse(value);
+  if (!result.success) ctx.addIssue({ code: 'custom', message: result.error.issues[0]!.message });
+});
 
 /** The nginx side of one FPM pool. Times in seconds, sizes in bytes. */
 export const nginxFastcgiSchema = z
@@ -145,13 +236,22 @@ export const nginxFastcgiSchema = z
     splitPathInfo: nginxRegex().optional(),
     /** Answer 404 for scripts that do not exist instead of passing them to FPM. @default true */
     tryFilesGuard: z.boolean().default(true),
-    /** `SCRIPT_FILENAME`. @default '$document_root$fastcgi_script_name' */
-    scriptFilename: nginxString().default('$document_root$fastcgi_script_name'),
+    /**
+     * `SCRIPT_FILENAME`, an nginx value: it may use the variables of
+     * `NGINX_EXPRESSION_VARIABLES`, no others. @default '$document_root$fastcgi_script_name'
+     */
+    scriptFilename: nginxExpression().default('$document_root$fastcgi_script_name'),
     /** Write the standard CGI parameters (QUERY_STRING, REQUEST_METHOD, ...). @default true */
     standardParams: z.boolean().default(true),
-    /** A file of `fastcgi_param` lines to `include` first, e.g. `fastcgi_params`. */
-    include: nginxString().optional(),
-    /** Extra or overriding parameters, by name. */
+    /**
+     * A file of `fastcgi_param` lines to `include` first, e.g. `fastcgi_params`; without `$`
+     * and the glob characters `*`, `?`, `[`.
+     */
+    include: nginxIncludePath().optional(),
+    /**
+     * Extra or overriding parameters, by name. Values are nginx values: they may use the
+     * variables of `NGINX_EXPRESSION_VARIABLES`, no others.
+     */
     params: z.record(paramNameSchema, paramValueSchema).default({}),
     connectTimeoutSeconds: seconds(1).optional(),
     sendTimeoutSeconds: seconds(1).optional(),
@@ -417,21 +517,21 @@ export const nginxConfOptionsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.*~-][A-Za-z0-9_.*-]*$/, 'must be a host name pattern')
     .default('_'),
-  /** `root` of the server: where the PHP scripts are. */
-  documentRoot: nginxString(),
+  /** `root` of the server: where the PHP scripts are. Paths here never hold `$`. */
+  documentRoot: nginxPath(),
   /** `user` of the worker processes; omitted when absent. */
   user: z
     .string()
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'must be a user name')
     .optional(),
   /** `pid` file; relative paths are under nginx's prefix. */
-  pidPath: nginxString().optional(),
+  pidPath: nginxPath().optional(),
   /** `error_log` file. */
-  errorLogPath: nginxString().optional(),
+  errorLogPath: nginxPath().optional(),
   /** `access_log` file, or `'off'`. @default 'off' */
-  accessLogPath: nginxString().default('off'),
+  accessLogPath: nginxPath().default('off'),
   /** Directory for the `*_temp_path` directories (it must exist); nginx's built-in paths when absent. */
-  tempDir: nginxString().optional(),
+  tempDir: nginxPath().optional(),
   /** `daemon off;` for running in the foreground. @default true */
   daemon: z.boolean().default(true),
 });

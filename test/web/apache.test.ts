@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError } from '../../src/errors.js';
+import { quoteApacheArgument } from '../../src/web/apache.js';
 import {
   type ApacheProxyFcgiInput,
   apacheWorkerUrl,
@@ -14,7 +15,7 @@ describe('renderApacheProxyFcgi', () => {
     const r = renderApacheProxyFcgi(UNIX);
     expect(r.handler).toBe(
       [
-        '<FilesMatch "\\.php$">',
+        '<FilesMatch "\\\\.php$">',
         '    <If "-f %{REQUEST_FILENAME}">',
         '        SetHandler "proxy:unix:/run/php/www.sock|fcgi://localhost"',
         '    </If>',
@@ -83,6 +84,15 @@ describe('renderApacheProxyFcgi', () => {
     ],
     ['a > in the socket path', { backend: { socketPath: '/run/a>.sock' } }, 'backend.socketPath'],
     ['a | in the socket path', { backend: { socketPath: '/run/a|b' } }, 'backend.socketPath'],
+    ['a ? in the socket path', { backend: { socketPath: '/run/a?b' } }, 'backend.socketPath'],
+    ['a # in the socket path', { backend: { socketPath: '/run/a#b' } }, 'backend.socketPath'],
+    ['a % in the socket path', { backend: { socketPath: '/run/%61' } }, 'backend.socketPath'],
+    ['a space in the socket path', { backend: { socketPath: '/run/a b' } }, 'backend.socketPath'],
+    [
+      'a leading // in the socket path',
+      { backend: { socketPath: '//run/a' } },
+      'backend.socketPath',
+    ],
     ['a Define reference', { backend: { socketPath: '/run/${X}.sock' } }, 'backend.socketPath'],
     ['a newline in the regex', { ...UNIX, filesMatch: '\\.php$\n</FilesMatch>' }, 'filesMatch'],
     ['a trailing backslash', { ...UNIX, filesMatch: '\\.php\\' }, 'filesMatch'],
@@ -141,5 +151,16 @@ describe('renderApacheProxyFcgi', () => {
       mpmEvent: { serverLimit: 16, threadsPerChild: 25, maxRequestWorkers: 400 },
     });
     expect(r.mpm).toContain('MaxRequestWorkers 400');
+  });
+});
+
+describe('quoteApacheArgument', () => {
+  it('doubles backslashes and escapes quotes, as ap_getword_conf reads them back', () => {
+    expect(quoteApacheArgument('^t\\\\.php$')).toBe('"^t\\\\\\\\.php$"');
+    expect(quoteApacheArgument('a"b\\')).toBe('"a\\"b\\\\"');
+    expect(
+      renderApacheProxyFcgi({ backend: { socketPath: '/run/a.sock' }, filesMatch: '^a"b$' })
+        .handler,
+    ).toContain('<FilesMatch "^a\\"b$">');
   });
 });

@@ -70,7 +70,10 @@ export function nginxStatements(text: string): Statement[] {
   return out;
 }
 
-/** Arguments of one Apache line as ap_getword_conf reads them (quotes, `\"` escapes). */
+/**
+ * Arguments of one Apache line as ap_getword_conf reads them: inside quotes `\\` is one
+ * backslash and a backslash before the quote is the quote; other backslashes stay.
+ */
 function apacheWords(line: string): string[] {
   const words: string[] = [];
   let i = 0;
@@ -82,8 +85,8 @@ function apacheWords(line: string): string[] {
       let value = '';
       i++;
       while (i < line.length && line[i] !== quote) {
-        if (line[i] === '\\' && line[i + 1] === quote) {
-          value += quote;
+        if (line[i] === '\\' && (line[i + 1] === quote || line[i + 1] === '\\')) {
+          value += line[i + 1];
           i += 2;
         } else {
           value += line[i];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError } from '../../src/errors.js';
 import {
   formatNginxSize,
+  NGINX_EXPRESSION_VARIABLES,
   type NginxFastcgiInput,
   nginxFastcgiSchema,
   renderNginxConf,
@@ -251,6 +252,28 @@ describe('renderNginxFastcgi', () => {
       'bufferSizeBytes',
     ],
     ['unknown key', { ...SOCKET, fastcgiReadTimeout: 5 }, '(settings)'],
+    [
+      'a $ in a socket path',
+      { upstream: { servers: [{ socketPath: '/run/$x.sock' }] } },
+      'upstream.servers[0].socketPath',
+    ],
+    ['a glob * in include', { ...SOCKET, include: '/etc/nginx/*.conf' }, 'include'],
+    ['a glob ? in include', { ...SOCKET, include: '/etc/nginx/p?.conf' }, 'include'],
+    ['a glob [ in include', { ...SOCKET, include: '/etc/nginx/p[1].conf' }, 'include'],
+    [
+      'a request header in scriptFilename',
+      { ...SOCKET, scriptFilename: '/srv/$http_x' },
+      'scriptFilename',
+    ],
+    ['an argument in a parameter', { ...SOCKET, params: { A: '${arg_a}' } }, 'params.A'],
+    ['a bare $ in a parameter', { ...SOCKET, params: { A: 'pa$' } }, 'params.A'],
+    ['a regex capture in a parameter', { ...SOCKET, params: { A: '$1' } }, 'params.A'],
+    [
+      'an unnormalized status path',
+      { ...SOCKET, status: { path: '/a/../s', allow: ['::1'] } },
+      'status.path',
+    ],
+    ['a // ping path', { ...SOCKET, ping: { path: '//ping', allow: ['::1'] } }, 'ping.path'],
   ])('rejects %s naming %s', (_, settings, option) => {
     let error: unknown;
     try {
@@ -298,5 +321,22 @@ describe('renderNginxConf', () => {
     expect(() => renderNginxConf(SOCKET, { documentRoot: '/srv/"www' })).toThrow(
       expect.objectContaining({ option: 'options.documentRoot' }),
     );
+  });
+});
+
+describe('nginx values with variables', () => {
+  it('keeps the variables of NGINX_EXPRESSION_VARIABLES, in both spellings', () => {
+    const parts = renderNginxFastcgi({
+      ...SOCKET,
+      scriptFilename: '$realpath_root${fastcgi_script_name}',
+      params: { SITE: '$host' },
+    });
+    expect(parts.phpLocation).toContain(
+      'fastcgi_param SCRIPT_FILENAME "$realpath_root${fastcgi_script_name}";',
+    );
+    expect(parts.phpLocation).toContain('fastcgi_param SITE "$host";');
+    for (const name of NGINX_EXPRESSION_VARIABLES) {
+      expect(() => renderNginxFastcgi({ ...SOCKET, params: { A: `$${name}` } })).not.toThrow();
+    }
   });
 });

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRoot, requireBinary } from '../support/integration.js';
-import { run } from '../support/process.js';
+import { isRoot, nginxBinary, requireBinary } from '../support/integration.js';
+import { type Daemon, freePort, run, startDaemon, waitForSockets } from '../support/process.js';
 
 export const apacheBinary = () => requireBinary('apache2', 'apache2');
 export const phpCliBinary = () => requireBinary('php8.2', 'php8.2-cli');
@@ -115,4 +116,147 @@ export async function phpIniGet(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What `httpGet` returns. */
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * GET `path` (already percent-encoded) from 127.0.0.1:`port` on a fresh connection, with extra
+ * headers such as `host`; status -1 when the request fails.
+ */
+export function httpGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<HttpReply> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    req.setTimeout(20_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve({ status: -1, headers: {}, body: String(e) }));
+    req.end();
+  });
+}
+
+/** Percent-encodes every byte of `text` that is neither unreserved (RFC 3986) nor `/`. */
+export function encodePathBytes(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text)) {
+    const ch = String.fromCharCode(byte);
+    out += /[A-Za-z0-9._~/-]/.test(ch)
+      ? ch
+      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export interface StartedServer {
+  dir: string;
+  port: number;
+  errorLog(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const SERVER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+
+async function waitStarted(
+  daemon: Daemon,
+  port: number,
+  errorLog: string,
+  what: string,
+): Promise<void> {
+  try {
+    await waitForSockets(
+      [{ host: '127.0.0.1', port }],
+      20_000,
+      () => daemon.child.exitCode === null,
+    );
+  } catch (error) {
+    const log = await readFile(errorLog, 'utf8').catch(() => '');
+    await daemon.stop('SIGKILL');
+    throw new Error(
+      `${what} did not start: ${(error as Error).message}\n${daemon.output()}\n${log}`,
+    );
+  }
+}
+
+/**
+ * Starts nginx in the foreground on a complete configuration made by `conf(dir, port)` (nginx's
+ * prefix is `dir`, a fresh temporary directory also given to `conf`); stopped by pid.
+ */
+export async function startNginxConf(
+  conf: (dir: string, port: number) => string,
+): Promise<StartedServer> {
+  const binary = nginxBinary().path;
+  if (!binary) throw new Error('nginx is not installed');
+  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-nginxc-'));
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const confPath = join(dir, 'nginx.conf');
+  const errorLog = join(dir, 'startup-error.log');
+  await writeFile(confPath, conf(dir, port));
+  const daemon = startDaemon(binary, ['-p', `${dir}/`, '-c', confPath, '-e', errorLog], {
+    cwd: dir,
+    env: SERVER_ENV,
+  });
+  await waitStarted(daemon, port, errorLog, 'nginx');
+  return {
+    dir,
+    port,
+    errorLog: () => readFile(errorLog, 'utf8'),
+    async stop() {
+      await daemon.stop('SIGQUIT', 5000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Starts apache2 in the foreground with `apacheConf(dir, body, ...)` (`@PORT@` in `body` is the
+ * port chosen); stopped by pid.
+ */
+export async function startApache(
+  body: string,
+  options: { documentRoot?: string } = {},
+): Promise<StartedServer> {
+  const binary = apacheBinary().path;
+  if (!binary) throw new Error('apache2 is not installed');
+  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-apache-'));
+  const port = await freePort();
+  const confPath = join(dir, 'httpd.conf');
+  await writeFile(
+    confPath,
+    apacheConf(dir, body.replaceAll('@PORT@', String(port)), { port, ...options }),
+  );
+  const daemon = startDaemon(binary, ['-d', dir, '-f', confPath, '-DFOREGROUND'], {
+    cwd: dir,
+    env: SERVER_ENV,
+  });
+  await waitStarted(daemon, port, join(dir, 'error.log'), 'apache2');
+  return {
+    dir,
+    port,
+    errorLog: () => readFile(join(dir, 'error.log'), 'utf8'),
+    async stop() {
+      await daemon.stop('SIGTERM', 10_000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

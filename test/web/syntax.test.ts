@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isIpAddress, isIpOrCidr } from '../../src/web/syntax.js';
+import {
+  renderApacheProxyFcgi,
+  renderNginxConf,
+  renderNginxFastcgi,
+  renderPhpIni,
+} from '../../src/web/index.js';
+import { isIpAddress, isIpOrCidr, unwritableChar } from '../../src/web/syntax.js';
 
 describe('isIpAddress / isIpOrCidr', () => {
   it.each([
@@ -44,5 +50,59 @@ describe('isIpAddress / isIpOrCidr', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('unwritableChar: what no renderer writes', () => {
+  it.each([
+    ['\uD800', /lone surrogate U\+D800/],
+    ['a\uDFFFb', /lone surrogate U\+DFFF/],
+    ['\n', /a newline/],
+    ['\u007f', /control character U\+007F/],
+    ['\u0085', /control character U\+0085/],
+    ['\u009b', /control character U\+009B/],
+    ['\u2028', /line separator U\+2028/],
+    ['\u2029', /line separator U\+2029/],
+  ])('refuses %j', (value, rule) => {
+    expect(unwritableChar(value)).toMatch(rule);
+  });
+
+  it.each(['\u{1F600}', 'é', '\u00a0', 'a b', '\uFFFD'])('accepts %j', (value) => {
+    expect(unwritableChar(value)).toBeUndefined();
+  });
+
+  it('refuses exactly the strings that do not survive UTF-8, among other things', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 8 }), (value) => {
+        const survives = Buffer.from(value, 'utf8').toString('utf8') === value;
+        if (!survives) expect(unwritableChar(value)).toMatch(/lone surrogate/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('every renderer refuses them, naming the field', () => {
+    for (const bad of ['\uD800', '\u2028', '\u0085']) {
+      expect(() =>
+        renderNginxConf(
+          { upstream: { servers: [{ socketPath: '/run/a.sock' }] } },
+          {
+            documentRoot: `/srv/${bad}`,
+          },
+        ),
+      ).toThrow(expect.objectContaining({ option: 'options.documentRoot' }));
+      expect(() =>
+        renderNginxFastcgi({
+          upstream: { servers: [{ socketPath: '/run/a.sock' }] },
+          params: { X: bad },
+        }),
+      ).toThrow(expect.objectContaining({ option: 'params.X' }));
+      expect(() =>
+        renderApacheProxyFcgi({ backend: { socketPath: '/run/a.sock' }, filesMatch: `a${bad}` }),
+      ).toThrow(expect.objectContaining({ option: 'filesMatch' }));
+      expect(() => renderPhpIni({ opcache: { preload: `/srv/${bad}` } })).toThrow(
+        expect.objectContaining({ option: 'opcache.preload', code: 'FPMKIT_INVALID_OPTION' }),
+      );
+    }
   });
 });
