@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runStatus } from '../../src/cli/status.js';
 import { encodeRecord, FastCGIClient, RecordType } from '../../src/fastcgi/index.js';
 import {
   diffStatus,
@@ -131,16 +132,17 @@ describe('watch arithmetic over pages without slow requests', () => {
   });
 });
 
-describe('fetchStatus from a scripted peer serving the 2011 layout', () => {
+describe('a scripted peer serving the 2011 layout', () => {
   let server: Server | undefined;
   afterEach(async () => {
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
     server = undefined;
   });
 
-  it('reads the text page of an FPM built without listen-queue support', async () => {
+  /** Serves the static pool's full text page without `removals`, as FPM's 2011 source sent it. */
+  async function serveOlderTextPage(removals: readonly Removal[]): Promise<string> {
     const fixture = loadStatusFixtures().find((f) => f.name === 'static/plain-full.txt')!;
-    const body = olderLayout(fixture.body, 'text', ['slow', 'queue']);
+    const body = olderLayout(fixture.body, 'text', removals);
     // The 2011 source sent `Content-Type: text/plain` and no charset.
     const stdout = Buffer.from(
       `Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\nCache-Control: no-cache, no-store, must-revalidate, max-age=0\r\nContent-Type: text/plain\r\n\r\n${body}`,
@@ -157,14 +159,38 @@ describe('fetchStatus from a scripted peer serving the 2011 layout', () => {
       socket.on('error', () => {});
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as { port: number };
-    const status = await fetchStatus(`127.0.0.1:${port}`, { format: 'text', full: true });
+    return `127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it('fetchStatus reads the text page of an FPM built without listen-queue support', async () => {
+    const target = await serveOlderTextPage(['slow', 'queue']);
+    const status = await fetchStatus(target, { format: 'text', full: true });
     expect(status.pool).toBe('static');
     expect(status.slowRequests).toBeUndefined();
     expect(status.listenQueue).toBeUndefined();
     expect(status.listenQueueMeasured).toBe(false);
     expect(status.processes?.length).toBeGreaterThan(0);
     expect(status.processes!.every((p) => typeof p.lastRequestCpuPercent === 'number')).toBe(true);
+  });
+
+  it('fpmkit status says what the page lacks instead of printing undefined', async () => {
+    const target = await serveOlderTextPage(['slow', 'queue']);
+    let out = '';
+    const code = await runStatus([target, '--format', 'text'], {
+      stdout: (t) => {
+        out += t;
+      },
+      stderr: (t) => {
+        out += t;
+      },
+      isTTY: false,
+      env: {},
+    });
+    console.log(out);
+    expect(code).toBe(0);
+    expect(out).not.toMatch(/undefined|NaN/);
+    expect(out).toMatch(/^listen queue +not reported by this FPM build$/m);
+    expect(out).toMatch(/^slow requests +not reported by this FPM version$/m);
   });
 });
 
