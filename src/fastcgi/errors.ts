@@ -46,7 +46,7 @@ export class FastCGIRequestRejectedError extends FpmkitError {
   }
 }
 
-/** True when `bytes` start the way an HTTP server's answer does (`HTTP/1.1 400 Bad Request`). */
+/** @internal True when `bytes` start the way an HTTP server's answer does (`HTTP/1.1 400 ...`). */
 export function looksLikeHttp(bytes: Uint8Array): boolean {
   // 'H' 'T' 'T' 'P' '/': the first byte, 72, is what a FastCGI reader takes for the version.
   return (
@@ -58,7 +58,7 @@ export function looksLikeHttp(bytes: Uint8Array): boolean {
   );
 }
 
-/** The first line of `bytes` as printable ASCII, at most 80 characters, for messages. */
+/** @internal The first line of `bytes` as printable ASCII, at most 80 characters, for messages. */
 export function firstLinePreview(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length && out.length < 80; i++) {
