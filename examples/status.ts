@@ -20,6 +20,9 @@ export interface StatusReportOptions {
 }
 
 function describeQueue(s: FpmStatus): string {
+  if (s.listenQueue === undefined) {
+    return 'listen queue: not reported (this FPM was built without listen-queue support)';
+  }
   if (!s.listenQueueMeasured) {
     return 'listen queue: not measured (FPM reports 0 for UNIX sockets; read the kernel queue instead)';
   }
@@ -41,7 +44,8 @@ export async function statusReport(
     `accepted requests: ${s.acceptedConn}`,
     `processes: ${s.activeProcesses} active, ${s.idleProcesses} idle, ${s.totalProcesses} total; max active ${s.maxActiveProcesses}; max children reached ${s.maxChildrenReached} times`,
     describeQueue(s),
-    `slow requests: ${s.slowRequests}`,
+    // Absent (not 0) on pages of FPM releases from before the counter existed.
+    `slow requests: ${s.slowRequests ?? 'not reported by this FPM'}`,
   ];
   if (s.memoryPeakBytes !== undefined) {
     lines.push(`memory peak: ${(s.memoryPeakBytes / 1048576).toFixed(1)} MiB`);

@@ -26,7 +26,7 @@ export function formatSample(s: StatusSample): string {
   const busy = `${s.status.activeProcesses}/${s.status.totalProcesses} busy`;
   if (s.restarted) return `${time}  restart: FPM was reloaded, rates start again  ${busy}`;
   if (s.rates === undefined) return `${time}  first sample  ${busy}  queue ${queue}`;
-  return `${time}  ${s.rates.acceptedConnPerSecond.toFixed(1).padStart(7)} req/s  ${busy}  queue ${queue}  +${s.increments!.slowRequests} slow  +${s.increments!.maxChildrenReached} max-children`;
+  return `${time}  ${s.rates.acceptedConnPerSecond.toFixed(1).padStart(7)} req/s  ${busy}  queue ${queue}  +${s.increments!.slowRequests ?? '-'} slow  +${s.increments!.maxChildrenReached} max-children`;
 }
 
 /** Watches `target`, calling `print` with one line per sample, until `count` or `signal`. */

@@ -74,14 +74,17 @@ function formatStatus(s: FpmStatus, kernelQueued: number | undefined, style: Sty
       'listen queue',
       s.listenQueueMeasured
         ? `${s.listenQueue} (max ${s.maxListenQueue}, len ${s.listenQueueLen})`
-        : `not measured by FPM for a UNIX socket${kernelQueued === undefined ? '' : `; kernel queue now ${kernelQueued}`}`,
+        : `${s.listenQueue === undefined ? 'not reported by this FPM build' : 'not measured by FPM for a UNIX socket'}${kernelQueued === undefined ? '' : `; kernel queue now ${kernelQueued}`}`,
     ],
     [
       'processes',
       `${s.activeProcesses} active, ${s.idleProcesses} idle, ${s.totalProcesses} total (max active ${s.maxActiveProcesses})`,
     ],
     ['max children reached', String(s.maxChildrenReached)],
-    ['slow requests', String(s.slowRequests)],
+    [
+      'slow requests',
+      s.slowRequests === undefined ? 'not reported by this FPM version' : String(s.slowRequests),
+    ],
   ];
   if (s.memoryPeakBytes !== undefined) rows.push(['memory peak', `${s.memoryPeakBytes} bytes`]);
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -18,11 +18,15 @@ export interface CgiResponse {
 export const MAX_CGI_HEADER_BYTES = 64 * 1024;
 
 /**
- * Where the header block ends: the index of the newline that ends the last header line (0 when
- * there are no headers), or -1 when there is no empty line within the limit. The body starts
- * after the empty line, which {@link bodyStartAfter} finds.
+ * Where the header block ends: the index of the newline that ends the last header line, 0 when
+ * there are no headers (STDOUT starts with the empty line), or -1 when there is no empty line
+ * within the limit. The body starts after the empty line, which {@link bodyStartAfter} finds.
  */
 function headerEnd(stdout: Buffer): number {
+  // An empty header block: PHP's CGI and FPM SAPIs write a bare CRLF before the body when a
+  // script sent no header at all (`default_mimetype` empty and every header removed). RFC 3875
+  // section 6.2 requires a header, but web servers serve it as 200, and so does this parser.
+  if (stdout[0] === 0x0d && stdout[1] === 0x0a) return 0;
   const limit = Math.min(stdout.length, MAX_CGI_HEADER_BYTES + 4);
   // Headers end at the first empty line; FPM writes CRLF, scripts may write bare LF.
   for (let i = 0; i < limit; i++) {
@@ -53,7 +57,7 @@ export function memoBodyStart(buf: Buffer, start: number, end: number, block: Bu
 }
 
 function bodyStartAfter(stdout: Buffer, end: number): number {
-  if (end === 0) return 1;
+  if (end === 0) return stdout[0] === 0x0d ? 2 : 1;
   return stdout[end + 1] === 0x0a ? end + 2 : end + 3;
 }
 
@@ -82,7 +86,9 @@ function hasCapital(text: string): boolean {
  * File not found.
  * ```
  *
- * Throws `FastCGIProtocolError` when there is no header block or a line is not `Name: value`.
+ * An empty header block (STDOUT starting with the empty line) is a response without headers:
+ * status 200, no headers. Throws `FastCGIProtocolError` when there is no empty line at all or a
+ * line is not `Name: value`.
  */
 export function parseCgiResponse(stdout: Buffer): CgiResponse {
   return parseCgi(stdout, []);

@@ -12,7 +12,7 @@ import {
   FpmkitInvalidOptionError,
 } from '../errors.js';
 import { type CgiMemo, memoBodyStart, parseCgi } from './cgi.js';
-import { FastCGIRequestRejectedError } from './errors.js';
+import { FastCGIHttpPeerError, FastCGIRequestRejectedError } from './errors.js';
 import {
   decodeNameValuePairs,
   encodeNameValuePairs,
@@ -55,7 +55,23 @@ export interface FastCGIClientOptions {
   keepAlive?: boolean;
   /** Most requests in flight at once on this client; more wait in FIFO order. @default 16 */
   maxConcurrency?: number;
+  /**
+   * Bound on a whole `getValues()` call, replacing `totalTimeoutMs` there; its own
+   * `timeoutMs` overrides it. Short because some servers never answer FCGI_GET_VALUES (see
+   * {@link GET_VALUES_TIMEOUT_MS}).
+   * @default 2000
+   */
+  getValuesTimeoutMs?: number;
 }
+
+/**
+ * Default bound on `getValues()`, in milliseconds. PHP-FPM answers FCGI_GET_VALUES at once (a
+ * few milliseconds on loopback), but some FastCGI servers leave it unanswered and keep the
+ * connection open (fcgiwrap 1.1, through libfcgi, answers a query naming FCGI_MPXS_CONNS or
+ * FCGI_MAX_REQS alone but never one naming FCGI_MAX_CONNS or several names), which would otherwise hold the caller for the whole read timeout. Two
+ * seconds leaves room for a loaded host without that wait.
+ */
+export const GET_VALUES_TIMEOUT_MS = 2_000;
 
 /** One request. */
 export interface FastCGIRequestOptions {
@@ -66,6 +82,17 @@ export interface FastCGIRequestOptions {
   /** Aborts the call with `FpmkitAbortError`. */
   signal?: AbortSignal | undefined;
   /** Total bound for this call, replacing `totalTimeoutMs`. */
+  timeoutMs?: number | undefined;
+}
+
+/** Options of {@link FastCGIClient.getValues}. */
+export interface GetValuesOptions {
+  /** Aborts the call with `FpmkitAbortError`. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Bound on this call in milliseconds, replacing the client's `getValuesTimeoutMs`.
+   * @default 2000 (the client's `getValuesTimeoutMs`)
+   */
   timeoutMs?: number | undefined;
 }
 
@@ -92,6 +119,7 @@ export const FASTCGI_CLIENT_DEFAULTS = {
   maxResponseBytes: 8 * 1024 * 1024,
   keepAlive: false,
   maxConcurrency: 16,
+  getValuesTimeoutMs: GET_VALUES_TIMEOUT_MS,
 } as const satisfies Required<FastCGIClientOptions>;
 
 /** setTimeout's ceiling; larger delays fire at once. */
@@ -416,7 +444,9 @@ class Exchange implements SocketOwner {
     if (now >= this.#startedAt + this.#totalMs) {
       this.fail(
         new FastCGITimeoutError(
-          `no complete response from ${this.#label} within ${this.#totalMs} ms (${bytesRead} bytes read)`,
+          this.#mode === 'values' && this.#connected && bytesRead === 0
+            ? `${this.#label} did not answer FCGI_GET_VALUES within ${this.#totalMs} ms; some FastCGI servers never answer it (fcgiwrap leaves a query naming FCGI_MAX_CONNS or several names unanswered)`
+            : `no complete response from ${this.#label} within ${this.#totalMs} ms (${bytesRead} bytes read)`,
           this.#totalMs,
           { target: this.#label, phase: 'total', bytesRead },
         ),
@@ -469,14 +499,18 @@ class Exchange implements SocketOwner {
       rest = this.#decoder.pushRanges(chunk, exchangeRecord, this);
     } catch (error) {
       this.fail(
-        error instanceof FastCGIProtocolError
-          ? new FastCGIProtocolError(`${this.#label}: ${error.message}`, {
+        error instanceof FastCGIHttpPeerError
+          ? new FastCGIHttpPeerError(Buffer.from(error.statusLine, 'latin1'), {
               target: this.#label,
-              recordType: error.recordType,
-              requestId: error.requestId,
-              offset: error.offset,
             })
-          : this.#protocolError(String(error)),
+          : error instanceof FastCGIProtocolError
+            ? new FastCGIProtocolError(`${this.#label}: ${error.message}`, {
+                target: this.#label,
+                recordType: error.recordType,
+                requestId: error.requestId,
+                offset: error.offset,
+              })
+            : this.#protocolError(String(error)),
       );
       return;
     }
@@ -811,6 +845,7 @@ export class FastCGIClient {
   readonly target: ParsedTarget;
   readonly #core: ClientCore;
   readonly #totalTimeoutMs: number;
+  readonly #getValuesTimeoutMs: number;
   readonly #keepAlive: boolean;
   readonly #maxConcurrency: number;
   #active = 0;
@@ -836,6 +871,10 @@ export class FastCGIClient {
     );
     const readTimeoutMs = checkMs('readTimeoutMs', options.readTimeoutMs ?? d.readTimeoutMs);
     this.#totalTimeoutMs = checkMs('totalTimeoutMs', options.totalTimeoutMs ?? d.totalTimeoutMs);
+    this.#getValuesTimeoutMs = checkMs(
+      'getValuesTimeoutMs',
+      options.getValuesTimeoutMs ?? d.getValuesTimeoutMs,
+    );
     const maxResponseBytes = options.maxResponseBytes ?? d.maxResponseBytes;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
       throw new FpmkitInvalidOptionError('maxResponseBytes', 'must be a non-negative integer');
@@ -957,16 +996,22 @@ export class FastCGIClient {
    * Asks the server for management variables with FCGI_GET_VALUES, e.g.
    * `['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS']`. Returns only the variables the
    * server answered (PHP-FPM knows only `FCGI_MPXS_CONNS`, which it reports as `'0'`).
+   * Bounded by `getValuesTimeoutMs` (2 s) rather than `totalTimeoutMs`: a server that leaves
+   * the record unanswered (fcgiwrap, for FCGI_MAX_CONNS or several names) fails with
+   * `FastCGITimeoutError` (phase `total`) after that time.
    */
   getValues(
     names: readonly string[],
-    options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
+    options: GetValuesOptions = {},
   ): Promise<Record<string, string>> {
     let bytes: Buffer;
     let totalMs: number;
     let signal: AbortSignal | undefined;
     try {
-      totalMs = this.#callTimeoutMs(options.timeoutMs);
+      totalMs =
+        options.timeoutMs === undefined
+          ? this.#getValuesTimeoutMs
+          : checkMs('timeoutMs', options.timeoutMs);
       signal = checkSignal(options.signal);
       if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
         throw new FpmkitInvalidOptionError('names', 'must be an array of strings');

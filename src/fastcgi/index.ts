@@ -6,8 +6,14 @@ export {
   type FastCGIClientOptions,
   type FastCGIRequestOptions,
   type FastCGIResponse,
+  GET_VALUES_TIMEOUT_MS,
+  type GetValuesOptions,
 } from './client.js';
-export { type FastCGIRejectReason, FastCGIRequestRejectedError } from './errors.js';
+export {
+  FastCGIHttpPeerError,
+  type FastCGIRejectReason,
+  FastCGIRequestRejectedError,
+} from './errors.js';
 export {
   decodeNameValuePairs,
   decodeRecords,

@@ -6,6 +6,7 @@
  * What PHP-FPM accepts in practice is in `main/fastcgi.c` of php-src.
  */
 import { FastCGIProtocolError, FpmkitInvalidOptionError } from '../errors.js';
+import { FastCGIHttpPeerError, firstLinePreview, looksLikeHttp } from './errors.js';
 
 /** The only protocol version there is. */
 export const FCGI_VERSION = 1;
@@ -489,12 +490,7 @@ export class RecordDecoder {
     const length = buf.length;
     while (length - at >= FCGI_HEADER_LENGTH) {
       const version = buf[at]!;
-      if (version !== FCGI_VERSION) {
-        throw new FastCGIProtocolError(
-          `unsupported FastCGI version ${version} in record header at byte ${this.#offset}`,
-          { offset: this.#offset, recordType: buf[at + 1], requestId: buf.readUInt16BE(at + 2) },
-        );
-      }
+      if (version !== FCGI_VERSION) throw this.#badVersion(buf, at);
       const contentLength = (buf[at + 4]! << 8) | buf[at + 5]!;
       const total = FCGI_HEADER_LENGTH + contentLength + buf[at + 6]!;
       if (length - at < total) {
@@ -519,6 +515,23 @@ export class RecordDecoder {
       this.#need = FCGI_HEADER_LENGTH;
     }
     return 0;
+  }
+
+  /**
+   * The error for a record header whose version is not 1. At the start of the stream the peer
+   * is probably not a FastCGI server at all: an HTTP server's status line gets its own error,
+   * anything else is quoted so the reader can see what answered.
+   */
+  #badVersion(buf: Buffer, at: number): FastCGIProtocolError {
+    const offset = this.#offset;
+    if (offset === 0 && at === 0 && looksLikeHttp(buf)) {
+      return new FastCGIHttpPeerError(buf.subarray(0, 256), { offset });
+    }
+    const quoted = offset === 0 && at === 0 ? ` (the peer sent '${firstLinePreview(buf)}')` : '';
+    return new FastCGIProtocolError(
+      `unsupported FastCGI version ${buf[at]} in record header at byte ${offset}${quoted}`,
+      { offset, recordType: buf[at + 1], requestId: buf.readUInt16BE(at + 2) },
+    );
   }
 
   /** Forgets any partial record (e.g. before reusing a kept-alive connection). */

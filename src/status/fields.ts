@@ -194,7 +194,6 @@ export function mapProcess(rec: Record<string, unknown>, ctx: MapContext): FpmPr
     contentLength: toCount(rec['content length'], 'contentLength', ctx, clamped),
     user: toText(rec.user, 'user', ctx),
     script: toText(rec.script, 'script', ctx),
-    lastRequestCpuPercent: toPercent(rec['last request cpu'], 'lastRequestCpuPercent', ctx),
     lastRequestMemoryBytes: toCount(
       rec['last request memory'],
       'lastRequestMemoryBytes',
@@ -202,6 +201,14 @@ export function mapProcess(rec: Record<string, unknown>, ctx: MapContext): FpmPr
       clamped,
     ),
   };
+  // Older FPM built without listen-queue support left the CPU column out of some formats.
+  if (rec['last request cpu'] !== undefined) {
+    process.lastRequestCpuPercent = toPercent(
+      rec['last request cpu'],
+      'lastRequestCpuPercent',
+      ctx,
+    );
+  }
   if (process.pid === 0) {
     // A slot FPM is still creating: no child yet, start time 0, and times counted from the
     // clock's origin (seen live: a 931-second "request" at startup). Report them as 0.
@@ -219,6 +226,35 @@ export function mapProcess(rec: Record<string, unknown>, ctx: MapContext): FpmPr
   return process;
 }
 
+/** The page keys of the listen-queue lines, which FPM prints together or not at all. */
+const QUEUE_KEYS = ['listen queue', 'max listen queue', 'listen queue len'] as const;
+
+/**
+ * The three listen-queue fields, or undefined when the page has none of them: early FPM
+ * releases printed them only when built with listen-queue support (HAVE_FPM_LQ), and left all
+ * three out elsewhere. Some but not all is a damaged page.
+ */
+function listenQueueFields(
+  rec: Record<string, unknown>,
+  ctx: MapContext,
+  clamped: Record<string, string>,
+): { listenQueue: number; maxListenQueue: number; listenQueueLen: number } | undefined {
+  const present = QUEUE_KEYS.filter((key) => rec[key] !== undefined);
+  if (present.length === 0) return undefined;
+  if (present.length < QUEUE_KEYS.length) {
+    const missing = QUEUE_KEYS.filter((key) => rec[key] === undefined);
+    throw parseError(
+      ctx,
+      `missing field '${missing[0]}': FPM prints the listen-queue lines together or not at all`,
+    );
+  }
+  return {
+    listenQueue: toCount(rec['listen queue'], 'listenQueue', ctx, clamped),
+    maxListenQueue: toCount(rec['max listen queue'], 'maxListenQueue', ctx, clamped),
+    listenQueueLen: toCount(rec['listen queue len'], 'listenQueueLen', ctx, clamped),
+  };
+}
+
 /**
  * Maps the pool record (and the process records of a `?full` page) to the model. With
  * `derivedStartTime` (OpenMetrics) the start time is computed from `start since`.
@@ -231,7 +267,7 @@ export function mapStatus(
 ): FpmStatus {
   const clamped: Record<string, string> = {};
   const startSinceSeconds = toCount(rec['start since'], 'startSinceSeconds', ctx, clamped);
-  const listenQueueLen = toCount(rec['listen queue len'], 'listenQueueLen', ctx, clamped);
+  const queue = listenQueueFields(rec, ctx, clamped);
   const status: FpmStatus = {
     pool: toText(rec.pool, 'pool', ctx),
     processManager: toText(rec['process manager'], 'processManager', ctx),
@@ -240,20 +276,26 @@ export function mapStatus(
       : toTime(rec['start time'], 'startTime', ctx, clamped),
     startSinceSeconds,
     acceptedConn: toCount(rec['accepted conn'], 'acceptedConn', ctx, clamped),
-    listenQueue: toCount(rec['listen queue'], 'listenQueue', ctx, clamped),
-    maxListenQueue: toCount(rec['max listen queue'], 'maxListenQueue', ctx, clamped),
-    listenQueueLen,
     // FPM only writes a non-zero backlog after a successful TCP_INFO read; see the model.
     listenQueueMeasured:
-      listenQueueLen > 0 && !(ctx.listen !== undefined && isUnixListen(ctx.listen)),
+      queue !== undefined &&
+      queue.listenQueueLen > 0 &&
+      !(ctx.listen !== undefined && isUnixListen(ctx.listen)),
     idleProcesses: toCount(rec['idle processes'], 'idleProcesses', ctx, clamped),
     activeProcesses: toCount(rec['active processes'], 'activeProcesses', ctx, clamped),
     totalProcesses: toCount(rec['total processes'], 'totalProcesses', ctx, clamped),
     maxActiveProcesses: toCount(rec['max active processes'], 'maxActiveProcesses', ctx, clamped),
     maxChildrenReached: toCount(rec['max children reached'], 'maxChildrenReached', ctx, clamped),
-    slowRequests: toCount(rec['slow requests'], 'slowRequests', ctx, clamped),
     format: ctx.format,
   };
+  if (queue !== undefined) {
+    status.listenQueue = queue.listenQueue;
+    status.maxListenQueue = queue.maxListenQueue;
+    status.listenQueueLen = queue.listenQueueLen;
+  }
+  if (rec['slow requests'] !== undefined) {
+    status.slowRequests = toCount(rec['slow requests'], 'slowRequests', ctx, clamped);
+  }
   if (rec['memory peak'] !== undefined) {
     status.memoryPeakBytes = toCount(rec['memory peak'], 'memoryPeakBytes', ctx, clamped);
   }

@@ -7,12 +7,13 @@ import { mapContext, type ParseFormatOptions } from './options.js';
  * Searching for it (rather than for the first quote) lets a `"` or `\` inside a user name or
  * script path stay part of it. Older FPM (before 8.2.7) also wrote the query string raw.
  */
-const END_MARKERS: Record<string, string> = {
-  pool: '","process manager":',
-  'request method': '","request uri":',
-  'request uri': '","content length":',
-  user: '","script":',
-  script: '","last request cpu":',
+const END_MARKERS: Record<string, readonly string[]> = {
+  pool: ['","process manager":'],
+  'request method': ['","request uri":'],
+  'request uri': ['","content length":'],
+  user: ['","script":'],
+  // Pages of early FPM built without listen-queue support have no CPU field after the script.
+  script: ['","last request cpu":', '","last request memory":'],
 };
 /**
  * How far to look for an end marker: FPM's scoreboard holds at most 255 bytes of script, 31 of
@@ -196,13 +197,18 @@ class LenientScanner {
 
   private string(key: string | undefined): string {
     const start = this.pos + 1;
-    const marker = key === undefined ? undefined : END_MARKERS[key];
+    const markers = key === undefined ? undefined : END_MARKERS[key];
     let quote = -1;
-    if (marker !== undefined) {
-      const at = this.text
-        .slice(start, start + MARKER_WINDOW_CHARS + marker.length)
-        .indexOf(marker);
-      if (at >= 0) quote = start + at;
+    if (markers !== undefined) {
+      for (const marker of markers) {
+        const at = this.text
+          .slice(start, start + MARKER_WINDOW_CHARS + marker.length)
+          .indexOf(marker);
+        if (at >= 0) {
+          quote = start + at;
+          break;
+        }
+      }
     }
     if (quote < 0) quote = this.closingQuote(start);
     const content = this.text.slice(start, quote);

@@ -91,8 +91,12 @@ export const fpmProcessSchema = z.object({
   user: z.string(),
   /** SCRIPT_FILENAME as PHP translated it, `-` when none (the status page itself). */
   script: z.string(),
-  /** Percent of one CPU over the last request; FPM prints 0 unless the state is Idle. */
-  lastRequestCpuPercent: z.number().nonnegative(),
+  /**
+   * Percent of one CPU over the last request; FPM prints 0 unless the state is Idle. Absent (not
+   * 0) when the page has no `last request cpu` column: early FPM releases (PHP 5.3 era) left
+   * it out of the HTML, XML and JSON pages of builds without listen-queue support.
+   */
+  lastRequestCpuPercent: z.number().nonnegative().optional(),
   /** Peak allocator memory of the last request; FPM prints 0 unless the state is Idle. */
   lastRequestMemoryBytes: count,
   /** Present only when a field was clamped: field name → the digits FPM printed. */
@@ -114,16 +118,22 @@ export const fpmStatusSchema = z.object({
   startSinceSeconds: count,
   /** Requests accepted (keep-alive requests, status and ping requests included). */
   acceptedConn: count,
-  /** Connections in the accept queue at the last 1 Hz sample. 0 and meaningless when `listenQueueMeasured` is false. */
-  listenQueue: count,
-  /** Highest `listenQueue` sample since (re)start. 0 and meaningless when not measured. */
-  maxListenQueue: count,
-  /** Effective backlog of the listening socket. 0 and meaningless when not measured. */
-  listenQueueLen: count,
+  /**
+   * Connections in the accept queue at the last 1 Hz sample. 0 and meaningless when
+   * `listenQueueMeasured` is false. Absent (not 0) when the page has no listen-queue lines:
+   * early FPM releases (PHP 5.3 era) built without listen-queue support (HAVE_FPM_LQ 0, e.g.
+   * on macOS and some BSDs) printed none of the three; see docs/status.md.
+   */
+  listenQueue: count.optional(),
+  /** Highest `listenQueue` sample since (re)start. 0 and meaningless when not measured; absent with `listenQueue`. */
+  maxListenQueue: count.optional(),
+  /** Effective backlog of the listening socket. 0 and meaningless when not measured; absent with `listenQueue`. */
+  listenQueueLen: count.optional(),
   /**
    * False when FPM did not measure the listen queue: UNIX-socket pools (FPM samples TCP_INFO,
-   * which only TCP listeners have) and platforms without TCP_INFO. Then the three listen-queue
-   * fields hold FPM's structural 0, not an observation; read the kernel queue instead.
+   * which only TCP listeners have), platforms without TCP_INFO, and pages without the
+   * listen-queue lines. Then the three listen-queue fields hold FPM's structural 0 (or are
+   * absent), not an observation; read the kernel queue instead.
    */
   listenQueueMeasured: z.boolean(),
   idleProcesses: count,
@@ -133,7 +143,11 @@ export const fpmStatusSchema = z.object({
   maxActiveProcesses: count,
   /** Never moves for pm = static. */
   maxChildrenReached: count,
-  slowRequests: count,
+  /**
+   * Requests that hit `request_slowlog_timeout`. Absent (not 0) on pages of FPM releases from
+   * before the counter existed (added in 2012), which print no `slow requests` line.
+   */
+  slowRequests: count.optional(),
   /** FPM 8.4 and later only; absent on older versions. */
   memoryPeakBytes: count.optional(),
   /** Present when the page was fetched with `full` (never on OpenMetrics pages). */

@@ -13,11 +13,15 @@ import {
 } from './fetch.js';
 import type { FpmStatus, StatusFormat } from './model.js';
 
-/** Counters that only grow while FPM runs; a fall means the scoreboard was recreated. */
+/**
+ * Counters that only grow while FPM runs; a fall means the scoreboard was recreated.
+ * `slowRequests` is missing from the pages of FPM releases that predate it.
+ */
 const COUNTERS = ['acceptedConn', 'maxChildrenReached', 'slowRequests'] as const;
-type Counter = (typeof COUNTERS)[number];
 /** High-water marks: they also only grow until a restart or reload. */
 const HIGH_WATER = ['maxActiveProcesses', 'maxListenQueue'] as const;
+/** Fields a page may leave out; one present on one page and absent on the next means another FPM. */
+const OPTIONAL_FIELDS = ['slowRequests', 'maxListenQueue'] as const;
 /** Start times read from the page are whole seconds; derived ones (OpenMetrics) can jitter by one. */
 const START_TIME_TOLERANCE_MS = 1_000;
 const DERIVED_START_TIME_TOLERANCE_MS = 2_000;
@@ -25,12 +29,23 @@ const DERIVED_START_TIME_TOLERANCE_MS = 2_000;
 export const MIN_WATCH_INTERVAL_MS = 10;
 
 /** Counter growth between two samples. */
-export type StatusIncrements = Record<Counter, number>;
+export interface StatusIncrements {
+  acceptedConn: number;
+  maxChildrenReached: number;
+  /** Absent when the pages carry no `slow requests` line (FPM older than the counter). */
+  slowRequests?: number;
+}
 /** Counter growth per second between two samples. */
 export interface StatusRates {
   acceptedConnPerSecond: number;
   maxChildrenReachedPerSecond: number;
-  slowRequestsPerSecond: number;
+  /** Absent when the pages carry no `slow requests` line. */
+  slowRequestsPerSecond?: number;
+}
+
+/** True when a field both pages carry went down; a field either page lacks never fell. */
+function fell(before: number | undefined, after: number | undefined): boolean {
+  return before !== undefined && after !== undefined && after < before;
 }
 
 /** What changed between two status pages of the same pool. */
@@ -69,23 +84,31 @@ export function diffStatus(
   const moved =
     Math.abs(current.startTime.getTime() - previous.startTime.getTime()) > tolerance ||
     current.startSinceSeconds < previous.startSinceSeconds;
-  const fell =
-    COUNTERS.some((c) => current[c] < previous[c]) ||
-    HIGH_WATER.some((c) => current[c] < previous[c]);
-  if (moved || fell) return { restarted: true };
-  const increments = {} as StatusIncrements;
-  for (const c of COUNTERS) increments[c] = current[c] - previous[c];
+  const dropped =
+    COUNTERS.some((c) => fell(previous[c], current[c])) ||
+    HIGH_WATER.some((c) => fell(previous[c], current[c]));
+  // A field that appears or vanishes between two pages means another FPM build now answers.
+  const replaced = OPTIONAL_FIELDS.some(
+    (f) => (previous[f] === undefined) !== (current[f] === undefined),
+  );
+  if (moved || dropped || replaced) return { restarted: true };
+  const increments: StatusIncrements = {
+    acceptedConn: current.acceptedConn - previous.acceptedConn,
+    maxChildrenReached: current.maxChildrenReached - previous.maxChildrenReached,
+  };
+  if (current.slowRequests !== undefined && previous.slowRequests !== undefined) {
+    increments.slowRequests = current.slowRequests - previous.slowRequests;
+  }
   if (!(elapsedMs > 0)) return { restarted: false, increments };
   const seconds = elapsedMs / 1000;
-  return {
-    restarted: false,
-    increments,
-    rates: {
-      acceptedConnPerSecond: increments.acceptedConn / seconds,
-      maxChildrenReachedPerSecond: increments.maxChildrenReached / seconds,
-      slowRequestsPerSecond: increments.slowRequests / seconds,
-    },
+  const rates: StatusRates = {
+    acceptedConnPerSecond: increments.acceptedConn / seconds,
+    maxChildrenReachedPerSecond: increments.maxChildrenReached / seconds,
   };
+  if (increments.slowRequests !== undefined) {
+    rates.slowRequestsPerSecond = increments.slowRequests / seconds;
+  }
+  return { restarted: false, increments, rates };
 }
 
 /** Options of `watchStatus`. */

@@ -33,7 +33,7 @@ const STRAY = new RegExp(
   `<(?!\\/?(?:status|processes|process|${Object.keys(TAG_KEYS).join('|')})>|\\?xml )|&(?!(?:amp|lt|gt|quot|apos);)`,
 );
 
-/** The fields of one process element FPM always writes. */
+/** The fields of one process element FPM always writes (`last-request-cpu` only in some builds). */
 const PROCESS_TAGS = [
   'pid',
   'state',
@@ -46,7 +46,6 @@ const PROCESS_TAGS = [
   'content-length',
   'user',
   'script',
-  'last-request-cpu',
   'last-request-memory',
 ];
 
@@ -106,6 +105,8 @@ function isFpmShape(status: Record<string, unknown>): boolean {
   for (const p of list.process as unknown[]) {
     if (!isPlainRecord(p)) return false;
     for (const tag of PROCESS_TAGS) if (typeof p[tag] !== 'string') return false;
+    const cpu = p['last-request-cpu'];
+    if (cpu !== undefined && typeof cpu !== 'string') return false;
   }
   return true;
 }

@@ -34,6 +34,17 @@ describe('parseCgiResponse', () => {
     ],
     ['body with blank lines', 'A: 1\r\n\r\nx\r\n\r\ny', 200, '', { a: '1' }, 'x\r\n\r\ny'],
     ['no headers at all', '\nbody', 200, '', {}, 'body'],
+    // What php-cgi and php-fpm write for a script that sent no header at all.
+    ['an empty header block written CRLF', '\r\nbody', 200, '', {}, 'body'],
+    ['an empty header block and nothing else', '\r\n', 200, '', {}, ''],
+    [
+      'an empty header block before a body with blank lines and colons',
+      '\r\nKey: value\r\n\r\nmore',
+      200,
+      '',
+      {},
+      'Key: value\r\n\r\nmore',
+    ],
   ])('%s', (_name, text, status, statusText, headers, body) => {
     const parsed = parseCgiResponse(Buffer.from(text, 'latin1'));
     expect(parsed.status).toBe(status);
@@ -84,6 +95,15 @@ describe('parseCgi with a memo', () => {
       FastCGIProtocolError,
     );
     expect(memo.block?.toString('latin1')).toBe('Content-Type: application/json\r');
+  });
+});
+
+describe('parseCgi with a memo and empty header blocks', () => {
+  it('never takes a CRLF-led body for the memo of an LF-led one, or the reverse', () => {
+    const memo: CgiMemo = { block: undefined, status: 0, statusText: '', headers: {} };
+    const texts = ['\r\nfirst', '\nsecond', '\r\nthird', 'A: b\r\n\r\nfourth', '\r\nfifth'];
+    const bodies = texts.map((t) => parseCgi(Buffer.from(t), undefined, memo).body.toString());
+    expect(bodies).toEqual(['first', 'second', 'third', 'fourth', 'fifth']);
   });
 });
 

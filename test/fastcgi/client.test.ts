@@ -178,6 +178,8 @@ describe('FastCGIClient option errors name the option the caller gave', () => {
     ['keepAlive', { keepAlive: 'yes' }],
     ['connectTimeoutMs', { connectTimeoutMs: -5 }],
     ['totalTimeoutMs', { totalTimeoutMs: 2 ** 31 }],
+    ['getValuesTimeoutMs', { getValuesTimeoutMs: 0 }],
+    ['getValuesTimeoutMs', { getValuesTimeoutMs: Number.NaN }],
   ])('the constructor names %s', (option, options) => {
     expect(() => new FastCGIClient('127.0.0.1:9000', options as never)).toThrow(
       expect.objectContaining({ code: 'FPMKIT_INVALID_OPTION', option }),

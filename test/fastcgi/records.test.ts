@@ -9,6 +9,7 @@ import {
   encodeParams,
   encodeRecord,
   encodeRequest,
+  FastCGIHttpPeerError,
   FCGI_MAX_CONTENT_LENGTH,
   RecordDecoder,
   RecordType,
@@ -208,6 +209,43 @@ describe('RecordDecoder', () => {
     })();
     expect(error).toBeInstanceOf(FastCGIProtocolError);
     expect(error!.offset).toBe(offset);
+  });
+
+  it('names an HTTP answer at the start of the stream, even when it arrives in pieces', () => {
+    const decoder = new RecordDecoder();
+    const text = 'HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n';
+    expect(decoder.push(Buffer.from(text.slice(0, 5)), () => false)).toBe(0);
+    let error: unknown;
+    try {
+      decoder.push(Buffer.from(text.slice(5)), () => false);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FastCGIHttpPeerError);
+    expect(error).toMatchObject({
+      code: 'FPMKIT_PROTOCOL',
+      peerProtocol: 'http',
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      offset: 0,
+    });
+  });
+
+  it('keeps the plain error for HTTP-looking bytes after the first record', () => {
+    const bytes = Buffer.concat([
+      encodeRecord(RecordType.STDOUT, 1, Buffer.from('x')),
+      Buffer.from('HTTP/1.1 200 OK\r\n\r\n'),
+    ]);
+    let error: unknown;
+    try {
+      decodeRecords(bytes);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FastCGIProtocolError);
+    expect(error).not.toBeInstanceOf(FastCGIHttpPeerError);
+    expect((error as Error).message).toMatch(
+      /^unsupported FastCGI version 72 in record header at byte 16$/,
+    );
   });
 });
 

@@ -275,7 +275,10 @@ describe('malformed pages fail with FpmkitParseError', () => {
     ],
     [
       'json: a missing field',
-      () => parseStatusJson(body('static/json.txt').replace('"slow requests":0', '"slow":0')),
+      () =>
+        parseStatusJson(
+          body('static/json.txt').replace('"max children reached":0', '"max children":0'),
+        ),
     ],
     ['xml: not a status document', () => parseStatusXml('<?xml version="1.0" ?><other/>')],
     ['xml: truncated', () => parseStatusXml(body('static/xml.txt').slice(0, 200))],

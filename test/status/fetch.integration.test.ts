@@ -202,7 +202,7 @@ describe.skipIf(!req.available)(`fetchStatus and ping against php-fpm${req.reaso
       const queued = await poll(
         async () => {
           const status = await fetchStatus(statusTarget, { format: 'json' });
-          return status.listenQueue > 0 ? status : undefined;
+          return (status.listenQueue ?? 0) > 0 ? status : undefined;
         },
         10_000,
         200,
@@ -213,7 +213,7 @@ describe.skipIf(!req.available)(`fetchStatus and ping against php-fpm${req.reaso
       );
       expect(queued!.listenQueueMeasured).toBe(true);
       expect(queued!.listenQueue).toBeGreaterThan(0);
-      expect(queued!.maxListenQueue).toBeGreaterThanOrEqual(queued!.listenQueue);
+      expect(queued!.maxListenQueue).toBeGreaterThanOrEqual(queued!.listenQueue!);
       expect(queued!.listenQueueLen).toBe(16);
       expect(queued!.activeProcesses).toBe(1);
     } finally {
