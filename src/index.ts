@@ -290,6 +290,7 @@ export {
   renderSystemdDropIn,
   serviceLimitSchema,
   serviceLimitValueSchema,
+  serviceUnitNameProblem,
   smapsRollupSchema,
   ssProcessSchema,
   ssSocketSchema,
