@@ -134,6 +134,7 @@ export type {
 } from './fpm/index.js';
 export {
   accessFormatProblem,
+  arrayKeyConstant,
   checkFpmConfig,
   DEBIAN_LINUX_BUILD,
   DEBIAN_PHP_PREFIX,
@@ -152,6 +153,8 @@ export {
   globalSchema,
   LOG_LEVELS,
   PHP_ERROR_CONSTANTS,
+  PHP_FPM_BUILD_CONSTANTS,
+  PHP_FPM_CONSTANTS,
   PM_MODES,
   parseFpmConfig,
   parseFpmDump,
