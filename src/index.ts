@@ -141,6 +141,7 @@ export type {
 } from './fpm/index.js';
 export {
   accessFormatProblem,
+  arrayKeyConstant,
   checkFpmConfig,
   DEBIAN_LINUX_BUILD,
   DEBIAN_PHP_PREFIX,
@@ -162,6 +163,8 @@ export {
   listenConnectTarget,
   MAX_UNIX_SOCKET_PATH_BYTES,
   PHP_ERROR_CONSTANTS,
+  PHP_FPM_BUILD_CONSTANTS,
+  PHP_FPM_CONSTANTS,
   PM_MODES,
   parseFpmConfig,
   parseFpmDump,
@@ -301,6 +304,7 @@ export {
   renderSystemdDropIn,
   serviceLimitSchema,
   serviceLimitValueSchema,
+  serviceUnitNameProblem,
   smapsRollupSchema,
   ssProcessSchema,
   ssSocketSchema,

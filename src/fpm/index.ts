@@ -14,7 +14,7 @@ export {
 export type { EffectiveOptions, FpmDump } from './dump.js';
 export { effectiveFpmConfig, parseFpmDump } from './dump.js';
 export type { IniLineResult, IniScanContext, IniStatement } from './ini-line.js';
-export { PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
+export { arrayKeyConstant, PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
 export type {
   ListenAddress,
   ParseListenOptions,
@@ -36,6 +36,7 @@ export type {
   SourceLocation,
 } from './parse.js';
 export { DEBIAN_PHP_PREFIX, describeErrno, parseFpmConfig, safeParseFpmConfig } from './parse.js';
+export { PHP_FPM_BUILD_CONSTANTS, PHP_FPM_CONSTANTS } from './php-constants.js';
 export type { RenderFpmOptions } from './render.js';
 export { renderFpmConfig, renderGlobal, renderPool } from './render.js';
 export type {

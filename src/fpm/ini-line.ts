@@ -114,6 +114,22 @@ function plainValue(run: string, ctx: IniScanContext): string {
   return run;
 }
 
+/**
+ * The text FPM's INI scanner puts in place of a bare word that makes up a whole array key
+ * (`env[E_ALL]` is read as `env[32767]`): the grammar takes a key's words through
+ * `zend_ini_get_constant` (`Zend/zend_ini_parser.y`), so a defined constant becomes its value,
+ * and `zend_get_special_const` finds `true` ('1'), `false` and `null` ('') in any case. Section
+ * names are not looked up. Words that name no constant stay as they are.
+ */
+export function arrayKeyConstant(word: string, ctx: IniScanContext): string | undefined {
+  if (word.length === 4 || word.length === 5) {
+    const lower = word.toLowerCase();
+    if (lower === 'true') return '1';
+    if (lower === 'false' || lower === 'null') return '';
+  }
+  return ctx.constant(word);
+}
+
 function fastScan(line: string, ctx: IniScanContext): IniLineResult | undefined {
   if (FAST_COMMENT.test(line)) return { statements: [] };
   let m = FAST_ENTRY.exec(line);
@@ -124,10 +140,10 @@ function fastScan(line: string, ctx: IniScanContext): IniLineResult | undefined 
   m = FAST_SECTION.exec(line);
   if (m) return { statements: [{ kind: 'section', name: m[1]! }] };
   m = FAST_ARRAY.exec(line);
-  if (m)
-    return {
-      statements: [{ kind: 'array', name: m[1]!, key: m[2]!, value: plainValue(m[3]!, ctx) }],
-    };
+  if (m) {
+    const key = CONSTANT_RE.test(m[2]!) ? (arrayKeyConstant(m[2]!, ctx) ?? m[2]!) : m[2]!;
+    return { statements: [{ kind: 'array', name: m[1]!, key, value: plainValue(m[3]!, ctx) }] };
+  }
   return undefined;
 }
 
@@ -236,10 +252,12 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
 
   /**
    * Section names and array keys: literal runs (a backslash keeps the character after it),
-   * `${VAR}`, quoted and raw strings, and blanks, up to `]`.
+   * `${VAR}`, quoted and raw strings, and blanks, up to `]`. In an array key a run that is a
+   * whole word token (no blanks joined to it) may name a constant.
    */
-  const readBracketed = (): string => {
+  const readBracketed = (arrayKey = false): string => {
     let text = '';
+    let afterBlanks = false;
     for (;;) {
       const ch = s[pos];
       if (ch === undefined) return fail('end of file', "']'");
@@ -249,12 +267,14 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
       }
       if (ch === '$' && s[pos + 1] === '{') {
         text += readVariable();
+        afterBlanks = false;
         continue;
       }
       if (ch === "'") {
         const raw = readRaw();
         if (raw === undefined) return fail('end of file', "']'");
         text += raw;
+        afterBlanks = false;
         continue;
       }
       if (isBlank(s.charCodeAt(pos))) {
@@ -266,12 +286,14 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         } else {
           text += s.slice(pos, end);
           pos = end;
+          afterBlanks = true;
         }
         continue;
       }
       if (ch === '"') {
         pos++;
         text += readDoubleQuoted();
+        afterBlanks = false;
         continue;
       }
       const start = pos;
@@ -291,7 +313,11 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         pos++;
       }
       if (pos === start) return fail('end of file', "']'");
-      text += s.slice(start, pos);
+      const run = s.slice(start, pos);
+      // Blanks on either side join the run into one string token, which is not looked up.
+      const word = arrayKey && !afterBlanks && !isBlank(s.charCodeAt(pos)) && CONSTANT_RE.test(run);
+      text += word ? (arrayKeyConstant(run, ctx) ?? run) : run;
+      afterBlanks = false;
     }
   };
 
@@ -492,7 +518,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         if (s[pos] === '[') {
           pos++;
           skipBlanks();
-          const key = readBracketed();
+          const key = readBracketed(true);
           skipBlanks();
           if (s[pos] !== '=') {
             if (isNewline(s.charCodeAt(pos))) {

@@ -7,7 +7,8 @@ import {
   type FpmDirective,
   findScalarDirective,
 } from './directives.js';
-import { type IniScanContext, PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
+import { type IniScanContext, scanIniLine } from './ini-line.js';
+import { PHP_FPM_CONSTANTS } from './php-constants.js';
 import {
   emptyGlobal,
   emptyPool,
@@ -46,7 +47,11 @@ export interface ParseFpmConfigOptions {
    * compiled prefix `/usr` (Debian) when it is unset. @default undefined
    */
   prefix?: string;
-  /** PHP constants a bare word may name. @default the E_* constants */
+  /**
+   * PHP constants a bare word in a value or a whole array key may name; FPM puts their value in
+   * its place (`env[PHP_OS]` is `env[Linux]`). `true`, `false` and `null` in keys need no entry.
+   * @default PHP_FPM_CONSTANTS, those of Debian's php-fpm 8.2 with its default modules
+   */
   constants?: Readonly<Record<string, string>>;
   /** Build features of the target php-fpm. @default Debian's Linux build (everything but setfib) */
   build?: Partial<Record<FpmBuildFeature, boolean>>;
@@ -651,7 +656,7 @@ function loadLines(state: LoadState, file: string, text: string): boolean {
 }
 
 function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {
-  const constants = options.constants ?? PHP_ERROR_CONSTANTS;
+  const constants = options.constants ?? PHP_FPM_CONSTANTS;
   const ini = options.iniDirectives ?? {};
   const env = options.env ?? {};
   return {

@@ -1,6 +1,9 @@
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
+import { arrayKeyConstant } from './ini-line.js';
+import { PHP_FPM_CONSTANTS } from './php-constants.js';
 import {
   type FpmConfig,
   type FpmConfigInput,
@@ -30,12 +33,16 @@ function reject(option: string, rule: string): never {
   throw new FpmkitInvalidOptionError(option, rule);
 }
 
+/** The lookups of FPM's INI scanner that matter to a rendered key: constants only. */
+const KEY_SCAN = { variable: () => '', constant: (name: string) => PHP_FPM_CONSTANTS[name] };
+
 /**
  * A string value in double quotes, so nothing in it is read as INI syntax: backslash, quote
- * and dollar are escaped. Line breaks and NUL cannot be written in FPM's files at all.
+ * and dollar are escaped. Line breaks, NUL and other control characters (tab aside, which FPM
+ * keeps inside quotes), Unicode line separators and unpaired surrogates are refused.
  */
 function quote(option: string, value: string, options: RenderFpmOptions): string {
-  if (/[\n\r\0]/.test(value)) reject(option, 'a value cannot contain a line break or NUL byte');
+  assertSafeText(option, value, { allowTab: true });
   if (!options.allowPoolVariable && value.includes('$pool')) {
     reject(
       option,
@@ -161,7 +168,24 @@ function renderPoolModel(pool: PoolConfig, where: string, options: RenderFpmOpti
     for (const [key, value] of Object.entries(record)) {
       const option = `${where}.${name}[${key}]`;
       if (!keyRe.test(key)) reject(option, `key must match ${keyRe}`);
+      // FPM's INI scanner replaces a key that names a PHP constant (`[E_ALL]` is `[32767]`,
+      // `[null]` is empty and refused).
+      const replaced = /^[A-Za-z_]\w*$/.test(key) ? arrayKeyConstant(key, KEY_SCAN) : undefined;
+      if (replaced !== undefined && replaced !== key) {
+        reject(
+          option,
+          `FPM reads the key as the PHP constant ${key} and puts its value ${JSON.stringify(replaced)} in its place`,
+        );
+      }
       if (name === 'env' && value === '') reject(option, 'FPM refuses an empty env value');
+      if (name === 'env' && typeof value === 'string' && value.startsWith('$')) {
+        // fpm_env_conf_wp (sapi/fpm/fpm/fpm_env.c) swaps such a value for the master's
+        // variable of that name, whatever the quoting: there is no way to write it literally.
+        reject(
+          option,
+          "FPM replaces an env value starting with '$' by the master's environment variable of that name",
+        );
+      }
       const sibling =
         name === 'php_flag'
           ? pool.phpValue

@@ -72,6 +72,7 @@ export {
   renderSystemdDropIn,
   serviceLimitSchema,
   serviceLimitValueSchema,
+  serviceUnitNameProblem,
   TRANSPARENT_HUGE_PAGES_MODES,
 } from './settings.js';
 export type { SmapsRollup } from './smaps-rollup.js';

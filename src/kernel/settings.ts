@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import { assertSafeText } from '../text-safety.js';
 import { lines, parseError } from './internal.js';
 import { parseSysctlEntries, type SysctlEntry } from './sysctl.js';
 
@@ -174,15 +175,10 @@ export function renderSysctlConf(
 ): string {
   const s = validate(settings);
   const path = options.path ?? '/etc/sysctl.d/60-php-fpm.conf';
-  // Both end up in comment lines: a line break would start a live setting.
-  for (const [name, value] of [
-    ['title', options.title],
-    ['path', path],
-  ] as const) {
-    if (value !== undefined && /[\n\r\0]/.test(value)) {
-      throw new FpmkitInvalidOptionError(name, 'must not contain a line break or NUL byte');
-    }
-  }
+  // Both end up in comment lines: a line end (LF for sysctl, also CR and NUL for
+  // systemd-sysctl) would start a live setting.
+  if (options.title !== undefined) assertSafeText('title', options.title, { allowTab: true });
+  assertSafeText('path', path, { allowTab: true });
   const out = [
     `# ${options.title ?? 'Kernel settings for PHP-FPM, written by fpmkit'}`,
     `# Apply with: sysctl -p ${path}`,
@@ -288,8 +284,49 @@ function formatLimit(v: ServiceLimit): string {
   return typeof v === 'object' ? `${one(v.soft)}:${one(v.hard)}` : one(v);
 }
 
+/** `UNIT_NAME_MAX` in systemd's `src/basic/unit-name.h`: a name is shorter than this. */
+const UNIT_NAME_MAX = 256;
+/** Linux `NAME_MAX`: the drop-in directory `UNIT.d` is one file name. */
+const NAME_MAX = 255;
+/** Characters of a unit name before its suffix (`VALID_CHARS` plus `@`, unit-name.c). */
+const UNIT_NAME_CHARS = /^[A-Za-z0-9:_.\\@-]+$/;
+
+/**
+ * Why systemd would not take `name` as the name of a service unit, or undefined when it
+ * would. The rules are `unit_name_is_valid` in systemd's `src/basic/unit-name.c`: at most 255
+ * bytes; letters, digits and `:-_.\` before the suffix, with `@` (not first) separating an
+ * instance; the suffix `.service`, since the drop-in is a `[Service]` section. `NAME.d` must
+ * also fit in one file name, so the name is at most 253 bytes.
+ */
+export function serviceUnitNameProblem(name: string): string | undefined {
+  if (name.length >= UNIT_NAME_MAX)
+    return `systemd unit names are at most ${UNIT_NAME_MAX - 1} bytes`;
+  if (name.length + 2 > NAME_MAX) {
+    return `the drop-in directory NAME.d would be longer than a file name (${NAME_MAX} bytes)`;
+  }
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0 || name.slice(dot) !== '.service') {
+    return "must end in '.service' after a non-empty name (the drop-in is a [Service] section)";
+  }
+  const stem = name.slice(0, dot);
+  if (!UNIT_NAME_CHARS.test(stem)) {
+    return 'systemd unit names hold only ASCII letters, digits and : - _ . \\ @';
+  }
+  if (stem.startsWith('@')) return "a systemd unit name cannot start with '@'";
+  return undefined;
+}
+
+/** @internal Throws `FpmkitInvalidOptionError` naming `option` unless `name` is a service unit name. */
+export function assertServiceUnitName(option: string, name: string): void {
+  const problem = serviceUnitNameProblem(name);
+  if (problem !== undefined) throw new FpmkitInvalidOptionError(option, problem);
+}
+
 export interface RenderSystemdDropInOptions {
-  /** The unit the drop-in belongs to, named in the install hint. @default 'php8.2-fpm.service' */
+  /**
+   * The service unit the drop-in belongs to, named in the install hint: a systemd unit name
+   * ending in `.service` (see `serviceUnitNameProblem`). @default 'php8.2-fpm.service'
+   */
   unit?: string;
 }
 
@@ -304,9 +341,7 @@ export function renderSystemdDropIn(
 ): string {
   const s = validate(settings);
   const unit = options.unit ?? 'php8.2-fpm.service';
-  if (/[\s/]/.test(unit) || unit === '') {
-    throw new FpmkitInvalidOptionError('unit', 'must be a unit name without spaces or slashes');
-  }
+  assertServiceUnitName('unit', unit);
   const out = [
     `# systemd drop-in for ${unit}, written by fpmkit`,
     `# Install as /etc/systemd/system/${unit}.d/fpmkit.conf, then: systemctl daemon-reload && systemctl restart ${unit}`,

@@ -7,7 +7,12 @@
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { renderFpmConfig } from '../fpm/render.js';
 import type { GlobalConfig } from '../fpm/schema.js';
-import { type KernelSettings, renderSysctlConf, renderSystemdDropIn } from '../kernel/settings.js';
+import {
+  assertServiceUnitName,
+  type KernelSettings,
+  renderSysctlConf,
+  renderSystemdDropIn,
+} from '../kernel/settings.js';
 import { formatPhpSize } from '../units.js';
 import { renderNginxFastcgi } from '../web/nginx.js';
 import { type PhpIniSettings, renderPhpIni } from '../web/php-ini.js';
@@ -36,7 +41,10 @@ export interface PlanFile {
 export interface RenderPlanOptions {
   /** PHP version in the Debian paths (`php/VERSION/fpm/...`) and the unit name. @default '8.2' */
   phpVersion?: string;
-  /** systemd unit of FPM. @default `php${phpVersion}-fpm.service` */
+  /**
+   * systemd service unit of FPM, for the drop-in's directory and text: a unit name ending in
+   * `.service` (`serviceUnitNameProblem` says why one is refused). @default `php${phpVersion}-fpm.service`
+   */
   unit?: string;
 }
 
@@ -105,7 +113,10 @@ function versionAndUnit(options: RenderPlanOptions): { version: string; unit: st
   if (!/^\d+\.\d+$/.test(version)) {
     throw new FpmkitInvalidOptionError('phpVersion', 'must be MAJOR.MINOR, e.g. 8.2');
   }
-  return { version, unit: options.unit ?? `php${version}-fpm.service` };
+  const unit = options.unit ?? `php${version}-fpm.service`;
+  // The unit names a directory and goes into the drop-in's text: checked before either is made.
+  assertServiceUnitName('unit', unit);
+  return { version, unit };
 }
 
 /**

@@ -1,0 +1,49 @@
+import { FpmkitInvalidOptionError } from './errors.js';
+
+/**
+ * Characters no renderer writes into a configuration file. A line break ends a line for
+ * every reader, and each reader has more: systemd ends a line at NUL and at a lone CR
+ * (`read_line_full` in systemd's `src/basic/fileio.c`), PHP's INI scanner at CR, FPM's C
+ * strings at NUL. The other C0 and C1 controls and DEL mean nothing in a file a person
+ * reads, and U+2028/U+2029 and U+0085 are line breaks to editors and to many other readers.
+ * Tab is allowed only where the caller says the reader keeps it as it is.
+ */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/;
+const TAB = /\t/;
+/** A UTF-16 surrogate without its pair: UTF-8 cannot encode it, Node writes U+FFFD instead. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export interface TextSafetyOptions {
+  /** Let the value hold a tab (where the reader keeps it as written). @default false */
+  allowTab?: boolean;
+}
+
+function codePoint(ch: string): string {
+  return `U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * Why `value` cannot be written into a configuration file as it is, or undefined when it can:
+ * it holds a control character, a Unicode line or paragraph separator, or an unpaired
+ * surrogate.
+ */
+export function unsafeTextReason(
+  value: string,
+  options: TextSafetyOptions = {},
+): string | undefined {
+  const surrogate = LONE_SURROGATE.exec(value);
+  if (surrogate) {
+    return `contains an unpaired surrogate (${codePoint(surrogate[0])} at index ${surrogate.index}); it cannot be written as UTF-8 without changing the value`;
+  }
+  const control = CONTROL.exec(value) ?? (options.allowTab ? null : TAB.exec(value));
+  if (control) {
+    return `contains ${codePoint(control[0])} at index ${control.index}; control characters and line separators can end a line or hide text in a configuration file`;
+  }
+  return undefined;
+}
+
+/** Throws `FpmkitInvalidOptionError` naming `option` when `unsafeTextReason` finds a reason. */
+export function assertSafeText(option: string, value: string, options: TextSafetyOptions = {}) {
+  const reason = unsafeTextReason(value, options);
+  if (reason !== undefined) throw new FpmkitInvalidOptionError(option, reason);
+}
