@@ -22,10 +22,22 @@ function codePoint(ch: string): string {
   return `U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+/** A readable name for a refused character, for the rule text of an error. */
+export function describeChar(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (code === 0x0a) return 'a newline';
+  if (code === 0x0d) return 'a carriage return';
+  if (code === 0x00) return 'NUL';
+  if (code === 0x09) return 'a tab';
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return `control character ${codePoint(ch)}`;
+  if (code === 0x2028 || code === 0x2029) return `line separator ${codePoint(ch)}`;
+  return `'${ch}'`;
+}
+
 /**
  * Why `value` cannot be written into a configuration file as it is, or undefined when it can:
  * it holds a control character, a Unicode line or paragraph separator, or an unpaired
- * surrogate.
+ * surrogate. The text starts with "must not contain", to follow an option's name.
  */
 export function unsafeTextReason(
   value: string,
@@ -33,11 +45,11 @@ export function unsafeTextReason(
 ): string | undefined {
   const surrogate = LONE_SURROGATE.exec(value);
   if (surrogate) {
-    return `contains an unpaired surrogate (${codePoint(surrogate[0])} at index ${surrogate.index}); it cannot be written as UTF-8 without changing the value`;
+    return `must not contain a lone surrogate ${codePoint(surrogate[0])} (at index ${surrogate.index}; it has no UTF-8 form and would be written as U+FFFD)`;
   }
   const control = CONTROL.exec(value) ?? (options.allowTab ? null : TAB.exec(value));
   if (control) {
-    return `contains ${codePoint(control[0])} at index ${control.index}; control characters and line separators can end a line or hide text in a configuration file`;
+    return `must not contain ${describeChar(control[0])} (at index ${control.index}; it could end the value, add a line or hide text in a configuration file)`;
   }
   return undefined;
 }

@@ -5,29 +5,7 @@
  */
 import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
-
-/**
- * Characters no rendered value may hold: C0 controls and DEL (a newline ends a directive
- * everywhere, NUL ends a C string), C1 controls (U+0085 is a line end to Unicode-aware readers),
- * and U+2028/U+2029 (line and paragraph separators), which editors and log readers split on.
- */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-
-/** A UTF-16 code unit of a surrogate: alone in a code point, it has no UTF-8 form. */
-const SURROGATE = /[\uD800-\uDFFF]/;
-
-/** A readable name for a forbidden character, for the rule text of an error. */
-function describeChar(ch: string): string {
-  const code = ch.charCodeAt(0);
-  if (code === 0x0a) return 'a newline';
-  if (code === 0x0d) return 'a carriage return';
-  if (code === 0x00) return 'NUL';
-  if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
-    return `control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  if (code === 0x2028 || code === 0x2029)
-    return `line separator U+${code.toString(16).toUpperCase()}`;
-  return `'${ch}'`;
-}
+import { describeChar, unsafeTextReason } from '../text-safety.js';
 
 /**
  * The first reason `value` cannot be written as it is: a lone surrogate (UTF-8 has no form for
@@ -35,16 +13,7 @@ function describeChar(ch: string): string {
  * Undefined when there is none.
  */
 export function unwritableChar(value: string): string | undefined {
-  for (const ch of value) {
-    // A paired surrogate comes out of the iterator as one two-unit code point.
-    if (ch.length === 1 && SURROGATE.test(ch)) {
-      return `must not contain a lone surrogate U+${ch.charCodeAt(0).toString(16).toUpperCase()} (it has no UTF-8 form and would be written as U+FFFD)`;
-    }
-    if (CONTROL.test(ch)) {
-      return `must not contain ${describeChar(ch)} (it could end the value or add a line)`;
-    }
-  }
-  return undefined;
+  return unsafeTextReason(value);
 }
 
 /**
