@@ -5,6 +5,7 @@ import { DOCTOR_HELP, runDoctor } from './doctor.js';
 import { type CliIo, EXIT } from './io.js';
 import { PLAN_HELP, runPlan } from './plan.js';
 import { RENDER_HELP, runRender } from './render.js';
+import { runSimulate, SIMULATE_HELP } from './simulate.js';
 import { runStatus, STATUS_HELP } from './status.js';
 import { runWatch, WATCH_HELP } from './watch.js';
 
@@ -19,6 +20,7 @@ Commands:
   watch TARGET       a live view of a pool's status with rates
   doctor             find what is wrong with the FPM here (or in saved evidence)
   render MODEL.json  render a php-fpm configuration from a JSON model
+  simulate           simulate the process manager under a plan's traffic
 
 Options:
   --help, -h         show help (also: fpmkit <command> --help)
@@ -54,6 +56,7 @@ const COMMANDS: Record<
     },
   },
   doctor: { help: DOCTOR_HELP, run: (argv, io) => runDoctor(argv, io) },
+  simulate: { help: SIMULATE_HELP, run: (argv, io) => runSimulate(argv, io) },
 };
 
 function version(): string {

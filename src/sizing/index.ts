@@ -108,6 +108,53 @@ export {
 } from './queueing.js';
 export type { PlanFile, PlanFileKind, RenderPlanOptions } from './render-plan.js';
 export { renderHostPlan, renderPlan } from './render-plan.js';
+export type {
+  SimulatePoolOptions,
+  SimulationPool,
+  SimulationResult,
+  SimulationSettings,
+} from './simulate.js';
+export {
+  MAX_SIMULATED_CHILDREN,
+  MAX_SIMULATED_SAMPLES,
+  SIMULATION_DEFAULTS,
+  simulatePool,
+} from './simulate.js';
+export type { PlanCheckInput } from './simulate-plan.js';
+export {
+  PLAN_CHECK_MAX_SECONDS,
+  PLAN_CHECK_REQUESTS,
+  simulatedPlanCheck,
+} from './simulate-plan.js';
+export type { EventQueue, EventQueueKind } from './simulate-queue.js';
+export { BinaryHeapEventQueue, createEventQueue, SortedArrayEventQueue } from './simulate-queue.js';
+export type { ServiceTimeDistribution } from './simulate-random.js';
+export { SeededRandom } from './simulate-random.js';
+export type {
+  SimulatedPmCounts,
+  SimulatedReload,
+  SimulatedRequests,
+  SimulatedSeries,
+  SimulationSummary,
+} from './simulate-results.js';
+export { SERIES_CSV_HEADER, simulationSeriesCsv } from './simulate-results.js';
+export type { SimulationSvgOptions } from './simulate-svg.js';
+export { renderSimulationSvg, SIMULATION_SVG_COLOURS } from './simulate-svg.js';
+export type {
+  BurstTraffic,
+  LogReplayOptions,
+  PoissonTraffic,
+  ProfileTraffic,
+  ReplayArrival,
+  ReplayTraffic,
+  SimulationTraffic,
+  SteadyTraffic,
+} from './simulate-traffic.js';
+export {
+  MAX_SIMULATED_REQUESTS,
+  trafficFromFpmAccessLog,
+  trafficFromNginxAccessLog,
+} from './simulate-traffic.js';
 export type { TimeoutCorridor, TimeoutCorridorInput } from './timeouts.js';
 export {
   FPM_MIN_HEARTBEAT_SECONDS,

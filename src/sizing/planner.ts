@@ -28,6 +28,7 @@ import {
   spareServers,
 } from './pm.js';
 import { erlangC, mmck } from './queueing.js';
+import { simulatedPlanCheck } from './simulate-plan.js';
 
 /** pm.max_requests when no leak was measured: recycles a worker long before a typical leak hurts. */
 export const UNMEASURED_LEAK_MAX_REQUESTS = 1000;
@@ -795,6 +796,16 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
       requestTerminateTimeoutSeconds: corr.requestTerminateTimeoutSeconds,
     },
     'pool',
+  );
+  ex.push(
+    ...simulatedPlanCheck(pool, {
+      arrivalRate: lambda,
+      serviceTimeSeconds: s,
+      serviceTimeCv: d.serviceTimeCv,
+      somaxconn: bl.somaxconn,
+      processControlTimeoutSeconds: corr.processControlTimeoutSeconds,
+      erlangP99Seconds: p99,
+    }),
   );
   return {
     pool,
