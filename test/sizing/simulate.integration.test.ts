@@ -75,12 +75,15 @@ describe.skipIf(!fpm.available || !nginx.available)(
           expect(f.simulated.status502).toBeGreaterThanOrEqual(lo - 3);
           expect(f.simulated.status502).toBeLessThanOrEqual(hi + 1);
         }
+        // With process_control_timeout 0 nothing waits long: the p99 is a few milliseconds of
+        // scheduling on a busy host (seen 1.8 to 8.5 ms measured against 0.7 ms simulated), so
+        // the bound there is absolute.
         expect(
           within(
             median(fs.map((f) => f.simulated.p99))!,
             median(fs.map((f) => f.measured.p99))!,
             0.25,
-            0.002,
+            name === 'reload-static-pct0' ? 0.01 : 0.002,
           ),
         ).toBe(true);
       }
