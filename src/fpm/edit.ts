@@ -523,8 +523,9 @@ class Doc {
   }
   /** Inserts lines after index `at` (-1: at the top), keeping a missing final newline missing. */
   insertAfter(at: number, texts: string[]): Line[] {
-    const eol = this.eol();
     const anchor = this.lines[at];
+    // New lines end as the line they follow does; after a last line without one, as most do.
+    const eol = anchor?.eol || this.eol();
     const added: Line[] = texts.map((text) => ({ text, eol }));
     if (anchor && anchor.eol === '') {
       anchor.eol = eol;

@@ -296,9 +296,9 @@ describe('editFpmConfig', () => {
       'edits[1]',
     );
     invalid(() => editFpmConfig('[www] pm = static\n', [set('www', 'pm', 'dynamic')]), 'www.pm');
-    expect(() => editFpmConfig('[www]\nping.response = "open\n', [set('www', 'pm', 'static')])).toThrow(
-      FpmkitParseError,
-    );
+    expect(() =>
+      editFpmConfig('[www]\nping.response = "open\n', [set('www', 'pm', 'static')]),
+    ).toThrow(FpmkitParseError);
     // Nothing is checked when nothing is edited: the bytes come back.
     expect(editFpmConfig('[www]\n# x\n', []).text).toBe('[www]\n# x\n');
   });
