@@ -13,6 +13,22 @@ export {
 } from './directives.js';
 export type { EffectiveOptions, FpmDump } from './dump.js';
 export { effectiveFpmConfig, parseFpmDump } from './dump.js';
+export type {
+  EditFpmConfigOptions,
+  EditFpmConfigResult,
+  FpmEdit,
+  FpmEditChange,
+  FpmEditTarget,
+  FpmEditValue,
+} from './edit.js';
+export {
+  editFpmConfig,
+  formatFpmEditValue,
+  formatFpmString,
+  resolveFpmEditTarget,
+  scanFpmLine,
+  splitFpmLines,
+} from './edit.js';
 export type { IniLineResult, IniScanContext, IniStatement } from './ini-line.js';
 export { arrayKeyConstant, PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
 export type {
@@ -27,6 +43,18 @@ export {
   MAX_UNIX_SOCKET_PATH_BYTES,
   parseListen,
 } from './listen.js';
+export type {
+  FpmDirectiveLocation,
+  FpmEditPlan,
+  FpmFileEdit,
+  FpmPlannedChange,
+  FpmSourceFile,
+  FpmSourceMap,
+  FpmSourceStatement,
+  MapFpmSourcesOptions,
+  PlanFpmEditsOptions,
+} from './locate.js';
+export { locateFpmDirective, mapFpmSources, planFpmEdits } from './locate.js';
 export type {
   FpmGlob,
   FpmReadFile,

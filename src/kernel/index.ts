@@ -18,6 +18,13 @@ export {
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
 export { fpmProcessTitleSchema, parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export type {
+  KeyValueEditChange,
+  KeyValueEditResult,
+  SysctlEdit,
+  SystemdEdit,
+} from './edit-sysctl.js';
+export { editSysctlConf, editSystemdDropIn } from './edit-sysctl.js';
 export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
 export { limitValueSchema, parseLimits, processLimitSchema } from './limits.js';
 export type { Meminfo } from './meminfo.js';
