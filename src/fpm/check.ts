@@ -938,7 +938,8 @@ function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
  *
  * `ok` is false exactly when `php-fpm -t` exits 78. The first error finding is the error FPM
  * prints first (FPM stops there; fpmkit goes on and reports every problem it can). Checks that
- * need the machine (users, directories, log files) use `options.system`.
+ * need the machine (users, directories, log files) use `options.system`. Throws `FpmkitIoError`
+ * when `readFile` refuses an included file (a FIFO, a device, a file over the size bound).
  *
  * @param input the configuration text, or a model (validated with `fpmConfigSchema`)
  */

@@ -23,7 +23,13 @@ export type {
   SafeParseFpmConfigResult,
   SourceLocation,
 } from './parse.js';
-export { DEBIAN_PHP_PREFIX, describeErrno, parseFpmConfig, safeParseFpmConfig } from './parse.js';
+export {
+  DEBIAN_PHP_PREFIX,
+  describeErrno,
+  FPM_READ_REFUSALS,
+  parseFpmConfig,
+  safeParseFpmConfig,
+} from './parse.js';
 export type { RenderFpmOptions } from './render.js';
 export { renderFpmConfig, renderGlobal, renderPool } from './render.js';
 export type {
