@@ -12,17 +12,18 @@ export {
   fpmPoolInfoSchema,
   fpmSocketSchema,
 } from './discover.js';
-export type { HostFpmSystemOptions } from './fpm-config.js';
+export type { HostFpmSystemOptions, ReadFpmConfigStdinOptions } from './fpm-config.js';
 export {
   checkFpmConfigFile,
+  checkFpmConfigOnHost,
   globFpmInclude,
   hostFpmSystem,
   loadFpmConfig,
   readFpmConfigFile,
+  readFpmConfigStdin,
+  STDIN_LABEL,
 } from './fpm-config.js';
 export type { ReadOptions } from './io.js';
-export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
-export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
 export {
@@ -34,6 +35,8 @@ export {
   workerMemorySchema,
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
+export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export type {
   CollectSnapshotOptions,
   EvidenceManifest,
