@@ -1,13 +1,21 @@
 import { isFpmkitError } from '../errors.js';
 import type { Finding } from '../findings.js';
-import { checkFpmConfigFile } from '../host/fpm-config.js';
+import {
+  checkFpmConfigFile,
+  checkFpmConfigOnHost,
+  readFpmConfigStdin,
+} from '../host/fpm-config.js';
 import { intOption, parseArgs, UsageError } from './args.js';
 import { type CliIo, EXIT, styleFor } from './io.js';
 
 export const CHECK_HELP = `Usage: fpmkit check FILE [options]
 
 Decides as \`php-fpm -t\` run by the same user would, with FPM's own messages,
-and warns about what FPM accepts but you would not want.
+and warns about what FPM accepts but you would not want. FILE - reads the
+configuration from standard input (at most 16 MiB).
+
+Only regular files are read, at most 16 MiB each: a FIFO, a device or a larger
+file, named directly or by an \`include\`, is refused without reading it.
 
 Options:
   --json            print { ok, file, findings } as JSON
@@ -19,7 +27,8 @@ Options:
   --help            show this help
 
 Exit status: 0 when php-fpm would accept the file, 1 when it would refuse it,
-2 for a bad command line, 3 when the file cannot be read.
+2 for a bad command line, 3 when the file or an include cannot be read or is
+refused.
 `;
 
 function formatFinding(f: Finding, style: ReturnType<typeof styleFor>): string {
@@ -34,8 +43,18 @@ function formatFinding(f: Finding, style: ReturnType<typeof styleFor>): string {
   return `${label} ${f.message}${where}${fix}\n`;
 }
 
-/** `fpmkit check FILE`: returns the exit code. */
-export function runCheck(argv: readonly string[], io: CliIo): number {
+/** Names by which standard input is opened as a path, where `-` was probably meant. */
+const STDIN_PATHS = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+
+/**
+ * `fpmkit check FILE`: returns the exit code. `readStdin` reads the configuration for
+ * `FILE` `-`. @default a bounded read of standard input (`readFpmConfigStdin`)
+ */
+export function runCheck(
+  argv: readonly string[],
+  io: CliIo,
+  readStdin: () => string = readFpmConfigStdin,
+): number {
   const args = parseArgs(argv, {
     flags: ['json', 'as-root', 'not-root', 'allow-root', 'R', 'help'],
     valued: ['prefix', 'somaxconn'],
@@ -53,7 +72,7 @@ export function runCheck(argv: readonly string[], io: CliIo): number {
   const prefix = args.options.prefix;
   let result: ReturnType<typeof checkFpmConfigFile>;
   try {
-    result = checkFpmConfigFile(file, {
+    const options = {
       env: io.env,
       ...(args.options['as-root']
         ? { asRoot: true }
@@ -63,14 +82,16 @@ export function runCheck(argv: readonly string[], io: CliIo): number {
       ...(args.options['allow-root'] || args.options.R ? { allowRoot: true } : {}),
       ...(typeof prefix === 'string' ? { prefix } : {}),
       ...(somaxconn !== undefined ? { somaxconn } : {}),
-    });
+    };
+    result =
+      file === '-' ? checkFpmConfigOnHost(readStdin(), options) : checkFpmConfigFile(file, options);
   } catch (error) {
     if (!isFpmkitError(error)) throw error;
+    const hint = STDIN_PATHS.has(file) ? ' (to check standard input, name it as -)' : '';
+    const message = `${error.message}${hint}`;
     if (args.options.json)
-      io.stdout(
-        `${JSON.stringify({ ok: false, file, error: { code: error.code, message: error.message } })}\n`,
-      );
-    else io.stderr(`fpmkit check: ${error.message}\n`);
+      io.stdout(`${JSON.stringify({ ok: false, file, error: { code: error.code, message } })}\n`);
+    else io.stderr(`fpmkit check: ${message}\n`);
     return EXIT.input;
   }
   if (args.options.json) {
@@ -78,13 +99,14 @@ export function runCheck(argv: readonly string[], io: CliIo): number {
     return result.ok ? EXIT.ok : EXIT.problems;
   }
   const style = styleFor(io);
+  const shown = file === '-' ? 'standard input' : file;
   for (const f of result.findings) io.stdout(formatFinding(f, style));
   const count = (s: Finding['severity']) => result.findings.filter((f) => f.severity === s).length;
   const tally = `${count('error')} error(s), ${count('warning')} warning(s)`;
   io.stdout(
     result.ok
-      ? `${style.green('ok')}: php-fpm -t would accept ${file} (${tally})\n`
-      : `${style.red('refused')}: php-fpm -t would refuse ${file} and exit 78 (${tally})\n`,
+      ? `${style.green('ok')}: php-fpm -t would accept ${shown} (${tally})\n`
+      : `${style.red('refused')}: php-fpm -t would refuse ${shown} and exit 78 (${tally})\n`,
   );
   return result.ok ? EXIT.ok : EXIT.problems;
 }

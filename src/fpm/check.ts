@@ -605,27 +605,46 @@ function isUnixAddress(address: string): boolean {
   return !address.includes(':') && !/^\d+$/.test(address);
 }
 
-function checkAfterPools(ctx: Ctx, pools: ProcessedPool[]): void {
-  for (const a of pools) {
-    for (const b of pools) {
-      if (a === b || !a.listen || !b.listen) continue;
-      if (a.listen === b.listen) {
-        fpm(
-          ctx,
-          'ERROR',
-          'fpm.listen-duplicate',
-          `[pool ${b.pool.name}] unable to set listen address as it's already used in another pool '${a.pool.name}'`,
-          {
-            pool: b.pool.name,
-            poolIndex: b.index,
-            directive: 'listen',
-            fix: 'give each pool its own socket',
-          },
-        );
-        return;
-      }
+/**
+ * FPM compares every pool's listen address with every other pool's and reports the first pair
+ * (`fpm_conf_process_all_pools`): the earliest pool whose address another pool also uses, and
+ * the first other pool with it, which is that address's second user. One pass finds the same
+ * pair in linear time.
+ */
+export function firstDuplicateListen<T extends { listen: string | undefined }>(
+  pools: readonly T[],
+): { first: T; second: T } | undefined {
+  const firstUser = new Map<string, number>();
+  let found: { first: number; second: number } | undefined;
+  for (const [i, pool] of pools.entries()) {
+    if (!pool.listen) continue;
+    const earlier = firstUser.get(pool.listen);
+    if (earlier === undefined) firstUser.set(pool.listen, i);
+    else if (earlier >= 0) {
+      // The address's second user; later users of it never change the pair.
+      if (found === undefined || earlier < found.first) found = { first: earlier, second: i };
+      firstUser.set(pool.listen, -1);
     }
   }
+  return found && { first: pools[found.first]!, second: pools[found.second]! };
+}
+
+function checkAfterPools(ctx: Ctx, pools: ProcessedPool[]): void {
+  const pair = firstDuplicateListen(pools);
+  if (!pair) return;
+  const { first: a, second: b } = pair;
+  fpm(
+    ctx,
+    'ERROR',
+    'fpm.listen-duplicate',
+    `[pool ${b.pool.name}] unable to set listen address as it's already used in another pool '${a.pool.name}'`,
+    {
+      pool: b.pool.name,
+      poolIndex: b.index,
+      directive: 'listen',
+      fix: 'give each pool its own socket',
+    },
+  );
 }
 
 function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
@@ -919,7 +938,8 @@ function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
  *
  * `ok` is false exactly when `php-fpm -t` exits 78. The first error finding is the error FPM
  * prints first (FPM stops there; fpmkit goes on and reports every problem it can). Checks that
- * need the machine (users, directories, log files) use `options.system`.
+ * need the machine (users, directories, log files) use `options.system`. Throws `FpmkitIoError`
+ * when `readFile` refuses an included file (a FIFO, a device, a file over the size bound).
  *
  * @param input the configuration text, or a model (validated with `fpmConfigSchema`)
  */

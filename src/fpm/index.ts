@@ -63,7 +63,13 @@ export type {
   SafeParseFpmConfigResult,
   SourceLocation,
 } from './parse.js';
-export { DEBIAN_PHP_PREFIX, describeErrno, parseFpmConfig, safeParseFpmConfig } from './parse.js';
+export {
+  DEBIAN_PHP_PREFIX,
+  describeErrno,
+  FPM_READ_REFUSALS,
+  parseFpmConfig,
+  safeParseFpmConfig,
+} from './parse.js';
 export { PHP_FPM_BUILD_CONSTANTS, PHP_FPM_CONSTANTS } from './php-constants.js';
 export type { RenderFpmOptions } from './render.js';
 export { renderFpmConfig, renderGlobal, renderPool } from './render.js';

@@ -1,4 +1,4 @@
-import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitIoError, FpmkitParseError } from '../errors.js';
 import type { Finding } from '../findings.js';
 import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
 import {
@@ -21,8 +21,21 @@ import {
   SYSLOG_FACILITIES,
 } from './schema.js';
 
-/** Reads an included file; throw an error with an errno `code` (ENOENT, EACCES) on failure. */
+/**
+ * Reads an included file. On failure throw an error with an errno `code` (or `errno`): what
+ * FPM's own open(2) meets (ENOENT, EACCES) becomes FPM's load error as a finding; a refusal to
+ * read (`FPM_READ_REFUSALS`: not a regular file, too large, untrusted owner) stops the load with
+ * an `FpmkitIoError` naming the file and the line that included it.
+ */
 export type FpmReadFile = (path: string) => string;
+
+/**
+ * The errno codes by which a bounded reader refuses a file FPM would try to read: `EINVAL` (a
+ * FIFO, device, socket or directory), `EFBIG` (over the size bound) and `EPERM` (an untrusted
+ * owner). FPM itself would block on a FIFO or read `/dev/zero` until memory ran out, so there
+ * is no FPM verdict to report: the load stops instead.
+ */
+export const FPM_READ_REFUSALS: readonly string[] = ['EINVAL', 'EFBIG', 'EPERM'];
 
 /**
  * Expands an include pattern like glob(3) with GLOB_MARK: matching paths in sorted order,
@@ -520,7 +533,7 @@ function handleInclude(state: LoadState, file: string, line: number, rawPattern:
   }
   for (const match of matches) {
     if (match.endsWith('/')) continue;
-    const ok = loadFile(state, match, undefined);
+    const ok = loadFile(state, match, undefined, { file, line });
     if (!ok) {
       const includeLine = state.fpmLine;
       loadError(
@@ -539,8 +552,19 @@ function handleInclude(state: LoadState, file: string, line: number, rawPattern:
   return true;
 }
 
+/** The reason of a refused read, without the path its message starts with. */
+function refusalReason(error: unknown, file: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
+}
+
 /** Reads one file into the state; false when FPM would abort loading. */
-function loadFile(state: LoadState, file: string, text: string | undefined): boolean {
+function loadFile(
+  state: LoadState,
+  file: string,
+  text: string | undefined,
+  includedFrom?: SourceLocation,
+): boolean {
   if (text === undefined) {
     if (!state.options.readFile) {
       state.findings.push({
@@ -556,6 +580,16 @@ function loadFile(state: LoadState, file: string, text: string | undefined): boo
     try {
       text = state.options.readFile(file);
     } catch (error) {
+      const errno = errnoOf(error);
+      if (errno !== undefined && FPM_READ_REFUSALS.includes(errno)) {
+        const from = includedFrom
+          ? `; included from ${includedFrom.file} at line ${includedFrom.line}`
+          : '';
+        throw new FpmkitIoError(file, `${refusalReason(error, file)}${from}`, {
+          cause: error,
+          errno,
+        });
+      }
       const message = `failed to open configuration file '${file}': ${describeErrno(errnoOf(error))}`;
       state.findings.push({
         code: 'fpm.include-unreadable',
@@ -700,7 +734,8 @@ export function loadFpmConfigText(
  *
  * Returns the model of what the file sets (absent means FPM's default) and the load-time
  * findings: FPM's own errors (unknown entries, values it refuses) with its message texts, and
- * warnings for quirks. Throws `FpmkitParseError` with file and line for an INI syntax error.
+ * warnings for quirks. Throws `FpmkitParseError` with file and line for an INI syntax error,
+ * and `FpmkitIoError` when `readFile` refuses an included file (see `FPM_READ_REFUSALS`).
  *
  * @example
  * const { config } = parseFpmConfig('[www]\nlisten = /run/php/www.sock\npm = static\npm.max_children = 8\n');

@@ -40,6 +40,39 @@ const seconds = () => int();
 const rlimitCore = () => z.union([z.literal('unlimited'), int().min(0)]);
 
 /**
+ * A record keyed by FPM array keys (`env[KEY]`, `php_value[KEY]`). zod's `z.record` leaves out
+ * an own `__proto__` key (assigning it would change the prototype); FPM takes `__proto__` as a
+ * key like any other, so this record keeps every own key, written with `defineProperty`.
+ */
+function keyRecord<V extends z.ZodType>(value: V) {
+  return z
+    .custom<Record<string, z.input<V>>>(
+      (input) => input !== null && typeof input === 'object' && !Array.isArray(input),
+      { error: 'Invalid input: expected record' },
+    )
+    .transform((input, ctx) => {
+      const out: Record<string, z.output<V>> = {};
+      for (const key of Object.keys(input)) {
+        const result = value.safeParse(input[key]);
+        if (!result.success) {
+          for (const issue of result.error.issues) {
+            const located = { ...issue, input: input[key], path: [key, ...issue.path] };
+            ctx.issues.push(located as (typeof ctx.issues)[number]);
+          }
+          continue;
+        }
+        Object.defineProperty(out, key, {
+          value: result.data,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return out;
+    });
+}
+
+/**
  * `[global]` settings as written in the file. An absent field means the directive is not set
  * and FPM's default applies (see `fpmDirectives` and `effectiveFpmConfig`).
  */
@@ -141,11 +174,11 @@ export const poolSchema = z.object({
   clearEnv: z.boolean().optional(),
   securityLimitExtensions: z.array(z.string()).optional(),
   apparmorHat: z.string().optional(),
-  env: z.record(z.string(), z.string()).prefault({}),
-  phpValue: z.record(z.string(), z.string()).prefault({}),
-  phpAdminValue: z.record(z.string(), z.string()).prefault({}),
-  phpFlag: z.record(z.string(), z.boolean()).prefault({}),
-  phpAdminFlag: z.record(z.string(), z.boolean()).prefault({}),
+  env: keyRecord(z.string()).prefault({}),
+  phpValue: keyRecord(z.string()).prefault({}),
+  phpAdminValue: keyRecord(z.string()).prefault({}),
+  phpFlag: keyRecord(z.boolean()).prefault({}),
+  phpAdminFlag: keyRecord(z.boolean()).prefault({}),
 });
 
 /** A whole FPM configuration: the `[global]` section and the pools in file order. */

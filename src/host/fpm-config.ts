@@ -1,4 +1,4 @@
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FpmkitIoError } from '../errors.js';
 import {
@@ -12,7 +12,7 @@ import {
   type ParseFpmConfigResult,
   parseFpmConfig,
 } from '../fpm/parse.js';
-import { readRegularFileSync } from './safe-read.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularFileSync } from './safe-read.js';
 
 const WILDCARD = /[*?[]/;
 
@@ -121,10 +121,64 @@ export function readFpmConfigFile(path: string): string {
   }
 }
 
+/** The label `readFpmConfigStdin` gives standard input in messages and findings. */
+export const STDIN_LABEL = '<stdin>';
+
+/** Options of `readFpmConfigStdin`. */
+export interface ReadFpmConfigStdinOptions {
+  /** Refuse input longer than this many bytes. @default MAX_CONFIG_FILE_BYTES (16 MiB) */
+  maxBytes?: number;
+  /** The file descriptor to read. @default 0 (standard input) */
+  fd?: number;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/** How long to wait when a non-blocking standard input has nothing yet: 10 ms. */
+const STDIN_RETRY_MS = 10;
+
+/**
+ * Reads a configuration from standard input, as `fpmkit check -` does: whatever stdin is (a
+ * pipe, a terminal, a redirected file, even `/dev/zero`), at most `maxBytes` are read; more
+ * throws `FpmkitIoError` (`EFBIG`) without reading the rest. It reads until end of input, as
+ * `cat` does: the caller chose the source.
+ */
+export function readFpmConfigStdin(options: ReadFpmConfigStdinOptions = {}): string {
+  const maxBytes = options.maxBytes ?? MAX_CONFIG_FILE_BYTES;
+  const fd = options.fd ?? 0;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1 - total));
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      if (errno === 'EAGAIN') {
+        Atomics.wait(pause, 0, 0, STDIN_RETRY_MS);
+        continue;
+      }
+      throw new FpmkitIoError(STDIN_LABEL, `cannot read standard input (${errno})`, {
+        cause: error,
+        errno,
+      });
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) {
+      throw new FpmkitIoError(STDIN_LABEL, `is larger than the limit of ${maxBytes} bytes`, {
+        errno: 'EFBIG',
+      });
+    }
+    chunks.push(chunk.subarray(0, n));
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
+}
+
 function namesIn(file: string): Set<string> {
   try {
     return new Set(
-      readFileSync(file, 'utf8')
+      readRegularFileSync(file)
         .split('\n')
         .filter((line) => line && !line.startsWith('#'))
         .map((line) => line.slice(0, line.indexOf(':'))),
@@ -203,13 +257,25 @@ export function checkFpmConfigFile(
   path: string,
   options: Omit<CheckFpmConfigOptions, 'path'> = {},
 ): CheckFpmConfigResult {
-  return checkFpmConfig(readFpmConfigFile(path), {
+  return checkFpmConfigOnHost(readFpmConfigFile(path), { ...options, path });
+}
+
+/**
+ * Checks configuration text read elsewhere (standard input) as `checkFpmConfigFile` checks a
+ * file: includes read through the bounded reader, users and paths looked up on this machine.
+ * `path` names the text in findings. @default path '<stdin>'
+ */
+export function checkFpmConfigOnHost(
+  text: string,
+  options: CheckFpmConfigOptions = {},
+): CheckFpmConfigResult {
+  return checkFpmConfig(text, {
     readFile: readFpmConfigFile,
     glob: globFpmInclude,
     env: process.env,
     asRoot: typeof process.getuid === 'function' && process.getuid() === 0,
     system: hostFpmSystem(),
+    path: STDIN_LABEL,
     ...options,
-    path,
   });
 }

@@ -12,13 +12,16 @@ export {
   fpmPoolInfoSchema,
   fpmSocketSchema,
 } from './discover.js';
-export type { HostFpmSystemOptions } from './fpm-config.js';
+export type { HostFpmSystemOptions, ReadFpmConfigStdinOptions } from './fpm-config.js';
 export {
   checkFpmConfigFile,
+  checkFpmConfigOnHost,
   globFpmInclude,
   hostFpmSystem,
   loadFpmConfig,
   readFpmConfigFile,
+  readFpmConfigStdin,
+  STDIN_LABEL,
 } from './fpm-config.js';
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';

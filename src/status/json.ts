@@ -27,6 +27,12 @@ const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const SUSPICIOUS = /["\\\u0000-\u001f]/;
 /** Deepest nesting the lenient scanner follows; FPM's page nests two levels. */
 const MAX_DEPTH = 8;
+/**
+ * Bytes of page per object or array, at least: FPM writes one object per process, and its keys
+ * alone take over 190 bytes (`{"pid":1,"state":"Idle",...}`), plus the page and its process
+ * list. A page with more containers than `2 + length / 64` is not FPM's.
+ */
+const MIN_BYTES_PER_CONTAINER = 64;
 
 type Json = string | boolean | null | Json[] | { [key: string]: Json };
 
@@ -46,6 +52,9 @@ type Json = string | boolean | null | Json[] | { [key: string]: Json };
  */
 export function parseStatusJson(body: string, options: ParseFormatOptions = {}): FpmStatus {
   const ctx = mapContext('json', 'json', options);
+  // JSON.parse of 16 MiB of '[' peaks at gigabytes before any check could run: pages shaped
+  // unlike FPM's go to the lenient scanner, which gives up at the first level too deep.
+  if (!shapedLikeStatus(body)) return fromLenient(body, ctx);
   let data: unknown;
   try {
     data = JSON.parse(body);
@@ -61,6 +70,37 @@ export function parseStatusJson(body: string, options: ParseFormatOptions = {}):
     if (error instanceof NeedsExactDigits) return fromLenient(body, ctx);
     throw error;
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * A scan of the brackets outside strings, by JSON's own string rules (which `JSON.parse`
+ * follows too): false when they nest deeper than `MAX_DEPTH` allows or are more than FPM's page
+ * can hold. FPM's raw quotes can mislead the scan; the lenient scanner then decides.
+ */
+function shapedLikeStatus(body: string): boolean {
+  const maxContainers = 2 + Math.floor(body.length / MIN_BYTES_PER_CONTAINER);
+  let depth = 0;
+  let containers = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < body.length; i++) {
+        const d = body.charCodeAt(i);
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      containers++;
+      if (depth > MAX_DEPTH + 1 || containers > maxContainers) return false;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return true;
 }
 
 function fromLenient(body: string, ctx: MapContext): FpmStatus {
@@ -102,6 +142,7 @@ function needsRawStrings(
  */
 class LenientScanner {
   private pos = 0;
+  private containers = 0;
 
   constructor(
     private readonly text: string,
@@ -152,7 +193,16 @@ class LenientScanner {
     return m[0];
   }
 
+  /** Counts an object or array against the bound on how many FPM's page can hold. */
+  private container(): void {
+    this.containers++;
+    if (this.containers > 2 + this.text.length / MIN_BYTES_PER_CONTAINER) {
+      this.fail('more objects and arrays than a status page of this size holds');
+    }
+  }
+
   private object(depth: number): Json {
+    this.container();
     this.pos++;
     const result: Record<string, Json> = {};
     this.skipSpace();
@@ -179,6 +229,7 @@ class LenientScanner {
   }
 
   private array(depth: number): Json {
+    this.container();
     this.pos++;
     const result: Json[] = [];
     this.skipSpace();
