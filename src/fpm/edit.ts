@@ -7,12 +7,8 @@ import {
   type FpmDirective,
   findScalarDirective,
 } from './directives.js';
-import {
-  type IniScanContext,
-  type IniStatement,
-  PHP_ERROR_CONSTANTS,
-  scanIniLine,
-} from './ini-line.js';
+import { type IniScanContext, type IniStatement, scanIniLine } from './ini-line.js';
+import { phpConstantValue } from './php-constants.js';
 import { LOG_LEVELS, PM_MODES, SYSLOG_FACILITIES } from './schema.js';
 
 /**
@@ -261,8 +257,7 @@ export function formatFpmString(text: string): string {
 
 const NO_ENV: IniScanContext = {
   variable: () => '',
-  constant: (name) =>
-    Object.hasOwn(PHP_ERROR_CONSTANTS, name) ? PHP_ERROR_CONSTANTS[name] : undefined,
+  constant: (name) => phpConstantValue(name),
 };
 
 /** What FPM's INI scanner makes of `name = text` (undefined on a syntax error). */

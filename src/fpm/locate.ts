@@ -13,7 +13,6 @@ import {
   targetName,
 } from './edit.js';
 import type { IniScanContext, IniStatement } from './ini-line.js';
-import { PHP_ERROR_CONSTANTS } from './ini-line.js';
 import {
   DEBIAN_PHP_PREFIX,
   type FpmGlob,
@@ -21,6 +20,7 @@ import {
   type ParseFpmConfigResult,
   type SourceLocation,
 } from './parse.js';
+import { phpConstantValue } from './php-constants.js';
 
 /**
  * Where each statement of a configuration comes from, across `include` lines, with the section
@@ -95,8 +95,7 @@ export function mapFpmSources(rootPath: string, options: MapFpmSourcesOptions): 
   const env = options.env ?? {};
   const ctx: IniScanContext = {
     variable: (name) => (Object.hasOwn(env, name) ? (env[name] ?? '') : ''),
-    constant: (name) =>
-      Object.hasOwn(PHP_ERROR_CONSTANTS, name) ? PHP_ERROR_CONSTANTS[name] : undefined,
+    constant: (name) => phpConstantValue(name),
   };
   const map: FpmSourceMap = { root: rootPath, files: [], statements: [], pools: [] };
   const seenPools = new Set<string>();

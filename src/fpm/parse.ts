@@ -8,7 +8,7 @@ import {
   findScalarDirective,
 } from './directives.js';
 import { type IniScanContext, scanIniLine } from './ini-line.js';
-import { PHP_FPM_CONSTANTS } from './php-constants.js';
+import { PHP_FPM_CONSTANTS, phpConstantValue } from './php-constants.js';
 import {
   emptyGlobal,
   emptyPool,
@@ -696,7 +696,7 @@ function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {
   return {
     variable: (name) =>
       Object.hasOwn(ini, name) ? ini[name]! : Object.hasOwn(env, name) ? (env[name] ?? '') : '',
-    constant: (name) => (Object.hasOwn(constants, name) ? constants[name] : undefined),
+    constant: (name) => phpConstantValue(name, constants),
   };
 }
 

@@ -1326,3 +1326,14 @@ export const PHP_FPM_BUILD_CONSTANTS: readonly string[] = [
   'SODIUM_LIBRARY_MINOR_VERSION',
   'ICONV_VERSION',
 ];
+
+/**
+ * The value FPM's INI scanner puts in place of `name` when it is a constant in `table`, or
+ * undefined. Looks at own keys only, so `__proto__` and `constructor` are names like any other.
+ */
+export function phpConstantValue(
+  name: string,
+  table: Readonly<Record<string, string>> = PHP_FPM_CONSTANTS,
+): string | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}

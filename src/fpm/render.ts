@@ -3,7 +3,7 @@ import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
 import { arrayKeyConstant } from './ini-line.js';
-import { PHP_FPM_CONSTANTS } from './php-constants.js';
+import { phpConstantValue } from './php-constants.js';
 import {
   type FpmConfig,
   type FpmConfigInput,
@@ -34,7 +34,7 @@ function reject(option: string, rule: string): never {
 }
 
 /** The lookups of FPM's INI scanner that matter to a rendered key: constants only. */
-const KEY_SCAN = { variable: () => '', constant: (name: string) => PHP_FPM_CONSTANTS[name] };
+const KEY_SCAN = { variable: () => '', constant: (name: string) => phpConstantValue(name) };
 
 /**
  * A string value in double quotes, so nothing in it is read as INI syntax: backslash, quote
