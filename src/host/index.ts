@@ -4,6 +4,7 @@ export type {
   FpmMasterInfo,
   FpmPoolInfo,
   FpmSocket,
+  UntrustedFpmMaster,
 } from './discover.js';
 export {
   discoverFpm,
@@ -11,6 +12,7 @@ export {
   fpmMasterInfoSchema,
   fpmPoolInfoSchema,
   fpmSocketSchema,
+  untrustedFpmMasterSchema,
 } from './discover.js';
 export type { HostFpmSystemOptions } from './fpm-config.js';
 export {
@@ -21,8 +23,6 @@ export {
   readFpmConfigFile,
 } from './fpm-config.js';
 export type { ReadOptions } from './io.js';
-export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
-export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
 export {
@@ -34,6 +34,13 @@ export {
   workerMemorySchema,
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
+export {
+  MAX_CONFIG_FILE_BYTES,
+  openRegularFile,
+  readRegularFile,
+  readRegularFileSync,
+} from './safe-read.js';
 export type {
   CollectSnapshotOptions,
   EvidenceManifest,
@@ -49,3 +56,5 @@ export {
   snapshotFromDirectory,
 } from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
+export type { MasterTrust } from './trust.js';
+export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';
