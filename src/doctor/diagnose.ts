@@ -70,6 +70,22 @@ export interface SnapshotMaster {
   pools: SnapshotPool[];
 }
 
+/**
+ * A process titled as an FPM master that was not trusted as one: nothing it names was read
+ * or contacted.
+ */
+export interface SnapshotUntrustedMaster {
+  pid: number;
+  /** The path in its title, as written there (any local user can choose it). */
+  configPath: string;
+  /** Why it is not trusted. */
+  reason: string;
+  /** Real, effective, saved and filesystem uid, when readable. */
+  uids?: number[] | undefined;
+  /** Its `/proc/PID/exe`, when readable. */
+  executable?: string | undefined;
+}
+
 /** The memory figures the doctor needs from meminfo and the cgroup. */
 export interface SnapshotCgroup {
   version: 1 | 2;
@@ -89,6 +105,8 @@ export interface HostSnapshot {
   /** When no FPM master was found and no configuration was given: why. */
   noFpm?: string;
   masters: SnapshotMaster[];
+  /** Processes titled as FPM masters that were ignored (`live.untrusted-master`). */
+  untrustedMasters?: SnapshotUntrustedMaster[];
   unixQueues: SnapshotPart<UnixListenQueue[]>;
   tcpQueues: SnapshotPart<TcpListenQueue[]>;
   netstat: SnapshotPart<NetstatCounters>;
@@ -146,6 +164,7 @@ export interface DiagnoseOptions {
 /** Live finding codes `diagnose` produces (docs/doctor.md has the evidence and fix of each). */
 export const LIVE_FINDING_CODES = [
   'live.no-fpm-master',
+  'live.untrusted-master',
   'live.accept-queue-overflow',
   'live.reload-overflow',
   'live.reload-kills-requests',
@@ -308,6 +327,23 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
       message: `No PHP-FPM master was found: ${snapshot.noFpm}`,
       evidence: { reason: snapshot.noFpm },
       fix: 'Start php-fpm, or point the doctor at a configuration (--config FILE) or at saved evidence (--from DIR).',
+    });
+  }
+
+  for (const u of snapshot.untrustedMasters ?? []) {
+    const title = printable(u.configPath);
+    findings.push({
+      code: 'live.untrusted-master',
+      severity: 'warning',
+      message: `Ignored process ${u.pid}, titled "php-fpm: master process (${title})": ${printable(u.reason)}. It was not taken for a PHP-FPM master, so the files and sockets its title and configuration name were neither read nor contacted`,
+      evidence: {
+        pid: u.pid,
+        configPath: title,
+        ...(u.uids === undefined ? {} : { uids: u.uids }),
+        ...(u.executable === undefined ? {} : { executable: printable(u.executable) }),
+        reason: printable(u.reason),
+      },
+      fix: `Find out what process ${u.pid} is (ps -o user,pid,ppid,args -p ${u.pid}): any user can give a process this title. If it is a real FPM master, run fpmkit as root or as the user FPM runs as, from a php-fpm binary owned by root and writable only by root.`,
     });
   }
 
@@ -749,6 +785,16 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
     noFpm,
     files,
   };
+}
+
+/**
+ * `text` with control characters written as `\xNN`: a process title is chosen by whoever
+ * started the process and can hold terminal escape sequences.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 function memoryBudgetOf(snapshot: HostSnapshot): { bytes: number; source: string } | undefined {

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseFpmConfig } from '../fpm/parse.js';
@@ -7,7 +6,7 @@ import { parseFpmProcessTitle } from '../kernel/cmdline.js';
 import { parseProcNetTcp, tcpListenQueues } from '../kernel/proc-net-tcp.js';
 import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
-import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
+import { globFpmInclude } from './fpm-config.js';
 import {
   listDir,
   listDirQuietly,
@@ -17,6 +16,8 @@ import {
   readTextQuietly,
   roots,
 } from './io.js';
+import { readRegularFile } from './safe-read.js';
+import { checkMasterTrust, readTrustedConfigFile, trustedOwners } from './trust.js';
 
 /** A listening socket an FPM process holds, with its current accept queue. */
 export const fpmSocketSchema = z.discriminatedUnion('kind', [
@@ -55,6 +56,14 @@ export type FpmPoolInfo = z.infer<typeof fpmPoolInfoSchema>;
 /** One FPM master process. */
 export const fpmMasterInfoSchema = z.object({
   pid: z.number().int().positive(),
+  /**
+   * Why fpmkit trusts the process: `executable` (its `/proc/PID/exe` is a php-fpm binary
+   * owned by root or the current user) or `root-uid` (fpmkit is not root, the process runs as
+   * root, and the kernel hides its executable from other users). See `checkMasterTrust`.
+   */
+  trust: z.enum(['executable', 'root-uid']).optional(),
+  /** The binary it runs, from `/proc/PID/exe`, when that could be read. */
+  executable: z.string().optional(),
   /** The config file named in the process title (`master process (PATH)`). */
   configPath: z.string(),
   /** The config file's text, when it could be read. */
@@ -66,12 +75,33 @@ export const fpmMasterInfoSchema = z.object({
   pools: z.array(fpmPoolInfoSchema),
   /** Listening sockets only the master holds: `pm.status_listen` sockets, or pools without workers. */
   unassignedSockets: z.array(fpmSocketSchema),
+  /** Why a socket table of its network namespace could not be read; its sockets are then missing. */
+  socketError: z.string().optional(),
 });
 export type FpmMasterInfo = z.infer<typeof fpmMasterInfoSchema>;
+
+/**
+ * A process titled `php-fpm: master process (PATH)` that fpmkit did not take for an FPM master:
+ * nothing its title or configuration names was read or contacted.
+ */
+export const untrustedFpmMasterSchema = z.object({
+  pid: z.number().int().positive(),
+  /** The path in its title, as written there (any local user can choose it). */
+  configPath: z.string(),
+  /** Why it is not trusted. */
+  reason: z.string(),
+  /** Real, effective, saved and filesystem uid, when readable. */
+  uids: z.array(z.number().int().nonnegative()).optional(),
+  /** Its `/proc/PID/exe`, when readable. */
+  executable: z.string().optional(),
+});
+export type UntrustedFpmMaster = z.infer<typeof untrustedFpmMasterSchema>;
 
 /** Everything `discoverFpm` found. */
 export const fpmDiscoverySchema = z.object({
   masters: z.array(fpmMasterInfoSchema),
+  /** Processes titled as masters that are not trusted as FPM (see `checkMasterTrust`). */
+  untrustedMasters: z.array(untrustedFpmMasterSchema),
   /** All pools of all masters. */
   pools: z.array(fpmPoolInfoSchema),
   /** Workers whose parent is not a master found here (e.g. its title was changed). */
@@ -94,18 +124,26 @@ export interface DiscoverFpmOptions extends ReadOptions {
    */
   parseConfig?: ((text: string, path: string) => unknown) | false;
   /**
-   * Reads a config file. @default reads the path as seen from this process (for a master in
-   * another mount namespace, such as a container, pass a reader that goes through
-   * `/proc/PID/root`)
+   * Reads a config file of a trusted master. @default reads the path as seen from this process
+   * as a bounded regular file owned by root or the current user (for a master in another mount
+   * namespace, such as a container, pass a reader that goes through `/proc/PID/root`)
    */
   readConfig?: (path: string, pid: number) => Promise<string>;
 }
 
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 
-/** FPM's reading of a master's configuration, includes followed on this machine. */
+/**
+ * FPM's reading of a master's configuration, includes followed on this machine as bounded
+ * regular files owned by root or the current user.
+ */
 function parseMasterConfig(text: string, path: string): FpmConfig {
-  return parseFpmConfig(text, { path, readFile: readFpmConfigFile, glob: globFpmInclude }).config;
+  const owners = trustedOwners();
+  return parseFpmConfig(text, {
+    path,
+    readFile: (p) => readTrustedConfigFile(p, owners),
+    glob: globFpmInclude,
+  }).config;
 }
 
 async function socketInodes(procRoot: string, pid: number): Promise<Set<number>> {
@@ -119,37 +157,60 @@ async function socketInodes(procRoot: string, pid: number): Promise<Set<number>>
   return out;
 }
 
-/** Listening sockets by inode, from the socket tables of the master's network namespace. */
-async function listeners(procRoot: string, pid: number): Promise<Map<number, FpmSocket>> {
+/**
+ * Listening sockets by inode, from the socket tables of the master's network namespace. A table
+ * that cannot be read or parsed is left out and named in `errors`.
+ */
+async function listeners(
+  procRoot: string,
+  pid: number,
+  errors: string[],
+): Promise<Map<number, FpmSocket>> {
   const out = new Map<number, FpmSocket>();
-  const read = async (name: string) =>
-    (await readTextIfExists(join(procRoot, String(pid), 'net', name))) ??
-    (await readTextIfExists(join(procRoot, 'net', name)));
+  const read = async (name: string) => {
+    try {
+      return (
+        (await readTextIfExists(join(procRoot, String(pid), 'net', name))) ??
+        (await readTextIfExists(join(procRoot, 'net', name)))
+      );
+    } catch (error) {
+      errors.push((error as Error)?.message ?? String(error));
+      return undefined;
+    }
+  };
   const unix = await read('unix');
   if (unix !== undefined) {
-    for (const q of unixListenQueues(unix)) {
-      out.set(q.inode, {
-        kind: 'unix',
-        path: q.path,
-        abstract: q.abstract,
-        inode: q.inode,
-        queued: q.queued,
-        accepted: q.accepted,
-      });
+    try {
+      for (const q of unixListenQueues(unix)) {
+        out.set(q.inode, {
+          kind: 'unix',
+          path: q.path,
+          abstract: q.abstract,
+          inode: q.inode,
+          queued: q.queued,
+          accepted: q.accepted,
+        });
+      }
+    } catch (error) {
+      errors.push((error as Error)?.message ?? String(error));
     }
   }
   for (const name of ['tcp', 'tcp6']) {
     const text = await read(name);
     if (text === undefined) continue;
-    for (const q of tcpListenQueues(parseProcNetTcp(text))) {
-      out.set(q.inode, {
-        kind: 'tcp',
-        family: q.family,
-        address: q.address,
-        port: q.port,
-        inode: q.inode,
-        queued: q.queued,
-      });
+    try {
+      for (const q of tcpListenQueues(parseProcNetTcp(text))) {
+        out.set(q.inode, {
+          kind: 'tcp',
+          family: q.family,
+          address: q.address,
+          port: q.port,
+          inode: q.inode,
+          queued: q.queued,
+        });
+      }
+    } catch (error) {
+      errors.push((error as Error)?.message ?? String(error));
     }
   }
   return out;
@@ -161,7 +222,7 @@ async function defaultReadConfig(procRoot: string, path: string, pid: number): P
     const cwd = await readLinkQuietly(join(procRoot, String(pid), 'cwd'));
     if (cwd !== undefined) full = resolve(cwd, path);
   }
-  return readFile(full, 'utf8');
+  return readRegularFile(full, { owners: trustedOwners() });
 }
 
 /**
@@ -171,10 +232,17 @@ async function defaultReadConfig(procRoot: string, path: string, pid: number): P
  * socket by inode (`/proc/PID/fd` links joined with the master's `net/unix`, `net/tcp` and
  * `net/tcp6`), its current accept queue, and each master's config file.
  * Processes that exit during the scan are skipped.
+ *
+ * Any local user can title a process that way, so a master is trusted only as
+ * `checkMasterTrust` says (a php-fpm binary, run by root or the current user); the others are
+ * listed in `untrustedMasters`, and nothing their titles name is read. Their workers are
+ * listed as orphans. A socket table that cannot be read or parsed leaves sockets out, never
+ * masters out.
  */
 export async function discoverFpm(options: DiscoverFpmOptions = {}): Promise<FpmDiscovery> {
   const { procRoot } = roots(options);
   const masters = new Map<number, FpmMasterInfo>();
+  const untrustedMasters: UntrustedFpmMaster[] = [];
   const workers: { pid: number; pool: string; ppid: number }[] = [];
   for (const entry of await listDir(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
@@ -183,7 +251,25 @@ export async function discoverFpm(options: DiscoverFpmOptions = {}): Promise<Fpm
     if (cmdline === undefined) continue;
     const title = parseFpmProcessTitle(cmdline);
     if (title?.role === 'master') {
-      masters.set(pid, { pid, configPath: title.configPath, pools: [], unassignedSockets: [] });
+      const trust = await checkMasterTrust(procRoot, pid);
+      if (trust.trusted) {
+        masters.set(pid, {
+          pid,
+          trust: trust.basis,
+          ...(trust.executable === undefined ? {} : { executable: trust.executable }),
+          configPath: title.configPath,
+          pools: [],
+          unassignedSockets: [],
+        });
+      } else {
+        untrustedMasters.push({
+          pid,
+          configPath: title.configPath,
+          reason: trust.reason,
+          ...(trust.uids === undefined ? {} : { uids: trust.uids }),
+          ...(trust.executable === undefined ? {} : { executable: trust.executable }),
+        });
+      }
     } else if (title?.role === 'worker') {
       const status = await readTextQuietly(join(procRoot, entry, 'status'));
       if (status === undefined) continue;
@@ -205,7 +291,9 @@ export async function discoverFpm(options: DiscoverFpmOptions = {}): Promise<Fpm
     pool.workerPids.push(w.pid);
   }
   for (const master of masters.values()) {
-    const byInode = await listeners(procRoot, master.pid);
+    const socketErrors: string[] = [];
+    const byInode = await listeners(procRoot, master.pid, socketErrors);
+    if (socketErrors.length > 0) master.socketError = socketErrors.join('; ');
     const held = await socketInodes(procRoot, master.pid);
     const claimed = new Set<number>();
     for (const pool of master.pools) {
@@ -242,5 +330,5 @@ export async function discoverFpm(options: DiscoverFpmOptions = {}): Promise<Fpm
     }
   }
   const list = [...masters.values()].sort((a, b) => a.pid - b.pid);
-  return { masters: list, pools: list.flatMap((m) => m.pools), orphanWorkers };
+  return { masters: list, untrustedMasters, pools: list.flatMap((m) => m.pools), orphanWorkers };
 }

@@ -4,6 +4,7 @@ export type {
   FpmMasterInfo,
   FpmPoolInfo,
   FpmSocket,
+  UntrustedFpmMaster,
 } from './discover.js';
 export {
   discoverFpm,
@@ -11,6 +12,7 @@ export {
   fpmMasterInfoSchema,
   fpmPoolInfoSchema,
   fpmSocketSchema,
+  untrustedFpmMasterSchema,
 } from './discover.js';
 export type { HostFpmSystemOptions, ReadFpmConfigStdinOptions } from './fpm-config.js';
 export {
@@ -36,7 +38,12 @@ export {
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
-export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
+export {
+  MAX_CONFIG_FILE_BYTES,
+  openRegularFile,
+  readRegularFile,
+  readRegularFileSync,
+} from './safe-read.js';
 export type {
   CollectSnapshotOptions,
   EvidenceManifest,
@@ -52,3 +59,5 @@ export {
   snapshotFromDirectory,
 } from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
+export type { MasterTrust } from './trust.js';
+export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';

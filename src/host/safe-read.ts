@@ -205,3 +205,33 @@ export async function readRegularFile(
     await handle.close();
   }
 }
+
+/**
+ * Opens a path for reading with the checks of `readRegularFile` (a regular file, never a FIFO
+ * or device, links as `symlinks` says, owners as `owners` says), for callers that read part of
+ * a file themselves, such as the last window of a log. `maxBytes` is not applied: the caller
+ * bounds what it reads. The caller closes the handle.
+ */
+export async function openRegularFile(
+  path: string,
+  options: Omit<RegularFileReadOptions, 'maxBytes'> = {},
+): Promise<{ handle: Awaited<ReturnType<typeof open>>; stats: Stats }> {
+  const link = await lstat(path).catch(() => undefined);
+  const checked = prepare(path, link, options);
+  checked.maxBytes = Number.POSITIVE_INFINITY;
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, checked.flags);
+  } catch (error) {
+    const errno = errnoOf(error);
+    throw new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
+  }
+  try {
+    const stats = await handle.stat();
+    checkOpened(path, stats, checked, options);
+    return { handle, stats };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}

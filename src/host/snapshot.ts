@@ -1,4 +1,4 @@
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type {
   HostSnapshot,
@@ -7,6 +7,7 @@ import type {
   SnapshotMaster,
   SnapshotPart,
   SnapshotPool,
+  SnapshotUntrustedMaster,
 } from '../doctor/diagnose.js';
 import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
 import { parseFpmConfig } from '../fpm/parse.js';
@@ -22,7 +23,9 @@ import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import { type ReadOptions, roots } from './io.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+import { openRegularFile, type RegularFileReadOptions } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
+import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
 
 /** Default size of a log window: the last 4 MiB of each log. */
 export const DEFAULT_LOG_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -90,21 +93,29 @@ async function part<T>(read: () => Promise<T>): Promise<SnapshotPart<T>> {
 
 /**
  * The last `maxBytes` of a file, from the start of a line: a window over a log of any size in
- * bounded memory.
+ * bounded memory. Only a regular file is read (a FIFO or a device is refused without blocking);
+ * `options` says which links and owners are accepted, as for `readRegularFile` (by default a
+ * link is followed only to a file of the link's owner, and any owner is accepted).
  */
 export async function readLogWindow(
   path: string,
   maxBytes = DEFAULT_LOG_WINDOW_BYTES,
+  options: Omit<RegularFileReadOptions, 'maxBytes'> = {},
 ): Promise<LogWindow> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let opened: Awaited<ReturnType<typeof openRegularFile>>;
   try {
-    handle = await open(path, 'r');
+    opened = await openRegularFile(path, options);
   } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new FpmkitIoError(path, `cannot open log (${errno})`, { cause: error, errno });
+    const io = error as FpmkitIoError;
+    const errno = io.errno ?? 'EIO';
+    const detail = io.message.startsWith(`${path}: cannot read file`)
+      ? ''
+      : `: ${io.message.slice(path.length + 2)}`;
+    throw new FpmkitIoError(path, `cannot open log (${errno})${detail}`, { cause: error, errno });
   }
+  const { handle, stats } = opened;
   try {
-    const { size } = await handle.stat();
+    const size = stats.size;
     const start = Math.max(0, size - maxBytes);
     const length = size - start;
     const buffer = Buffer.alloc(length);
@@ -131,9 +142,22 @@ interface PathMap {
   file(path: string): string;
   readFile(path: string): string;
   glob(pattern: string): string[];
+  /** Owners whose config files and logs are read; undefined: any owner. */
+  owners?: readonly number[];
 }
 
-const identity: PathMap = {
+/** A live host: files read as they are, only those owned by `owners`. */
+function onHost(owners: readonly number[]): PathMap {
+  return {
+    file: (p) => p,
+    readFile: (p) => readTrustedConfigFile(p, owners),
+    glob: globFpmInclude,
+    owners,
+  };
+}
+
+/** Paths given on the command line: any owner, still bounded regular files. */
+const given: PathMap = {
   file: (p) => p,
   readFile: readFpmConfigFile,
   glob: globFpmInclude,
@@ -185,7 +209,9 @@ async function logPart(
       source: path,
     };
   const full = resolveLogPath(path, prefix);
-  const window = await part(() => readLogWindow(paths.file(full), maxBytes));
+  const window = await part(() =>
+    readLogWindow(paths.file(full), maxBytes, paths.owners ? { owners: paths.owners } : {}),
+  );
   if (window.ok) window.value.path = full;
   return { ...window, source: full };
 }
@@ -310,7 +336,7 @@ async function collectMaster(
   const prefix = options.prefix ?? resolve(configPath, '..');
   const errorLog =
     options.fpmErrorLogPath !== undefined
-      ? await logPart(options.fpmErrorLogPath, '', identity, prefix, ctx.maxLogBytes)
+      ? await logPart(options.fpmErrorLogPath, '', given, prefix, ctx.maxLogBytes)
       : await logPart(
           config.ok ? config.value.global.errorLog : undefined,
           config.ok
@@ -359,6 +385,20 @@ function checkOptions(options: CollectSnapshotOptions): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Whose files a live snapshot reads: root's and the current user's, and for a configuration
+ * named by the caller also its owner's (the caller vouched for that file).
+ */
+async function ownersFor(configPath: string | undefined): Promise<number[]> {
+  const owners = trustedOwners();
+  if (configPath === undefined) return owners;
+  const owner = await stat(configPath).then(
+    (st) => st.uid,
+    () => undefined,
+  );
+  return owner === undefined || owners.includes(owner) ? owners : [...owners, owner];
+}
+
 async function kernelParts(options: ReadOptions) {
   return {
     tcpQueues: await part(() => readTcpListenQueues(options)),
@@ -397,7 +437,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
   }
   const ctx: CollectContext = {
     options,
-    paths: identity,
+    paths: onHost(await ownersFor(options.configPath)),
     live: true,
     unixQueues,
     samples,
@@ -423,22 +463,26 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
       masters.push(await collectMaster(ctx, info.configPath, info));
   }
   const { procRoot } = roots(options);
+  const untrustedMasters: SnapshotUntrustedMaster[] = discovery?.untrustedMasters ?? [];
   const noFpm =
     masters.length > 0
       ? undefined
       : discoveryError !== undefined
         ? `cannot list processes in ${procRoot}: ${discoveryError}`
-        : `no process titled "php-fpm: master process" runs here (looked in ${procRoot})`;
+        : untrustedMasters.length > 0
+          ? `no trusted PHP-FPM master runs here: ${untrustedMasters.length} process(es) titled "php-fpm: master process" were ignored as not FPM (looked in ${procRoot}; fpmkit runs as uid ${currentUid()})`
+          : `no process titled "php-fpm: master process" runs here (looked in ${procRoot})`;
   const cgroupPid = masters.find((m) => m.pid !== undefined)?.pid ?? process.pid;
   const nginxErrorLog =
     options.nginxErrorLogPath === undefined
       ? ({ ok: false, reason: 'no nginx error log was given' } as const)
-      : await logPart(options.nginxErrorLogPath, '', identity, '/', maxLogBytes);
+      : await logPart(options.nginxErrorLogPath, '', given, '/', maxLogBytes);
   return {
     takenAt: new Date(),
     origin: 'live',
     ...(noFpm === undefined ? {} : { noFpm }),
     masters,
+    ...(untrustedMasters.length === 0 ? {} : { untrustedMasters }),
     unixQueues,
     ...k,
     cgroup: await part(async () => cgroupOf(await readCgroupMemory(cgroupPid, options))),

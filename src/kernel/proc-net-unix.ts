@@ -36,6 +36,8 @@ const MAX_PRESIZE_ROWS = 1 << 24;
 const BULK_TABLE_CHARS = 1 << 24;
 /** Inodes are unsigned long; 15 decimal digits stay exact in a double. */
 const MAX_INODE_DIGITS = 15;
+/** `UNIX_PATH_MAX`: bytes in `sun_path`, the most a printed name can hold (linux/un.h). */
+const UNIX_PATH_MAX = 108;
 
 /** One row of /proc/net/unix. */
 export const unixSocketSchema = z.object({
@@ -142,6 +144,14 @@ function readInode(text: string, p: number, end: number): number {
  * keep their leading `@`. The header is optional and blank lines are ignored. Malformed rows
  * throw `FpmkitParseError` with the line.
  *
+ * The kernel prints names raw, so any local user can bind a socket whose name holds newlines
+ * and spreads over several lines. A line that is not a row in the kernel's fixed layout, after
+ * a row with a name, is read as the rest of that name (blank lines between are its newlines)
+ * while the whole name fits in `sun_path` (108 bytes); the row then carries the whole name. A
+ * line in the kernel's layout is always a row, so such a name can never hide a real socket; a
+ * name that itself prints a line in that layout is cut there (the only reading that cannot
+ * lose a row). A name's trailing newlines read as blank lines and are not kept.
+ *
  * Written as one scan (no split, no regular expression per line) because the table can hold
  * hundreds of thousands of rows on a busy host: rows in the kernel's fixed layout are read from
  * bytes (the text is copied 64 KiB at a time into a reused buffer), every other row from the
@@ -185,6 +195,18 @@ function tallyRow(
   }
 }
 
+/** Takes back what tallyRow() counted for the last row (its name turned out to go on). */
+function untallyRow(tally: QueueTally, path: string, listening: boolean, state: number): void {
+  const c = tally.counts.get(path);
+  if (c === undefined || (!listening && state !== 2 && state !== 3)) return;
+  if (listening) {
+    tally.listeners.pop();
+    c[2]--;
+  } else {
+    c[state === 2 ? 0 : 1]--;
+  }
+}
+
 /** One scan's input, where its rows go, and its progress. */
 interface Scan {
   readonly text: string;
@@ -198,6 +220,10 @@ interface Scan {
   readonly paths: (string | undefined)[];
   /** The same for the byte reader, with each path's bytes; see internBytes(). */
   readonly bytePaths: ByteCache;
+  /** The last row whose name went on over more lines, and where its last line starts. */
+  named: { row: TextRow; path: string | undefined; lastLine: number } | null;
+  /** Where the rows start (after the header). */
+  body: number;
   count: number;
 }
 
@@ -255,6 +281,8 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
       lengths: new Int32Array(PATH_CACHE_SLOTS).fill(-1),
       tenured: bulk && out !== null ? PATH_CACHE_SLOTS : 0,
     },
+    named: null,
+    body: 0,
     count: 0,
   };
   const len = text.length;
@@ -264,6 +292,7 @@ function scan(text: string, out: UnixSocket[] | null, tally: QueueTally | null):
     const nl = text.indexOf('\n');
     pos = nl === -1 ? len : nl + 1;
     lineNo = 1;
+    s.body = pos;
   }
   // One-byte strings answer at once; only text that has a character beyond Latin-1 somewhere
   // (only possible in paths) has each window checked.
@@ -492,18 +521,26 @@ function scanBytes(
   return lineNo;
 }
 
-/**
- * One line of the text, `[pos, next)` without its newline: blank lines are skipped, a trailing
- * CR is dropped, fields may have any width and padding. Throws FpmkitParseError for a bad row.
- */
-function textRow(s: Scan, pos: number, next: number, lineNo: number): void {
-  const text = s.text;
-  let end = next;
-  if (end > pos && text.charCodeAt(end - 1) === 13) end--;
-  if (end === pos) return;
+/** Fields of one row read from the text by readTextRow(). */
+interface TextRow {
+  refCount: number;
+  flags: number;
+  type: number;
+  state: number;
+  inode: number;
+  /**
+   * Where the row's name starts: after the space that follows the inode. Equal to the line's
+   * end when the line ends in that space (a name that starts with a newline); -1 when the line
+   * ends at the inode (an unnamed socket).
+   */
+  pathStart: number;
+}
+
+/** Reads `[pos, end)` as a row with fields of any width; a reason when it is not one. */
+function readTextRow(text: string, pos: number, end: number): TextRow | string {
   const colon = text.indexOf(':', pos);
   if (colon < 0 || colon >= end || colon === pos) {
-    throw fail('expected a kernel address followed by ":"', lineNo, text, pos, end);
+    return 'expected a kernel address followed by ":"';
   }
   const refCount = readHex(text, colon + 1, end);
   const protocol = refCount < 0 ? -1 : readHex(text, cursor, end);
@@ -511,17 +548,104 @@ function textRow(s: Scan, pos: number, next: number, lineNo: number): void {
   const type = flags < 0 ? -1 : readHex(text, cursor, end);
   const state = type < 0 ? -1 : readHex(text, cursor, end);
   const inode = state < 0 ? -1 : readInode(text, cursor, end);
-  if (inode < 0) {
-    throw fail('expected RefCount Protocol Flags Type St Inode', lineNo, text, pos, end);
-  }
+  if (inode < 0) return 'expected RefCount Protocol Flags Type St Inode';
   const p = cursor;
-  if (p + 1 < end && text.charCodeAt(p) === 32) {
-    addRow(s, refCount, flags, type, state, inode, intern(text, p + 1, end, s.paths));
-  } else if (p === end || (p + 1 === end && text.charCodeAt(p) === 32)) {
-    addRow(s, refCount, flags, type, state, inode);
-  } else {
-    throw fail('unexpected text after the inode', lineNo, text, pos, end);
+  let pathStart: number;
+  if (p === end) pathStart = -1;
+  else if (text.charCodeAt(p) === 32) pathStart = p + 1;
+  else return 'unexpected text after the inode';
+  return { refCount, flags, type, state, inode, pathStart };
+}
+
+/**
+ * True when `[pos, end)` has the kernel's fixed layout up to the inode (`ADDR: %08X %08X %08X
+ * %04X %02X `), as every row the kernel prints does and as scanBytes() requires.
+ */
+function fixedLayout(text: string, pos: number, end: number): boolean {
+  const c = text.indexOf(':', pos);
+  if (c <= pos || c + 37 >= end) return false;
+  for (let k = 1; k <= 36; k++) {
+    const ch = text.charCodeAt(c + k);
+    const space = k === 1 || k === 10 || k === 19 || k === 28 || k === 33 || k === 36;
+    if (space ? ch !== 32 : HEX_VALUE[ch]! < 0) return false;
   }
+  return true;
+}
+
+/**
+ * One line of the text, `[pos, next)` without its newline: blank lines are skipped, a trailing
+ * CR is dropped, fields may have any width and padding. A line that is not a row in the
+ * kernel's layout, right after a row with a name, is the rest of that name (see continueName());
+ * any other bad line throws FpmkitParseError.
+ */
+function textRow(s: Scan, pos: number, next: number, lineNo: number): void {
+  const text = s.text;
+  let end = next;
+  if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+  if (end === pos) return;
+  const row = readTextRow(text, pos, end);
+  if (typeof row === 'object' && fixedLayout(text, pos, end)) {
+    addTextRow(s, row, end);
+    return;
+  }
+  if (continueName(s, pos, end)) return;
+  if (typeof row === 'string') throw fail(row, lineNo, text, pos, end);
+  addTextRow(s, row, end);
+}
+
+function addTextRow(s: Scan, row: TextRow, end: number): void {
+  const { refCount, flags, type, state, inode, pathStart } = row;
+  if (pathStart >= 0 && pathStart < end) {
+    addRow(s, refCount, flags, type, state, inode, intern(s.text, pathStart, end, s.paths));
+  } else {
+    addRow(s, refCount, flags, type, state, inode);
+  }
+}
+
+/**
+ * The kernel prints a socket's name raw (`unix_seq_show`), so a name holding newlines spans
+ * several lines: `[pos, end)` may be the rest of the name of the row above it (blank lines
+ * between them are newlines of that name). It is taken as such when that row ended in a name
+ * (or in the space that precedes one) and the whole name fits in `sun_path`
+ * (`UNIX_PATH_MAX`, 108 bytes, so at most 108 characters). The row is then replaced by one
+ * with the whole name. Returns false when the line cannot continue a name.
+ */
+function continueName(s: Scan, pos: number, end: number): boolean {
+  const text = s.text;
+  // The previous line that is not blank.
+  let lineEnd = pos - 1;
+  let lineStart: number;
+  for (;;) {
+    if (lineEnd < s.body) return false;
+    lineStart = lineEnd === 0 ? 0 : text.lastIndexOf('\n', lineEnd - 1) + 1;
+    let e = lineEnd;
+    if (e > lineStart && text.charCodeAt(e - 1) === 13) e--;
+    if (e > lineStart) break;
+    lineEnd = lineStart - 1;
+  }
+  let owner = s.named;
+  if (owner === null || owner.lastLine !== lineStart) {
+    let e = lineEnd;
+    if (e > lineStart && text.charCodeAt(e - 1) === 13) e--;
+    const row = readTextRow(text, lineStart, e);
+    if (typeof row === 'string' || row.pathStart < 0) return false;
+    owner = {
+      row,
+      path: row.pathStart < e ? text.slice(row.pathStart, e) : undefined,
+      lastLine: lineStart,
+    };
+  }
+  const { row } = owner;
+  if (end - row.pathStart > UNIX_PATH_MAX) return false;
+  const path = text.slice(row.pathStart, end);
+  // The row was counted with the first part of its name: take it back.
+  s.count--;
+  if (s.tally !== null && owner.path !== undefined && row.type === UNIX_TYPE_STREAM) {
+    untallyRow(s.tally, owner.path, (row.flags & UNIX_FLAG_LISTENING) !== 0, row.state);
+  }
+  addRow(s, row.refCount, row.flags, row.type, row.state, row.inode, path);
+  s.named = { row, path, lastLine: pos };
+  return true;
 }
 
 /** Adds one row to the scan's rows, or to its tally. */

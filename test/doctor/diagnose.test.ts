@@ -44,6 +44,7 @@ interface Spec {
   workerMemory?: SnapshotPool['workerMemory'];
   memTotalBytes?: number;
   noMaster?: boolean;
+  untrusted?: HostSnapshot['untrustedMasters'];
 }
 
 const text = (lines: string[]) => `${lines.join('\n')}\n`;
@@ -79,6 +80,7 @@ function snapshot(spec: Spec): HostSnapshot {
     origin: 'live',
     ...(spec.noMaster ? { noFpm: 'nothing runs' } : {}),
     masters: spec.noMaster ? [] : [master],
+    ...(spec.untrusted ? { untrustedMasters: spec.untrusted } : {}),
     unixQueues: { ok: true, value: [] },
     tcpQueues: none,
     netstat: none,
@@ -224,6 +226,20 @@ describe('diagnose: each live finding fires on its evidence and stays quiet with
       quiet: { pool: 'pm = ondemand\npm.max_children = 2\n', fpmLog: [] },
     },
     { code: 'live.no-fpm-master', fire: { noMaster: true }, quiet: {} },
+    {
+      code: 'live.untrusted-master',
+      fire: {
+        untrusted: [
+          {
+            pid: 4242,
+            configPath: '/root/secret',
+            reason: 'it runs as uid 65534, neither root nor the user running fpmkit (uid 0)',
+            uids: [65534, 65534, 65534, 65534],
+          },
+        ],
+      },
+      quiet: { untrusted: [] },
+    },
   ];
 
   it('covers every live code', () => {
@@ -237,6 +253,31 @@ describe('diagnose: each live finding fires on its evidence and stays quiet with
     expect(finding!.fix?.length).toBeGreaterThan(10);
     expect(Object.keys(finding!.evidence ?? {}).length).toBeGreaterThan(0);
     expect(codes(snapshot(quiet))).not.toContain(code);
+  });
+});
+
+describe('diagnose: a process that is not FPM', () => {
+  it('names it, and writes the control characters of its title as escapes', () => {
+    const report = diagnose(
+      snapshot({
+        untrusted: [
+          {
+            pid: 7,
+            configPath: '/tmp/x\u001b[2J\u0007',
+            reason: 'its executable is not a php-fpm binary',
+            executable: '/usr/bin/cat',
+          },
+        ],
+      }),
+    );
+    const f = report.findings.find((x) => x.code === 'live.untrusted-master')!;
+    expect(f.severity).toBe('warning');
+    expect(f.message).toContain(
+      'Ignored process 7, titled "php-fpm: master process (/tmp/x\\x1b[2J\\x07)"',
+    );
+    expect(f.message).toContain('its executable is not a php-fpm binary');
+    expect(JSON.stringify(report)).not.toMatch(/\\u001b|\\u0007/);
+    expect(f.evidence).toMatchObject({ pid: 7, executable: '/usr/bin/cat' });
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -226,12 +226,26 @@ describe('measureWorkerMemory', () => {
 });
 
 describe('discoverFpm on a fixture tree', () => {
-  async function proc(pid: number, title: string, ppid: number, sockets: number[]) {
+  const me = typeof process.getuid === 'function' ? process.getuid() : 0;
+  /** A process; masters run a file named php-fpm8.2 owned by the current user, as `me`. */
+  async function proc(
+    pid: number,
+    title: string,
+    ppid: number,
+    sockets: number[],
+    opts: { uid?: number; exe?: string | null } = {},
+  ) {
     await put(join(procRoot, String(pid), 'cmdline'), `${title}\0\0\0`);
+    const uid = opts.uid ?? me;
     await put(
       join(procRoot, String(pid), 'status'),
-      `Name:\tphp-fpm8.2\nPid:\t${pid}\nPPid:\t${ppid}\n`,
+      `Name:\tphp-fpm8.2\nPid:\t${pid}\nPPid:\t${ppid}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`,
     );
+    const exe = opts.exe === undefined ? join(root, 'sbin', 'php-fpm8.2') : opts.exe;
+    if (exe !== null) {
+      if (opts.exe === undefined) await put(exe, '#!/bin/false\n');
+      await symlink(exe, join(procRoot, String(pid), 'exe'));
+    }
     await mkdir(join(procRoot, String(pid), 'fd'), { recursive: true });
     for (const [i, inode] of sockets.entries())
       await symlink(`socket:[${inode}]`, join(procRoot, String(pid), 'fd', String(i + 3)));
@@ -295,6 +309,59 @@ describe('discoverFpm on a fixture tree', () => {
     ]);
     expect(found.orphanWorkers).toEqual([{ pid: 30, pool: 'lost', ppid: 99 }]);
     expect(fpmDiscoverySchema.parse(found)).toEqual(found);
+  });
+
+  it('trusts a master only for a php-fpm binary of a trusted owner run by a trusted user', async () => {
+    const conf = join(root, 'a.conf');
+    await put(conf, '[www]\nlisten = /run/a.sock\n');
+    const other = me === 0 ? 65534 : me + 1;
+    const writable = join(root, 'bin-writable', 'php-fpm');
+    await put(writable, '');
+    await chmod(writable, 0o777);
+    const cat = join(root, 'bin', 'cat');
+    await put(cat, '');
+    await proc(10, `php-fpm: master process (${conf})`, 1, []);
+    await proc(11, `php-fpm: master process (${conf})`, 1, [], { uid: other });
+    await proc(12, `php-fpm: master process (${conf})`, 1, [], { exe: cat });
+    await proc(13, `php-fpm: master process (${conf})`, 1, [], { exe: writable });
+    await proc(14, `php-fpm: master process (${conf})`, 1, [], { exe: null });
+    await proc(15, 'php-fpm: pool www', 11, []);
+    const found = await discoverFpm({ procRoot, parseConfig: false });
+    expect(found.masters.map((m) => [m.pid, m.trust, m.configText])).toEqual([
+      [10, 'executable', '[www]\nlisten = /run/a.sock\n'],
+    ]);
+    expect(found.untrustedMasters.map((m) => [m.pid, m.reason])).toEqual([
+      [11, `it runs as uid ${other}, neither root nor the user running fpmkit (uid ${me})`],
+      [12, 'its executable is not a php-fpm binary'],
+      [13, 'its executable is writable by other users'],
+      [14, 'its executable cannot be read (ENOENT)'],
+    ]);
+    // The forged master's worker is nobody's worker: an orphan, and no pool.
+    expect(found.orphanWorkers).toEqual([{ pid: 15, pool: 'www', ppid: 11 }]);
+    expect(fpmDiscoverySchema.parse(found)).toEqual(found);
+  });
+
+  it('reads a trusted master config only as a regular file: a FIFO or a device is refused at once', async () => {
+    const fifo = join(root, 'fifo');
+    const { spawnSync } = await import('node:child_process');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    await proc(10, `php-fpm: master process (${fifo})`, 1, []);
+    await proc(11, 'php-fpm: master process (/dev/zero)', 1, []);
+    const found = await discoverFpm({ procRoot });
+    expect(found.masters.map((m) => m.configError)).toEqual([
+      expect.stringMatching(/is a FIFO, not a regular file/),
+      expect.stringMatching(/is a character device, not a regular file/),
+    ]);
+  });
+
+  it('keeps masters when a socket table cannot be parsed', async () => {
+    const conf = join(root, 'a.conf');
+    await put(conf, '[www]\nlisten = /run/a.sock\n');
+    await proc(10, `php-fpm: master process (${conf})`, 1, [100]);
+    await put(join(procRoot, 'net', 'unix'), 'not a socket table\n');
+    const found = await discoverFpm({ procRoot, parseConfig: false });
+    expect(found.masters.map((m) => m.pid)).toEqual([10]);
+    expect(found.masters[0]!.socketError).toMatch(/proc\/net\/unix:1/);
   });
 
   it('records an unreadable config instead of failing', async () => {

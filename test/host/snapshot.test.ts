@@ -42,6 +42,26 @@ describe('readLogWindow', () => {
   });
 });
 
+describe('readLogWindow on what is not a log', () => {
+  it('refuses a FIFO without waiting for a writer, and a device without reading it', async () => {
+    const fifo = join(dir, 'log-fifo');
+    const { spawnSync } = await import('node:child_process');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const started = Date.now();
+    await expect(readLogWindow(fifo)).rejects.toThrow(/is a FIFO, not a regular file/);
+    await expect(readLogWindow('/dev/zero')).rejects.toThrow(/is a character device/);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('takes only files of the owners it is given', async () => {
+    const path = join(dir, 'owned.log');
+    await writeFile(path, 'x\n');
+    const me = typeof process.getuid === 'function' ? process.getuid() : 0;
+    await expect(readLogWindow(path, 100, { owners: [me + 1] })).rejects.toThrow(/is owned by uid/);
+    expect((await readLogWindow(path, 100, { owners: [me] })).text).toBe('x\n');
+  });
+});
+
 describe('snapshotFromDirectory', () => {
   it('reads the config, logs and /proc copies of an evidence directory', async () => {
     const s = await snapshotFromDirectory(EVIDENCE);

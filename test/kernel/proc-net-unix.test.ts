@@ -229,10 +229,16 @@ describe('parseProcNetUnix past its 64 KiB byte window', () => {
     const lines = filler(3000);
     // U+010A would read as a newline, and U+0130 as '0', from a byte copy of the text.
     lines[2500] = row(7, '/run/php/пул-\u010a.sock');
-    lines[2600] = '0000000000000000: 0000000\u0130 00000000 00000000 0001 03 1 /x';
+    // After an unnamed row a bad row is an error; after a named one it is more of the name.
+    lines[2601] = '0000000000000000: 0000000\u0130 00000000 00000000 0001 03 1 /x';
     lines[10] = row(8, '/run/php/café.sock');
-    expect(() => parseProcNetUnix(`${HEADER}${lines.join('\n')}`)).toThrow(/unix:2602\]/);
-    lines.splice(2600, 1);
+    expect(() => parseProcNetUnix(`${HEADER}${lines.join('\n')}`)).toThrow(/unix:2603\]/);
+    const afterName = lines.slice();
+    afterName[2600] = row(2601, '/n');
+    const named = parseProcNetUnix(`${HEADER}${afterName.join('\n')}`);
+    expect(named).toHaveLength(2999);
+    expect(named[2600]!.path).toBe(`/n\n${lines[2601]}`);
+    lines.splice(2601, 1);
     const rows = parseProcNetUnix(`${HEADER}${lines.join('\n')}`);
     expect(rows).toEqual(referenceParse(`${HEADER}${lines.join('\n')}`));
     expect(rows[2500]!.path).toBe('/run/php/пул-\u010a.sock');
@@ -297,6 +303,125 @@ describe('parseProcNetUnix past its 64 KiB byte window', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('names that hold newlines (the kernel prints them raw)', () => {
+  const row = (inode: number, rest: string) =>
+    `0000000000000000: 00000002 00000000 00010000 0001 01 ${inode}${rest}`;
+  const pool = (inode: number) =>
+    `${row(inode, ' /run/php/www.sock')}\n0000000000000000: 00000003 00000000 00000000 0001 02     0 /run/php/www.sock\n`;
+  const cases: [string, string, string | undefined][] = [
+    ['one newline', `${row(1, ' /tmp/a')}\nb.sock\n`, '/tmp/a\nb.sock'],
+    ['a name that starts with a newline', `${row(1, ' ')}\nrest\n`, '\nrest'],
+    ['an empty line inside the name', `${row(1, ' /tmp/two')}\n\nlines\n`, '/tmp/two\n\nlines'],
+    ['a CR inside the name', `${row(1, ' /tmp/a\r')}\nb\n`, '/tmp/a\r\nb'],
+    [
+      'a line with a colon and hex fields of other widths',
+      `${row(1, ' x')}\n1: 2 3 4 5 6 7\n`,
+      'x\n1: 2 3 4 5 6 7',
+    ],
+    ['an abstract name', `${row(1, ' @abstract')}\nname\n`, '@abstract\nname'],
+    [
+      'exactly 108 characters',
+      `${row(1, ` /${'a'.repeat(50)}`)}\n${'b'.repeat(56)}\n`,
+      `/${'a'.repeat(50)}\n${'b'.repeat(56)}`,
+    ],
+  ];
+  it.each(cases)(
+    '%s: the name comes out whole, the pool beside it keeps its queue',
+    (_n, odd, name) => {
+      for (const text of [`${HEADER}${odd}${pool(2)}`, `${HEADER}${pool(2)}${odd}`]) {
+        const rows = parseProcNetUnix(text);
+        expect(rows.find((r) => r.inode === 1)?.path).toBe(name);
+        expect(rows).toHaveLength(3);
+        const queues = unixListenQueues(text);
+        expect(queues).toEqual(unixListenQueues(rows));
+        expect(queues.find((q) => q.path === '/run/php/www.sock')).toMatchObject({
+          inode: 2,
+          queued: 1,
+        });
+        expect(queues.find((q) => q.inode === 1)?.path).toBe(name);
+      }
+    },
+  );
+
+  it('reads the capture: every listener, each name whole', () => {
+    const text = fixture('proc-net-unix', 'newline-names', 'proc-net-unix.txt');
+    const rows = parseProcNetUnix(text);
+    const named = rows.filter((r) => r.listening).map((r) => [r.inode, r.path]);
+    expect(named).toEqual([
+      [572844, '/tmp/fpmkit-nl/pool.sock'],
+      [572845, '/tmp/fpmkit-nl/a\nb.sock'],
+      [572846, '\nstarts-with-newline'],
+      [572847, '/tmp/fpmkit-nl/two\n\nlines'],
+      // A name line in the kernel's layout is taken for a row: a row is never folded into the
+      // name above it, so a real socket cannot be hidden that way (the price: a name that
+      // prints such a line is cut there, and the line reads as a socket of its own).
+      [572849, 'x'],
+      [4242, '@forged'],
+      [572850, `@abstract\nname${'@'.repeat(94)}`],
+    ]);
+    expect(rows).toHaveLength(9);
+    expect(unixListenQueues(text)).toEqual(unixListenQueues(rows));
+    expect(unixListenQueues(text).find((q) => q.path === '/tmp/fpmkit-nl/pool.sock')).toMatchObject(
+      {
+        inode: 572844,
+        queued: 0,
+        accepted: 1,
+      },
+    );
+  });
+
+  it('rejects what the kernel cannot print: a name past 108 characters, more lines after an unnamed row', () => {
+    const long = `${HEADER}${row(1, ` /${'a'.repeat(50)}`)}\n${'b'.repeat(57)}\n`;
+    expect(() => parseProcNetUnix(long)).toThrow(FpmkitParseError);
+    expect(() => unixListenQueues(long)).toThrow(FpmkitParseError);
+    expect(() => parseProcNetUnix(`${HEADER}${row(1, '')}\nb.sock\n`)).toThrow(/unix:3\]/);
+    expect(() => parseProcNetUnix(`${HEADER}oops\n${row(1, ' /x')}\n`)).toThrow(/unix:2\]/);
+  });
+
+  it('round-trips any names with newlines, printed as the kernel prints them, beside other rows', () => {
+    // Lines of a name never have the kernel's row layout here (no colon), and no name ends in a
+    // newline or CR (those read as blank lines and CR line ends).
+    const name = fc
+      .string({
+        unit: fc.constantFrom('a', '/', '.', ' ', '@', '\n', 'é', 'п', '-'),
+        minLength: 1,
+        maxLength: 108,
+      })
+      .filter((n) => !n.endsWith('\n'));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, fc.boolean(), fc.nat(3)), { maxLength: 20 }), (specs) => {
+        const lines: string[] = [];
+        const expected: UnixSocket[] = [];
+        specs.forEach(([path, listening, queued], i) => {
+          const flags = listening ? 0x10000 : 0;
+          lines.push(
+            `0000000000000000: 00000002 00000000 ${flags.toString(16).toUpperCase().padStart(8, '0')} 0001 01 ${String(i + 1).padStart(5)} ${path}`,
+          );
+          expected.push({ refCount: 2, flags, listening, type: 1, state: 1, inode: i + 1, path });
+          for (let k = 0; k < queued; k++) {
+            lines.push(`0000000000000000: 00000003 00000000 00000000 0001 02     0 ${path}`);
+            expected.push({
+              refCount: 3,
+              flags: 0,
+              listening: false,
+              type: 1,
+              state: 2,
+              inode: 0,
+              path,
+            });
+          }
+        });
+        const text = `${HEADER}${lines.map((l) => `${l}\n`).join('')}`;
+        const rows = parseProcNetUnix(text);
+        expect(rows).toEqual(expected);
+        expect(rows).toEqual(referenceParse(text));
+        expect(unixListenQueues(text)).toEqual(unixListenQueues(expected));
+      }),
+      { numRuns: 500 },
     );
   });
 });
@@ -390,11 +515,16 @@ describe('captured /proc/net/unix fixtures parse to the values in their meta.jso
   });
 });
 
-/** A slow, obviously-correct reading of the same format, to check the fast scanner against. */
+/**
+ * A slow, obviously-correct reading of the same format, to check the fast scanner against. A
+ * line that is not a row in the kernel's fixed layout, after a row with a name, is more of that
+ * name (the kernel prints names raw, newlines included) while the name fits in 108 characters.
+ */
 function referenceParse(text: string): UnixSocket[] {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const out: UnixSocket[] = [];
+  let owner: { row: UnixSocket; line: number; first: string } | undefined;
   lines.forEach((raw, i) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if ((i === 0 && text.startsWith('Num')) || line === '') return;
@@ -402,6 +532,17 @@ function referenceParse(text: string): UnixSocket[] {
       /^[^:]+: +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +([0-9A-Fa-f]{1,12}) +(\d{1,15})(?: (.+)| )?$/s.exec(
         line,
       );
+    const fixed =
+      /^[^:]+: [0-9A-Fa-f]{8} [0-9A-Fa-f]{8} [0-9A-Fa-f]{8} [0-9A-Fa-f]{4} [0-9A-Fa-f]{2} ./s.test(
+        line,
+      );
+    if (!(m && fixed) && owner) {
+      const name = [owner.first, ...lines.slice(owner.line + 1, i), line].join('\n');
+      if (name.length <= 108) {
+        owner.row.path = name;
+        return;
+      }
+    }
     if (!m) throw new FpmkitParseError('bad row', { line: i + 1 });
     const flags = Number.parseInt(m[3]!, 16);
     const row: UnixSocket = {
@@ -414,6 +555,11 @@ function referenceParse(text: string): UnixSocket[] {
     };
     if (m[7] !== undefined) row.path = m[7];
     out.push(row);
+    // The name as printed on this line (CR included): the next lines may carry more of it.
+    const named = m[7] !== undefined || line.endsWith(' ');
+    owner = named
+      ? { row, line: i, first: raw.slice(line.length - (m[7]?.length ?? 0)) }
+      : undefined;
   });
   return out;
 }
