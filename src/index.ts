@@ -167,6 +167,8 @@ export type {
   CollectSnapshotOptions,
   DiscoverFpmOptions,
   EvidenceManifest,
+  FileToWrite,
+  FileWriteRecovery,
   FpmDiscovery,
   FpmMasterInfo,
   FpmPoolInfo,
@@ -179,6 +181,8 @@ export type {
   SymlinkPolicy,
   WorkerMemory,
   WorkerMemorySample,
+  WriteFilesOptions,
+  WriteFilesResult,
 } from './host/index.js';
 export {
   checkFpmConfigFile,
@@ -186,8 +190,10 @@ export {
   DEFAULT_LOG_WINDOW_BYTES,
   DEFAULT_PROC_ROOT,
   DEFAULT_SYS_ROOT,
+  DEFAULT_WRITTEN_FILE_MODE,
   discoverFpm,
   EVIDENCE_CONFIG_CANDIDATES,
+  FpmkitFileExistsError,
   fpmDiscoverySchema,
   fpmMasterInfoSchema,
   fpmPoolInfoSchema,
@@ -211,9 +217,13 @@ export {
   readSysctl,
   readTcpListenQueues,
   readUnixListenQueues,
+  recoverFileWrites,
   snapshotFromDirectory,
+  WRITE_JOURNAL_NAME,
+  WRITTEN_DIRECTORY_MODE,
   workerMemorySampleSchema,
   workerMemorySchema,
+  writeFilesAtomically,
 } from './host/index.js';
 export type {
   CgroupMembership,

@@ -21,8 +21,6 @@ export {
   readFpmConfigFile,
 } from './fpm-config.js';
 export type { ReadOptions } from './io.js';
-export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
-export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
 export {
@@ -34,6 +32,8 @@ export {
   workerMemorySchema,
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
+export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export type {
   CollectSnapshotOptions,
   EvidenceManifest,
@@ -49,3 +49,17 @@ export {
   snapshotFromDirectory,
 } from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
+export type {
+  FileToWrite,
+  FileWriteRecovery,
+  WriteFilesOptions,
+  WriteFilesResult,
+} from './write-files.js';
+export {
+  DEFAULT_WRITTEN_FILE_MODE,
+  FpmkitFileExistsError,
+  recoverFileWrites,
+  WRITE_JOURNAL_NAME,
+  WRITTEN_DIRECTORY_MODE,
+  writeFilesAtomically,
+} from './write-files.js';
