@@ -44,15 +44,16 @@ Pool:
   --php-version X.Y     PHP version in the file paths (default 8.2)
 
 Output:
-  --write DIR           write the files under DIR (paths as under /etc); never
-                        replaces a file unless --force
+  --write DIR           write the files under DIR (paths as under /etc), all or
+                        none; never replaces a file unless --force, and refuses
+                        symbolic links under DIR
   --force               let --write replace existing files
   --json                print the whole plan, the host facts and the files as JSON
   --help                show this help
 
 Exit status: 0 planned, 1 no feasible plan (the reasons are printed) or a file
 exists, 2 bad command line, 3 host data unreadable (the flag to give is named)
-or a file cannot be written.
+or a file cannot be written (a link under DIR, a full disk).
 `;
 
 const MiB = 1024 * 1024;
