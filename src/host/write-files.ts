@@ -48,6 +48,11 @@ import { readRegularFileSync } from './safe-read.js';
  * (committed: roll forward; not committed: roll back) before anything else. After that the
  * set is the old one or the new one.
  *
+ * Why a journal rather than a swap: the files of one set sit in several directories that hold
+ * other files too (`/etc/nginx/conf.d`, `/etc/sysctl.d`), so no single rename can exchange
+ * them, and Node offers no `renameat2(RENAME_EXCHANGE)`. A journal works in place, and whoever
+ * writes next finishes what a killed writer left.
+ *
  * Node has no `openat`/`renameat`, so path components are checked by name just before each
  * step: a link placed before a write is refused, but a user who can write to the directories
  * during the write could still swap one in between two steps. Keep the directory and the
