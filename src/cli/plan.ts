@@ -1,9 +1,8 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { FpmkitInvalidOptionError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitIoError } from '../errors.js';
 import { readCgroupMemory, readMeminfo } from '../host/memory.js';
 import { readSysctl } from '../host/sysctl.js';
+import { FpmkitFileExistsError, writeFilesAtomically } from '../host/write-files.js';
 import { FpmkitInfeasiblePlanError } from '../sizing/errors.js';
 import type { Explanation, Plan } from '../sizing/plan.js';
 import { fastcgiBackendOf, type PlanPoolInput, planPool, safePlanPool } from '../sizing/planner.js';
@@ -45,15 +44,16 @@ Pool:
   --php-version X.Y     PHP version in the file paths (default 8.2)
 
 Output:
-  --write DIR           write the files under DIR (paths as under /etc); never
-                        replaces a file unless --force
+  --write DIR           write the files under DIR (paths as under /etc), all or
+                        none; never replaces a file unless --force, and refuses
+                        symbolic links under DIR
   --force               let --write replace existing files
   --json                print the whole plan, the host facts and the files as JSON
   --help                show this help
 
 Exit status: 0 planned, 1 no feasible plan (the reasons are printed) or a file
 exists, 2 bad command line, 3 host data unreadable (the flag to give is named)
-or a file cannot be written.
+or a file cannot be written (a link under DIR, a full disk).
 `;
 
 const MiB = 1024 * 1024;
@@ -384,7 +384,7 @@ export async function runPlan(
 
   let written: string[] | undefined;
   if (typeof write === 'string') {
-    const result = await writeFiles(write, files, args.options.force === true);
+    const result = writeFiles(write, files, args.options.force === true);
     if (!result.ok) {
       if (args.options.json) {
         io.stdout(
@@ -394,6 +394,7 @@ export async function runPlan(
       return result.exit;
     }
     written = result.paths;
+    if (result.note !== undefined) notes.push(result.note);
   }
 
   const host = {
@@ -475,58 +476,51 @@ export async function runPlan(
 }
 
 type WriteResult =
-  | { ok: true; paths: string[] }
+  | { ok: true; paths: string[]; note?: string }
   | { ok: false; exit: number; code: string; errno?: string; message: string };
 
-/** Writes every file under `dir`, or none when one exists and `force` is off. */
-async function writeFiles(
-  dir: string,
-  files: readonly PlanFile[],
-  force: boolean,
-): Promise<WriteResult> {
-  const paths = files.map((f) => join(dir, f.path));
-  if (!force) {
-    const existing: string[] = [];
-    for (const p of paths) {
-      try {
-        await stat(p);
-        existing.push(p);
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'ENOENT') {
-          return {
-            ok: false,
-            exit: EXIT.input,
-            code: 'FPMKIT_IO',
-            message: `cannot check ${p}: ${(e as Error).message}`,
-          };
-        }
-      }
-    }
-    if (existing.length > 0) {
+/**
+ * Writes every file under `dir` as one set through the safe writer, or none when one exists and
+ * `force` is off, or when a link or a failure stands in the way.
+ */
+function writeFiles(dir: string, files: readonly PlanFile[], force: boolean): WriteResult {
+  try {
+    const result = writeFilesAtomically(
+      dir,
+      files.map((f) => ({ path: f.path, content: f.content })),
+      { force },
+    );
+    const r = result.recovered;
+    return {
+      ok: true,
+      paths: result.paths,
+      ...(r === undefined
+        ? {}
+        : {
+            note: `an earlier write into ${dir} had been interrupted; it was ${r.outcome === 'rolled-forward' ? 'finished' : 'undone'} first (${r.paths.length} files)`,
+          }),
+    };
+  } catch (error) {
+    if (error instanceof FpmkitFileExistsError) {
       return {
         ok: false,
         exit: EXIT.problems,
-        code: 'FPMKIT_IO',
+        code: error.code,
         errno: 'EEXIST',
-        message: `not replacing existing files (give --force to replace them): ${existing.join(', ')}`,
+        message: `not replacing existing files (give --force to replace them): ${error.paths.join(', ')}`,
       };
     }
-  }
-  try {
-    for (const [i, f] of files.entries()) {
-      const p = paths[i]!;
-      await mkdir(dirname(p), { recursive: true });
-      await writeFile(p, f.content);
+    if (error instanceof FpmkitIoError) {
+      return {
+        ok: false,
+        exit: EXIT.input,
+        code: error.code,
+        ...(error.errno === undefined ? {} : { errno: error.errno }),
+        message: `cannot write under ${dir}: ${error.message}`,
+      };
     }
-  } catch (e) {
-    return {
-      ok: false,
-      exit: EXIT.input,
-      code: 'FPMKIT_IO',
-      message: `cannot write under ${dir}: ${(e as Error).message}`,
-    };
+    throw error;
   }
-  return { ok: true, paths };
 }
 
 /** Traffic mode when --rps is given; else the capacity of memory and CPUs. */

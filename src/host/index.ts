@@ -61,3 +61,17 @@ export {
 export { readKernelSettings, readSysctl } from './sysctl.js';
 export type { MasterTrust } from './trust.js';
 export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';
+export type {
+  FileToWrite,
+  FileWriteRecovery,
+  WriteFilesOptions,
+  WriteFilesResult,
+} from './write-files.js';
+export {
+  DEFAULT_WRITTEN_FILE_MODE,
+  FpmkitFileExistsError,
+  recoverFileWrites,
+  WRITE_JOURNAL_NAME,
+  WRITTEN_DIRECTORY_MODE,
+  writeFilesAtomically,
+} from './write-files.js';
