@@ -7,6 +7,8 @@ export default defineConfig([
     entry: {
       index: 'src/index.ts',
       ...Object.fromEntries(areas.map((area) => [`${area}/index`, `src/${area}/index.ts`])),
+      // The kernel parsers without the schemas, so importing them does not load zod.
+      'kernel/parsers': 'src/kernel/parsers.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -14,12 +16,18 @@ export default defineConfig([
     clean: false,
     splitting: true,
     treeshake: true,
+    // import.meta.url in the CJS build, for the lazily required XML parser.
+    shims: true,
     target: 'node20',
   },
   {
-    entry: { 'cli/bin': 'src/cli/bin.ts' },
+    entry: { bin: 'src/cli/bin.ts' },
+    // Its own folder, so the command's chunks stay apart from the library's.
+    outDir: 'dist/cli',
     format: ['esm'],
     dts: false,
+    // Each command's module in its own chunk, imported only when that command runs.
+    splitting: true,
     sourcemap: true,
     clean: false,
     target: 'node20',

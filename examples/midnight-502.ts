@@ -7,7 +7,7 @@
  *   node --import tsx examples/midnight-502.ts
  */
 import { pathToFileURL } from 'node:url';
-import { type Plan, planPool, reloadOverflow } from '../src/sizing/index.js';
+import { type Plan, planPool, reloadOverflow } from 'fpmkit/sizing';
 
 export interface MidnightReport {
   /** Expected refused connections per reload today. */

@@ -9,9 +9,9 @@
  * to answer.
  */
 
-import type { FpmSocket } from '../src/host/index.js';
-import { discoverFpm, readSysctl } from '../src/host/index.js';
-import { acceptQueueCapacity } from '../src/kernel/index.js';
+import type { FpmSocket } from 'fpmkit/host';
+import { discoverFpm, readSysctl } from 'fpmkit/host';
+import { acceptQueueCapacity } from 'fpmkit/kernel';
 
 function describeSocket(s: FpmSocket): string {
   const where =

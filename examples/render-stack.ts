@@ -17,16 +17,16 @@
  */
 
 import { parseArgs } from 'node:util';
-import { checkStack, type StackInput } from '../src/doctor/index.js';
-import { hasErrors, sortFindings } from '../src/findings.js';
-import { type FpmConfigInput, renderFpmConfig } from '../src/fpm/index.js';
-import { type KernelSettings, renderSysctlConf, renderSystemdDropIn } from '../src/kernel/index.js';
+import { hasErrors, sortFindings } from 'fpmkit';
+import { checkStack, type StackInput } from 'fpmkit/doctor';
+import { type FpmConfigInput, renderFpmConfig } from 'fpmkit/fpm';
+import { type KernelSettings, renderSysctlConf, renderSystemdDropIn } from 'fpmkit/kernel';
 import {
   type NginxFastcgiInput,
   type PhpIniInput,
   renderNginxFastcgi,
   renderPhpIni,
-} from '../src/web/index.js';
+} from 'fpmkit/web';
 
 const MiB = 1024 * 1024;
 

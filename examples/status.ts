@@ -9,8 +9,8 @@
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isFpmkitError } from '../src/errors.js';
-import { type FpmStatus, fetchStatus, ping, type StatusFormat } from '../src/status/index.js';
+import { isFpmkitError } from 'fpmkit';
+import { type FpmStatus, fetchStatus, ping, type StatusFormat } from 'fpmkit/status';
 
 export interface StatusReportOptions {
   format?: StatusFormat;

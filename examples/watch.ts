@@ -8,8 +8,8 @@
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isFpmkitError } from '../src/errors.js';
-import { type StatusSample, watchStatus } from '../src/status/index.js';
+import { isFpmkitError } from 'fpmkit';
+import { type StatusSample, watchStatus } from 'fpmkit/status';
 
 export interface WatchOptions {
   intervalMs?: number;

@@ -1,7 +1,8 @@
 import { isFpmkitError } from '../errors.js';
 import { readUnixListenQueues } from '../host/net.js';
 import { fetchStatus } from '../status/fetch.js';
-import { type FpmStatus, STATUS_FORMATS, type StatusFormat } from '../status/model.js';
+import type { FpmStatus } from '../status/model.js';
+import { STATUS_FORMATS, type StatusFormat } from '../status/names.js';
 import { intOption, parseArgs, UsageError } from './args.js';
 import { type CliIo, EXIT, type Style, styleFor } from './io.js';
 

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
   type CgroupMemoryLimit,
-  cgroupMemoryLimitSchema,
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
@@ -12,6 +11,7 @@ import {
 import { type Meminfo, parseMeminfo } from '../kernel/meminfo.js';
 import { parseProcPidCgroup } from '../kernel/proc-pid-cgroup.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
+import { cgroupMemoryLimitSchema } from '../kernel/schemas.js';
 import { parseSmapsRollup } from '../kernel/smaps-rollup.js';
 import { type ReadOptions, readText, readTextIfExists, roots } from './io.js';
 

@@ -1,31 +1,13 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError } from './internal.js';
+import type { CgroupMemory, CgroupMemoryLimit } from './schemas.js';
+
+export type { CgroupMemory, CgroupMemoryLimit } from './schemas.js';
 
 /**
  * cgroup v1 has no "max": an unset limit reads as PAGE_COUNTER_MAX pages, 9223372036854771712
  * on 4 KiB pages. Anything beyond 2^53 bytes (8 PiB) is treated as that sentinel.
  */
 const V1_UNLIMITED_ABOVE = Number.MAX_SAFE_INTEGER;
-
-export const cgroupMemoryLimitSchema = z.union([
-  z.number().int().nonnegative(),
-  z.literal('unlimited'),
-]);
-export type CgroupMemoryLimit = z.infer<typeof cgroupMemoryLimitSchema>;
-
-/** Memory accounting of one cgroup. */
-export const cgroupMemorySchema = z.object({
-  version: z.union([z.literal(1), z.literal(2)]),
-  /** v2 `memory.max` or v1 `memory.limit_in_bytes`; absent when the file was not given. */
-  limitBytes: cgroupMemoryLimitSchema.optional(),
-  /** v2 `memory.high` (throttling starts here); absent when not given. */
-  highBytes: cgroupMemoryLimitSchema.optional(),
-  /** v2 `memory.current` or v1 `memory.usage_in_bytes`. */
-  usageBytes: z.number().int().nonnegative().optional(),
-  /** `memory.stat` counters (bytes for sizes, counts for events). */
-  stat: z.record(z.string(), z.number()).optional(),
-});
-export type CgroupMemory = z.infer<typeof cgroupMemorySchema>;
 
 function firstLine(text: string): string {
   return lines(text)[0] ?? '';

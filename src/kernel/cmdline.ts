@@ -1,4 +1,6 @@
-import { z } from 'zod';
+import type { FpmProcessTitle } from './schemas.js';
+
+export type { FpmProcessTitle } from './schemas.js';
 
 /**
  * Parses `/proc/PID/cmdline`: arguments separated and ended by NUL. A program that rewrote
@@ -15,13 +17,6 @@ export function parseCmdline(text: string): string[] {
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
   return parts;
 }
-
-/** What a php-fpm process title says about the process. */
-export const fpmProcessTitleSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('master'), configPath: z.string() }),
-  z.object({ role: z.literal('worker'), pool: z.string() }),
-]);
-export type FpmProcessTitle = z.infer<typeof fpmProcessTitleSchema>;
 
 /**
  * Reads an FPM process title (set by `fpm_env.c`): `php-fpm: master process (CONFIG)` for a

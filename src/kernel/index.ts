@@ -8,8 +8,6 @@ export {
 } from './backlog.js';
 export type { CgroupMemory, CgroupMemoryFiles, CgroupMemoryLimit } from './cgroup-memory.js';
 export {
-  cgroupMemoryLimitSchema,
-  cgroupMemorySchema,
   parseCgroupMemory,
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
@@ -17,7 +15,7 @@ export {
   tighterLimit,
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
-export { fpmProcessTitleSchema, parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export { parseCmdline, parseFpmProcessTitle } from './cmdline.js';
 export type {
   KeyValueEditChange,
   KeyValueEditResult,
@@ -26,9 +24,9 @@ export type {
 } from './edit-sysctl.js';
 export { editSysctlConf, editSystemdDropIn } from './edit-sysctl.js';
 export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
-export { limitValueSchema, parseLimits, processLimitSchema } from './limits.js';
+export { parseLimits } from './limits.js';
 export type { Meminfo } from './meminfo.js';
-export { meminfoSchema, parseMeminfo } from './meminfo.js';
+export { parseMeminfo } from './meminfo.js';
 export type { NetstatCounters } from './proc-net-netstat.js';
 export { parseProcNetNetstat } from './proc-net-netstat.js';
 export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';
@@ -37,9 +35,7 @@ export {
   parseProcNetTcp,
   TCP_STATE_LISTEN,
   TCP_STATES,
-  tcpListenQueueSchema,
   tcpListenQueues,
-  tcpSocketSchema,
 } from './proc-net-tcp.js';
 export type { UnixListenQueue, UnixSocket } from './proc-net-unix.js';
 export {
@@ -50,14 +46,30 @@ export {
   UNIX_STATE_DISCONNECTING,
   UNIX_STATE_UNCONNECTED,
   UNIX_TYPE_STREAM,
-  unixListenQueueSchema,
   unixListenQueues,
-  unixSocketSchema,
 } from './proc-net-unix.js';
 export type { CgroupMembership } from './proc-pid-cgroup.js';
-export { cgroupMembershipSchema, parseProcPidCgroup } from './proc-pid-cgroup.js';
+export { parseProcPidCgroup } from './proc-pid-cgroup.js';
 export type { ProcPidStatus } from './proc-pid-status.js';
-export { parseProcPidStatus, procPidStatusSchema } from './proc-pid-status.js';
+export { parseProcPidStatus } from './proc-pid-status.js';
+export {
+  cgroupMembershipSchema,
+  cgroupMemoryLimitSchema,
+  cgroupMemorySchema,
+  fpmProcessTitleSchema,
+  limitValueSchema,
+  meminfoSchema,
+  processLimitSchema,
+  procPidStatusSchema,
+  smapsRollupSchema,
+  ssProcessSchema,
+  ssSocketSchema,
+  sysctlEntrySchema,
+  tcpListenQueueSchema,
+  tcpSocketSchema,
+  unixListenQueueSchema,
+  unixSocketSchema,
+} from './schemas.js';
 export type {
   KernelSettings,
   RenderSysctlConfOptions,
@@ -83,13 +95,12 @@ export {
   TRANSPARENT_HUGE_PAGES_MODES,
 } from './settings.js';
 export type { SmapsRollup } from './smaps-rollup.js';
-export { parseSmapsRollup, smapsRollupSchema } from './smaps-rollup.js';
+export { parseSmapsRollup } from './smaps-rollup.js';
 export type { SsProcess, SsSocket } from './ss.js';
-export { parseSs, parseSsUsers, ssProcessSchema, ssSocketSchema } from './ss.js';
+export { parseSs, parseSsUsers } from './ss.js';
 export type { SysctlEntry } from './sysctl.js';
 export {
   normalizeSysctlKey,
   parseSysctl,
   parseSysctlEntries,
-  sysctlEntrySchema,
 } from './sysctl.js';

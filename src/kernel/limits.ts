@@ -1,19 +1,9 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError } from './internal.js';
+import type { LimitValue, ProcessLimit } from './schemas.js';
+
+export type { LimitValue, ProcessLimit } from './schemas.js';
 
 const SOURCE = '/proc/PID/limits';
-
-/** A resource limit value: a number in the limit's unit, or `'unlimited'` (RLIM_INFINITY). */
-export const limitValueSchema = z.union([z.number().int().nonnegative(), z.literal('unlimited')]);
-export type LimitValue = z.infer<typeof limitValueSchema>;
-
-export const processLimitSchema = z.object({
-  soft: limitValueSchema,
-  hard: limitValueSchema,
-  /** `files`, `bytes`, `seconds`, `processes`, `signals`, `us`, `locks`; absent when blank. */
-  unit: z.string().optional(),
-});
-export type ProcessLimit = z.infer<typeof processLimitSchema>;
 
 /** Limits by the kernel's name, e.g. `'Max open files'`. */
 export type ProcessLimits = Record<string, ProcessLimit>;

@@ -1,23 +1,9 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError } from './internal.js';
+import type { Meminfo } from './schemas.js';
+
+export type { Meminfo } from './schemas.js';
 
 const SOURCE = '/proc/meminfo';
-
-/** /proc/meminfo with the fields sizing needs named, and every field in `fields`. */
-export const meminfoSchema = z.object({
-  totalBytes: z.number().int().nonnegative(),
-  freeBytes: z.number().int().nonnegative(),
-  /** `MemAvailable` (kernel 3.14+): the kernel's estimate of memory usable without swapping. */
-  availableBytes: z.number().int().nonnegative().optional(),
-  buffersBytes: z.number().int().nonnegative().optional(),
-  cachedBytes: z.number().int().nonnegative().optional(),
-  swapTotalBytes: z.number().int().nonnegative().optional(),
-  swapFreeBytes: z.number().int().nonnegative().optional(),
-  shmemBytes: z.number().int().nonnegative().optional(),
-  /** Every line: bytes for `kB` lines, plain counts for the others (`HugePages_Total`). */
-  fields: z.record(z.string(), z.number()),
-});
-export type Meminfo = z.infer<typeof meminfoSchema>;
 
 const NAMED = {
   availableBytes: 'MemAvailable',

@@ -1,5 +1,7 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError, parseHex } from './internal.js';
+import type { TcpListenQueue, TcpSocket } from './schemas.js';
+
+export type { TcpListenQueue, TcpSocket } from './schemas.js';
 
 const SOURCE = '/proc/net/tcp';
 
@@ -22,38 +24,6 @@ export type TcpStateName = (typeof TCP_STATES)[number] | 'UNKNOWN';
 
 /** `TCP_LISTEN` (0x0A). */
 export const TCP_STATE_LISTEN = 0x0a;
-
-/** One row of /proc/net/tcp or /proc/net/tcp6. */
-export const tcpSocketSchema = z.object({
-  /** 4 for /proc/net/tcp rows, 6 for /proc/net/tcp6 rows. */
-  family: z.union([z.literal(4), z.literal(6)]),
-  localAddress: z.string(),
-  localPort: z.number().int().min(0).max(65535),
-  remoteAddress: z.string(),
-  remotePort: z.number().int().min(0).max(65535),
-  /** `st` as a number (0x0A = LISTEN). */
-  state: z.number().int().nonnegative(),
-  stateName: z.string(),
-  /** `tx_queue`: unsent bytes; 0 for listeners. */
-  txQueue: z.number().int().nonnegative(),
-  /** `rx_queue`: unread bytes, or for a LISTEN row the current accept-queue length. */
-  rxQueue: z.number().int().nonnegative(),
-  uid: z.number().int().nonnegative(),
-  /** Socket inode; 0 for connections not yet accepted. */
-  inode: z.number().int().nonnegative(),
-});
-export type TcpSocket = z.infer<typeof tcpSocketSchema>;
-
-/** Accept queue of one TCP listener. */
-export const tcpListenQueueSchema = z.object({
-  family: z.union([z.literal(4), z.literal(6)]),
-  address: z.string(),
-  port: z.number().int().min(0).max(65535),
-  inode: z.number().int().nonnegative(),
-  /** Connections waiting for accept() (the LISTEN row's rx_queue). */
-  queued: z.number().int().nonnegative(),
-});
-export type TcpListenQueue = z.infer<typeof tcpListenQueueSchema>;
 
 /** The kernel prints each 32-bit word of an address in host order; this assumes little-endian hosts (x86, arm64). */
 function wordBytes(hex: string): number[] {

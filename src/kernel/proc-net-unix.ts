@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
-import { z } from 'zod';
 import { parseError } from './internal.js';
+import type { UnixListenQueue, UnixSocket } from './schemas.js';
+
+export type { UnixListenQueue, UnixSocket } from './schemas.js';
 
 const SOURCE = '/proc/net/unix';
 
@@ -38,45 +40,6 @@ const BULK_TABLE_CHARS = 1 << 24;
 const MAX_INODE_DIGITS = 15;
 /** `UNIX_PATH_MAX`: bytes in `sun_path`, the most a printed name can hold (linux/un.h). */
 const UNIX_PATH_MAX = 108;
-
-/** One row of /proc/net/unix. */
-export const unixSocketSchema = z.object({
-  /** Reference count (`RefCount`). */
-  refCount: z.number().int().nonnegative(),
-  /** `Flags`: `0x10000` (`__SO_ACCEPTCON`) on listeners, else 0. */
-  flags: z.number().int().nonnegative(),
-  /** True when `flags` has `__SO_ACCEPTCON`. */
-  listening: z.boolean(),
-  /** `Type`: 1 stream, 2 datagram, 5 seqpacket. */
-  type: z.number().int().nonnegative(),
-  /** `St`: 1 unconnected, 2 connecting (embryo), 3 connected, 4 disconnecting. */
-  state: z.number().int().nonnegative(),
-  /** `Inode` of the socket; 0 for an embryo that has no `struct socket` yet. */
-  inode: z.number().int().nonnegative(),
-  /** Bound name: a file path, or `@name` for an abstract name. Absent for unnamed sockets. */
-  path: z.string().optional(),
-});
-export type UnixSocket = z.infer<typeof unixSocketSchema>;
-
-/** Queue depth of one listening stream socket. */
-export const unixListenQueueSchema = z.object({
-  /** The listener's name (`@name` for abstract sockets). */
-  path: z.string(),
-  /** True for abstract names (leading `@`), which have no file. */
-  abstract: z.boolean(),
-  /** The listener's inode, to join with /proc/PID/fd links. */
-  inode: z.number().int().nonnegative(),
-  /** Connections in the accept queue: rows with this path in state 02 (embryos). */
-  queued: z.number().int().nonnegative(),
-  /** Accepted server-side connections still open: rows with this path in state 03. */
-  accepted: z.number().int().nonnegative(),
-  /**
-   * True when several listeners share the path (a stale socket was replaced while the old one
-   * was still open): embryos carry only the path, so the counts are those of all of them.
-   */
-  ambiguous: z.boolean(),
-});
-export type UnixListenQueue = z.infer<typeof unixListenQueueSchema>;
 
 /** Hex digit values by UTF-16 code unit (so any charCodeAt result indexes it); -1 for others. */
 const HEX_VALUE = new Int8Array(0x10000).fill(-1);

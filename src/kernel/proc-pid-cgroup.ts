@@ -1,15 +1,7 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError } from './internal.js';
+import type { CgroupMembership } from './schemas.js';
 
-export const cgroupMembershipSchema = z.object({
-  /** 0 for the v2 unified hierarchy. */
-  hierarchyId: z.number().int().nonnegative(),
-  /** v1 controllers of the hierarchy (`memory`, `name=systemd`); empty for v2. */
-  controllers: z.array(z.string()),
-  /** Path below the hierarchy's mount point, starting with `/`. */
-  path: z.string(),
-});
-export type CgroupMembership = z.infer<typeof cgroupMembershipSchema>;
+export type { CgroupMembership } from './schemas.js';
 
 /**
  * Parses `/proc/PID/cgroup` (https://man7.org/linux/man-pages/man7/cgroups.7.html):

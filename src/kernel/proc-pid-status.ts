@@ -1,29 +1,9 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError } from './internal.js';
+import type { ProcPidStatus } from './schemas.js';
+
+export type { ProcPidStatus } from './schemas.js';
 
 const SOURCE = '/proc/PID/status';
-
-/** The parts of /proc/PID/status fpmkit uses; every line is kept in `fields`. */
-export const procPidStatusSchema = z.object({
-  name: z.string(),
-  pid: z.number().int().nonnegative(),
-  ppid: z.number().int().nonnegative(),
-  /** Real, effective, saved and filesystem uid. */
-  uids: z.array(z.number().int().nonnegative()).optional(),
-  threads: z.number().int().nonnegative().optional(),
-  /** `VmRSS`; absent for kernel threads. */
-  rssBytes: z.number().int().nonnegative().optional(),
-  /** `RssAnon`: private memory (heap, stack). */
-  rssAnonBytes: z.number().int().nonnegative().optional(),
-  /** `RssFile`: file-backed pages, shareable (code, libraries). */
-  rssFileBytes: z.number().int().nonnegative().optional(),
-  /** `RssShmem`: shared memory (opcache's segment lives here). */
-  rssShmemBytes: z.number().int().nonnegative().optional(),
-  /** `VmHWM`: peak RSS. */
-  peakRssBytes: z.number().int().nonnegative().optional(),
-  fields: z.record(z.string(), z.string()),
-});
-export type ProcPidStatus = z.infer<typeof procPidStatusSchema>;
 
 function kib(fields: Record<string, string>, key: string): number | undefined {
   const m = /^(\d+)\s+kB$/.exec(fields[key] ?? '');

@@ -1,28 +1,10 @@
-import { z } from 'zod';
 import { parseError } from './internal.js';
 import { parseKeyValueKib } from './meminfo.js';
+import type { SmapsRollup } from './schemas.js';
+
+export type { SmapsRollup } from './schemas.js';
 
 const SOURCE = '/proc/PID/smaps_rollup';
-
-/** Memory of one process from smaps_rollup, in bytes. */
-export const smapsRollupSchema = z.object({
-  /** Resident set: every page mapped, shared ones counted in full. */
-  rssBytes: z.number().int().nonnegative(),
-  /** Proportional set: shared pages divided among the processes that map them. */
-  pssBytes: z.number().int().nonnegative(),
-  sharedCleanBytes: z.number().int().nonnegative(),
-  sharedDirtyBytes: z.number().int().nonnegative(),
-  privateCleanBytes: z.number().int().nonnegative(),
-  privateDirtyBytes: z.number().int().nonnegative(),
-  /** `Shared_Clean + Shared_Dirty`: pages other processes map too (opcache, libraries). */
-  sharedBytes: z.number().int().nonnegative(),
-  /** `Private_Clean + Private_Dirty`: what ending this process would free. */
-  privateBytes: z.number().int().nonnegative(),
-  anonymousBytes: z.number().int().nonnegative().optional(),
-  swapBytes: z.number().int().nonnegative().optional(),
-  swapPssBytes: z.number().int().nonnegative().optional(),
-});
-export type SmapsRollup = z.infer<typeof smapsRollupSchema>;
 
 /**
  * Parses `/proc/PID/smaps_rollup` (kernel 4.14+; https://docs.kernel.org/filesystems/proc.html):

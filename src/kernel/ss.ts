@@ -1,38 +1,9 @@
-import { z } from 'zod';
 import { lines, parseDecimal, parseError } from './internal.js';
+import type { SsProcess, SsSocket } from './schemas.js';
+
+export type { SsProcess, SsSocket } from './schemas.js';
 
 const SOURCE = 'ss';
-
-/** One process holding a socket, from `ss -p`'s `users:(("name",pid=N,fd=N),...)`. */
-export const ssProcessSchema = z.object({
-  name: z.string(),
-  pid: z.number().int().nonnegative(),
-  fd: z.number().int().nonnegative(),
-});
-export type SsProcess = z.infer<typeof ssProcessSchema>;
-
-/** One row of `ss` output. */
-export const ssSocketSchema = z.object({
-  /** `u_str`, `u_dgr`, `u_seq`, `tcp`, `udp` ...; when `ss` prints no Netid column (only one
-   * kind was asked for, e.g. `ss -ltn`) this is `'tcp'` for rows with host:port addresses and
-   * `'u_str'` otherwise. */
-  netid: z.string(),
-  /** `LISTEN`, `ESTAB`, `UNCONN`, `TIME-WAIT` ... */
-  state: z.string(),
-  /** For a listener: connections in the accept queue. Otherwise: bytes not yet read. */
-  recvQ: z.number().int().nonnegative(),
-  /** For a listener: the backlog limit (after the somaxconn cap). Otherwise: bytes not yet sent. */
-  sendQ: z.number().int().nonnegative(),
-  /** Local address: a path, `@name`, `*` (unnamed), or a host such as `127.0.0.1`, `[::1]`, `*`. */
-  localAddress: z.string(),
-  /** Local port (TCP/UDP, a number or, without `-n`, a service name), or the inode for UNIX sockets. */
-  localPort: z.string(),
-  peerAddress: z.string(),
-  peerPort: z.string(),
-  /** The processes holding the socket (`-p`); absent when `ss` printed none. */
-  processes: z.array(ssProcessSchema).optional(),
-});
-export type SsSocket = z.infer<typeof ssSocketSchema>;
 
 const NETIDS = new Set([
   'u_str',

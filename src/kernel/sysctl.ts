@@ -1,20 +1,9 @@
-import { z } from 'zod';
 import { lines, parseError } from './internal.js';
+import type { SysctlEntry } from './schemas.js';
+
+export type { SysctlEntry } from './schemas.js';
 
 const SOURCE = 'sysctl';
-
-/** One `key = value` line of sysctl output or of a sysctl.d file. */
-export const sysctlEntrySchema = z.object({
-  /** Dotted name, e.g. `net.core.somaxconn` (slash-separated names are converted). */
-  key: z.string().min(1),
-  /** The value with surrounding white space removed; inner white space (tabs) is kept. */
-  value: z.string(),
-  /** True for a sysctl.d line starting with `-`: a failure to apply it is ignored. */
-  ignoreErrors: z.boolean(),
-  /** 1-based line number in the input. */
-  line: z.number().int().positive(),
-});
-export type SysctlEntry = z.infer<typeof sysctlEntrySchema>;
 
 /**
  * sysctl.d accepts `net/core/somaxconn` as well as dots; procps swaps the two separators when

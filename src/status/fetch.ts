@@ -3,7 +3,8 @@ import { FastCGITimeoutError, FpmkitInvalidOptionError } from '../errors.js';
 import { checkSignal } from '../fastcgi/client.js';
 import { FastCGIClient, type FastCGIResponse, type FastCGITarget } from '../fastcgi/index.js';
 import { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
-import { type FpmStatus, STATUS_FORMATS, type StatusFormat } from './model.js';
+import type { FpmStatus } from './model.js';
+import { STATUS_FORMATS, type StatusFormat } from './names.js';
 import { detectStatusFormat, parseStatus } from './parse.js';
 
 /** Defaults of `fetchStatus`, `ping` and `watchStatus`, applied in one place. */

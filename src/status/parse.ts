@@ -1,7 +1,8 @@
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
 import { parseStatusHtml } from './html.js';
 import { parseStatusJson } from './json.js';
-import { type FpmStatus, STATUS_FORMATS, type StatusFormat } from './model.js';
+import type { FpmStatus } from './model.js';
+import { STATUS_FORMATS, type StatusFormat } from './names.js';
 import { parseStatusOpenMetrics } from './openmetrics.js';
 import type { ParseFormatOptions } from './options.js';
 import { parseStatusText } from './text.js';

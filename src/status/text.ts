@@ -1,5 +1,6 @@
 import { type MapContext, mapStatus, parseError } from './fields.js';
-import { type FpmStatus, STATUS_FIELD_KEYS } from './model.js';
+import type { FpmStatus } from './model.js';
+import { STATUS_FIELD_KEYS } from './names.js';
 import type { ParseFormatOptions } from './options.js';
 import { mapContext } from './options.js';
 

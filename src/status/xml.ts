@@ -1,6 +1,8 @@
-import { XMLParser } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
+import { lazyRequire } from '../lazy-require.js';
 import { type MapContext, mapStatus, parseError } from './fields.js';
-import { type FpmStatus, STATUS_FIELD_KEYS } from './model.js';
+import type { FpmStatus } from './model.js';
+import { STATUS_FIELD_KEYS } from './names.js';
 import { mapContext, type ParseFormatOptions } from './options.js';
 
 /** fast-xml-parser options for FPM's page; exported for the benchmark's like-for-like floor. */
@@ -15,8 +17,19 @@ export const XML_PARSER_OPTIONS = {
   isArray: (_name: string, jpath: unknown) => jpath === 'status.processes.process',
 };
 
-/** Configured once: built per call it would cost more than the parse of a small page. */
-const parser = new XMLParser(XML_PARSER_OPTIONS);
+let parser: XMLParser | undefined;
+
+/**
+ * Configured once: built per call it would cost more than the parse of a small page. Loaded on
+ * the first XML page, so callers that read JSON or text never load fast-xml-parser.
+ */
+function xmlParser(): XMLParser {
+  if (parser === undefined) {
+    const xml = lazyRequire('fast-xml-parser') as typeof import('fast-xml-parser');
+    parser = new xml.XMLParser(XML_PARSER_OPTIONS);
+  }
+  return parser;
+}
 
 /** XML element name → the JSON key spelling the mapper uses. */
 const TAG_KEYS: Record<string, string> = {};
@@ -68,9 +81,10 @@ export function parseStatusXml(body: string, options: ParseFormatOptions = {}): 
   const ctx = mapContext('xml', 'xml', options);
   // Also keeps a DOCTYPE, which could define entities that expand without bound, from the parser.
   if (STRAY.test(body)) return fromLenient(body, ctx);
+  const xml = xmlParser();
   let tree: unknown;
   try {
-    tree = parser.parse(body);
+    tree = xml.parse(body);
   } catch {
     return fromLenient(body, ctx);
   }

@@ -1,0 +1,22 @@
+/**
+ * The top-level help, kept apart from the commands so `fpmkit --help` and `fpmkit --version`
+ * answer without loading any of them.
+ */
+export const HELP = `Usage: fpmkit <command> [options]
+
+Commands:
+  plan               plan a pool for this host: numbers, reasons, predictions, files
+  check FILE         decide as php-fpm -t would, with FPM's messages, plus warnings
+  status TARGET      fetch a pool's status page over FastCGI
+  watch TARGET       a live view of a pool's status with rates
+  doctor             find what is wrong with the FPM here (or in saved evidence)
+  render MODEL.json  render a php-fpm configuration from a JSON model
+  simulate           simulate the process manager under a plan's traffic
+
+Options:
+  --help, -h         show help (also: fpmkit <command> --help)
+  --version          print the version
+
+Commands that report take --json (render prints the file itself).
+Exit status: 0 ok, 1 problems found, 2 bad command line, 3 unreadable input.
+`;
