@@ -35,6 +35,30 @@ export {
   renderNginxFastcgi,
 } from './nginx.js';
 export {
+  type BuildNginxConfigOptions,
+  buildNginxConfig,
+  buildNginxConfigFiles,
+  combineNginxConfig,
+  NGINX_MAX_COMBINED_STATEMENTS,
+  quoteNginxArg,
+} from './nginx-config-builder.js';
+export { NGINX_CONF_BUFFER_BYTES } from './nginx-config-lexer.js';
+export {
+  NGINX_MAX_BLOCK_DEPTH,
+  NGINX_MAX_CONFIG_FILES,
+  type NginxConfigError,
+  type NginxConfigFile,
+  type NginxConfigPayload,
+  type NginxConfigSource,
+  type NginxDirective,
+  type NginxGlob,
+  type NginxReadFile,
+  type ParseNginxConfigOptions,
+  type ParseNginxDumpOptions,
+  parseNginxConfig,
+  parseNginxDump,
+} from './nginx-config-parser.js';
+export {
   OPCACHE_MAX_ACCELERATED_FILES,
   OPCACHE_MAX_INTERNED_STRINGS_MEGABYTES,
   OPCACHE_MIN_ACCELERATED_FILES,
