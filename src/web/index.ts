@@ -42,6 +42,21 @@ export {
   NGINX_MAX_COMBINED_STATEMENTS,
   quoteNginxArg,
 } from './nginx-config-builder.js';
+export {
+  extractNginxFpmSettings,
+  NGINX_DEFAULTS,
+  type NginxContextRef,
+  type NginxFastcgiEffective,
+  type NginxFastcgiPass,
+  type NginxFpmSettings,
+  type NginxSetting,
+  type NginxSourceRef,
+  type NginxUpstream,
+  type NginxUpstreamServer,
+  nginxAddressBackend,
+  parseNginxSizeBytes,
+  parseNginxTimeMs,
+} from './nginx-config-extract.js';
 export { NGINX_CONF_BUFFER_BYTES } from './nginx-config-lexer.js';
 export {
   NGINX_MAX_BLOCK_DEPTH,
