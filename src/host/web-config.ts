@@ -4,6 +4,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
+import {
+  type ApacheConfigPayload,
+  type ApacheDirEntry,
+  type ParseApacheConfigOptions,
+  parseApacheConfig,
+} from '../web/apache-config-parser.js';
 import { matchGlobComponent, sortByBytes } from '../web/nginx-config-glob.js';
 import {
   type NginxConfigPayload,
@@ -89,5 +95,49 @@ export function readNginxConfigFile(
   return parseNginxConfig(
     { path },
     { ...parse, readFile: (p) => readRegularFileSync(p, readOptions), glob: globConfigPaths },
+  );
+}
+
+/** Lists a directory for the Apache reader: undefined when `path` is not a directory. */
+export function listConfigDirectory(path: string): ApacheDirEntry[] | undefined {
+  try {
+    if (!statSync(path).isDirectory()) return undefined;
+    return readdirSync(path).map((name) => {
+      let isDirectory = false;
+      try {
+        isDirectory = statSync(posix.join(path, name)).isDirectory();
+      } catch {}
+      return { name, isDirectory };
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options of `readApacheConfigFile`. */
+export interface ReadApacheConfigFileOptions
+  extends Omit<ParseApacheConfigOptions, 'readFile' | 'readDir'> {
+  /** How each file is read. @default { symlinks: 'follow' } (Debian's *-enabled/ hold links) */
+  read?: RegularFileReadOptions;
+}
+
+/**
+ * Reads an Apache configuration from disk with every file it includes, each as a bounded
+ * regular file, and parses it (`parseApacheConfig`). Throws `FpmkitIoError` when the main file
+ * cannot be read and `FpmkitParseError` (file and line) for syntax errors and failed includes.
+ */
+export function readApacheConfigFile(
+  path: string,
+  options: ReadApacheConfigFileOptions = {},
+): ApacheConfigPayload {
+  const { read, ...parse } = options;
+  const readOptions: RegularFileReadOptions = { symlinks: 'follow', ...read };
+  return parseApacheConfig(
+    { path },
+    {
+      ...parse,
+      readFile: (p) => readRegularFileSync(p, readOptions),
+      readDir: listConfigDirectory,
+    },
   );
 }

@@ -15,6 +15,34 @@ export {
   renderApacheProxyFcgi,
 } from './apache.js';
 export {
+  APACHE_DEFAULT_TIMEOUT_SECONDS,
+  type ApacheContextRef,
+  type ApacheFcgiHandler,
+  type ApacheFpmSettings,
+  type ApacheMpm,
+  type ApacheSetting,
+  type ApacheSourceRef,
+  type ApacheVirtualHost,
+  apacheFcgiBackend,
+  extractApacheFpmSettings,
+  parseApacheTimeoutMs,
+  workerTimeoutMs,
+} from './apache-config-extract.js';
+export {
+  APACHE_DEBIAN_STATIC_MODULES,
+  APACHE_MAX_CONFIG_FILES,
+  APACHE_MAX_INCLUDE_DEPTH,
+  type ApacheConfigFile,
+  type ApacheConfigPayload,
+  type ApacheConfigSource,
+  type ApacheDirEntry,
+  type ApacheDirective,
+  combineApacheConfig,
+  type ParseApacheConfigOptions,
+  parseApacheConfig,
+  splitApacheWords,
+} from './apache-config-parser.js';
+export {
   FASTCGI_NEXT_UPSTREAM_CONDITIONS,
   type FastcgiBackend,
   type FastcgiNextUpstreamCondition,
