@@ -15,6 +15,13 @@ export {
   renderApacheProxyFcgi,
 } from './apache.js';
 export {
+  type ApacheCtlSummary,
+  type ApacheLoadedModule,
+  parseApacheCtlModules,
+  parseApacheCtlVhosts,
+  parseApacheEnvvars,
+} from './apache-config-ctl.js';
+export {
   APACHE_DEFAULT_TIMEOUT_SECONDS,
   type ApacheContextRef,
   type ApacheFcgiHandler,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import {
   type ApacheDirective,
   combineApacheConfig,
   extractApacheFpmSettings,
+  parseApacheEnvvars,
   splitApacheWords,
 } from '../../src/web/index.js';
 import { isRoot, phpFpmBinary } from '../support/integration.js';
@@ -21,10 +22,12 @@ const apacheReq = apacheBinary();
 const fpmReq = phpFpmBinary();
 const modules = apacheModulesDir();
 const available = apacheReq.available && modules !== undefined;
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'apache', 'debian-stock');
 const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
 
 /** Directives httpd runs while reading, which mod_info's dump leaves out. */
 const EXEC_ON_READ = new Set([
+  'defaultruntimedir',
   'loadmodule',
   'loadfile',
   'define',
@@ -137,7 +140,7 @@ function generateApacheTree(seed: number, dir: string, port: number): Record<str
       out.push(line(rng, indent, ['Header', 'set', `X-${k++}`, spell(rng, randomText(rng))]));
       if (rng.chance(0.15))
         out.push(
-          `${indent}# a comment${rng.chance(0.3) ? ' \\\n' + indent + 'Header set X-swallowed "by the comment"' : ''}`,
+          `${indent}# a comment${rng.chance(0.3) ? ` \\\n${indent}Header set X-swallowed "by the comment"` : ''}`,
         );
     }
     return out;
@@ -217,6 +220,46 @@ async function writeTree(dir: string, files: Record<string, string>): Promise<vo
 describe.skipIf(!available)(
   `Apache configuration against the real apache2${apacheReq.reason}`,
   () => {
+    it("reads Debian's stock configuration directive for directive as httpd does", async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'fpmkit-apstock-'));
+      try {
+        await cp(FIXTURE, dir, { recursive: true });
+        // envvars as apache2ctl exports it, with the run, lock and log directories moved here.
+        const vars = {
+          ...parseApacheEnvvars(await readFile(join(dir, 'envvars'), 'utf8')),
+          APACHE_PID_FILE: join(dir, 'run', 'apache2.pid'),
+          APACHE_RUN_DIR: join(dir, 'run'),
+          APACHE_LOCK_DIR: join(dir, 'lock'),
+          APACHE_LOG_DIR: join(dir, 'log'),
+        };
+        for (const d of ['run', 'lock', 'log']) await mkdir(join(dir, d));
+        const info = `LoadModule info_module ${join(modules!, 'mod_info.so')}`;
+        const args = ['-t', '-D', 'DUMP_CONFIG', '-D', 'DUMP_INCLUDES', '-C', info];
+        const r = await run(
+          apacheReq.path!,
+          [...args, '-d', dir, '-f', join(dir, 'apache2.conf')],
+          {
+            cwd: dir,
+            env: { ...env, ...vars },
+          },
+        );
+        expect(r.exitCode, r.output).toBe(0);
+        const payload = readApacheConfigFile(join(dir, 'apache2.conf'), {
+          serverRoot: dir,
+          env: vars,
+        });
+        const included = [...r.stdout.matchAll(/^\s+\((?:\*|\d+)\) (.*)$/gm)].map((m) => m[1]);
+        expect(payload.config.map((c) => c.file)).toEqual(included);
+        const ours = flatten(combineApacheConfig(payload));
+        expect(ours).toEqual(parseInfoDump(r.stdout.slice(r.stdout.indexOf('# In file:'))));
+        console.log(
+          `Debian stock Apache: ${payload.config.length} files, ${ours.length} directives, equal to DUMP_CONFIG`,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('reads 60 generated configurations directive for directive as httpd does (DUMP_CONFIG, DUMP_INCLUDES, -S)', async () => {
       let directives = 0;
       let vhosts = 0;
