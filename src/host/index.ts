@@ -49,3 +49,10 @@ export {
   snapshotFromDirectory,
 } from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
+export type { ReadApacheConfigFileOptions, ReadNginxConfigFileOptions } from './web-config.js';
+export {
+  globConfigPaths,
+  listConfigDirectory,
+  readApacheConfigFile,
+  readNginxConfigFile,
+} from './web-config.js';

@@ -97,11 +97,11 @@ export interface ParseNginxConfigOptions {
   maxFiles?: number;
 }
 
-/** Where `parseNginxConfig` reads from: a path (read through `readFile`) or text. */
-export type NginxConfigSource =
-  | { path: string }
-  /** Text, with the path it came from (for errors and relative includes). @default 'nginx.conf' */
-  | { text: string; path?: string };
+/**
+ * Where `parseNginxConfig` reads from: a path (read through `readFile`), or text with the path
+ * it came from, for errors and relative includes (`'nginx.conf'` when left out).
+ */
+export type NginxConfigSource = { path: string } | { text: string; path?: string };
 
 /** Most files one parse reads (a guard against include explosions). */
 export const NGINX_MAX_CONFIG_FILES = 10_000;
