@@ -97,6 +97,13 @@ function checkStatement(stmt: unknown, path: string): asserts stmt is NginxDirec
 /** The head of a statement (`name args`), checked by reading it back. */
 function buildHead(stmt: NginxDirective, path: string): string {
   const { directive, args } = stmt;
+  // Statements nginx's reader itself refuses (the parser would not read them back).
+  if (directive === 'include' && (args.length !== 1 || stmt.block !== undefined)) {
+    invalid(path, 'include takes exactly one argument and no block');
+  }
+  if (isLuaBlockDirective(directive) && (args.length === 0 || stmt.block !== undefined)) {
+    invalid(path, `${directive} takes its Lua code as the last argument, not a block`);
+  }
   if (isLuaBlockDirective(directive) && stmt.block === undefined && args.length > 0) {
     const body = args[args.length - 1]!;
     const lead = [directive, ...args.slice(0, -1)].map(quoteNginxArg).join(' ');

@@ -493,6 +493,70 @@ describe('parser and builder on hostile input', () => {
     expect(refused).toBeGreaterThan(500);
   }, 120_000);
 
+  it('reads 10,000 fuzzed nginx -T outputs into a payload or an FpmkitParseError', () => {
+    const piece = fc.constantFrom(
+      '# configuration file /c/nginx.conf:\n',
+      '# configuration file /c/a.conf:\n',
+      '# configuration file /c/d/b.conf:\n',
+      'nginx: the configuration file /c/nginx.conf syntax is ok\n',
+      'include a.conf;\n',
+      'include d/*.conf;\n',
+      'http {\n',
+      '}\n',
+      'x "y;\n',
+      '\n',
+      'z;\n',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 30 }).map((a) => a.join('')),
+        (text) => {
+          try {
+            const payload = parseNginxDump(text, { comments: true });
+            combineNginxConfig(payload);
+          } catch (error) {
+            if (!(error instanceof FpmkitParseError)) throw error;
+          }
+        },
+      ),
+      { numRuns: 10_000 },
+    );
+  }, 120_000);
+
+  it('builds any JSON value given as a payload, or throws FpmkitInvalidOptionError', () => {
+    const stmt = fc.letrec((tie) => ({
+      stmt: fc.record(
+        {
+          directive: fc.oneof(
+            fc.string(),
+            fc.constantFrom('#', 'if', 'include', 'content_by_lua_block'),
+            fc.integer(),
+          ),
+          line: fc.oneof(fc.nat(), fc.string()),
+          args: fc.oneof(
+            fc.array(fc.string(), { maxLength: 3 }),
+            fc.constant(null),
+            fc.array(fc.integer()),
+          ),
+          comment: fc.oneof(fc.string(), fc.constant(undefined)),
+          block: fc.oneof(fc.constant(undefined), fc.array(tie('stmt'), { maxLength: 3 })),
+        },
+        { requiredKeys: [] },
+      ),
+    })).stmt;
+    fc.assert(
+      fc.property(fc.oneof(fc.array(stmt, { maxLength: 4 }), fc.anything()), (input) => {
+        try {
+          const text = buildNginxConfig(input as NginxDirective[]);
+          parseText(text, { comments: true });
+        } catch (error) {
+          if (!(error instanceof FpmkitInvalidOptionError)) throw error;
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('refuses blocks nested without bound instead of overflowing the stack', () => {
     const text = `${'a {'.repeat(100_000)}${'}'.repeat(100_000)}`;
     expect(() => parseText(text)).toThrow(FpmkitParseError);
