@@ -66,8 +66,15 @@ function readBack(text: string): string[] | undefined {
 const sameWords = (a: readonly string[] | undefined, b: readonly string[]) =>
   a !== undefined && a.length === b.length && a.every((w, i) => w === b[i]);
 
+/**
+ * Words nginx reads back bare as themselves without a doubt: no white space, quote, backslash,
+ * `;`, `{`, `}` or `#`. The common case, written without reading it back.
+ */
+const PLAIN_WORD = /^[A-Za-z0-9_/.:=+*?^$()|~,@%!&<>[\]-]+$/;
+
 /** One argument as text: bare when nginx reads it back as itself, else double-quoted. */
 export function quoteNginxArg(value: string): string {
+  if (PLAIN_WORD.test(value)) return value;
   if (value !== '' && !/[\s;{}#"']/.test(value[0]!)) {
     const bare = escapeWord(value, false);
     // `x` is a harmless directive name in front; `;` ends the statement.
@@ -136,6 +143,7 @@ function buildHead(stmt: NginxDirective, path: string): string {
     invalid(`${path}.args`, 'these if arguments cannot be written so that nginx reads them back');
   }
   text = [directive, ...args].map(quoteNginxArg).join(' ');
+  if (PLAIN_WORD.test(directive) && args.every((a) => PLAIN_WORD.test(a))) return text;
   if (!sameWords(readBack(`${text};`), [directive, ...args])) {
     invalid(path, 'the statement cannot be written so that nginx reads it back');
   }
