@@ -338,17 +338,24 @@ function engineOptions(
 
 /**
  * Parses an nginx configuration and every file it includes into crossplane's payload. Give
- * `{ path }` to read the main file through `readFile`, or `{ text, path? }`. Syntax errors,
- * unreadable includes and include explosions throw `FpmkitParseError` with the file and line
- * (or, with `catchErrors`, are recorded in `errors` and the file's `status` is `'failed'`).
- * Bad options throw `FpmkitInvalidOptionError`.
+ * `{ path }` to read the main file through `readFile`, or `{ text, path? }`. A plain string is
+ * a path when `readFile` is given and the string holds no newline, `;`, `{` or `#`, and
+ * configuration text otherwise. Syntax errors, unreadable includes and include explosions
+ * throw `FpmkitParseError` with the file and line (or, with `catchErrors`, are recorded in
+ * `errors` and the file's `status` is `'failed'`). Bad options throw `FpmkitInvalidOptionError`.
  */
 export function parseNginxConfig(
-  source: NginxConfigSource,
+  input: NginxConfigSource | string,
   options: ParseNginxConfigOptions = {},
 ): NginxConfigPayload {
+  const source: NginxConfigSource | null =
+    typeof input === 'string'
+      ? options.readFile !== undefined && !/[\n;{#]/.test(input)
+        ? { path: input }
+        : { text: input }
+      : input;
   if (source === null || typeof source !== 'object') {
-    throw new FpmkitInvalidOptionError('source', 'must be { path } or { text, path? }');
+    throw new FpmkitInvalidOptionError('source', 'must be a string, { path } or { text, path? }');
   }
   const readFile = options.readFile;
   const path = 'text' in source ? (source.path ?? 'nginx.conf') : source.path;

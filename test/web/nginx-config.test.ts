@@ -258,6 +258,14 @@ describe('parseNginxConfig: include', () => {
     expect(() => combineNginxConfig(payload)).toThrow(FpmkitParseError);
   });
 
+  it('takes a plain string as a path when readFile is given, as text otherwise', () => {
+    const fs = memoryFs({ '/c/nginx.conf': 'a 1;' });
+    expect(words(parseNginxConfig('/c/nginx.conf', fs).config[0]!.parsed)).toEqual([['a', ['1']]]);
+    expect(parseNginxConfig('/c/nginx.conf', fs).config[0]!.file).toBe('/c/nginx.conf');
+    expect(words(parseNginxConfig('b 2;').config[0]!.parsed)).toEqual([['b', ['2']]]);
+    expect(words(parseNginxConfig('b 2;', fs).config[0]!.parsed)).toEqual([['b', ['2']]]);
+  });
+
   it('does not follow include without readFile, and needs glob for a pattern', () => {
     expect(parseText('include x/*.conf;')[0]!.includes).toBeUndefined();
     expect(() =>
