@@ -39,7 +39,9 @@ export function parseApacheEnvvars(text: string): Record<string, string> {
 
 /** One line of `apache2ctl -M`. */
 export interface ApacheLoadedModule {
+  /** The module identifier, e.g. `proxy_fcgi_module`. */
   name: string;
+  /** Built into the binary, or loaded with LoadModule. */
   kind: 'static' | 'shared';
 }
 
@@ -70,9 +72,13 @@ export function parseApacheCtlModules(text: string): ApacheLoadedModule[] {
 export interface ApacheCtlSummary {
   /** Each virtual host: its address, name and where it is defined. */
   virtualHosts: { address: string; name: string; file: string; line: number; default: boolean }[];
+  /** `ServerRoot: "..."`. */
   serverRoot?: string;
+  /** `User: name="..." id=N`: the account the children run as. */
   user?: { name: string; id: number };
+  /** `Group: name="..." id=N`. */
   group?: { name: string; id: number };
+  /** The `Define: NAME` lines (including those -S itself adds, DUMP_VHOSTS and DUMP_RUN_CFG). */
   defines: string[];
 }
 

@@ -32,13 +32,17 @@ export const APACHE_DEFAULT_TIMEOUT_SECONDS = 60;
 
 /** Where a statement is. */
 export interface ApacheSourceRef {
+  /** The file, as in the payload's `config[].file`. */
   file: string;
+  /** 1-based line, as httpd numbers it (the last line of a continued statement). */
   line: number;
 }
 
 /** A value and where it was set; no `source` for httpd's default. */
 export interface ApacheSetting<T> {
+  /** The value httpd applies, in the unit the field name says. */
   value: T;
+  /** The statement that set it; absent for httpd's default. */
   source?: ApacheSourceRef;
 }
 
@@ -46,18 +50,23 @@ export interface ApacheSetting<T> {
 export interface ApacheContextRef {
   /** The section name without `<`, as written (`VirtualHost`, `FilesMatch`). */
   kind: string;
+  /** The section's arguments (a path, a regex, an address). */
   args: string[];
+  /** Where the section starts. */
   source: ApacheSourceRef;
 }
 
 /** One way requests reach FPM. */
 export interface ApacheFcgiHandler {
+  /** The directive that passes requests to FPM. */
   kind: 'SetHandler' | 'AddHandler' | 'ProxyPass' | 'ProxyPassMatch';
+  /** Where that directive is. */
   source: ApacheSourceRef;
   /** The worker URL: `unix:/run/php/fpm.sock|fcgi://localhost` or `fcgi://127.0.0.1:9000/path`. */
   url: string;
   /** For ProxyPass/ProxyPassMatch: the path or regex matched; for AddHandler: the extensions. */
   match?: string[];
+  /** The FPM address, when the URL names one fpmkit can read. */
   backend?: ApacheBackend;
   /** The `fcgi://NAME` of a UNIX-socket worker. */
   workerName?: string;
@@ -69,6 +78,7 @@ export interface ApacheFcgiHandler {
   timeoutMs: ApacheSetting<number> & { by: 'worker' | 'ProxyTimeout' | 'Timeout' };
   /** fpmkit's Apache model of this handler; absent (with `modelIssues`) when it cannot hold it. */
   model?: ApacheProxyFcgiInput;
+  /** Why `model` is absent. */
   modelIssues?: string[];
 }
 
@@ -76,6 +86,7 @@ export interface ApacheFcgiHandler {
 export interface ApacheMpm {
   /** `event`, `worker` or `prefork`, from `LoadModule mpm_*_module`. */
   name?: string;
+  /** The LoadModule line that chose it. */
   source?: ApacheSourceRef;
   /** Limits by directive name (`MaxRequestWorkers`, `ThreadsPerChild` ...), as set. */
   limits: Record<string, ApacheSetting<number>>;
@@ -83,22 +94,35 @@ export interface ApacheMpm {
 
 /** A virtual host. */
 export interface ApacheVirtualHost {
+  /** The `<VirtualHost>` addresses (`*:80`, `127.0.0.1:8080`). */
   addresses: string[];
+  /** Its `ServerName`, when set. */
   serverName?: string;
+  /** Where the section starts (what `apache2ctl -S` prints). */
   source: ApacheSourceRef;
+  /** `Timeout` in force for the host, in seconds (its own, else the main server's). @default 60 */
   timeoutSeconds: ApacheSetting<number>;
+  /** `ProxyTimeout` in force for the host, in seconds; absent when unset everywhere. */
   proxyTimeoutSeconds?: ApacheSetting<number>;
 }
 
 /** What `extractApacheFpmSettings` returns. */
 export interface ApacheFpmSettings {
+  /** `User` of the children; absent when unset (httpd's compiled-in user applies). */
   user?: ApacheSetting<string>;
+  /** `Group` of the children; absent when unset. */
   group?: ApacheSetting<string>;
+  /** The MPM and its limits. */
   mpm: ApacheMpm;
+  /** The main server's `Timeout`, in seconds. @default 60 */
   timeoutSeconds: ApacheSetting<number>;
+  /** The main server's `ProxyTimeout`, in seconds; absent when unset. */
   proxyTimeoutSeconds?: ApacheSetting<number>;
+  /** Every `<VirtualHost>`. */
   virtualHosts: ApacheVirtualHost[];
+  /** Every way requests reach FPM, in file order. */
   handlers: ApacheFcgiHandler[];
+  /** Values that could not be read, with where they are. */
   problems: { message: string; source: ApacheSourceRef }[];
 }
 

@@ -56,16 +56,23 @@ export interface ApacheDirective {
 
 /** One file as read at one `Include` (a file included twice appears twice). */
 export interface ApacheConfigFile {
+  /** The path as httpd opens it. */
   file: string;
+  /** `'failed'` when an error was recorded (`catchErrors`). */
   status: 'ok' | 'failed';
+  /** The errors recorded for this file. */
   errors: { error: string; line: number | null }[];
+  /** Its statements, in file order. */
   parsed: ApacheDirective[];
 }
 
 /** What `parseApacheConfig` returns. */
 export interface ApacheConfigPayload {
+  /** `'failed'` when any file recorded an error (`catchErrors`). */
   status: 'ok' | 'failed';
+  /** Every recorded error with its file. */
   errors: { file: string; error: string; line: number | null }[];
+  /** The files in the order httpd reads them (`-D DUMP_INCLUDES`), one entry per Include. */
   config: ApacheConfigFile[];
   /** `Define`s in force at the end of reading (from `defines` and `Define`). */
   defines: Record<string, string>;
@@ -77,7 +84,9 @@ export interface ApacheConfigPayload {
 
 /** A directory entry for `readDir`. */
 export interface ApacheDirEntry {
+  /** The entry's name, without its directory. */
   name: string;
+  /** Whether it is a directory (after following a symbolic link). */
   isDirectory: boolean;
 }
 

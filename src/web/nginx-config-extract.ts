@@ -47,21 +47,27 @@ export const NGINX_DEFAULTS = {
 
 /** Where a statement is: its file and 1-based line. */
 export interface NginxSourceRef {
+  /** The file, as in the payload's `config[].file`. */
   file: string;
+  /** 1-based line of the statement. */
   line: number;
 }
 
 /** A value with where it was set; `source` is absent when nginx's default applies. */
 export interface NginxSetting<T> {
+  /** The value nginx applies, in the unit the field name says. */
   value: T;
+  /** The statement that set it; absent for nginx's default. */
   source?: NginxSourceRef;
 }
 
 /** A block around a `fastcgi_pass`, outermost first. */
 export interface NginxContextRef {
+  /** The block's directive. */
   kind: 'http' | 'server' | 'location' | 'if' | 'limit_except';
   /** The block's arguments: a location's modifier and match, an if's condition. */
   args: string[];
+  /** Where the block starts. */
   source: NginxSourceRef;
 }
 
@@ -73,33 +79,49 @@ export interface NginxUpstreamServer {
   backend?: FastcgiBackend;
   /** The parameters after the address (`weight=2`, `max_fails=3`, `backup`). */
   parameters: string[];
+  /** Where the `server` line is. */
   source: NginxSourceRef;
 }
 
 /** An `upstream` block. */
 export interface NginxUpstream {
+  /** The name `fastcgi_pass` uses. */
   name: string;
+  /** Where the block starts. */
   source: NginxSourceRef;
+  /** Its `server` lines, in order. */
   servers: NginxUpstreamServer[];
   /** `keepalive N`: idle connections kept per worker; absent when unset (none are kept). */
   keepalive?: NginxSetting<number>;
+  /** `keepalive_timeout`, in milliseconds. @default 60000 */
   keepaliveTimeoutMs: NginxSetting<number>;
+  /** `keepalive_requests`. @default 1000 */
   keepaliveRequests: NginxSetting<number>;
 }
 
 /** The values nginx applies to requests passed by one `fastcgi_pass`. */
 export interface NginxFastcgiEffective {
+  /** `fastcgi_connect_timeout`, in milliseconds. @default 60000 */
   connectTimeoutMs: NginxSetting<number>;
+  /** `fastcgi_send_timeout`, in milliseconds. @default 60000 */
   sendTimeoutMs: NginxSetting<number>;
+  /** `fastcgi_read_timeout`, in milliseconds. @default 60000 */
   readTimeoutMs: NginxSetting<number>;
+  /** `fastcgi_buffer_size`, in bytes. @default 4096 */
   bufferSizeBytes: NginxSetting<number>;
+  /** `fastcgi_buffers`. @default 8 buffers of 4096 bytes */
   buffers: NginxSetting<{ count: number; sizeBytes: number }>;
+  /** `fastcgi_buffering`. @default true */
   buffering: NginxSetting<boolean>;
+  /** `fastcgi_request_buffering`. @default true */
   requestBuffering: NginxSetting<boolean>;
+  /** `fastcgi_keep_conn`. @default false */
   keepConn: NginxSetting<boolean>;
+  /** `fastcgi_next_upstream`. @default ['error', 'timeout'] */
   nextUpstream: NginxSetting<string[]>;
   /** `0` in the file means no limit: `'unlimited'`. */
   clientMaxBodySizeBytes: NginxSetting<number | 'unlimited'>;
+  /** `client_body_timeout`, in milliseconds. @default 60000 */
   clientBodyTimeoutMs: NginxSetting<number>;
   /** `fastcgi_param` by name, from the innermost block that sets any. */
   params: NginxSetting<Record<string, string>>;
@@ -111,6 +133,7 @@ export interface NginxFastcgiEffective {
 
 /** One `fastcgi_pass` and everything nginx applies with it. */
 export interface NginxFastcgiPass {
+  /** Where the `fastcgi_pass` line is. */
   source: NginxSourceRef;
   /** The argument as written: an upstream name, `unix:PATH`, `HOST:PORT` or a variable. */
   target: string;
@@ -122,6 +145,7 @@ export interface NginxFastcgiPass {
   server?: { source: NginxSourceRef; listen: string[][]; serverNames: string[] };
   /** The blocks around the `fastcgi_pass`, outermost (`http`) first. */
   contexts: NginxContextRef[];
+  /** The values nginx applies to requests passed here. */
   effective: NginxFastcgiEffective;
   /**
    * The same settings in fpmkit's nginx model (`renderNginxFastcgi`'s and `checkStack`'s
@@ -129,6 +153,7 @@ export interface NginxFastcgiPass {
    * the model cannot hold them; `modelIssues` says why.
    */
   model?: NginxFastcgiInput;
+  /** Why `model` is absent. */
   modelIssues?: string[];
 }
 
@@ -136,10 +161,15 @@ export interface NginxFastcgiPass {
 export interface NginxFpmSettings {
   /** `user USER [GROUP]`; absent when unset (nginx's compiled-in user applies when run as root). */
   user?: NginxSetting<{ name: string; group?: string }>;
+  /** `worker_processes`. @default 1 */
   workerProcesses: NginxSetting<number | 'auto'>;
+  /** `worker_connections` (events). @default 512 */
   workerConnections: NginxSetting<number>;
+  /** `worker_rlimit_nofile`; absent when unset (the service's limit applies). */
   workerRlimitNofile?: NginxSetting<number>;
+  /** Every `upstream` block of `http`. */
   upstreams: NginxUpstream[];
+  /** Every `fastcgi_pass` in a location (or an `if` in one), in file order. */
   passes: NginxFastcgiPass[];
   /** Values that could not be read (a malformed time or size), with where they are. */
   problems: { message: string; source: NginxSourceRef }[];

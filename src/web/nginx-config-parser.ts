@@ -55,16 +55,23 @@ export interface NginxConfigError {
 
 /** One file of the configuration. */
 export interface NginxConfigFile {
+  /** The path as nginx opens it (relative includes joined to the prefix). */
   file: string;
+  /** `'failed'` when an error was recorded for this file (`catchErrors`). */
   status: 'ok' | 'failed';
+  /** The errors recorded for this file. */
   errors: NginxConfigError[];
+  /** Its statements, in file order. */
   parsed: NginxDirective[];
 }
 
 /** What `parseNginxConfig` and `parseNginxDump` return: crossplane's payload. */
 export interface NginxConfigPayload {
+  /** `'failed'` when any file recorded an error (`catchErrors`). */
   status: 'ok' | 'failed';
+  /** Every recorded error with its file. */
   errors: (NginxConfigError & { file: string })[];
+  /** The main file first, then each included file once, in the order they were met. */
   config: NginxConfigFile[];
 }
 
