@@ -50,6 +50,28 @@ async function apache(dir: string, args: readonly string[]) {
   return { ok: r.exitCode === 0, output: r.output, stdout: r.stdout };
 }
 
+/**
+ * What mod_headers makes of a `Header set` value after httpd has split the line
+ * (modules/metadata/mod_headers.c, `parse_misc_string`): `\\\\` is one backslash, `\\r`, `\\n`,
+ * `\\t` are control characters, any other backslash stays.
+ */
+function modHeadersValue(value: string): string {
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    const next = value[i + 1];
+    if (ch !== '\\') out += ch;
+    else if (next === '\\') {
+      out += '\\';
+      i++;
+    } else if (next === 'r' || next === 'n' || next === 't') {
+      out += next === 'r' ? '\r' : next === 'n' ? '\n' : '\t';
+      i++;
+    } else out += '\\';
+  }
+  return out;
+}
+
 /** mod_info's `-D DUMP_CONFIG`: each directive with its file and line. */
 function parseInfoDump(text: string): [string, number, string, string[]][] {
   const out: [string, number, string, string[]][] = [];
@@ -220,6 +242,86 @@ async function writeTree(dir: string, files: Record<string, string>): Promise<vo
 describe.skipIf(!available)(
   `Apache configuration against the real apache2${apacheReq.reason}`,
   () => {
+    it('reads each value as httpd does: Header set answers with the value fpmkit parsed (after mod_headers escapes)', async () => {
+      const rng = new Rng(99);
+      // Spellings with their own escapes: bare backslashes, a backslash before another character
+      // than the quote, both quote characters.
+      const spelled = [
+        'a\\\\b',
+        'a\\b',
+        '"a\\b"',
+        '"a\\\\b"',
+        '"a\\"b"',
+        "'a\\'b'",
+        "'a\"b'",
+        '"a\'b"',
+        'a"b',
+        '"#x"',
+        '<a>',
+        '"é ✓"',
+        '"x \\\\"',
+      ];
+      while (spelled.length < 200) {
+        const value = randomText(rng)
+          .replace(/\$\{[A-Z0-9]+\}/g, 'v')
+          .trim();
+        spelled.push(spell(rng, value === '' ? 'x' : value));
+      }
+      const dir = await mkdtemp(join(tmpdir(), 'fpmkit-apvalue-'));
+      const port = await freePort();
+      const headers = spelled.map((v, i) => `Header always set X-V${i} ${v}`).join('\n');
+      const conf = [
+        `ServerRoot "${dir}"`,
+        loadModules(['mpm_event', 'authz_core', 'headers']),
+        `PidFile "${dir}/httpd.pid"`,
+        `ErrorLog "${dir}/error.log"`,
+        ...(isRoot() ? ['User www-data', 'Group www-data'] : []),
+        `Listen 127.0.0.1:${port}`,
+        'ServerName localhost',
+        headers,
+        '',
+      ].join('\n');
+      await writeFile(join(dir, 'httpd.conf'), conf);
+      const parsed = combineApacheConfig(
+        readApacheConfigFile(join(dir, 'httpd.conf'), { serverRoot: dir }),
+      )
+        .filter((s) => s.directive === 'Header')
+        .map((s) => s.args[3]);
+      const server = startDaemon(
+        apacheReq.path!,
+        ['-d', dir, '-f', join(dir, 'httpd.conf'), '-DFOREGROUND'],
+        {
+          cwd: dir,
+          env,
+        },
+      );
+      try {
+        await waitForSockets(
+          [{ host: '127.0.0.1', port }],
+          15_000,
+          () => server.child.exitCode === null,
+        );
+        const raw = await new Promise<string[]>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+            res.resume();
+            resolve(res.rawHeaders);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        const got = new Map<string, string>();
+        for (let i = 0; i < raw.length; i += 2) got.set(raw[i]!, raw[i + 1]!);
+        for (const [i, value] of parsed.entries()) {
+          // Node reads header bytes as latin1; the server sent UTF-8.
+          const sent = Buffer.from(got.get(`X-V${i}`) ?? '', 'latin1').toString('utf8');
+          expect([spelled[i], sent]).toEqual([spelled[i], modHeadersValue(value!)]);
+        }
+      } finally {
+        await server.stop('SIGTERM', 10_000);
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it("reads Debian's stock configuration directive for directive as httpd does", async () => {
       const dir = await mkdtemp(join(tmpdir(), 'fpmkit-apstock-'));
       try {
