@@ -61,6 +61,13 @@ export {
 export { readKernelSettings, readSysctl } from './sysctl.js';
 export type { MasterTrust } from './trust.js';
 export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';
+export type { ReadApacheConfigFileOptions, ReadNginxConfigFileOptions } from './web-config.js';
+export {
+  globConfigPaths,
+  listConfigDirectory,
+  readApacheConfigFile,
+  readNginxConfigFile,
+} from './web-config.js';
 export type {
   FileToWrite,
   FileWriteRecovery,

@@ -15,6 +15,41 @@ export {
   renderApacheProxyFcgi,
 } from './apache.js';
 export {
+  type ApacheCtlSummary,
+  type ApacheLoadedModule,
+  parseApacheCtlModules,
+  parseApacheCtlVhosts,
+  parseApacheEnvvars,
+} from './apache-config-ctl.js';
+export {
+  APACHE_DEFAULT_TIMEOUT_SECONDS,
+  type ApacheContextRef,
+  type ApacheFcgiHandler,
+  type ApacheFpmSettings,
+  type ApacheMpm,
+  type ApacheSetting,
+  type ApacheSourceRef,
+  type ApacheVirtualHost,
+  apacheFcgiBackend,
+  extractApacheFpmSettings,
+  parseApacheTimeoutMs,
+  workerTimeoutMs,
+} from './apache-config-extract.js';
+export {
+  APACHE_DEBIAN_STATIC_MODULES,
+  APACHE_MAX_CONFIG_FILES,
+  APACHE_MAX_INCLUDE_DEPTH,
+  type ApacheConfigFile,
+  type ApacheConfigPayload,
+  type ApacheConfigSource,
+  type ApacheDirEntry,
+  type ApacheDirective,
+  combineApacheConfig,
+  type ParseApacheConfigOptions,
+  parseApacheConfig,
+  splitApacheWords,
+} from './apache-config-parser.js';
+export {
   FASTCGI_NEXT_UPSTREAM_CONDITIONS,
   type FastcgiBackend,
   type FastcgiNextUpstreamCondition,
@@ -35,6 +70,45 @@ export {
   renderNginxConf,
   renderNginxFastcgi,
 } from './nginx.js';
+export {
+  type BuildNginxConfigOptions,
+  buildNginxConfig,
+  buildNginxConfigFiles,
+  combineNginxConfig,
+  NGINX_MAX_COMBINED_STATEMENTS,
+  quoteNginxArg,
+} from './nginx-config-builder.js';
+export {
+  extractNginxFpmSettings,
+  NGINX_DEFAULTS,
+  type NginxContextRef,
+  type NginxFastcgiEffective,
+  type NginxFastcgiPass,
+  type NginxFpmSettings,
+  type NginxSetting,
+  type NginxSourceRef,
+  type NginxUpstream,
+  type NginxUpstreamServer,
+  nginxAddressBackend,
+  parseNginxSizeBytes,
+  parseNginxTimeMs,
+} from './nginx-config-extract.js';
+export { NGINX_CONF_BUFFER_BYTES } from './nginx-config-lexer.js';
+export {
+  NGINX_MAX_BLOCK_DEPTH,
+  NGINX_MAX_CONFIG_FILES,
+  type NginxConfigError,
+  type NginxConfigFile,
+  type NginxConfigPayload,
+  type NginxConfigSource,
+  type NginxDirective,
+  type NginxGlob,
+  type NginxReadFile,
+  type ParseNginxConfigOptions,
+  type ParseNginxDumpOptions,
+  parseNginxConfig,
+  parseNginxDump,
+} from './nginx-config-parser.js';
 export {
   OPCACHE_MAX_ACCELERATED_FILES,
   OPCACHE_MAX_INTERNED_STRINGS_MEGABYTES,
