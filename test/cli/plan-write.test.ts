@@ -416,7 +416,7 @@ describe.skipIf(!strace.available)(
       await replacing.traced(replacing.args, join(root, 'next.log'), middle);
       expect(stateAfterKill(replacing.dir, replacing.oldTree, replacing.newTree).set).toBe('mix');
       const next = await fpmkit([...NEW, '--write', replacing.dir, '--force']);
-      expect(next.exitCode).toBe(0);
+      expect(next.exitCode, `${next.stdout}${next.stderr}`).toBe(0);
       expect(next.stdout).toContain('had been interrupted; it was finished first');
       expect(snapshotTree(replacing.dir)).toEqual(replacing.newTree);
 
