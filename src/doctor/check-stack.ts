@@ -3,6 +3,7 @@
  * Apache), php.ini, the FPM pools, the kernel and the database the pools use. Each check looks
  * for a contradiction between two layers that no single layer's validator can see.
  */
+
 import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import type { Finding } from '../findings.js';
@@ -10,6 +11,7 @@ import type { FpmConfig, FpmConfigInput, PoolConfig, PoolConfigInput } from '../
 import { effectiveFpmConfig, fpmConfigSchema } from '../fpm/index.js';
 import type { KernelSettings, ServiceLimit } from '../kernel/index.js';
 import { effectiveBacklog, kernelSettingsSchema } from '../kernel/index.js';
+import { parseOptions } from '../options.js';
 import {
   DEFAULT_MEMORY_LIMIT_BYTES,
   DEFAULT_POST_MAX_SIZE_BYTES,
@@ -160,13 +162,7 @@ interface Ctx {
 }
 
 function parseInput<S extends z.ZodType>(schema: S, input: unknown, root: string): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = issue.path.map(String).join('.');
-  throw new FpmkitInvalidOptionError(path === '' ? root : `${root}.${path}`, issue.message, {
-    cause: result.error,
-  });
+  return parseOptions<z.infer<S>>(schema, input, root);
 }
 
 function toFpmConfig(input: StackFpmInput): FpmConfig {

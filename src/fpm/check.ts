@@ -1,5 +1,5 @@
-import { FpmkitInvalidOptionError } from '../errors.js';
 import type { Finding } from '../findings.js';
+import { parseOptions } from '../options.js';
 import {
   DEBIAN_PHP_PREFIX,
   describeErrno,
@@ -962,14 +962,7 @@ export function checkFpmConfig(
       return { ok: false, findings: ctx.findings };
     config = loaded.config;
   } else {
-    const parsed = fpmConfigSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new FpmkitInvalidOptionError(issue.path.join('.') || 'config', issue.message, {
-        cause: parsed.error,
-      });
-    }
-    config = parsed.data;
+    config = parseOptions(fpmConfigSchema, input, undefined, 'config');
   }
   let ok = checkGlobal(ctx, config);
   const before = ctx.findings.length;

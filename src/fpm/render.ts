@@ -1,4 +1,5 @@
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { parseOptions } from '../options.js';
 import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
@@ -130,13 +131,7 @@ function validated<T>(
   input: unknown,
   where: string,
 ): T {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = [where, ...issue.path.map(String)].filter(Boolean).join('.');
-    throw new FpmkitInvalidOptionError(path, issue.message);
-  }
-  return result.data;
+  return parseOptions(schema, input, where === '' ? undefined : where, '');
 }
 
 /** Renders the `[global]` section. Directives come in FPM's own order; unset ones are left out. */

@@ -3,6 +3,7 @@ import { FpmkitInvalidOptionError } from '../errors.js';
 import { type GlobalConfig, globalSchema, type PoolConfig, poolSchema } from '../fpm/schema.js';
 import { acceptQueueCapacity } from '../kernel/backlog.js';
 import { type KernelSettings, kernelSettingsSchema } from '../kernel/settings.js';
+import { parseOptions } from '../options.js';
 import { type FastcgiBackend, nginxFastcgiSchema } from '../web/nginx.js';
 import { phpIniSchema } from '../web/php-ini.js';
 import { finiteAtLeast, finitePositive, integerIn, probability } from './check.js';
@@ -840,13 +841,7 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
 
 /** A value through its area's schema, so a plan's parts are valid models by construction. */
 function model<T>(schema: ZodType<T>, value: unknown, option: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map(String).join('.');
-    throw new FpmkitInvalidOptionError(path === '' ? option : `${option}.${path}`, issue.message);
-  }
-  return result.data;
+  return parseOptions(schema, value, option);
 }
 
 /** nginx upstream name for a pool: FPM pool names may hold `@` and `+`, upstream names not. */
