@@ -1,9 +1,8 @@
 /**
  * parseProcNetUnix + unixListenQueues on generated /proc/net/unix tables of 1k, 10k, 50k and 1M
- * rows, beside the floor (`text.split('\n')`, the least any line-based parser must do), the
- * byte scanner (an internal kept only while it is measured here) and the peer
- * (@stroncium/procfs's /proc/net/unix parser). Each size ends with the ratios: the plain reader's
- * time over the scanner's, and the peer's time over the plain reader's.
+ * rows, beside the floor (`text.split('\n')`, the least any line-based parser must do) and the
+ * peer (@stroncium/procfs's /proc/net/unix parser). Each size ends with the ratios to the floor
+ * and the peer's time over fpmkit's.
  *
  * Fairness: the peer's public API only reads files, through a reader that stops at 64 KiB, so
  * it could never see these tables; its parser module (`lib/parsers`, `processNetUnix`) is
@@ -18,7 +17,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseProcNetUnix, unixListenQueues } from '../src/kernel/index.js';
-import { scanListenQueues, scanProcNetUnix } from '../src/kernel/proc-net-unix-scan.js';
 import { checkLoad, compare, consume, report } from './lib.js';
 
 const require = createRequire(import.meta.url);
@@ -99,10 +97,8 @@ for (const rows of [1_000, 10_000, 50_000, 1_000_000]) {
   const results = await compare(
     [
       { name: "text.split('\\n')", role: 'floor', run: () => text.split('\n') },
-      { name: 'parseProcNetUnix (plain)', role: 'fpmkit', run: () => parseProcNetUnix(text) },
-      { name: 'byte scanner', role: 'fpmkit', run: () => scanProcNetUnix(text) },
-      { name: 'unixListenQueues(text) (plain)', role: 'fpmkit', run: () => unixListenQueues(text) },
-      { name: 'byte scanner, queues only', role: 'fpmkit', run: () => scanListenQueues(text) },
+      { name: 'parseProcNetUnix', role: 'fpmkit', run: () => parseProcNetUnix(text) },
+      { name: 'unixListenQueues(text)', role: 'fpmkit', run: () => unixListenQueues(text) },
       {
         name: '@stroncium/procfs processNetUnix',
         role: 'peer',
@@ -117,11 +113,11 @@ for (const rows of [1_000, 10_000, 50_000, 1_000_000]) {
     results,
   );
   const ms = (name: string) => results.find((r) => r.name === name)!.medianMs;
-  const plain = ms('parseProcNetUnix (plain)');
-  console.log(
-    `  rows: plain / scanner ${(plain / ms('byte scanner')).toFixed(2)}x, peer / plain ${(ms('@stroncium/procfs processNetUnix') / plain).toFixed(2)}x`,
-  );
-  console.log(
-    `  queues from text: plain / scanner ${(ms('unixListenQueues(text) (plain)') / ms('byte scanner, queues only')).toFixed(2)}x`,
-  );
+  const floor = ms("text.split('\\n')");
+  const peerMs = ms('@stroncium/procfs processNetUnix');
+  for (const name of ['parseProcNetUnix', 'unixListenQueues(text)']) {
+    console.log(
+      `  ${name}: ${(ms(name) / floor).toFixed(2)}x the floor, the peer takes ${(peerMs / ms(name)).toFixed(2)}x as long`,
+    );
+  }
 }
