@@ -1,5 +1,5 @@
 import { FpmkitInvalidOptionError } from '../errors.js';
-import { parseOptions } from '../options.js';
+import { type OptionSchema, parseOptions } from '../options.js';
 import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
@@ -120,17 +120,7 @@ function scalarLines(
   return lines;
 }
 
-function validated<T>(
-  schema: {
-    safeParse(
-      v: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
-  },
-  input: unknown,
-  where: string,
-): T {
+function validated<T>(schema: OptionSchema<T>, input: unknown, where: string): T {
   return parseOptions(schema, input, where === '' ? undefined : where, '');
 }
 
