@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { LINUX_DEFAULT_SOMAXCONN } from '../defaults.js';
 import { FpmkitInvalidOptionError, FpmkitIoError } from '../errors.js';
 import { readCgroupMemory, readMeminfo } from '../host/memory.js';
 import { readSysctl } from '../host/sysctl.js';
@@ -64,7 +65,7 @@ export const ASSUMED_SERVICE_TIME_SECONDS = 0.1;
 /** CPU share assumed when none is given: three quarters of a request waits on I/O. */
 export const ASSUMED_CPU_SHARE = 0.25;
 /** net.core.somaxconn assumed when it cannot be read: the kernel's default since 5.4. */
-export const ASSUMED_SOMAXCONN = 4096;
+export const ASSUMED_SOMAXCONN = LINUX_DEFAULT_SOMAXCONN;
 /** Bisection steps for the capacity rate: 2^-50 of the range, far below a request per second. */
 const CAPACITY_STEPS = 50;
 

@@ -3,18 +3,30 @@
  * Apache), php.ini, the FPM pools, the kernel and the database the pools use. Each check looks
  * for a contradiction between two layers that no single layer's validator can see.
  */
+
 import { z } from 'zod';
+import {
+  APACHE_DEFAULT_MAX_REQUEST_WORKERS,
+  APACHE_EVENT_DEFAULTS,
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  NGINX_DEFAULT_CLIENT_MAX_BODY_SIZE_BYTES,
+  NGINX_DEFAULT_FASTCGI_READ_TIMEOUT_SECONDS,
+  NGINX_DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS,
+  OPCACHE_DEFAULT_INTERNED_STRINGS_MEGABYTES,
+  OPCACHE_DEFAULT_MEMORY_MEGABYTES,
+  PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS,
+  PHP_DEFAULT_MEMORY_LIMIT_BYTES,
+  PHP_DEFAULT_POST_MAX_SIZE_BYTES,
+  PHP_DEFAULT_UPLOAD_MAX_FILESIZE_BYTES,
+} from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import type { Finding } from '../findings.js';
 import type { FpmConfig, FpmConfigInput, PoolConfig, PoolConfigInput } from '../fpm/index.js';
 import { effectiveFpmConfig, fpmConfigSchema } from '../fpm/index.js';
 import type { KernelSettings, ServiceLimit } from '../kernel/index.js';
 import { effectiveBacklog, kernelSettingsSchema } from '../kernel/index.js';
-import {
-  DEFAULT_MEMORY_LIMIT_BYTES,
-  DEFAULT_POST_MAX_SIZE_BYTES,
-  TIMEOUT_CORRIDOR_MARGIN_SECONDS,
-} from '../sizing/index.js';
+import { parseOptions } from '../options.js';
+import { TIMEOUT_CORRIDOR_MARGIN_SECONDS } from '../sizing/index.js';
 import { formatOctalMode, formatPhpSize, parsePhpSize } from '../units.js';
 import type {
   ApacheProxyFcgiInput,
@@ -24,36 +36,24 @@ import type {
   PhpIniInput,
   PhpIniSettings,
 } from '../web/index.js';
-import {
-  APACHE_EVENT_DEFAULTS,
-  apacheProxyFcgiSchema,
-  nginxFastcgiSchema,
-  phpIniSchema,
-} from '../web/index.js';
+import { apacheProxyFcgiSchema, nginxFastcgiSchema, phpIniSchema } from '../web/index.js';
 
-/** PHP's built-in `max_execution_time` (main/main.c); the CLI forces 0, FPM keeps 30. */
-export const PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS = 30;
-/** PHP's built-in `memory_limit` (128M); the same value as fpmkit/sizing's `DEFAULT_MEMORY_LIMIT_BYTES`. */
-export const PHP_DEFAULT_MEMORY_LIMIT_BYTES = DEFAULT_MEMORY_LIMIT_BYTES;
-/** PHP's built-in `post_max_size` (8M); fpmkit/sizing's `DEFAULT_POST_MAX_SIZE_BYTES`. */
-export const PHP_DEFAULT_POST_MAX_SIZE_BYTES = DEFAULT_POST_MAX_SIZE_BYTES;
-/** PHP's built-in `upload_max_filesize` (2M). */
-export const PHP_DEFAULT_UPLOAD_MAX_FILESIZE_BYTES = 2 * 1024 * 1024;
-/** OPcache's built-in shared memory (`opcache.memory_consumption` 128, in MiB). */
-export const OPCACHE_DEFAULT_MEMORY_MEGABYTES = 128;
-/** OPcache's built-in `opcache.interned_strings_buffer` (8, in MiB). */
-export const OPCACHE_DEFAULT_INTERNED_STRINGS_MEGABYTES = 8;
-/** nginx's default `fastcgi_read_timeout`, and Apache's default `Timeout` (60 s each). */
-export const WEB_SERVER_DEFAULT_TIMEOUT_SECONDS = 60;
-/** nginx's default `client_max_body_size` (1m). */
-export const NGINX_DEFAULT_CLIENT_MAX_BODY_SIZE_BYTES = 1024 * 1024;
-/** nginx's default upstream `keepalive_timeout` (60 s). */
-export const NGINX_DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS = 60;
+export {
+  APACHE_DEFAULT_MAX_REQUEST_WORKERS,
+  NGINX_DEFAULT_CLIENT_MAX_BODY_SIZE_BYTES,
+  NGINX_DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS,
+  OPCACHE_DEFAULT_INTERNED_STRINGS_MEGABYTES,
+  OPCACHE_DEFAULT_MEMORY_MEGABYTES,
+  PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS,
+  PHP_DEFAULT_MEMORY_LIMIT_BYTES,
+  PHP_DEFAULT_POST_MAX_SIZE_BYTES,
+  PHP_DEFAULT_UPLOAD_MAX_FILESIZE_BYTES,
+};
 /**
- * mpm_event's `MaxRequestWorkers` when none is set: 16 x 25, lowered to ServerLimit x
- * ThreadsPerChild when those are smaller.
+ * nginx's default `fastcgi_read_timeout` and Apache's default `Timeout`, seconds (60 each):
+ * `NGINX_DEFAULT_FASTCGI_READ_TIMEOUT_SECONDS`.
  */
-export const APACHE_DEFAULT_MAX_REQUEST_WORKERS = 400;
+export const WEB_SERVER_DEFAULT_TIMEOUT_SECONDS = NGINX_DEFAULT_FASTCGI_READ_TIMEOUT_SECONDS;
 /** Above this many Apache workers per FPM child, requests mostly wait in FPM's accept queue. */
 export const APACHE_WORKERS_PER_CHILD_QUEUEING = 2;
 
@@ -160,13 +160,7 @@ interface Ctx {
 }
 
 function parseInput<S extends z.ZodType>(schema: S, input: unknown, root: string): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = issue.path.map(String).join('.');
-  throw new FpmkitInvalidOptionError(path === '' ? root : `${root}.${path}`, issue.message, {
-    cause: result.error,
-  });
+  return parseOptions<z.infer<S>>(schema, input, root);
 }
 
 function toFpmConfig(input: StackFpmInput): FpmConfig {
@@ -225,7 +219,12 @@ function effectivePhp(pool: PoolConfig, php: PhpIniSettings | undefined): Effect
       ini?.maxExecutionTimeSeconds === 'unlimited' ? 0 : ini?.maxExecutionTimeSeconds,
       PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS,
     ),
-    memoryLimitBytes: pick('memory_limit', size, ini?.memoryLimitBytes, DEFAULT_MEMORY_LIMIT_BYTES),
+    memoryLimitBytes: pick(
+      'memory_limit',
+      size,
+      ini?.memoryLimitBytes,
+      PHP_DEFAULT_MEMORY_LIMIT_BYTES,
+    ),
     // post_max_size = 0 switches the check off.
     postMaxSizeBytes: pick(
       'post_max_size',
@@ -260,7 +259,7 @@ function toPools(config: FpmConfig, php: PhpIniSettings | undefined): Pool[] {
       maxChildren: p.pm.maxChildren ?? 0,
       terminateSeconds: p.requestTerminateTimeoutSeconds ?? 0,
       maxRequests: p.pm.maxRequests ?? 0,
-      backlog: p.listen.backlog ?? -1,
+      backlog: p.listen.backlog ?? FPM_DEFAULT_LISTEN_BACKLOG,
       mode: p.listen.mode ?? 0o660,
       statusPath: p.pm.statusPath ?? (p.pm.statusListen !== undefined ? '/' : undefined),
       pingPath: p.ping.path,

@@ -1,3 +1,7 @@
+import {
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+} from '../defaults.js';
 import type { Finding } from '../findings.js';
 import { hasErrors, sortFindings } from '../findings.js';
 import { renderFpmConfig } from '../fpm/render.js';
@@ -444,7 +448,7 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
           lastAt: iso(eagain[eagain.length - 1]?.date),
           worstSecondCount: worstSecond,
           ...(socketPath === undefined ? {} : { socketPath }),
-          listenBacklog: listenBacklog ?? -1,
+          listenBacklog: listenBacklog ?? FPM_DEFAULT_LISTEN_BACKLOG,
           somaxconn: knownSomaxconn,
           somaxconnKnown: somaxconn !== undefined,
           effectiveBacklog: effective,
@@ -654,7 +658,8 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
         file: master.configPath,
         evidence: {
           childStartsAndReaps: starts,
-          processIdleTimeoutSeconds: pool.config.pm.processIdleTimeoutSeconds ?? 10,
+          processIdleTimeoutSeconds:
+            pool.config.pm.processIdleTimeoutSeconds ?? FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
           maxChildrenReached: busy,
         },
         fix: 'Use pm = dynamic with pm.start_servers and pm.min_spare_servers at the usual concurrency, or raise pm.process_idle_timeout (e.g. 60s) so children survive between bursts.',

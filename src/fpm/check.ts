@@ -1,5 +1,11 @@
-import { FpmkitInvalidOptionError } from '../errors.js';
+import {
+  FPM_DEFAULT_ACCESS_FORMAT,
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  FPM_DEFAULT_MAX_SPAWN_RATE,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+} from '../defaults.js';
 import type { Finding } from '../findings.js';
+import { parseOptions } from '../options.js';
 import {
   DEBIAN_PHP_PREFIX,
   describeErrno,
@@ -428,7 +434,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
         'pm.start_servers',
       );
     }
-    if ((pool.pm.maxSpawnRate ?? 32) < 1) {
+    if ((pool.pm.maxSpawnRate ?? FPM_DEFAULT_MAX_SPAWN_RATE) < 1) {
       fail(
         'ALERT',
         'fpm.max-spawn-rate',
@@ -445,7 +451,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
         'pm',
       );
     }
-    const idle = pool.pm.processIdleTimeoutSeconds ?? 10;
+    const idle = pool.pm.processIdleTimeoutSeconds ?? FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS;
     if (idle < 1) {
       fail(
         'ALERT',
@@ -454,7 +460,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
         'pm.process_idle_timeout',
       );
     }
-    const backlog = pool.listen.backlog ?? -1;
+    const backlog = pool.listen.backlog ?? FPM_DEFAULT_LISTEN_BACKLOG;
     if (backlog < -1) {
       fail(
         'WARNING',
@@ -672,7 +678,7 @@ function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
   }
   for (const { pool, index } of pools) {
     if (!pool.access.log) continue;
-    const format = pool.access.format ?? '%R - %u %t "%m %r" %s';
+    const format = pool.access.format ?? FPM_DEFAULT_ACCESS_FORMAT;
     const problem = accessFormatProblem(format);
     if (problem) {
       fpm(
@@ -771,7 +777,10 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
     for (const [directive, value] of [
       ['request_slowlog_timeout', slow],
       ['request_terminate_timeout', terminate],
-      ['pm.process_idle_timeout', pool.pm.processIdleTimeoutSeconds ?? 10],
+      [
+        'pm.process_idle_timeout',
+        pool.pm.processIdleTimeoutSeconds ?? FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+      ],
     ] as const) {
       if (value < 0) {
         advise(
@@ -962,14 +971,7 @@ export function checkFpmConfig(
       return { ok: false, findings: ctx.findings };
     config = loaded.config;
   } else {
-    const parsed = fpmConfigSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new FpmkitInvalidOptionError(issue.path.join('.') || 'config', issue.message, {
-        cause: parsed.error,
-      });
-    }
-    config = parsed.data;
+    config = parseOptions(fpmConfigSchema, input, undefined, 'config');
   }
   let ok = checkGlobal(ctx, config);
   const before = ctx.findings.length;

@@ -6,6 +6,15 @@
  * lives in the fpmkit model.
  */
 
+import {
+  FPM_DEFAULT_ACCESS_FORMAT,
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  FPM_DEFAULT_MAX_SPAWN_RATE,
+  FPM_DEFAULT_PING_RESPONSE,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+  FPM_DEFAULT_SYSTEMD_INTERVAL_SECONDS,
+} from '../defaults.js';
+
 /** How FPM reads a directive's value. */
 export const FPM_VALUE_TYPES = [
   'string',
@@ -180,7 +189,7 @@ export const FPM_GLOBAL_DIRECTIVES: readonly FpmDirective[] = [
     'systemd_interval',
     'time',
     ['systemdIntervalSeconds'],
-    '10',
+    String(FPM_DEFAULT_SYSTEMD_INTERVAL_SECONDS),
     'old',
     'interval of status reports to systemd; 0 disables',
     'systemd',
@@ -218,7 +227,7 @@ export const FPM_POOL_DIRECTIVES: readonly FpmDirective[] = [
     'listen.backlog',
     'integer',
     ['listen', 'backlog'],
-    '-1',
+    String(FPM_DEFAULT_LISTEN_BACKLOG),
     'old',
     'accept queue length; -1 means net.core.somaxconn',
   ),
@@ -320,7 +329,7 @@ export const FPM_POOL_DIRECTIVES: readonly FpmDirective[] = [
     'pm.max_spawn_rate',
     'integer',
     ['pm', 'maxSpawnRate'],
-    '32',
+    String(FPM_DEFAULT_MAX_SPAWN_RATE),
     '8.1',
     'most workers forked per second (dynamic)',
   ),
@@ -328,7 +337,7 @@ export const FPM_POOL_DIRECTIVES: readonly FpmDirective[] = [
     'pm.process_idle_timeout',
     'time',
     ['pm', 'processIdleTimeoutSeconds'],
-    '10',
+    String(FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS),
     'old',
     'idle time before a worker is stopped (ondemand)',
   ),
@@ -350,13 +359,20 @@ export const FPM_POOL_DIRECTIVES: readonly FpmDirective[] = [
     'separate socket serving the status page',
   ),
   p('ping.path', 'string', ['ping', 'path'], undefined, 'old', 'URI of the ping page'),
-  p('ping.response', 'string', ['ping', 'response'], 'pong', 'old', 'body of the ping page'),
+  p(
+    'ping.response',
+    'string',
+    ['ping', 'response'],
+    FPM_DEFAULT_PING_RESPONSE,
+    'old',
+    'body of the ping page',
+  ),
   p('access.log', 'path', ['access', 'log'], undefined, 'old', 'access log file'),
   p(
     'access.format',
     'string',
     ['access', 'format'],
-    '%R - %u %t "%m %r" %s',
+    FPM_DEFAULT_ACCESS_FORMAT,
     'old',
     'access log line format',
   ),

@@ -1,3 +1,11 @@
+import {
+  FPM_DEFAULT_ACCESS_FORMAT,
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  FPM_DEFAULT_MAX_SPAWN_RATE,
+  FPM_DEFAULT_PING_RESPONSE,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+  FPM_DEFAULT_SYSTEMD_INTERVAL_SECONDS,
+} from '../defaults.js';
 import { FpmkitParseError } from '../errors.js';
 import { formatOctalMode } from '../units.js';
 import { DEBIAN_PHP_PREFIX } from './parse.js';
@@ -45,7 +53,6 @@ const FACILITY_NUMBERS: Record<SyslogFacility, number> = {
 };
 
 const DEBIAN_LOCALSTATEDIR = '/var';
-const DEFAULT_ACCESS_FORMAT = '%R - %u %t "%m %r" %s';
 
 const yesNo = (b: boolean | undefined, fallback: boolean) => ((b ?? fallback) ? 'yes' : 'no');
 const orUndefined = (v: string | undefined) => v ?? 'undefined';
@@ -76,11 +83,14 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
   const listen =
     address && isUnix(address) ? resolve(address, prefix, gp, DEBIAN_PHP_PREFIX) : address;
   const statusPath = pool.pm.statusPath ?? (pool.pm.statusListen !== undefined ? '/' : undefined);
-  const pingResponse = pool.ping.path ? (pool.ping.response ?? 'pong') : undefined;
+  const pingResponse = pool.ping.path
+    ? (pool.ping.response ?? FPM_DEFAULT_PING_RESPONSE)
+    : undefined;
   const accessLog = pool.access.log
     ? resolve(pool.access.log, prefix, gp, DEBIAN_PHP_PREFIX)
     : pool.access.log;
-  const accessFormat = pool.access.format ?? (pool.access.log ? DEFAULT_ACCESS_FORMAT : undefined);
+  const accessFormat =
+    pool.access.format ?? (pool.access.log ? FPM_DEFAULT_ACCESS_FORMAT : undefined);
   let chroot = pool.chroot;
   if (chroot && !chroot.startsWith('/')) {
     const base = prefix ?? gp ?? DEBIAN_PHP_PREFIX;
@@ -93,7 +103,7 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
     user: orUndefined(pool.user),
     group: orUndefined(pool.group),
     listen: orUndefined(listen),
-    'listen.backlog': String(pool.listen.backlog ?? -1),
+    'listen.backlog': String(pool.listen.backlog ?? FPM_DEFAULT_LISTEN_BACKLOG),
     'listen.acl_users': orUndefined(pool.listen.aclUsers?.join(',')),
     'listen.acl_groups': orUndefined(pool.listen.aclGroups?.join(',')),
     'listen.owner': orUndefined(pool.listen.owner),
@@ -108,8 +118,10 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
     'pm.start_servers': String(start),
     'pm.min_spare_servers': String(min),
     'pm.max_spare_servers': String(max),
-    'pm.max_spawn_rate': String(pool.pm.maxSpawnRate ?? 32),
-    'pm.process_idle_timeout': String(pool.pm.processIdleTimeoutSeconds ?? 10),
+    'pm.max_spawn_rate': String(pool.pm.maxSpawnRate ?? FPM_DEFAULT_MAX_SPAWN_RATE),
+    'pm.process_idle_timeout': String(
+      pool.pm.processIdleTimeoutSeconds ?? FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+    ),
     'pm.max_requests': String(pool.pm.maxRequests ?? 0),
     'pm.status_path': orUndefined(statusPath),
     'pm.status_listen': orUndefined(pool.pm.statusListen),
@@ -180,7 +192,7 @@ export function effectiveFpmConfig(config: FpmConfig, options: EffectiveOptions 
     rlimit_files: String(g.rlimitFiles ?? 0),
     rlimit_core: g.rlimitCore === 'unlimited' ? '-1' : String(g.rlimitCore ?? 0),
     'events.mechanism': g.eventsMechanism || (options.defaultEventsMechanism ?? 'epoll'),
-    systemd_interval: `${g.systemdIntervalSeconds ?? 10}s`,
+    systemd_interval: `${g.systemdIntervalSeconds ?? FPM_DEFAULT_SYSTEMD_INTERVAL_SECONDS}s`,
   };
   return {
     global,

@@ -1,4 +1,5 @@
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { type OptionSchema, parseOptions } from '../options.js';
 import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
@@ -119,24 +120,8 @@ function scalarLines(
   return lines;
 }
 
-function validated<T>(
-  schema: {
-    safeParse(
-      v: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
-  },
-  input: unknown,
-  where: string,
-): T {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = [where, ...issue.path.map(String)].filter(Boolean).join('.');
-    throw new FpmkitInvalidOptionError(path, issue.message);
-  }
-  return result.data;
+function validated<T>(schema: OptionSchema<T>, input: unknown, where: string): T {
+  return parseOptions(schema, input, where === '' ? undefined : where, '');
 }
 
 /** Renders the `[global]` section. Directives come in FPM's own order; unset ones are left out. */

@@ -1,11 +1,15 @@
+import {
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  LINUX_DEFAULT_SOMAXCONN,
+  LINUX_LEGACY_SOMAXCONN,
+} from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 
-/** FPM's `listen.backlog` default on Linux (`FPM_BACKLOG_DEFAULT`): -1, i.e. somaxconn. */
-export const FPM_DEFAULT_LISTEN_BACKLOG = -1;
-/** `SOMAXCONN` since Linux 5.4 (128 before). */
-export const DEFAULT_SOMAXCONN = 4096;
-/** `SOMAXCONN` before Linux 5.4. */
-export const LEGACY_SOMAXCONN = 128;
+export { FPM_DEFAULT_LISTEN_BACKLOG };
+/** `SOMAXCONN` since Linux 5.4 (128 before): `LINUX_DEFAULT_SOMAXCONN`. */
+export const DEFAULT_SOMAXCONN = LINUX_DEFAULT_SOMAXCONN;
+/** `SOMAXCONN` before Linux 5.4: `LINUX_LEGACY_SOMAXCONN`. */
+export const LEGACY_SOMAXCONN = LINUX_LEGACY_SOMAXCONN;
 
 export interface EffectiveBacklogInput {
   /** `listen.backlog` as FPM passes it to listen(2). @default -1 (FPM's default on Linux) */

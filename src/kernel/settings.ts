@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import { parseOptions } from '../options.js';
 import { assertSafeText } from '../text-safety.js';
 import { lines, parseError } from './internal.js';
 import { parseSysctlEntries, type SysctlEntry } from './sysctl.js';
@@ -148,12 +149,7 @@ function formatSysctlValue(field: SysctlField, settings: KernelSettings): string
 }
 
 function validate(settings: KernelSettings): KernelSettings {
-  const result = kernelSettingsSchema.safeParse(settings);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new FpmkitInvalidOptionError(issue.path.join('.') || 'settings', issue.message);
-  }
-  return result.data;
+  return parseOptions(kernelSettingsSchema, settings, undefined, 'settings');
 }
 
 export interface RenderSysctlConfOptions {

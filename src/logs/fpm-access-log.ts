@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FPM_DEFAULT_ACCESS_FORMAT } from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
   entryOrUnknown,
@@ -13,8 +14,7 @@ import {
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
 
-/** FPM's default `access.format` (`sapi/fpm/fpm/fpm_conf.c`). */
-export const FPM_DEFAULT_ACCESS_FORMAT = '%R - %u %t "%m %r" %s';
+export { FPM_DEFAULT_ACCESS_FORMAT };
 
 export const fpmAccessEntrySchema = z.object({
   kind: z.literal('entry'),

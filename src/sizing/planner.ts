@@ -1,8 +1,15 @@
 import type { ZodType } from 'zod';
+import {
+  FPM_DEFAULT_LISTEN_BACKLOG,
+  PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS,
+  PHP_DEFAULT_MEMORY_LIMIT_BYTES,
+  PHP_DEFAULT_POST_MAX_SIZE_BYTES,
+} from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type GlobalConfig, globalSchema, type PoolConfig, poolSchema } from '../fpm/schema.js';
 import { acceptQueueCapacity } from '../kernel/backlog.js';
 import { type KernelSettings, kernelSettingsSchema } from '../kernel/settings.js';
+import { parseOptions } from '../options.js';
 import { type FastcgiBackend, nginxFastcgiSchema } from '../web/nginx.js';
 import { phpIniSchema } from '../web/php-ini.js';
 import { finiteAtLeast, finitePositive, integerIn, probability } from './check.js';
@@ -37,12 +44,12 @@ import { timeoutCorridor } from './timeouts.js';
 
 /** Default target: 99 % of requests wait at most 100 ms for a child. */
 export const DEFAULT_TARGET: ConcurrencyTarget = { waitSeconds: 0.1, percentile: 0.99 };
-/** Default longest legitimate request, seconds: PHP's own max_execution_time default. */
-export const DEFAULT_LONGEST_REQUEST_SECONDS = 30;
-/** PHP's default memory_limit, 128 MiB (main/main.c); fpmkit/doctor's `PHP_DEFAULT_MEMORY_LIMIT_BYTES`. */
-export const DEFAULT_MEMORY_LIMIT_BYTES = 128 * 1024 * 1024;
-/** PHP's default post_max_size, 8 MiB (main/main.c); fpmkit/doctor's `PHP_DEFAULT_POST_MAX_SIZE_BYTES`. */
-export const DEFAULT_POST_MAX_SIZE_BYTES = 8 * 1024 * 1024;
+/** Default longest legitimate request, seconds: PHP's own `max_execution_time` default (30). */
+export const DEFAULT_LONGEST_REQUEST_SECONDS = PHP_DEFAULT_MAX_EXECUTION_TIME_SECONDS;
+/** PHP's default `memory_limit`, 128 MiB: fpmkit/doctor's `PHP_DEFAULT_MEMORY_LIMIT_BYTES`. */
+export const DEFAULT_MEMORY_LIMIT_BYTES = PHP_DEFAULT_MEMORY_LIMIT_BYTES;
+/** PHP's default `post_max_size`, 8 MiB: fpmkit/doctor's `PHP_DEFAULT_POST_MAX_SIZE_BYTES`. */
+export const DEFAULT_POST_MAX_SIZE_BYTES = PHP_DEFAULT_POST_MAX_SIZE_BYTES;
 /** Extra children above the need, as a share, when memory and CPU allow. */
 export const DEFAULT_HEADROOM = 0.25;
 /** Growth a leaking worker may show before recycling, as a share of its measured size. */
@@ -736,7 +743,7 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
   if (ctx.input.currentListenBacklog !== undefined || ctx.input.currentSomaxconn !== undefined) {
     const curBacklog = integerIn(
       'currentListenBacklog',
-      ctx.input.currentListenBacklog ?? -1,
+      ctx.input.currentListenBacklog ?? FPM_DEFAULT_LISTEN_BACKLOG,
       -1,
       MAX_BACKLOG,
     );
@@ -840,13 +847,7 @@ function planOne(w: PoolWork, ctx: PlanContext): Plan {
 
 /** A value through its area's schema, so a plan's parts are valid models by construction. */
 function model<T>(schema: ZodType<T>, value: unknown, option: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map(String).join('.');
-    throw new FpmkitInvalidOptionError(path === '' ? option : `${option}.${path}`, issue.message);
-  }
-  return result.data;
+  return parseOptions(schema, value, option);
 }
 
 /** nginx upstream name for a pool: FPM pool names may hold `@` and `+`, upstream names not. */

@@ -1,3 +1,7 @@
+import {
+  FPM_DEFAULT_MAX_SPAWN_RATE,
+  FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
+} from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { finiteAtLeast, integerIn } from './check.js';
 
@@ -12,10 +16,7 @@ import { finiteAtLeast, integerIn } from './check.js';
 export const PLAN_PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
 export type PlanPmMode = (typeof PLAN_PM_MODES)[number];
 
-/** FPM's default `pm.max_spawn_rate`. */
-export const FPM_DEFAULT_MAX_SPAWN_RATE = 32;
-/** FPM's default `pm.process_idle_timeout`, seconds; FPM rejects values below 1 s. */
-export const FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS = 10;
+export { FPM_DEFAULT_MAX_SPAWN_RATE, FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS };
 /** Longest idle timeout recommended: past this an idle child is just memory held. */
 export const MAX_RECOMMENDED_IDLE_TIMEOUT_SECONDS = 300;
 /** z for the one-sided 99 % point of the normal distribution. */

@@ -1,3 +1,4 @@
+import { FPM_DEFAULT_LISTEN_BACKLOG } from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { parseListen } from '../fpm/listen.js';
 import type { PoolConfig } from '../fpm/schema.js';
@@ -233,7 +234,7 @@ export function poolSettings(
   const max = integerIn('pool.pm.maxChildren', pm.maxChildren as number, 1, MAX_SIMULATED_CHILDREN);
   const spare = spares(pm, mode, max);
   const somaxconn = integerIn('somaxconn', options.somaxconn ?? DEFAULT_SOMAXCONN, 0, 0x7fffffff);
-  const backlog = pool.listen?.backlog ?? -1;
+  const backlog = pool.listen?.backlog ?? FPM_DEFAULT_LISTEN_BACKLOG;
   integerIn('pool.listen.backlog', backlog, -0x80000000, 0x7fffffff);
   const address = pool.listen?.address;
   const listen = address === undefined ? 'unix' : parseListen(address).kind;

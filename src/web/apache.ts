@@ -6,7 +6,9 @@
  * References: https://httpd.apache.org/docs/2.4/mod/mod_proxy_fcgi.html,
  * https://httpd.apache.org/docs/2.4/mod/event.html
  */
+
 import { z } from 'zod';
+import { APACHE_EVENT_DEFAULTS } from '../defaults.js';
 import {
   formatHostPort,
   hostSchema,
@@ -73,14 +75,7 @@ const apacheRegexSchema = safeString('Apache', '')
 /** mpm_event's hard ceilings (`MAX_SERVER_LIMIT`, `MAX_THREAD_LIMIT` in event.c). */
 export const APACHE_MAX_SERVER_LIMIT = 20_000;
 export const APACHE_MAX_THREAD_LIMIT = 100_000;
-/** mpm_event's defaults when a directive is absent. */
-export const APACHE_EVENT_DEFAULTS = {
-  serverLimit: 16,
-  threadLimit: 64,
-  threadsPerChild: 25,
-  minSpareThreads: 75,
-  maxSpareThreads: 250,
-} as const;
+export { APACHE_EVENT_DEFAULTS };
 
 /** mpm_event limits. Absent fields keep Apache's defaults (`APACHE_EVENT_DEFAULTS`). */
 export const apacheMpmEventSchema = z

@@ -5,7 +5,9 @@
  *
  * Reference: https://nginx.org/en/docs/http/ngx_http_fastcgi_module.html
  */
+
 import { z } from 'zod';
+import { NGINX_DEFAULT_BUFFER_BYTES, NGINX_DEFAULT_BUFFER_COUNT } from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
   bytes,
@@ -191,10 +193,8 @@ export const nginxRestrictedLocationSchema = z.strictObject({
 });
 export type NginxRestrictedLocation = z.infer<typeof nginxRestrictedLocationSchema>;
 
-/** nginx's page size on x86-64 Linux: the default of `fastcgi_buffer_size` and of each buffer. */
-export const NGINX_DEFAULT_BUFFER_BYTES = 4096;
-/** nginx's default number of `fastcgi_buffers`. */
-export const NGINX_DEFAULT_BUFFER_COUNT = 8;
+export { NGINX_DEFAULT_BUFFER_BYTES, NGINX_DEFAULT_BUFFER_COUNT };
+
 /** nginx's default `fastcgi_max_temp_file_size` (1024m); a buffer must not exceed it. */
 const NGINX_MAX_TEMP_FILE_BYTES = 1024 * 1024 * 1024;
 

@@ -3,8 +3,9 @@
  * characters able to end a value, a directive or a block in the target syntax, and the bridge
  * from a zod issue to `FpmkitInvalidOptionError`.
  */
+
 import { z } from 'zod';
-import { FpmkitInvalidOptionError } from '../errors.js';
+import { optionPath, parseOptions } from '../options.js';
 import { describeChar, unsafeTextReason } from '../text-safety.js';
 
 /**
@@ -47,14 +48,9 @@ export function safeString(
     });
 }
 
-/** Formats a zod issue path as `a.b[0].c`. */
+/** Formats a zod issue path as `a.b[0].c`; `(settings)` for the empty path. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(settings)' : out;
+  return optionPath(path);
 }
 
 /**
@@ -66,12 +62,7 @@ export function parseSettings<S extends z.ZodType>(
   input: unknown,
   root?: string,
 ): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = formatPath(issue.path);
-  const option = root === undefined ? path : path === '(settings)' ? root : `${root}.${path}`;
-  throw new FpmkitInvalidOptionError(option, issue.message, { cause: result.error });
+  return parseOptions<z.infer<S>>(schema, input, root);
 }
 
 /** A whole number of seconds, at least `min`. */
