@@ -20,7 +20,14 @@ export const findingSchema = z.object({
   fix: z.string().optional(),
 });
 
-export type Finding = z.infer<typeof findingSchema>;
+/**
+ * A finding. `C` narrows `code`: what fpmkit produces is `Finding<FindingCode>` (the codes of
+ * `FINDING_CATALOG`), which is assignable to the plain `Finding` with `code: string`.
+ */
+export type Finding<C extends string = string> = Omit<z.infer<typeof findingSchema>, 'code'> & {
+  /** Stable; one of `FINDING_CATALOG`'s codes for the findings fpmkit produces. */
+  code: C;
+};
 
 /** True when any finding has severity `error`. */
 export function hasErrors(findings: readonly Finding[]): boolean {
@@ -28,7 +35,7 @@ export function hasErrors(findings: readonly Finding[]): boolean {
 }
 
 /** Findings ordered by severity (errors first), keeping the original order within a severity. */
-export function sortFindings(findings: readonly Finding[]): Finding[] {
+export function sortFindings<F extends Finding>(findings: readonly F[]): F[] {
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
   return findings
     .map((f, i) => ({ f, i }))
