@@ -390,8 +390,9 @@ export const FINDING_CATALOG = {
   'fpm.process-control-timeout-zero': {
     section: 'fpm-advice',
     severity: 'warning',
+    aliasOf: 'stack.process-control-timeout-short',
     summary:
-      '`process_control_timeout` is 0: every reload or graceful stop kills requests in flight.',
+      '`process_control_timeout` is 0 (or unset): every reload or graceful stop kills requests in flight. `stack.process-control-timeout-short` under the name `checkFpmConfig` gives it (one configuration does not say how long requests run, so only 0 is known to be short).',
     fix: 'Set it to at least the longest request, e.g. `30s`.',
   },
   'fpm.negative-time': {
@@ -409,15 +410,17 @@ export const FINDING_CATALOG = {
   },
   'fpm.max-requests-zero': {
     section: 'fpm-advice',
-    severity: 'warning',
-    summary: '`pm.max_requests` explicitly 0 (or negative): workers are never recycled.',
+    severity: 'info',
+    summary:
+      '`pm.max_requests` written as 0 (or negative): workers are never recycled. One rule with `stack.max-requests-zero`, which also counts the unset default.',
     fix: 'Set it, e.g. 500.',
   },
   'fpm.backlog-above-somaxconn': {
     section: 'fpm-advice',
     severity: 'warning',
-    summary: '`listen.backlog` above the `somaxconn` option: the kernel caps it silently.',
-    fix: 'Raise `net.core.somaxconn`.',
+    summary:
+      '`listen.backlog` above the `somaxconn` option: the kernel caps it silently (`evidence.effectiveBacklog`). One rule with `stack.backlog-above-somaxconn`.',
+    fix: 'Raise `net.core.somaxconn` (`renderSysctlConf`) or use `listen.backlog = -1`.',
   },
   'fpm.user-root': {
     section: 'fpm-advice',
@@ -428,7 +431,8 @@ export const FINDING_CATALOG = {
   'fpm.allowed-clients-unix': {
     section: 'fpm-advice',
     severity: 'warning',
-    summary: '`listen.allowed_clients` on a UNIX socket, where it has no effect.',
+    summary:
+      '`listen.allowed_clients` on a UNIX socket, where FPM never checks it. One rule with `stack.allowed-clients-unix`.',
     fix: 'Use `listen.owner`, `listen.group`, `listen.mode`.',
   },
   'fpm.allowed-clients-invalid': {
@@ -441,7 +445,8 @@ export const FINDING_CATALOG = {
   'fpm.listen-owner-ignored': {
     section: 'fpm-advice',
     severity: 'warning',
-    summary: '`listen.owner`/`listen.group` next to ACLs, which make FPM ignore them.',
+    summary:
+      "`listen.owner`/`listen.group` next to ACLs, which make FPM ignore them (the socket stays the master's). One rule with `stack.listen-owner-ignored`.",
     fix: 'Remove one of the two.',
   },
   'fpm.status-listen-without-path': {
@@ -487,6 +492,7 @@ export const FINDING_CATALOG = {
   },
   'stack.backlog-above-somaxconn': {
     section: 'stack',
+    aliasOf: 'fpm.backlog-above-somaxconn',
     severity: 'warning',
     summary:
       '`listen.backlog` above `net.core.somaxconn`: the queue is silently capped (`evidence.effectiveBacklog`).',
@@ -508,6 +514,7 @@ export const FINDING_CATALOG = {
   },
   'stack.listen-owner-ignored': {
     section: 'stack',
+    aliasOf: 'fpm.listen-owner-ignored',
     severity: 'warning',
     summary:
       "`listen.owner`/`listen.group` set together with ACLs, which make FPM ignore them (socket stays the master's).",
@@ -515,6 +522,7 @@ export const FINDING_CATALOG = {
   },
   'stack.allowed-clients-unix': {
     section: 'stack',
+    aliasOf: 'fpm.allowed-clients-unix',
     severity: 'warning',
     summary: '`listen.allowed_clients` on a UNIX socket, where FPM never checks it.',
     fix: 'Use socket ownership and mode.',
@@ -645,6 +653,7 @@ export const FINDING_CATALOG = {
   },
   'stack.max-requests-zero': {
     section: 'stack',
+    aliasOf: 'fpm.max-requests-zero',
     severity: 'info',
     summary: 'Effective `pm.max_requests` is 0 (the default): workers are never recycled.',
     fix: 'Set `pm.max_requests`, e.g. 500.',
