@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 /** Severity of a finding, most severe first. */
 export const SEVERITIES = ['error', 'warning', 'info'] as const;
+/** How bad a finding is: `error` breaks requests or startup, `warning` risks it, `info` is a note. */
 export type Severity = (typeof SEVERITIES)[number];
 
 /**

@@ -79,6 +79,7 @@ export const webServerUserSchema = z.strictObject({
   /** Every group of the user, primary group included, e.g. `['www-data']`. */
   groups: z.array(z.string().min(1)),
 });
+/** The account the web server's workers run as (`webServerUserSchema`). */
 export type WebServerUser = z.infer<typeof webServerUserSchema>;
 
 /** The database every pool's children connect to. */
@@ -88,6 +89,7 @@ export const databaseLimitsSchema = z.strictObject({
   /** Connections one FPM child holds at most (persistent connections, several databases). */
   connectionsPerChild: z.number().int().min(0),
 });
+/** The database's connection limit and what each FPM child holds (`databaseLimitsSchema`). */
 export type DatabaseLimits = z.infer<typeof databaseLimitsSchema>;
 
 /** The FPM side: a whole configuration, or one pool with its `[global]` section. */
@@ -118,6 +120,7 @@ export interface StackInput {
   memoryBudgetBytes?: number;
 }
 
+/** Options of `checkStack`. */
 export interface CheckStackOptions {
   /**
    * How much longer each outer timeout should be than the one inside it (PHP's limit, then
