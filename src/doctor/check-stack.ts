@@ -1007,20 +1007,8 @@ function checkDatabase(ctx: Ctx, pools: readonly Pool[], db: DatabaseLimits): vo
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Checks the layers of a PHP-FPM stack against each other and returns every contradiction as a
- * `Finding` (codes `stack.*`, listed with their fixes in docs/findings.md), in check order;
- * `sortFindings` puts errors first. Unset FPM directives take FPM's effective defaults, unset
- * php.ini directives PHP's built-in ones, and a pool's `php_value`/`php_admin_value` override
- * php.ini. Web-server checks apply to the pools whose listen address the web server passes to.
- *
- * Throws `FpmkitInvalidOptionError` naming the option (`fpm.pools.0.listen.mode`,
- * `nginx.upstream.servers`, ...) when an input does not fit its schema.
- */
-export function checkStack(
-  input: StackInput,
-  options: CheckStackOptions = {},
-): Finding<StackFindingCode>[] {
+/** The inputs of `checkStack`, each validated against its schema. */
+function readStackInput(input: StackInput, options: CheckStackOptions) {
   if (input === null || typeof input !== 'object')
     throw new FpmkitInvalidOptionError('input', 'must be an object with fpm and kernel');
   const margin = options.timeoutMarginSeconds ?? STACK_TIMEOUT_MARGIN_SECONDS;
@@ -1056,6 +1044,37 @@ export function checkStack(
       'must be a positive whole number of bytes',
     );
 
+  return {
+    margin,
+    master,
+    autoWorkers,
+    config,
+    kernel,
+    nginx,
+    apache,
+    php,
+    user,
+    database,
+    budget,
+  };
+}
+
+/**
+ * Checks the layers of a PHP-FPM stack against each other and returns every contradiction as a
+ * `Finding` (codes `stack.*`, listed with their fixes in docs/findings.md), in check order;
+ * `sortFindings` puts errors first. Unset FPM directives take FPM's effective defaults, unset
+ * php.ini directives PHP's built-in ones, and a pool's `php_value`/`php_admin_value` override
+ * php.ini. Web-server checks apply to the pools whose listen address the web server passes to.
+ *
+ * Throws `FpmkitInvalidOptionError` naming the option (`fpm.pools.0.listen.mode`,
+ * `nginx.upstream.servers`, ...) when an input does not fit its schema.
+ */
+export function checkStack(
+  input: StackInput,
+  options: CheckStackOptions = {},
+): Finding<StackFindingCode>[] {
+  const { margin, master, config, kernel, nginx, apache, php, user, database, budget } =
+    readStackInput(input, options);
   const ctx: Ctx = { findings: [], margin };
   const pools = toPools(config, php);
   const pct = config.global.processControlTimeoutSeconds ?? 0;

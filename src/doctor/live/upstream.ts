@@ -5,7 +5,14 @@
 import { acceptQueueCapacity, DEFAULT_SOMAXCONN, effectiveBacklog } from '../../kernel/backlog.js';
 import type { NginxErrorEntry } from '../../logs/nginx-error-log.js';
 import { DEFAULT_MIN_BACKLOG, MAX_BACKLOG } from '../../sizing/overflow.js';
-import { inReload, iso, type LiveContext, report, type UpstreamErrors } from './context.js';
+import {
+  inReload,
+  iso,
+  type LiveContext,
+  type Reload,
+  report,
+  type UpstreamErrors,
+} from './context.js';
 
 /** Seconds `process_control_timeout` is set to when it is 0: long enough for most requests. */
 export const SUGGESTED_PROCESS_CONTROL_TIMEOUT_SECONDS = 10;
@@ -106,7 +113,24 @@ export function acceptQueueOverflow(ctx: LiveContext, group: UpstreamErrors): vo
         : '') +
       ' The rendered files are in the report.',
   });
-  if (duringReload.length === 0) return;
+  if (duringReload.length > 0) {
+    reloadOverflow(ctx, group, { duringReload, reloads, capacity, backlog, nextSomaxconn });
+  }
+}
+
+/** `live.reload-overflow`: some of the refusals fell in a reload's seconds. */
+function reloadOverflow(
+  ctx: LiveContext,
+  { pool, master }: UpstreamErrors,
+  seen: {
+    duringReload: NginxErrorEntry[];
+    reloads: Reload[];
+    capacity: number;
+    backlog: number;
+    nextSomaxconn: number;
+  },
+): void {
+  const { duringReload, reloads, capacity, backlog, nextSomaxconn } = seen;
   report(ctx, 'live.reload-overflow', {
     message: `${duringReload.length} connection(s) were refused while FPM reloaded (${reloads.length} reload(s) in the log): no worker accepts during a reload, so the queue fills`,
     ...(pool ? { pool: pool.name } : {}),
