@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 /** Severity of a finding, most severe first. */
 export const SEVERITIES = ['error', 'warning', 'info'] as const;
+/** How bad a finding is: `error` breaks requests or startup, `warning` risks it, `info` is a note. */
 export type Severity = (typeof SEVERITIES)[number];
 
 /**
@@ -20,7 +21,14 @@ export const findingSchema = z.object({
   fix: z.string().optional(),
 });
 
-export type Finding = z.infer<typeof findingSchema>;
+/**
+ * A finding. `C` narrows `code`: what fpmkit produces is `Finding<FindingCode>` (the codes of
+ * `FINDING_CATALOG`), which is assignable to the plain `Finding` with `code: string`.
+ */
+export type Finding<C extends string = string> = Omit<z.infer<typeof findingSchema>, 'code'> & {
+  /** Stable; one of `FINDING_CATALOG`'s codes for the findings fpmkit produces. */
+  code: C;
+};
 
 /** True when any finding has severity `error`. */
 export function hasErrors(findings: readonly Finding[]): boolean {
@@ -28,7 +36,7 @@ export function hasErrors(findings: readonly Finding[]): boolean {
 }
 
 /** Findings ordered by severity (errors first), keeping the original order within a severity. */
-export function sortFindings(findings: readonly Finding[]): Finding[] {
+export function sortFindings<F extends Finding>(findings: readonly F[]): F[] {
   const rank = (s: Severity) => SEVERITIES.indexOf(s);
   return findings
     .map((f, i) => ({ f, i }))

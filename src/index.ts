@@ -14,6 +14,7 @@ export type {
   SnapshotMaster,
   SnapshotPart,
   SnapshotPool,
+  SnapshotUntrustedMaster,
   StackFindingCode,
   StackFpmInput,
   StackInput,
@@ -107,6 +108,21 @@ export {
 } from './fastcgi/index.js';
 export type { Finding, Severity } from './findings.js';
 export { findingSchema, hasErrors, SEVERITIES, sortFindings } from './findings.js';
+export type {
+  FindingCode,
+  FindingRule,
+  FindingSection,
+  FpmFindingCode,
+} from './findings-catalog.js';
+export {
+  FINDING_CATALOG,
+  FINDING_CODES,
+  FINDING_SECTION_ANCHORS,
+  findingDocAnchor,
+  findingRule,
+  findingSeverity,
+  isFindingCode,
+} from './findings-catalog.js';
 export type {
   CheckFpmConfigOptions,
   CheckFpmConfigResult,

@@ -21,8 +21,23 @@ import {
 } from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import type { Finding } from '../findings.js';
+import {
+  catalogFinding,
+  FINDING_CODES,
+  type FindingBody,
+  type StackFindingCode,
+} from '../findings-catalog.js';
+import {
+  allowedClientsUnixAdvice,
+  backlogAboveSomaxconnAdvice,
+  listenOwnerIgnoredAdvice,
+  maxRequestsAdvice,
+  processControlTimeoutAdvice,
+} from '../fpm/advice.js';
 import type { FpmConfig, FpmConfigInput, PoolConfig, PoolConfigInput } from '../fpm/index.js';
-import { effectiveFpmConfig, fpmConfigSchema } from '../fpm/index.js';
+import { fpmConfigSchema } from '../fpm/index.js';
+import { formatListen, type ListenAddress, parseListen } from '../fpm/listen.js';
+import { DEBIAN_PHP_PREFIX } from '../fpm/parse.js';
 import type { KernelSettings, ServiceLimit } from '../kernel/index.js';
 import { effectiveBacklog, kernelSettingsSchema } from '../kernel/index.js';
 import { parseOptions } from '../options.js';
@@ -64,6 +79,7 @@ export const webServerUserSchema = z.strictObject({
   /** Every group of the user, primary group included, e.g. `['www-data']`. */
   groups: z.array(z.string().min(1)),
 });
+/** The account the web server's workers run as (`webServerUserSchema`). */
 export type WebServerUser = z.infer<typeof webServerUserSchema>;
 
 /** The database every pool's children connect to. */
@@ -73,6 +89,7 @@ export const databaseLimitsSchema = z.strictObject({
   /** Connections one FPM child holds at most (persistent connections, several databases). */
   connectionsPerChild: z.number().int().min(0),
 });
+/** The database's connection limit and what each FPM child holds (`databaseLimitsSchema`). */
 export type DatabaseLimits = z.infer<typeof databaseLimitsSchema>;
 
 /** The FPM side: a whole configuration, or one pool with its `[global]` section. */
@@ -103,6 +120,7 @@ export interface StackInput {
   memoryBudgetBytes?: number;
 }
 
+/** Options of `checkStack`. */
 export interface CheckStackOptions {
   /**
    * How much longer each outer timeout should be than the one inside it (PHP's limit, then
@@ -131,8 +149,10 @@ interface Pool {
   index: number;
   config: PoolConfig;
   name: string;
-  /** `listen` with relative paths resolved, as FPM binds it. */
+  /** `listen` with relative paths resolved, as FPM binds it, written back as text. */
   listen: string | undefined;
+  /** `listen` as FPM reads it (`parseListen`), relative paths resolved. */
+  address: ListenAddress | undefined;
   unix: boolean;
   maxChildren: number;
   terminateSeconds: number;
@@ -155,7 +175,7 @@ interface EffectivePhp {
 }
 
 interface Ctx {
-  findings: Finding[];
+  findings: Finding<StackFindingCode>[];
   margin: number;
 }
 
@@ -168,10 +188,6 @@ function toFpmConfig(input: StackFpmInput): FpmConfig {
     return parseInput(fpmConfigSchema, { global: input.global ?? {}, pools: [input.pool] }, 'fpm');
   }
   return parseInput(fpmConfigSchema, input, 'fpm');
-}
-
-function isUnixAddress(address: string): boolean {
-  return !address.includes(':') && !/^\d+$/.test(address);
 }
 
 /** The value a pool sets for a php.ini directive: php_admin_value wins, as FPM applies it last. */
@@ -245,17 +261,33 @@ function effectivePhp(pool: PoolConfig, php: PhpIniSettings | undefined): Effect
   };
 }
 
+/**
+ * The directory FPM resolves a pool's relative paths against: the pool's `prefix` (itself
+ * relative to the compiled prefix), else the compiled prefix (a model carries no `php-fpm -p`).
+ */
+function poolPrefix(pool: PoolConfig): string {
+  const prefix = pool.prefix;
+  if (!prefix) return DEBIAN_PHP_PREFIX;
+  return prefix.startsWith('/') ? prefix : `${DEBIAN_PHP_PREFIX}/${prefix}`;
+}
+
 function toPools(config: FpmConfig, php: PhpIniSettings | undefined): Pool[] {
-  const dump = effectiveFpmConfig(config);
   return config.pools.map((p, index) => {
-    const listen = dump.pools[index]?.values.listen;
-    const address = listen === undefined || listen === 'undefined' ? undefined : listen;
+    const text = p.listen.address;
+    const address =
+      text === undefined || text === ''
+        ? undefined
+        : parseListen(text, {
+            prefix: poolPrefix(p),
+            option: `fpm.pools.${index}.listen.address`,
+          });
     return {
       index,
       config: p,
       name: p.name,
-      listen: address,
-      unix: address !== undefined && isUnixAddress(address),
+      listen: address === undefined ? undefined : formatListen(address),
+      address,
+      unix: address?.kind === 'unix',
       maxChildren: p.pm.maxChildren ?? 0,
       terminateSeconds: p.requestTerminateTimeoutSeconds ?? 0,
       maxRequests: p.pm.maxRequests ?? 0,
@@ -268,9 +300,23 @@ function toPools(config: FpmConfig, php: PhpIniSettings | undefined): Pool[] {
   });
 }
 
-/** Every finding goes through here, so only the documented codes can be produced. */
-function push(ctx: Ctx, finding: Finding & { code: StackFindingCode }): void {
-  ctx.findings.push(finding);
+/**
+ * Every finding goes through here, so only the catalog's codes can be produced, with the
+ * catalog's severity.
+ */
+function push(ctx: Ctx, finding: FindingBody & { code: StackFindingCode }): void {
+  const { code, ...body } = finding;
+  ctx.findings.push(catalogFinding(code, body));
+}
+
+/** Records a shared advice rule's finding (fpm/advice.ts) under `code`, when it fires. */
+function pushAdvice(
+  ctx: Ctx,
+  code: StackFindingCode,
+  pool: Pool,
+  body: FindingBody | undefined,
+): void {
+  if (body !== undefined) push(ctx, { code, pool: pool.name, ...body });
 }
 
 /** A size for a message, in PHP's syntax (`8M`). */
@@ -294,7 +340,6 @@ function checkTimeouts(ctx: Ctx, pool: Pool, processControlTimeout: number): voi
   if (maxExec > 0 && terminate > 0 && terminate < maxExec + ctx.margin) {
     push(ctx, {
       code: 'stack.max-execution-above-terminate',
-      severity: 'warning',
       message: `request_terminate_timeout (${terminate}s) is not at least ${ctx.margin}s above max_execution_time (${maxExec}s): FPM kills the worker (SIGTERM, the web server answers 502) before PHP can stop the script with its own error`,
       pool: pool.name,
       directive: 'request_terminate_timeout',
@@ -310,7 +355,6 @@ function checkTimeouts(ctx: Ctx, pool: Pool, processControlTimeout: number): voi
   if (terminate <= 0) {
     push(ctx, {
       code: 'stack.no-wall-clock-limit',
-      severity: 'warning',
       message: `request_terminate_timeout is ${terminate === 0 ? 'off' : `negative (${terminate}s)`}: nothing limits a request's wall-clock time, because max_execution_time (${maxExec}s) counts only CPU time on Linux, so a script waiting on a database, a lock or the network holds its worker indefinitely`,
       pool: pool.name,
       directive: 'request_terminate_timeout',
@@ -318,22 +362,12 @@ function checkTimeouts(ctx: Ctx, pool: Pool, processControlTimeout: number): voi
       fix: `set request_terminate_timeout above max_execution_time, e.g. ${Math.max(maxExec, 30) + ctx.margin}s`,
     });
   }
-  const longest = longestRequest(pool);
-  if (processControlTimeout <= 0 || (longest && processControlTimeout < longest.seconds)) {
-    push(ctx, {
-      code: 'stack.process-control-timeout-short',
-      severity: 'warning',
-      message: `process_control_timeout (${processControlTimeout}s) is shorter than the longest request (${longest ? `${longest.seconds}s, ${longest.by}` : 'unlimited'}): on every reload or graceful stop FPM sends SIGTERM to workers still running after ${processControlTimeout}s, killing those requests`,
-      pool: pool.name,
-      directive: 'process_control_timeout',
-      evidence: {
-        processControlTimeoutSeconds: processControlTimeout,
-        longestRequestSeconds: longest?.seconds ?? 'unlimited',
-        longestRequestBy: longest?.by ?? null,
-      },
-      fix: `set process_control_timeout in [global] to at least ${longest ? `${longest.seconds}s` : 'the longest request'} (the reload then waits that long for busy workers, while new connections queue in the backlog)`,
-    });
-  }
+  pushAdvice(
+    ctx,
+    'stack.process-control-timeout-short',
+    pool,
+    processControlTimeoutAdvice(processControlTimeout, longestRequest(pool)),
+  );
 }
 
 function checkWebTimeout(
@@ -349,7 +383,6 @@ function checkWebTimeout(
   const name = server === 'nginx' ? 'nginx' : 'Apache';
   push(ctx, {
     code: 'stack.web-timeout-below-request',
-    severity: 'warning',
     message: `${name}'s ${directive} (${timeoutSeconds}s${explicit ? '' : ', the default'}) is not at least ${ctx.margin}s above the longest request (${longest.seconds}s, ${longest.by}): ${name} gives up and answers 504 while the FPM worker keeps running the request`,
     pool: pool.name,
     directive,
@@ -416,7 +449,6 @@ function checkSocket(
         : `set listen.owner = ${user.name} and listen.group = ${user.groups[0] ?? user.name} with listen.mode = 0660`;
       push(ctx, {
         code: 'stack.socket-not-writable',
-        severity: 'error',
         message: `the web server's user ${user.name} cannot connect to ${pool.listen}: the socket is owned by ${access.owner}:${access.group} with mode ${formatOctalMode(pool.mode)}${acl ? ' plus ACLs' : ''}, and connect() needs write permission (${access.via} bits apply), so every request fails with EACCES (nginx: "13: Permission denied", 502)`,
         pool: pool.name,
         directive: acl ? 'listen.acl_users' : 'listen.owner',
@@ -439,7 +471,6 @@ function checkSocket(
   if ((pool.mode & 0o002) !== 0) {
     push(ctx, {
       code: 'stack.socket-world-writable',
-      severity: 'warning',
       message: `listen.mode ${formatOctalMode(pool.mode)} lets every local user connect to ${pool.listen} and run PHP scripts as the pool's user`,
       pool: pool.name,
       directive: 'listen.mode',
@@ -447,62 +478,35 @@ function checkSocket(
       fix: "set listen.mode = 0660 and listen.owner/listen.group to the web server's user",
     });
   }
-  if (acl && (l.owner !== undefined || l.group !== undefined)) {
-    push(ctx, {
-      code: 'stack.listen-owner-ignored',
-      severity: 'warning',
-      message: `listen.owner/listen.group (${l.owner ?? '-'}:${l.group ?? '-'}) are ignored because listen.acl_users or listen.acl_groups is set; the socket stays owned by ${master.name}:${master.group}`,
-      pool: pool.name,
-      directive: 'listen.owner',
-      evidence: {
-        owner: l.owner ?? null,
-        group: l.group ?? null,
-        aclUsers: l.aclUsers ?? null,
-        aclGroups: l.aclGroups ?? null,
-      },
-      fix: 'remove listen.owner and listen.group, or remove the ACL directives',
-    });
-  }
-  if (l.allowedClients !== undefined) {
-    push(ctx, {
-      code: 'stack.allowed-clients-unix',
-      severity: 'warning',
-      message: `listen.allowed_clients (${l.allowedClients.join(',')}) has no effect on the UNIX socket ${pool.listen}: FPM checks it only for TCP clients`,
-      pool: pool.name,
-      directive: 'listen.allowed_clients',
-      evidence: { socket: pool.listen, allowedClients: l.allowedClients },
-      fix: 'remove listen.allowed_clients and control access with listen.owner, listen.group and listen.mode',
-    });
-  }
-}
-
-const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '*']);
-
-function splitHostPort(address: string): { host: string; port: number } | undefined {
-  if (/^\d+$/.test(address)) return { host: '', port: Number(address) };
-  const m = /^(?:\[([^\]]*)\]|(.*)):(\d+)$/.exec(address);
-  if (!m) return undefined;
-  return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) };
+  pushAdvice(ctx, 'stack.listen-owner-ignored', pool, listenOwnerIgnoredAdvice(l, master));
+  pushAdvice(ctx, 'stack.allowed-clients-unix', pool, allowedClientsUnixAdvice(l, pool.listen));
 }
 
 function checkTcpOpen(ctx: Ctx, pool: Pool): void {
   const clients = pool.config.listen.allowedClients;
   if (clients !== undefined) return;
+  const statusListen = pool.config.pm.statusListen;
   for (const [directive, address] of [
-    ['listen', pool.listen],
-    ['pm.status_listen', pool.config.pm.statusListen],
+    ['listen', pool.address],
+    [
+      'pm.status_listen',
+      statusListen === undefined || statusListen === ''
+        ? undefined
+        : parseListen(statusListen, {
+            prefix: poolPrefix(pool.config),
+            option: `fpm.pools.${pool.index}.pm.statusListen`,
+          }),
+    ],
   ] as const) {
-    if (address === undefined || isUnixAddress(address)) continue;
-    const hp = splitHostPort(address);
-    if (!hp || !WILDCARD_HOSTS.has(hp.host)) continue;
+    if (address?.kind !== 'tcp' || !address.wildcard) continue;
+    const text = formatListen(address);
     push(ctx, {
       code: 'stack.fpm-listen-open',
-      severity: 'warning',
-      message: `${directive} = ${address} accepts FastCGI from every network interface and listen.allowed_clients is unset: anyone who reaches port ${hp.port} can run any PHP file as the pool's user${directive === 'pm.status_listen' ? ' and read the status page' : ''}`,
+      message: `${directive} = ${text} accepts FastCGI from every network interface and listen.allowed_clients is unset: anyone who reaches port ${address.port} can run any PHP file as the pool's user${directive === 'pm.status_listen' ? ' and read the status page' : ''}`,
       pool: pool.name,
       directive,
-      evidence: { address, port: hp.port },
-      fix: `bind to 127.0.0.1:${hp.port} or a UNIX socket, or set listen.allowed_clients to the web server's address`,
+      evidence: { address: text, port: address.port },
+      fix: `bind to 127.0.0.1:${address.port} or a UNIX socket, or set listen.allowed_clients to the web server's address`,
     });
   }
 }
@@ -515,13 +519,13 @@ type Backend = { socketPath: string } | { host: string; port: number };
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 function backendMatches(backend: Backend, pool: Pool): boolean {
-  if (pool.listen === undefined) return false;
-  if ('socketPath' in backend) return pool.unix && pool.listen === backend.socketPath;
-  if (pool.unix) return false;
-  const hp = splitHostPort(pool.listen);
-  if (!hp || hp.port !== backend.port) return false;
-  if (WILDCARD_HOSTS.has(hp.host) || hp.host === backend.host) return true;
-  return LOOPBACK.has(hp.host) && LOOPBACK.has(backend.host);
+  const address = pool.address;
+  if (address === undefined) return false;
+  if ('socketPath' in backend)
+    return address.kind === 'unix' && address.path === backend.socketPath;
+  if (address.kind !== 'tcp' || address.port !== backend.port) return false;
+  if (address.wildcard || address.host === backend.host) return true;
+  return address.host !== undefined && LOOPBACK.has(address.host) && LOOPBACK.has(backend.host);
 }
 
 const describeBackend = (b: Backend) =>
@@ -544,7 +548,6 @@ function fedPools(
     if (matched.length === 0) {
       push(ctx, {
         code: 'stack.upstream-unknown',
-        severity: 'error',
         message: `${server === 'nginx' ? 'nginx' : 'Apache'} passes requests to ${describeBackend(b)}, where no FPM pool listens: requests fail with ${'socketPath' in b ? 'ENOENT or ECONNREFUSED' : 'ECONNREFUSED'} (502 or 503)`,
         directive: server === 'nginx' ? 'fastcgi_pass' : 'SetHandler',
         evidence: {
@@ -587,7 +590,6 @@ function checkExposure(
     if (location !== undefined && location.path !== path) {
       push(ctx, {
         code: 'stack.status-path-mismatch',
-        severity: 'warning',
         message: `nginx's ${kind} location is ${location.path} but the pool's ${directive} is ${path ?? 'unset'}: FPM compares the path exactly, so that location answers 404 "File not found."`,
         pool: pool.name,
         directive,
@@ -676,7 +678,6 @@ function checkNginxKeepalive(
   if (nginx.keepConn !== true) {
     push(ctx, {
       code: 'stack.keepalive-without-keep-conn',
-      severity: 'info',
       message: `nginx's upstream keepalive ${keepalive} does nothing without fastcgi_keep_conn on: FPM closes the connection after every request`,
       directive: 'fastcgi_keep_conn',
       evidence: { keepalive, keepConn: nginx.keepConn ?? false },
@@ -690,7 +691,6 @@ function checkNginxKeepalive(
   if (pinned >= children) {
     push(ctx, {
       code: 'stack.keepalive-pins-workers',
-      severity: 'warning',
       message: `nginx keeps up to ${pinned} idle FastCGI connections (keepalive ${keepalive} x ${workers} worker process${workers === 1 ? '' : 'es'}) and each pins one FPM child in "Reading headers", but the pool${fed.length === 1 ? ' has' : 's have'} only ${children} children: idle kept connections can hold every worker while new connections wait in the backlog`,
       ...(fed.length === 1 ? { pool: fed[0]!.name } : {}),
       directive: 'keepalive',
@@ -710,7 +710,6 @@ function checkNginxKeepalive(
     if (pool.terminateSeconds > 0 && idleTimeout >= pool.terminateSeconds) {
       push(ctx, {
         code: 'stack.keepalive-timeout-above-terminate',
-        severity: 'info',
         message: `nginx keeps idle FastCGI connections open for ${idleTimeout}s${nginx.upstream.keepaliveTimeoutSeconds === undefined ? ' (the default)' : ''}, not less than request_terminate_timeout (${pool.terminateSeconds}s): FPM counts the idle wait as a running request and kills the worker ("execution timed out", script ''), then respawns it`,
         pool: pool.name,
         directive: 'keepalive_timeout',
@@ -749,7 +748,6 @@ function checkApacheCapacity(
   if (workers < children) {
     push(ctx, {
       code: 'stack.apache-workers-below-children',
-      severity: 'warning',
       message: `Apache's MaxRequestWorkers (${workers}) is below the ${children} FPM children it feeds: at most ${workers} PHP requests reach FPM at once, the other children only use memory, and static files wait behind PHP for Apache's threads`,
       ...pool,
       directive: 'MaxRequestWorkers',
@@ -765,7 +763,6 @@ function checkApacheCapacity(
     if (pinned >= children) {
       push(ctx, {
         code: 'stack.keepalive-pins-workers',
-        severity: 'warning',
         message: `Apache with enablereuse=on can keep ${pinned} connections to FPM open (${perChild} per process x ${processes} processes) and each pins one FPM child, but the pool${fed.length === 1 ? ' has' : 's have'} only ${children} children`,
         ...pool,
         directive: 'enablereuse',
@@ -787,7 +784,6 @@ function checkApacheCapacity(
   if (capacity !== undefined && workers > capacity) {
     push(ctx, {
       code: 'stack.apache-workers-above-queue',
-      severity: 'warning',
       message: `Apache's MaxRequestWorkers (${workers}) exceeds what FPM can hold (${children} children + ${capacity - children} accept-queue slots = ${capacity}): under load the extra connections find the queue full and fail with EAGAIN (503)`,
       ...pool,
       directive: 'MaxRequestWorkers',
@@ -797,7 +793,6 @@ function checkApacheCapacity(
   } else if (workers > children * APACHE_WORKERS_PER_CHILD_QUEUEING) {
     push(ctx, {
       code: 'stack.apache-workers-above-children',
-      severity: 'info',
       message: `Apache's MaxRequestWorkers (${workers}) is more than ${APACHE_WORKERS_PER_CHILD_QUEUEING} x the ${children} FPM children: under load most PHP requests wait in FPM's accept queue, where FPM's status page cannot show them for UNIX sockets`,
       ...pool,
       directive: 'MaxRequestWorkers',
@@ -815,7 +810,6 @@ function checkBodies(ctx: Ctx, pool: Pool, nginx: NginxFastcgiSettings | undefin
   if (post !== 'unlimited' && (upload === 'unlimited' || post < upload)) {
     push(ctx, {
       code: 'stack.post-below-upload',
-      severity: 'warning',
       message: `post_max_size (${fmtBytes(post)}) is below upload_max_filesize (${fmtBytes(upload)}): an upload near upload_max_filesize exceeds post_max_size, and PHP then drops the whole body ($_POST and $_FILES empty)`,
       pool: pool.name,
       directive: 'post_max_size',
@@ -840,7 +834,6 @@ function checkBodies(ctx: Ctx, pool: Pool, nginx: NginxFastcgiSettings | undefin
   if (body !== 'unlimited' && (upload === 'unlimited' || body < upload)) {
     push(ctx, {
       code: 'stack.body-limit-below-upload',
-      severity: 'warning',
       message: `nginx's client_max_body_size (${fmtBytes(body)}${explicit ? '' : ', the default'}) is below upload_max_filesize (${fmtBytes(upload)}): nginx answers 413 to uploads PHP would accept`,
       pool: pool.name,
       directive: 'client_max_body_size',
@@ -851,7 +844,6 @@ function checkBodies(ctx: Ctx, pool: Pool, nginx: NginxFastcgiSettings | undefin
   if (post !== 'unlimited' && (body === 'unlimited' || body > post)) {
     push(ctx, {
       code: 'stack.body-limit-above-post',
-      severity: 'warning',
       message: `nginx's client_max_body_size (${body === 'unlimited' ? 'unlimited' : fmtBytes(body)}) is above post_max_size (${fmtBytes(post)}): nginx passes bodies PHP then discards, so the script sees empty $_POST and $_FILES with only a warning in the log`,
       pool: pool.name,
       directive: 'client_max_body_size',
@@ -865,7 +857,6 @@ function checkBuffering(ctx: Ctx, nginx: NginxFastcgiSettings): void {
   if (nginx.requestBuffering === false) {
     push(ctx, {
       code: 'stack.request-buffering-off',
-      severity: 'warning',
       message:
         'fastcgi_request_buffering off: nginx streams request bodies to FPM as they arrive, so a slow upload occupies a worker for its whole duration (and the upload time counts against request_terminate_timeout)',
       directive: 'fastcgi_request_buffering',
@@ -876,7 +867,6 @@ function checkBuffering(ctx: Ctx, nginx: NginxFastcgiSettings): void {
   if (nginx.buffering === false) {
     push(ctx, {
       code: 'stack.response-buffering-off',
-      severity: 'info',
       message:
         'fastcgi_buffering off: nginx sends responses to the client as FPM writes them, so a slow client keeps the worker busy until the last byte is delivered',
       directive: 'fastcgi_buffering',
@@ -966,7 +956,6 @@ function checkMemory(
   if (unlimited.length > 0) {
     push(ctx, {
       code: 'stack.memory-over-budget',
-      severity: 'warning',
       message: `memory_limit is -1 (unlimited) in pool ${unlimited.map((p) => p.name).join(', ')}: nothing keeps ${unlimited.reduce((n, p) => n + p.maxChildren, 0)} children within the memory budget (${fmtBytes(budget)})`,
       ...(unlimited.length === 1 ? { pool: unlimited[0]!.name } : {}),
       directive: 'memory_limit',
@@ -981,7 +970,6 @@ function checkMemory(
   if (total > budget) {
     push(ctx, {
       code: 'stack.memory-over-budget',
-      severity: 'warning',
       message: `pm.max_children x memory_limit over all pools plus OPcache's shared memory is ${fmtBytes(total)}, above the memory budget of ${fmtBytes(budget)}: with every child at its limit the host swaps or the OOM killer ends workers`,
       ...(pools.length === 1 ? { pool: pools[0]!.name } : {}),
       directive: 'pm.max_children',
@@ -1002,7 +990,6 @@ function checkDatabase(ctx: Ctx, pools: readonly Pool[], db: DatabaseLimits): vo
   if (needed <= db.maxConnections) return;
   push(ctx, {
     code: 'stack.database-connections',
-    severity: 'error',
     message: `${children} FPM children x ${db.connectionsPerChild} database connection${db.connectionsPerChild === 1 ? '' : 's'} each = ${needed}, above the database's max_connections (${db.maxConnections}): at full load connections fail with "Too many connections"`,
     ...(pools.length === 1 ? { pool: pools[0]!.name } : {}),
     directive: 'pm.max_children',
@@ -1019,17 +1006,8 @@ function checkDatabase(ctx: Ctx, pools: readonly Pool[], db: DatabaseLimits): vo
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Checks the layers of a PHP-FPM stack against each other and returns every contradiction as a
- * `Finding` (codes `stack.*`, listed with their fixes in docs/findings.md), in check order;
- * `sortFindings` puts errors first. Unset FPM directives take FPM's effective defaults, unset
- * php.ini directives PHP's built-in ones, and a pool's `php_value`/`php_admin_value` override
- * php.ini. Web-server checks apply to the pools whose listen address the web server passes to.
- *
- * Throws `FpmkitInvalidOptionError` naming the option (`fpm.pools.0.listen.mode`,
- * `nginx.upstream.servers`, ...) when an input does not fit its schema.
- */
-export function checkStack(input: StackInput, options: CheckStackOptions = {}): Finding[] {
+/** The inputs of `checkStack`, each validated against its schema. */
+function readStackInput(input: StackInput, options: CheckStackOptions) {
   if (input === null || typeof input !== 'object')
     throw new FpmkitInvalidOptionError('input', 'must be an object with fpm and kernel');
   const margin = options.timeoutMarginSeconds ?? STACK_TIMEOUT_MARGIN_SECONDS;
@@ -1065,30 +1043,49 @@ export function checkStack(input: StackInput, options: CheckStackOptions = {}): 
       'must be a positive whole number of bytes',
     );
 
+  return {
+    margin,
+    master,
+    autoWorkers,
+    config,
+    kernel,
+    nginx,
+    apache,
+    php,
+    user,
+    database,
+    budget,
+  };
+}
+
+/**
+ * Checks the layers of a PHP-FPM stack against each other and returns every contradiction as a
+ * `Finding` (codes `stack.*`, listed with their fixes in docs/findings.md), in check order;
+ * `sortFindings` puts errors first. Unset FPM directives take FPM's effective defaults, unset
+ * php.ini directives PHP's built-in ones, and a pool's `php_value`/`php_admin_value` override
+ * php.ini. Web-server checks apply to the pools whose listen address the web server passes to.
+ *
+ * Throws `FpmkitInvalidOptionError` naming the option (`fpm.pools.0.listen.mode`,
+ * `nginx.upstream.servers`, ...) when an input does not fit its schema.
+ */
+export function checkStack(
+  input: StackInput,
+  options: CheckStackOptions = {},
+): Finding<StackFindingCode>[] {
+  const { margin, master, config, kernel, nginx, apache, php, user, database, budget } =
+    readStackInput(input, options);
   const ctx: Ctx = { findings: [], margin };
   const pools = toPools(config, php);
   const pct = config.global.processControlTimeoutSeconds ?? 0;
 
   for (const pool of pools) {
     checkTimeouts(ctx, pool, pct);
-    if (kernel.somaxconn !== undefined && pool.backlog > kernel.somaxconn) {
-      push(ctx, {
-        code: 'stack.backlog-above-somaxconn',
-        severity: 'warning',
-        message: `listen.backlog (${pool.backlog}) is above net.core.somaxconn (${kernel.somaxconn}): the kernel silently caps the accept queue at ${kernel.somaxconn} (+1 connection), so bursts and reloads overflow sooner than the pool says`,
-        pool: pool.name,
-        directive: 'listen.backlog',
-        evidence: {
-          listenBacklog: pool.backlog,
-          somaxconn: kernel.somaxconn,
-          effectiveBacklog: effectiveBacklog({
-            listenBacklog: pool.backlog,
-            somaxconn: kernel.somaxconn,
-          }),
-        },
-        fix: `raise net.core.somaxconn to at least ${pool.backlog} (renderSysctlConf), or set listen.backlog = -1 to follow it`,
-      });
-    }
+    pushAdvice(
+      ctx,
+      'stack.backlog-above-somaxconn',
+      pool,
+      backlogAboveSomaxconnAdvice(pool.backlog, kernel.somaxconn),
+    );
     checkTcpOpen(ctx, pool);
     checkRlimitFiles(
       ctx,
@@ -1097,17 +1094,12 @@ export function checkStack(input: StackInput, options: CheckStackOptions = {}): 
       kernel,
       master.name === 'root',
     );
-    if (pool.maxRequests <= 0) {
-      push(ctx, {
-        code: 'stack.max-requests-zero',
-        severity: 'info',
-        message: `pm.max_requests is ${pool.maxRequests}${pool.config.pm.maxRequests === undefined ? ' (the default)' : ''}: workers are never recycled, so memory leaked by extensions or scripts grows until the next reload`,
-        pool: pool.name,
-        directive: 'pm.max_requests',
-        evidence: { maxRequests: pool.maxRequests, set: pool.config.pm.maxRequests !== undefined },
-        fix: 'set pm.max_requests, e.g. 500',
-      });
-    }
+    pushAdvice(
+      ctx,
+      'stack.max-requests-zero',
+      pool,
+      maxRequestsAdvice(pool.maxRequests, pool.config.pm.maxRequests !== undefined),
+    );
   }
   checkRlimitFiles(ctx, config.global.rlimitFiles, {}, kernel, master.name === 'root');
 
@@ -1171,37 +1163,8 @@ export function checkStack(input: StackInput, options: CheckStackOptions = {}): 
   return ctx.findings;
 }
 
-/** Every code `checkStack` can return. */
-export const STACK_FINDING_CODES = [
-  'stack.max-execution-above-terminate',
-  'stack.no-wall-clock-limit',
-  'stack.process-control-timeout-short',
-  'stack.web-timeout-below-request',
-  'stack.backlog-above-somaxconn',
-  'stack.socket-not-writable',
-  'stack.socket-world-writable',
-  'stack.listen-owner-ignored',
-  'stack.allowed-clients-unix',
-  'stack.fpm-listen-open',
-  'stack.upstream-unknown',
-  'stack.status-exposed',
-  'stack.ping-exposed',
-  'stack.status-path-mismatch',
-  'stack.keepalive-without-keep-conn',
-  'stack.keepalive-pins-workers',
-  'stack.keepalive-timeout-above-terminate',
-  'stack.apache-workers-below-children',
-  'stack.apache-workers-above-queue',
-  'stack.apache-workers-above-children',
-  'stack.post-below-upload',
-  'stack.body-limit-below-upload',
-  'stack.body-limit-above-post',
-  'stack.request-buffering-off',
-  'stack.response-buffering-off',
-  'stack.rlimit-files-above-nr-open',
-  'stack.rlimit-files-above-limit-nofile',
-  'stack.max-requests-zero',
-  'stack.database-connections',
-  'stack.memory-over-budget',
-] as const;
-export type StackFindingCode = (typeof STACK_FINDING_CODES)[number];
+/** Every code `checkStack` can return (the `stack.*` codes of `FINDING_CATALOG`). */
+export const STACK_FINDING_CODES: readonly StackFindingCode[] = FINDING_CODES.filter(
+  (code): code is StackFindingCode => code.startsWith('stack.'),
+);
+export type { StackFindingCode };

@@ -35,5 +35,6 @@ export type {
   SnapshotMaster,
   SnapshotPart,
   SnapshotPool,
+  SnapshotUntrustedMaster,
 } from './diagnose.js';
 export { diagnose, LIVE_FINDING_CODES } from './diagnose.js';

@@ -5,7 +5,16 @@ import {
   FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
 } from '../defaults.js';
 import type { Finding } from '../findings.js';
+import { catalogFinding, type FindingBody, type FpmFindingCode } from '../findings-catalog.js';
 import { parseOptions } from '../options.js';
+import {
+  allowedClientsUnixAdvice,
+  backlogAboveSomaxconnAdvice,
+  listenOwnerIgnoredAdvice,
+  maxRequestsAdvice,
+  processControlTimeoutAdvice,
+} from './advice.js';
+import { type ListenAddress, parseListen } from './listen.js';
 import {
   DEBIAN_PHP_PREFIX,
   describeErrno,
@@ -54,7 +63,7 @@ export interface CheckFpmConfigResult {
   /** Exactly what `php-fpm -t` decides: true for exit 0, false for exit 78. */
   ok: boolean;
   /** FPM's errors (with its message text in `evidence.fpmMessage`), then warnings and notes. */
-  findings: Finding[];
+  findings: Finding<FpmFindingCode>[];
 }
 
 /** The compiled `localstatedir` of Debian's php-fpm: where relative pid and error_log go. */
@@ -67,7 +76,7 @@ const MIN_LOG_LIMIT = 512;
 const STATUS_PATH_RE = /^[A-Za-z0-9/_.~-]*$/;
 
 interface Ctx {
-  findings: Finding[];
+  findings: Finding<FpmFindingCode>[];
   options: CheckFpmConfigOptions;
   system: Required<Omit<FpmSystem, 'eventMechanisms'>> & { eventMechanisms: readonly string[] };
   locations:
@@ -81,7 +90,7 @@ function at(
   ctx: Ctx,
   poolIndex: number | undefined,
   directive: string | undefined,
-): Partial<Finding> {
+): { file?: string; line?: number } {
   if (!ctx.locations || directive === undefined) return {};
   const map = poolIndex === undefined ? ctx.locations.global : ctx.locations.pools[poolIndex];
   const loc = map?.[directive];
@@ -92,9 +101,9 @@ function at(
 function fpm(
   ctx: Ctx,
   level: Level,
-  code: string,
+  code: FpmFindingCode,
   text: string,
-  extra: Partial<Finding> & { poolIndex?: number | undefined } = {},
+  extra: Partial<Omit<Finding, 'code' | 'severity'>> & { poolIndex?: number | undefined } = {},
 ): void {
   const { poolIndex, ...rest } = extra;
   const severity =
@@ -109,16 +118,43 @@ function fpm(
   });
 }
 
-/** A warning or note fpmkit adds for what FPM accepts but a person would not want. */
+/**
+ * A warning or note fpmkit adds for what FPM accepts but a person would not want; its severity
+ * is the catalog's.
+ */
 function advise(
   ctx: Ctx,
-  severity: 'warning' | 'info',
-  code: string,
+  code: FpmFindingCode,
   message: string,
-  extra: Partial<Finding> & { poolIndex?: number | undefined } = {},
+  extra: Partial<Omit<Finding, 'code' | 'severity'>> & { poolIndex?: number | undefined } = {},
 ): void {
   const { poolIndex, ...rest } = extra;
-  ctx.findings.push({ code, severity, message, ...at(ctx, poolIndex, rest.directive), ...rest });
+  ctx.findings.push(
+    catalogFinding(code, { message, ...at(ctx, poolIndex, rest.directive), ...rest }),
+  );
+}
+
+/** Records a shared advice rule's finding (see ./advice.ts) under `code`, when it fires. */
+function adviseWith(
+  ctx: Ctx,
+  code: FpmFindingCode,
+  body: FindingBody | undefined,
+  extra: { pool?: string; poolIndex?: number } = {},
+): void {
+  if (body === undefined) return;
+  const { poolIndex, ...rest } = extra;
+  ctx.findings.push(
+    catalogFinding(code, { ...at(ctx, poolIndex, body.directive), ...rest, ...body }),
+  );
+}
+
+/** The pool's `listen` as FPM reads it, or undefined when FPM would refuse it at bind time. */
+function listenOf(address: string, prefix?: string): ListenAddress | undefined {
+  try {
+    return parseListen(address, prefix === undefined ? {} : { prefix });
+  } catch {
+    return undefined;
+  }
 }
 
 /** `fpm_evaluate_full_path`: relative paths go under the pool prefix, the global prefix, or a default. */
@@ -244,7 +280,7 @@ function checkGlobal(ctx: Ctx, config: FpmConfig): boolean {
   const g = config.global;
   const globalPrefix = ctx.options.prefix;
   let ok = true;
-  const err = (level: Level, code: string, text: string, directive?: string) => {
+  const err = (level: Level, code: FpmFindingCode, text: string, directive?: string) => {
     fpm(ctx, level, code, text, directive ? { directive } : {});
     if (level === 'ERROR' || level === 'ALERT') ok = false;
   };
@@ -313,7 +349,13 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
   const p = pool.name;
   const loc = { poolIndex: index, pool: p } as const;
   const globalPrefix = ctx.options.prefix;
-  const fail = (level: Level, code: string, text: string, directive?: string, fix?: string) =>
+  const fail = (
+    level: Level,
+    code: FpmFindingCode,
+    text: string,
+    directive?: string,
+    fix?: string,
+  ) =>
     fpm(ctx, level, code, text, {
       ...loc,
       ...(directive ? { directive } : {}),
@@ -351,10 +393,10 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
       'set `listen` to a socket path or host:port',
     );
   } else {
-    entry.listen =
-      isUnixAddress(address) && !address.startsWith('/')
-        ? fullPath(address, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX)
-        : address;
+    // Relative UNIX paths are resolved against the pool prefix, else the global one, else the
+    // compiled one, before FPM compares the pools' addresses.
+    const listen = listenOf(address, poolPrefix ?? globalPrefix ?? DEBIAN_PHP_PREFIX);
+    entry.listen = listen?.kind === 'unix' ? listen.path : address;
   }
   const prio = pool.process.priority;
   if (prio !== undefined && prio !== 64 && (prio < -19 || prio > 20)) {
@@ -607,10 +649,6 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
   }
 }
 
-function isUnixAddress(address: string): boolean {
-  return !address.includes(':') && !/^\d+$/.test(address);
-}
-
 /**
  * FPM compares every pool's listen address with every other pool's and reports the first pair
  * (`fpm_conf_process_all_pools`): the earliest pool whose address another pool also uses, and
@@ -754,21 +792,17 @@ const IPV6_RE = /^[0-9a-fA-F:.]+$/;
 function advisories(ctx: Ctx, config: FpmConfig): void {
   const g = config.global;
   const pct = g.processControlTimeoutSeconds ?? 0;
-  if (pct === 0) {
-    advise(
-      ctx,
-      'warning',
-      'fpm.process-control-timeout-zero',
-      'process_control_timeout is 0: on every reload or graceful stop FPM sends SIGTERM right after SIGQUIT, killing requests in flight',
-      {
-        directive: 'process_control_timeout',
-        fix: 'set process_control_timeout to at least the longest request, e.g. 30s',
-      },
-    );
-  } else if (pct < 0) {
-    advise(ctx, 'warning', 'fpm.negative-time', `process_control_timeout is negative (${pct}s)`, {
+  if (pct < 0) {
+    advise(ctx, 'fpm.negative-time', `process_control_timeout is negative (${pct}s)`, {
       directive: 'process_control_timeout',
     });
+  } else {
+    // One FPM configuration does not say how long requests run: only 0 is known to be short.
+    adviseWith(
+      ctx,
+      'fpm.process-control-timeout-zero',
+      processControlTimeoutAdvice(pct, undefined),
+    );
   }
   for (const [index, pool] of config.pools.entries()) {
     const loc = { pool: pool.name, poolIndex: index };
@@ -785,7 +819,6 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
       if (value < 0) {
         advise(
           ctx,
-          'warning',
           'fpm.negative-time',
           `${directive} is negative (${value}s): a negative timeout disables timeout checks for every pool`,
           {
@@ -799,7 +832,6 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
     if (slow > 0 && terminate === 0) {
       advise(
         ctx,
-        'warning',
         'fpm.slowlog-without-terminate',
         'request_slowlog_timeout is set but request_terminate_timeout is not: slow requests are logged but never stopped',
         {
@@ -810,50 +842,16 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
       );
     }
     const maxRequests = pool.pm.maxRequests;
-    if (maxRequests === 0) {
-      advise(
-        ctx,
-        'warning',
-        'fpm.max-requests-zero',
-        'pm.max_requests = 0: workers are never recycled, so a memory leak grows without bound',
-        {
-          ...loc,
-          directive: 'pm.max_requests',
-          fix: 'set pm.max_requests, e.g. 500',
-        },
-      );
-    } else if (maxRequests !== undefined && maxRequests < 0) {
-      advise(
-        ctx,
-        'warning',
-        'fpm.max-requests-zero',
-        `pm.max_requests is negative (${maxRequests}); FPM treats it as never recycling`,
-        {
-          ...loc,
-          directive: 'pm.max_requests',
-        },
-      );
-    }
-    const backlog = pool.listen.backlog;
-    const somaxconn = ctx.options.somaxconn;
-    if (somaxconn !== undefined && backlog !== undefined && backlog > somaxconn) {
-      advise(
-        ctx,
-        'warning',
-        'fpm.backlog-above-somaxconn',
-        `listen.backlog = ${backlog} is above net.core.somaxconn = ${somaxconn}; the kernel silently caps the queue at ${somaxconn}`,
-        {
-          ...loc,
-          directive: 'listen.backlog',
-          evidence: { backlog, somaxconn },
-          fix: `raise net.core.somaxconn to at least ${backlog}`,
-        },
-      );
-    }
+    adviseWith(ctx, 'fpm.max-requests-zero', maxRequestsAdvice(maxRequests, true), loc);
+    adviseWith(
+      ctx,
+      'fpm.backlog-above-somaxconn',
+      backlogAboveSomaxconnAdvice(pool.listen.backlog, ctx.options.somaxconn),
+      loc,
+    );
     if (pool.user === 'root' || pool.group === 'root') {
       advise(
         ctx,
-        'warning',
         'fpm.user-root',
         'the pool runs as root: php-fpm -t accepts it, but FPM refuses to start without -R',
         {
@@ -866,24 +864,17 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
     const address = pool.listen.address;
     const clients = pool.listen.allowedClients;
     if (address && clients) {
-      if (isUnixAddress(address)) {
-        advise(
-          ctx,
-          'warning',
-          'fpm.allowed-clients-unix',
-          'listen.allowed_clients has no effect on a UNIX socket',
-          {
-            ...loc,
-            directive: 'listen.allowed_clients',
-            fix: 'control access with listen.owner, listen.group and listen.mode',
-          },
-        );
-      }
+      const listen = listenOf(address);
+      adviseWith(
+        ctx,
+        'fpm.allowed-clients-unix',
+        allowedClientsUnixAdvice(pool.listen, listen?.kind === 'unix' ? listen.path : undefined),
+        loc,
+      );
       for (const ip of clients) {
         if (!IPV4_RE.test(ip) && !(ip.includes(':') && IPV6_RE.test(ip))) {
           advise(
             ctx,
-            'warning',
             'fpm.allowed-clients-invalid',
             `listen.allowed_clients entry '${ip}' is not an IP address; workers will refuse it`,
             {
@@ -895,25 +886,10 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
         }
       }
     }
-    if (
-      (pool.listen.aclUsers || pool.listen.aclGroups) &&
-      (pool.listen.owner || pool.listen.group)
-    ) {
-      advise(
-        ctx,
-        'warning',
-        'fpm.listen-owner-ignored',
-        'listen.owner and listen.group are ignored because listen.acl_users or listen.acl_groups is set',
-        {
-          ...loc,
-          directive: 'listen.owner',
-        },
-      );
-    }
+    adviseWith(ctx, 'fpm.listen-owner-ignored', listenOwnerIgnoredAdvice(pool.listen), loc);
     if (pool.pm.statusListen !== undefined && pool.pm.statusPath === undefined) {
       advise(
         ctx,
-        'warning',
         'fpm.status-listen-without-path',
         "pm.status_listen without pm.status_path serves the status page at '/' on the pool's main socket too",
         { ...loc, directive: 'pm.status_path', fix: 'set pm.status_path, e.g. /status' },
@@ -922,7 +898,6 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
     if (Buffer.byteLength(pool.name) > STATUS_POOL_NAME_BYTES) {
       advise(
         ctx,
-        'info',
         'fpm.pool-name-truncated',
         `the status page shows only the first ${STATUS_POOL_NAME_BYTES} bytes of the pool name`,
         loc,

@@ -1,5 +1,6 @@
 import { FpmkitInvalidOptionError, FpmkitIoError, FpmkitParseError } from '../errors.js';
 import type { Finding } from '../findings.js';
+import type { FpmFindingCode } from '../findings-catalog.js';
 import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
 import {
   DEBIAN_LINUX_BUILD,
@@ -79,7 +80,7 @@ export interface SourceLocation {
 export interface ParseFpmConfigResult {
   config: FpmConfig;
   /** Load-time problems (FPM's own errors as `error`, quirks as `warning`), in file order. */
-  findings: Finding[];
+  findings: Finding<FpmFindingCode>[];
   /** Where each directive was last set: `global` and one map per pool, by directive name. */
   locations: { global: Record<string, SourceLocation>; pools: Record<string, SourceLocation>[] };
 }
@@ -118,7 +119,7 @@ interface LoadState {
   config: FpmConfig;
   current: PoolConfig | undefined;
   poolIndex: Map<string, number>;
-  findings: Finding[];
+  findings: Finding<FpmFindingCode>[];
   locations: ParseFpmConfigResult['locations'];
   depth: number;
   fpmLine: number;
@@ -132,13 +133,13 @@ interface LoadState {
 /** A load-time error in FPM's words, as a finding; `fpmMessage` is the exact log line. */
 function loadError(
   state: LoadState,
-  code: string,
+  code: FpmFindingCode,
   file: string,
   line: number,
   text: string,
-  extra: Partial<Finding> = {},
+  extra: Partial<Omit<Finding, 'code'>> = {},
 ): void {
-  const finding: Finding = {
+  const finding: Finding<FpmFindingCode> = {
     code,
     severity: 'error',
     message: text,

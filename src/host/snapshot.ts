@@ -8,7 +8,7 @@ import type {
   SnapshotPart,
   SnapshotPool,
   SnapshotUntrustedMaster,
-} from '../doctor/diagnose.js';
+} from '../doctor/snapshot.js';
 import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
 import { parseFpmConfig } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';

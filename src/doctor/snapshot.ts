@@ -1,0 +1,119 @@
+/**
+ * What `diagnose` reads: a snapshot of a host, as `collectSnapshot` and `snapshotFromDirectory`
+ * (fpmkit/host) build it, or as a caller assembles it from saved evidence. These are the
+ * doctor's input types; the host side imports them from here.
+ */
+import type { Finding } from '../findings.js';
+import type { FpmFindingCode } from '../findings-catalog.js';
+import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
+import type { CgroupMemoryLimit } from '../kernel/cgroup-memory.js';
+import type { Meminfo } from '../kernel/meminfo.js';
+import type { NetstatCounters } from '../kernel/proc-net-netstat.js';
+import type { TcpListenQueue } from '../kernel/proc-net-tcp.js';
+import type { UnixListenQueue } from '../kernel/proc-net-unix.js';
+import type { KernelSettings } from '../kernel/settings.js';
+import type { FpmStatus } from '../status/model.js';
+
+/**
+ * One part of a snapshot: the value, or why it could not be had (permissions, nothing
+ * running, not configured). Absent parts are never guessed.
+ */
+export type SnapshotPart<T> =
+  | { ok: true; value: T; source?: string }
+  | {
+      ok: false;
+      reason: string;
+      /** The error's stable code, e.g. `FPMKIT_IO`, `FPMKIT_STATUS_MISCONFIGURED`. */
+      code?: string;
+      /** The system error, e.g. `ENOENT`, `EACCES`. */
+      errno?: string;
+      source?: string;
+    };
+
+/** The tail of a log file as read: at most a bounded number of bytes, whole lines only. */
+export interface LogWindow {
+  path: string;
+  text: string;
+  /** The file was longer than the window: older lines were left out. */
+  truncated: boolean;
+  /** Size of the whole file in bytes. */
+  sizeBytes: number;
+}
+
+/** What fpmkit saw of one pool. */
+export interface SnapshotPool {
+  name: string;
+  /** The pool's model as configured, when the config was read. */
+  config?: PoolConfig;
+  workerPids: number[];
+  /** The status page (fetched when `pm.status_path` is set). */
+  status: SnapshotPart<FpmStatus>;
+  /** Accept queue of the pool's listening socket now. */
+  queue: SnapshotPart<{ queued: number; address: string }>;
+  /** Highest queue depth seen in every sample taken of the socket tables. */
+  queuePeak?: number;
+  slowlog: SnapshotPart<LogWindow>;
+  workerMemory: SnapshotPart<{ meanBytes: number; maxBytes: number; count: number }>;
+}
+
+/** One FPM master (or one configuration when no master runs). */
+export interface SnapshotMaster {
+  /** Absent for a configuration examined without its master running. */
+  pid?: number;
+  configPath: string;
+  config: SnapshotPart<FpmConfig>;
+  /** What `parseFpmConfig` reported about the file. */
+  configFindings: Finding<FpmFindingCode>[];
+  errorLog: SnapshotPart<LogWindow>;
+  pools: SnapshotPool[];
+}
+
+/**
+ * A process titled as an FPM master that was not trusted as one: nothing it names was read
+ * or contacted.
+ */
+export interface SnapshotUntrustedMaster {
+  pid: number;
+  /** The path in its title, as written there (any local user can choose it). */
+  configPath: string;
+  /** Why it is not trusted. */
+  reason: string;
+  /** Real, effective, saved and filesystem uid, when readable. */
+  uids?: number[] | undefined;
+  /** Its `/proc/PID/exe`, when readable. */
+  executable?: string | undefined;
+}
+
+/** The memory figures the doctor needs from meminfo and the cgroup. */
+export interface SnapshotCgroup {
+  version: 1 | 2;
+  path: string;
+  limitBytes: CgroupMemoryLimit;
+  usageBytes?: number;
+}
+
+/**
+ * Everything `collectSnapshot` read from a host (or from a directory of saved evidence).
+ * Each part is optional in the sense that it may be `{ ok: false, reason }`.
+ */
+export interface HostSnapshot {
+  takenAt: Date;
+  /** `live` when read from this machine, `directory` when from saved evidence. */
+  origin: 'live' | 'directory';
+  /** When no FPM master was found and no configuration was given: why. */
+  noFpm?: string;
+  masters: SnapshotMaster[];
+  /** Processes titled as FPM masters that were ignored (`live.untrusted-master`). */
+  untrustedMasters?: SnapshotUntrustedMaster[];
+  unixQueues: SnapshotPart<UnixListenQueue[]>;
+  tcpQueues: SnapshotPart<TcpListenQueue[]>;
+  netstat: SnapshotPart<NetstatCounters>;
+  kernel: SnapshotPart<KernelSettings>;
+  meminfo: SnapshotPart<Meminfo>;
+  cgroup: SnapshotPart<SnapshotCgroup | null>;
+  nginxErrorLog: SnapshotPart<LogWindow>;
+  /** Local-time zone of the logs, minutes east of UTC. @default 0 */
+  utcOffsetMinutes?: number;
+  /** Only log lines at or after this time are considered. */
+  since?: Date;
+}
