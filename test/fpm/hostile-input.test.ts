@@ -317,7 +317,7 @@ describe('__proto__ as an array key', () => {
       '__proto__',
     ]);
     expect(() => checkFpmConfig(bad)).toThrow(FpmkitInvalidOptionError);
-    expect(() => renderFpmConfig(bad)).toThrow(/pools\.0\.env\.__proto__/);
+    expect(() => renderFpmConfig(bad)).toThrow(/pools\[0\]\.env\.__proto__/);
   });
 
   it.skipIf(!fpm.available)(`php-fpm -tt applies the rendered key${fpm.reason}`, async () => {
