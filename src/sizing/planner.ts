@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { listenConnectTarget, parseListen } from '../fpm/listen.js';
 import { type GlobalConfig, globalSchema, type PoolConfig, poolSchema } from '../fpm/schema.js';
 import { acceptQueueCapacity } from '../kernel/backlog.js';
 import { type KernelSettings, kernelSettingsSchema } from '../kernel/settings.js';
@@ -855,26 +856,20 @@ function upstreamName(pool: string): string {
 }
 
 /**
- * Where nginx connects for an FPM `listen` value: `/path` is a UNIX socket; `port`, `*:port`
- * and `0.0.0.0:port` listen on every IPv4 address, reached on 127.0.0.1; `[::]:port` on ::1.
+ * Where nginx connects for an FPM `listen` value, as `parseListen` reads it: a UNIX socket at
+ * its path (which must be absolute: nginx does not know FPM's prefix), a wildcard address on the
+ * loopback address of its family (`9000` and `0.0.0.0:9000` on 127.0.0.1, `[::]:9000` on ::1).
+ * Throws `FpmkitInvalidOptionError` (option `listenAddress`) for anything FPM would refuse.
  */
 export function fastcgiBackendOf(listen: string): FastcgiBackend {
-  if (listen.startsWith('/')) return { socketPath: listen };
-  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(listen);
-  const port = Number(m?.[3]);
-  if (!m || !(port >= 1 && port <= 65535)) {
+  const address = parseListen(listen, { option: 'listenAddress' });
+  if (address.kind === 'unix' && address.relative) {
     throw new FpmkitInvalidOptionError(
       'listenAddress',
-      'must be an absolute socket path, PORT, ADDRESS:PORT or [IPV6]:PORT',
+      `'${listen}' is a relative socket path; give nginx the absolute path FPM resolves it to`,
     );
   }
-  const v6 = m[1];
-  const v4 = m[2];
-  if (v6 !== undefined) return { host: v6 === '::' ? '::1' : v6, port };
-  if (v4 === undefined || v4 === '' || v4 === '*' || v4 === '0.0.0.0') {
-    return { host: '127.0.0.1', port };
-  }
-  return { host: v4, port };
+  return listenConnectTarget(address);
 }
 
 /**
