@@ -184,14 +184,14 @@ export function formatListen(address: ListenAddress): string {
 /**
  * Where a client on this host connects to reach the address: the socket path, or the host and
  * port, with a wildcard replaced by the loopback address of its family (a bare port and `::`
- * accept IPv4 through mapped addresses, so `127.0.0.1` reaches them) and `*` by `127.0.0.1`.
+ * accept IPv4 through mapped addresses, so `127.0.0.1` reaches them). A host name, `*` included,
+ * is returned as written, for the client to resolve as FPM did.
  */
 export function listenConnectTarget(
   address: ListenAddress,
 ): { socketPath: string } | { host: string; port: number } {
   if (address.kind === 'unix') return { socketPath: address.path };
-  // FPM hands `*` to getaddrinfo as a name, which resolves to loopback (seen with php-fpm 8.2).
-  if (address.wildcard || address.host === '*') {
+  if (address.wildcard) {
     return { host: address.family === 'ipv6' ? '::1' : '127.0.0.1', port: address.port };
   }
   return { host: address.host ?? '127.0.0.1', port: address.port };

@@ -869,6 +869,10 @@ export function fastcgiBackendOf(listen: string): FastcgiBackend {
       `'${listen}' is a relative socket path; give nginx the absolute path FPM resolves it to`,
     );
   }
+  // nginx cannot look `*` up; FPM binds what the resolver gives for it, loopback on the hosts
+  // seen, so nginx is pointed at 127.0.0.1.
+  if (address.kind === 'tcp' && address.host === '*')
+    return { host: '127.0.0.1', port: address.port };
   return listenConnectTarget(address);
 }
 
