@@ -7,6 +7,7 @@ import { FpmkitFileExistsError, writeFilesAtomically } from '../host/write-files
 import { FpmkitInfeasiblePlanError } from '../sizing/errors.js';
 import type { Explanation, Plan } from '../sizing/plan.js';
 import { fastcgiBackendOf, type PlanPoolInput, planPool, safePlanPool } from '../sizing/planner.js';
+import { PLAN_PM_MODES, type PlanPmMode } from '../sizing/pm.js';
 import { type PlanFile, renderPlan } from '../sizing/render-plan.js';
 import { parsePhpSize } from '../units.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
@@ -179,25 +180,34 @@ function capacityRate(base: Omit<PlanPoolInput, 'arrivalRate'>): number | undefi
   return lo;
 }
 
-/** A value as a person reads it: bytes in MiB, shares in %, seconds in ms where small. */
-function show(setting: string, value: number | string): string {
+/** A duration as a person reads it: below a second in ms, else in seconds. */
+function showSeconds(value: number): string {
+  if (value < 1) return `${(value * 1000).toPrecision(3)} ms`;
+  return Number.isInteger(value) ? `${value} s` : `${Number(value.toPrecision(4))} s`;
+}
+
+/** A value as a person reads it, by its unit: bytes in MiB, fractions in %, short waits in ms. */
+function show(e: Explanation): string {
+  const value = e.value;
   if (typeof value === 'string') return value;
-  if (/Bytes$|memory_limit/.test(setting)) return mib(value);
-  if (/probabilityOfWait|502Rate|utilization|RefusalProbability/.test(setting)) {
-    return value > 0 && value < 1e-6 ? '< 0.0001 %' : `${(value * 100).toPrecision(3)} %`;
+  switch (e.unit) {
+    case 'bytes':
+      return mib(value);
+    case 'fraction':
+      return value > 0 && value < 1e-6 ? '< 0.0001 %' : `${(value * 100).toPrecision(3)} %`;
+    case 'seconds':
+      return showSeconds(value);
+    case 'count':
+      if (Number.isInteger(value)) return String(value);
+      return value > 0 && value < 0.001 ? '< 0.001' : value.toPrecision(4);
   }
-  if (/WaitSeconds$/.test(setting)) return `${(value * 1000).toPrecision(3)} ms`;
-  if (/Seconds$|timeout|max_execution_time/.test(setting)) return `${value} s`;
-  if (!Number.isInteger(value))
-    return value > 0 && value < 0.001 ? '< 0.001' : value.toPrecision(4);
-  return String(value);
 }
 
 function explanationLines(list: readonly Explanation[], style: Style): string {
   return list
     .map(
       (e) =>
-        `  ${style.bold(`${e.setting} = ${show(e.setting, e.value)}`)}\n      ${style.dim(`${e.rule}: ${e.text}`)}\n`,
+        `  ${style.bold(`${e.setting} = ${show(e)}`)}\n      ${style.dim(`${e.rule}: ${e.text}`)}\n`,
     )
     .join('');
 }
@@ -208,66 +218,72 @@ interface Outcome {
   notes: string[];
 }
 
-/** `fpmkit plan`: returns the exit code. */
-export async function runPlan(
-  argv: readonly string[],
-  io: CliIo,
-  deps: PlanDeps = {},
-): Promise<number> {
-  const args = parseArgs(argv, {
-    flags: ['json', 'help', 'force'],
-    valued: [
-      'memory',
-      'reserve',
-      'worker-memory',
-      'rps',
-      'service-time',
-      'cpu-share',
-      'longest-request',
-      'name',
-      'listen',
-      'pm',
-      'write',
-      'cpus',
-      'somaxconn',
-      'user',
-      'php-version',
-      'reload-window',
-    ],
-  });
-  if (args.options.help) {
-    io.stdout(PLAN_HELP);
-    return EXIT.ok;
-  }
-  if (args.positionals.length > 0)
-    throw new UsageError(`unexpected argument ${args.positionals[0]}`);
-  const memory = sizeOption(args, 'memory');
-  const reserve = sizeOption(args, 'reserve');
-  const workerMemory = sizeOption(args, 'worker-memory');
-  const rps = numberOption(args, 'rps', 0, 1e9, true);
-  const serviceMs = numberOption(args, 'service-time', 0, 3_600_000, true);
-  const cpuShare = numberOption(args, 'cpu-share', 0, 1);
-  const longest = numberOption(args, 'longest-request', 0, 86_400, true);
-  const reloadWindow = numberOption(args, 'reload-window', 0, 86_400);
-  const cpus = integerOption(args, 'cpus', 1);
-  const somaxconnFlag = integerOption(args, 'somaxconn', 0);
-  const pm = args.options.pm;
-  if (pm !== undefined && pm !== 'static' && pm !== 'dynamic' && pm !== 'ondemand') {
+/** The command line of `fpmkit plan`, checked; sizes in bytes, times as given. */
+interface PlanOptions {
+  memory: number | undefined;
+  reserve: number | undefined;
+  workerMemory: number | undefined;
+  rps: number | undefined;
+  serviceMs: number | undefined;
+  cpuShare: number | undefined;
+  longest: number | undefined;
+  reloadWindow: number | undefined;
+  cpus: number | undefined;
+  somaxconn: number | undefined;
+  pm: PlanPmMode | undefined;
+  name: string;
+  user: string;
+  phpVersion: string | undefined;
+  listen: string | undefined;
+  write: string | undefined;
+  force: boolean;
+  json: boolean;
+}
+
+const PLAN_VALUED = [
+  'memory',
+  'reserve',
+  'worker-memory',
+  'rps',
+  'service-time',
+  'cpu-share',
+  'longest-request',
+  'name',
+  'listen',
+  'pm',
+  'write',
+  'cpus',
+  'somaxconn',
+  'user',
+  'php-version',
+  'reload-window',
+];
+
+function textOption(args: ParsedArgs, name: string): string | undefined {
+  const v = args.options[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The pool's identity options: name, pm, user, PHP version and listen address. */
+function poolOptions(args: ParsedArgs) {
+  const pmText = args.options.pm;
+  const pm = PLAN_PM_MODES.find((m) => m === pmText);
+  if (pmText !== undefined && pm === undefined) {
     throw new UsageError('--pm must be static, dynamic or ondemand');
   }
-  const name = typeof args.options.name === 'string' ? args.options.name : 'www';
+  const name = textOption(args, 'name') ?? 'www';
   if (!/^[A-Za-z0-9_.@+-]+$/.test(name) || name.toLowerCase() === 'global') {
     throw new UsageError("--name must be letters, digits and _ . @ + - only, and not 'global'");
   }
-  const user = typeof args.options.user === 'string' ? args.options.user : 'www-data';
+  const user = textOption(args, 'user') ?? 'www-data';
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user))
     throw new UsageError('--user must be a user name');
   const phpVersion = args.options['php-version'];
   if (phpVersion !== undefined && (phpVersion === true || !/^\d+\.\d+$/.test(phpVersion))) {
     throw new UsageError('--php-version must be MAJOR.MINOR, e.g. 8.2');
   }
-  const listen = args.options.listen;
-  if (typeof listen === 'string') {
+  const listen = textOption(args, 'listen');
+  if (listen !== undefined) {
     try {
       fastcgiBackendOf(listen);
     } catch {
@@ -276,27 +292,53 @@ export async function runPlan(
       );
     }
   }
-  const write = args.options.write;
-  if (args.options.force && write === undefined) throw new UsageError('--force goes with --write');
+  return { pm, name, user, phpVersion, listen };
+}
 
-  const facts = await (deps.readHost ?? readPlanHostFacts)();
-  const style = styleFor(io);
-  const notes: string[] = [];
-  // Report what could not be read, unless a flag already replaces it.
+function planOptions(args: ParsedArgs): PlanOptions {
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument ${args.positionals[0]}`);
+  const numbers = {
+    memory: sizeOption(args, 'memory'),
+    reserve: sizeOption(args, 'reserve'),
+    workerMemory: sizeOption(args, 'worker-memory'),
+    rps: numberOption(args, 'rps', 0, 1e9, true),
+    serviceMs: numberOption(args, 'service-time', 0, 3_600_000, true),
+    cpuShare: numberOption(args, 'cpu-share', 0, 1),
+    longest: numberOption(args, 'longest-request', 0, 86_400, true),
+    reloadWindow: numberOption(args, 'reload-window', 0, 86_400),
+    cpus: integerOption(args, 'cpus', 1),
+    somaxconn: integerOption(args, 'somaxconn', 0),
+  };
+  const pool = poolOptions(args);
+  const write = textOption(args, 'write');
+  if (args.options.force && write === undefined) throw new UsageError('--force goes with --write');
+  return {
+    ...numbers,
+    ...pool,
+    write,
+    force: args.options.force === true,
+    json: args.options.json === true,
+  };
+}
+
+/**
+ * Notes for what could not be read about the host (unless a flag replaces it), or the texts
+ * that stop the command when the memory is unknown.
+ */
+function hostNotes(
+  facts: PlanHostFacts,
+  o: PlanOptions,
+  notes: string[],
+): { fatal: string[] | undefined } {
   const missing = facts.problems.filter(
     (p) =>
-      !(p.flag === '--memory' && memory !== undefined) &&
-      !(p.flag === '--somaxconn' && somaxconnFlag !== undefined),
+      !(p.flag === '--memory' && o.memory !== undefined) &&
+      !(p.flag === '--somaxconn' && o.somaxconn !== undefined),
   );
   const fatal = missing.filter((p) => p.flag === '--memory' && facts.memTotalBytes === undefined);
   if (fatal.length > 0) {
-    const text = fatal.map((p) => `cannot read ${p.what}: ${p.message}; give ${p.flag}`);
-    if (args.options.json) {
-      io.stdout(
-        `${JSON.stringify({ ok: false, error: { code: 'FPMKIT_IO', message: text.join('; ') } }, null, 2)}\n`,
-      );
-    } else io.stderr(`fpmkit plan: ${text.join('\n')}\n`);
-    return EXIT.input;
+    return { fatal: fatal.map((p) => `cannot read ${p.what}: ${p.message}; give ${p.flag}`) };
   }
   for (const p of missing) {
     notes.push(
@@ -305,76 +347,182 @@ export async function runPlan(
         : `cannot read ${p.what} (${p.message}); give ${p.flag} if a limit applies`,
     );
   }
-  const cores = cpus ?? facts.cpus ?? 1;
-  const somaxconn = somaxconnFlag ?? facts.somaxconn ?? ASSUMED_SOMAXCONN;
-  const totalMemoryBytes = memory ?? facts.memTotalBytes!;
+  return { fatal: undefined };
+}
+
+/** What the plan is made from: the options over the host facts, and what was assumed. */
+interface PlanBasis {
+  base: Omit<PlanPoolInput, 'arrivalRate'>;
+  serviceTimeSeconds: number;
+  assumed: string[];
+  cores: number;
+  somaxconn: number;
+  totalMemoryBytes: number;
+  cgroup: number[] | undefined;
+}
+
+function planBasis(o: PlanOptions, facts: PlanHostFacts): PlanBasis {
+  const cores = o.cpus ?? facts.cpus ?? 1;
+  const somaxconn = o.somaxconn ?? facts.somaxconn ?? ASSUMED_SOMAXCONN;
+  const totalMemoryBytes = o.memory ?? facts.memTotalBytes!;
   const cgroup =
-    memory === undefined && typeof facts.cgroupLimitBytes === 'number'
+    o.memory === undefined && typeof facts.cgroupLimitBytes === 'number'
       ? [facts.cgroupLimitBytes]
       : undefined;
-
   const serviceTimeSeconds =
-    serviceMs === undefined ? ASSUMED_SERVICE_TIME_SECONDS : serviceMs / 1000;
+    o.serviceMs === undefined ? ASSUMED_SERVICE_TIME_SECONDS : o.serviceMs / 1000;
   const base: Omit<PlanPoolInput, 'arrivalRate'> = {
-    name,
+    name: o.name,
     serviceTimeSeconds,
-    cpuShare: cpuShare ?? ASSUMED_CPU_SHARE,
+    cpuShare: o.cpuShare ?? ASSUMED_CPU_SHARE,
     cores,
     totalMemoryBytes,
     currentSomaxconn: somaxconn,
-    user,
-    group: user,
-    listenOwner: user,
-    listenGroup: user,
+    user: o.user,
+    group: o.user,
+    listenOwner: o.user,
+    listenGroup: o.user,
     ...(cgroup === undefined ? {} : { cgroupLimitsBytes: cgroup }),
-    ...(reserve === undefined ? {} : { reserveBytes: reserve }),
-    ...(workerMemory === undefined ? {} : { workerBytes: workerMemory }),
-    ...(longest === undefined ? {} : { longestRequestSeconds: longest }),
-    ...(reloadWindow === undefined ? {} : { reloadWindowSeconds: reloadWindow }),
-    ...(pm === undefined ? {} : { mode: pm as 'static' | 'dynamic' | 'ondemand' }),
-    ...(typeof listen === 'string' ? { listenAddress: listen } : {}),
+    ...(o.reserve === undefined ? {} : { reserveBytes: o.reserve }),
+    ...(o.workerMemory === undefined ? {} : { workerBytes: o.workerMemory }),
+    ...(o.longest === undefined ? {} : { longestRequestSeconds: o.longest }),
+    ...(o.reloadWindow === undefined ? {} : { reloadWindowSeconds: o.reloadWindow }),
+    ...(o.pm === undefined ? {} : { mode: o.pm }),
+    ...(o.listen === undefined ? {} : { listenAddress: o.listen }),
   };
   const assumed: string[] = [];
-  if (serviceMs === undefined) assumed.push(`${serviceTimeSeconds * 1000} ms per request`);
-  if (cpuShare === undefined) assumed.push(`${ASSUMED_CPU_SHARE * 100} % of it on CPU`);
+  if (o.serviceMs === undefined) assumed.push(`${serviceTimeSeconds * 1000} ms per request`);
+  if (o.cpuShare === undefined) assumed.push(`${ASSUMED_CPU_SHARE * 100} % of it on CPU`);
+  return { base, serviceTimeSeconds, assumed, cores, somaxconn, totalMemoryBytes, cgroup };
+}
 
-  let outcome: Outcome;
-  try {
-    outcome = chooseTraffic(base, rps, serviceTimeSeconds, assumed, notes);
-  } catch (error) {
-    if (error instanceof FpmkitInvalidOptionError) throw new UsageError(error.message);
-    throw error;
-  }
+const printJson = (io: CliIo, value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
 
-  let plan: Plan;
-  let files: PlanFile[];
+/** The plan and its files, or the exit code after reporting why there is none. */
+function makePlan(
+  o: PlanOptions,
+  outcome: Outcome,
+  io: CliIo,
+  style: Style,
+): { plan: Plan; files: PlanFile[] } | number {
   try {
-    plan = planPool(outcome.input);
-    files = renderPlan(plan, typeof phpVersion === 'string' ? { phpVersion } : {});
+    const plan = planPool(outcome.input);
+    const files = renderPlan(plan, o.phpVersion === undefined ? {} : { phpVersion: o.phpVersion });
+    return { plan, files };
   } catch (error) {
     if (error instanceof FpmkitInfeasiblePlanError) {
-      if (args.options.json) {
-        io.stdout(
-          `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, reasons: error.reasons } }, null, 2)}\n`,
-        );
+      if (o.json) {
+        printJson(io, {
+          ok: false,
+          error: { code: error.code, message: error.message, reasons: error.reasons },
+        });
       } else {
         io.stderr(
-          `fpmkit plan: ${style.red('no feasible plan')} for [${name}]:\n${error.reasons.map((r) => `  - ${r.message}\n`).join('')}Give more --memory or --cpus, a smaller --worker-memory, or less traffic.\n`,
+          `fpmkit plan: ${style.red('no feasible plan')} for [${o.name}]:\n${error.reasons.map((r) => `  - ${r.message}\n`).join('')}Give more --memory or --cpus, a smaller --worker-memory, or less traffic.\n`,
         );
       }
       return EXIT.problems;
     }
-    if (error instanceof FpmkitInvalidOptionError) {
-      throw new UsageError(`${error.message}`);
-    }
+    if (error instanceof FpmkitInvalidOptionError) throw new UsageError(`${error.message}`);
     throw error;
   }
-  const planned =
-    (plan.pool.pm.maxChildren ?? 0) *
-    Number(plan.explanations.find((e) => e.setting === 'sizing.workerBytes')?.value ?? 0);
+}
+
+/** Everything the report shows. */
+interface PlanReport {
+  o: PlanOptions;
+  facts: PlanHostFacts;
+  basis: PlanBasis;
+  outcome: Outcome;
+  plan: Plan;
+  files: PlanFile[];
+  notes: string[];
+  written: string[] | undefined;
+}
+
+function jsonReport(r: PlanReport): unknown {
+  const { o, facts, basis } = r;
+  const host = {
+    memTotalBytes: facts.memTotalBytes ?? null,
+    memAvailableBytes: facts.memAvailableBytes ?? null,
+    cgroupLimitBytes: facts.cgroupLimitBytes ?? null,
+    cpus: basis.cores,
+    somaxconn: basis.somaxconn,
+    memorySource:
+      o.memory !== undefined
+        ? '--memory'
+        : basis.cgroup !== undefined && basis.cgroup[0]! < basis.totalMemoryBytes
+          ? 'cgroup'
+          : 'MemTotal',
+  };
+  return {
+    ok: true,
+    mode: r.outcome.mode,
+    host,
+    inputs: r.outcome.input,
+    plan: r.plan,
+    files: r.files,
+    notes: r.notes,
+    ...(r.written === undefined ? {} : { written: r.written }),
+  };
+}
+
+function hostLine(r: PlanReport): string {
+  const { facts, o, basis } = r;
+  const cgText =
+    facts.cgroupLimitBytes === undefined
+      ? 'unknown'
+      : facts.cgroupLimitBytes === 'unlimited'
+        ? 'no limit'
+        : mib(facts.cgroupLimitBytes);
+  const cores = basis.cores;
+  return (
+    `Host: MemTotal ${facts.memTotalBytes === undefined ? 'unknown' : `${facts.memTotalBytes} bytes (${mib(facts.memTotalBytes)})`}` +
+    `${facts.memAvailableBytes === undefined ? '' : `, MemAvailable ${mib(facts.memAvailableBytes)}`}` +
+    `, cgroup memory ${cgText}, ${cores} CPU${cores === 1 ? '' : 's'}, net.core.somaxconn ${basis.somaxconn}` +
+    `${o.memory === undefined ? '' : `; planning for --memory ${mib(o.memory)}`}`
+  );
+}
+
+function textReport(r: PlanReport, style: Style): string {
+  const { o, outcome, plan } = r;
+  const rate = outcome.input.arrivalRate.toFixed(1);
+  const out: string[] = [style.bold(`fpmkit plan for pool [${o.name}]`), '', hostLine(r)];
+  out.push(
+    outcome.mode === 'traffic'
+      ? `Traffic: ${o.rps} requests/s, ${r.basis.serviceTimeSeconds * 1000} ms each, ${(r.basis.base.cpuShare ?? 0) * 100} % on CPU`
+      : `Traffic: none given; planned for the capacity, ${rate} requests/s`,
+  );
+  for (const n of r.notes) out.push(style.yellow(`note: ${n}`));
+  const predictions = plan.explanations.filter((e) => e.setting.startsWith('predictions.'));
+  const settings = plan.explanations.filter((e) => !e.setting.startsWith('predictions.'));
+  out.push('', style.bold('Settings'), explanationLines(settings, style).trimEnd());
+  out.push('', style.bold(`Predictions at ${rate} requests/s`));
+  out.push(explanationLines(predictions, style).trimEnd());
+  out.push('', style.bold('Files'));
+  for (const f of r.files) {
+    out.push(
+      '',
+      `${style.green(`==> ${f.path} <==`)}  ${style.dim(f.description)}`,
+      f.content.trimEnd(),
+    );
+  }
+  if (r.written !== undefined) {
+    out.push(
+      '',
+      `Wrote ${r.written.length} files under ${o.write}:`,
+      ...r.written.map((p) => `  ${p}`),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** The notes the plan itself adds: memory taken beyond what is free now, and its warnings. */
+function planNotes(o: PlanOptions, facts: PlanHostFacts, plan: Plan, notes: string[]): void {
+  const planned = plan.sizing.plannedBytes;
   if (
     facts.memAvailableBytes !== undefined &&
-    memory === undefined &&
+    o.memory === undefined &&
     planned > facts.memAvailableBytes
   ) {
     notes.push(
@@ -382,97 +530,57 @@ export async function runPlan(
     );
   }
   notes.push(...plan.warnings);
+}
 
+/** `fpmkit plan`: returns the exit code. */
+export async function runPlan(
+  argv: readonly string[],
+  io: CliIo,
+  deps: PlanDeps = {},
+): Promise<number> {
+  const args = parseArgs(argv, { flags: ['json', 'help', 'force'], valued: PLAN_VALUED });
+  if (args.options.help) {
+    io.stdout(PLAN_HELP);
+    return EXIT.ok;
+  }
+  const o = planOptions(args);
+  const facts = await (deps.readHost ?? readPlanHostFacts)();
+  const style = styleFor(io);
+  const notes: string[] = [];
+  const { fatal } = hostNotes(facts, o, notes);
+  if (fatal !== undefined) {
+    if (o.json)
+      printJson(io, { ok: false, error: { code: 'FPMKIT_IO', message: fatal.join('; ') } });
+    else io.stderr(`fpmkit plan: ${fatal.join('\n')}\n`);
+    return EXIT.input;
+  }
+  const basis = planBasis(o, facts);
+  let outcome: Outcome;
+  try {
+    outcome = chooseTraffic(basis.base, o.rps, basis.serviceTimeSeconds, basis.assumed, notes);
+  } catch (error) {
+    if (error instanceof FpmkitInvalidOptionError) throw new UsageError(error.message);
+    throw error;
+  }
+  const made = makePlan(o, outcome, io, style);
+  if (typeof made === 'number') return made;
+  planNotes(o, facts, made.plan, notes);
   let written: string[] | undefined;
-  if (typeof write === 'string') {
-    const result = writeFiles(write, files, args.options.force === true);
+  if (o.write !== undefined) {
+    const result = writeFiles(o.write, made.files, o.force);
     if (!result.ok) {
-      if (args.options.json) {
-        io.stdout(
-          `${JSON.stringify({ ok: false, error: { code: result.code, ...(result.errno ? { errno: result.errno } : {}), message: result.message } }, null, 2)}\n`,
-        );
-      } else io.stderr(`fpmkit plan: ${result.message}\n`);
+      const { code, errno, message } = result;
+      if (o.json)
+        printJson(io, { ok: false, error: { code, ...(errno ? { errno } : {}), message } });
+      else io.stderr(`fpmkit plan: ${message}\n`);
       return result.exit;
     }
     written = result.paths;
     if (result.note !== undefined) notes.push(result.note);
   }
-
-  const host = {
-    memTotalBytes: facts.memTotalBytes ?? null,
-    memAvailableBytes: facts.memAvailableBytes ?? null,
-    cgroupLimitBytes: facts.cgroupLimitBytes ?? null,
-    cpus: cores,
-    somaxconn,
-    memorySource:
-      memory !== undefined
-        ? '--memory'
-        : cgroup !== undefined && cgroup[0]! < totalMemoryBytes
-          ? 'cgroup'
-          : 'MemTotal',
-  };
-  if (args.options.json) {
-    io.stdout(
-      `${JSON.stringify(
-        {
-          ok: true,
-          mode: outcome.mode,
-          host,
-          inputs: outcome.input,
-          plan,
-          files,
-          notes,
-          ...(written === undefined ? {} : { written }),
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    return EXIT.ok;
-  }
-
-  const out: string[] = [];
-  out.push(style.bold(`fpmkit plan for pool [${name}]`), '');
-  const cgText =
-    facts.cgroupLimitBytes === undefined
-      ? 'unknown'
-      : facts.cgroupLimitBytes === 'unlimited'
-        ? 'no limit'
-        : mib(facts.cgroupLimitBytes);
-  out.push(
-    `Host: MemTotal ${facts.memTotalBytes === undefined ? 'unknown' : `${facts.memTotalBytes} bytes (${mib(facts.memTotalBytes)})`}` +
-      `${facts.memAvailableBytes === undefined ? '' : `, MemAvailable ${mib(facts.memAvailableBytes)}`}` +
-      `, cgroup memory ${cgText}, ${cores} CPU${cores === 1 ? '' : 's'}, net.core.somaxconn ${somaxconn}` +
-      `${memory === undefined ? '' : `; planning for --memory ${mib(memory)}`}`,
-  );
-  out.push(
-    outcome.mode === 'traffic'
-      ? `Traffic: ${rps} requests/s, ${serviceTimeSeconds * 1000} ms each, ${(base.cpuShare ?? 0) * 100} % on CPU`
-      : `Traffic: none given; planned for the capacity, ${outcome.input.arrivalRate.toFixed(1)} requests/s`,
-  );
-  for (const n of notes) out.push(style.yellow(`note: ${n}`));
-  out.push('', style.bold('Settings'));
-  const settings = plan.explanations.filter((e) => !e.setting.startsWith('predictions.'));
-  out.push(explanationLines(settings, style).trimEnd());
-  out.push('', style.bold(`Predictions at ${outcome.input.arrivalRate.toFixed(1)} requests/s`));
-  out.push(
-    explanationLines(
-      plan.explanations.filter((e) => e.setting.startsWith('predictions.')),
-      style,
-    ).trimEnd(),
-  );
-  out.push('', style.bold('Files'));
-  for (const f of files) {
-    out.push(
-      '',
-      `${style.green(`==> ${f.path} <==`)}  ${style.dim(f.description)}`,
-      f.content.trimEnd(),
-    );
-  }
-  if (written !== undefined) {
-    out.push('', `Wrote ${written.length} files under ${write}:`, ...written.map((p) => `  ${p}`));
-  }
-  io.stdout(`${out.join('\n')}\n`);
+  const report: PlanReport = { o, facts, basis, outcome, ...made, notes, written };
+  if (o.json) printJson(io, jsonReport(report));
+  else io.stdout(textReport(report, style));
   return EXIT.ok;
 }
 

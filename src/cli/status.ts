@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import { isFpmkitError } from '../errors.js';
+import { parseTarget } from '../fastcgi/target.js';
 import { readUnixListenQueues } from '../host/net.js';
 import { fetchStatus } from '../status/fetch.js';
 import type { FpmStatus } from '../status/model.js';
@@ -47,16 +49,17 @@ export function statusOptions(args: ReturnType<typeof parseArgs>): {
   };
 }
 
-/** The socket path of a UNIX target, else undefined. */
-export function unixPathOfTarget(target: string): string | undefined {
-  if (target.startsWith('unix:')) return target.slice(5);
-  return target.startsWith('/') ? target : undefined;
-}
-
 /** The kernel's accept queue for a UNIX socket path, or undefined when it cannot be read. */
 export async function kernelQueue(target: string, procRoot?: string): Promise<number | undefined> {
-  const path = unixPathOfTarget(target);
-  if (path === undefined) return undefined;
+  let path: string;
+  try {
+    const parsed = parseTarget(target);
+    if (parsed.type !== 'unix') return undefined;
+    // The kernel lists the path the socket was bound to, which FPM makes absolute.
+    path = resolve(parsed.socketPath);
+  } catch {
+    return undefined;
+  }
   try {
     const queues = await readUnixListenQueues(procRoot === undefined ? {} : { procRoot });
     return queues.find((q) => q.path === path)?.queued;

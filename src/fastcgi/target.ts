@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { FpmkitInvalidOptionError } from '../errors.js';
+import { checkUnixSocketPath, listenConnectTarget, parseListen } from '../fpm/listen.js';
 
 /**
  * Where a FastCGI server listens, in any of the forms FPM's `listen` and web servers use:
@@ -34,7 +35,19 @@ function tcp(host: string, port: number): ParsedTarget {
 function unix(socketPath: string): ParsedTarget {
   if (socketPath === '') invalid('socket path must not be empty');
   if (socketPath.includes('\0')) invalid('socket path must not contain NUL');
+  checkUnixSocketPath(socketPath, 'target');
   return { type: 'unix', socketPath, label: `unix:${socketPath}` };
+}
+
+/**
+ * A `host:port`, `[ipv6]:port` or bare port in FPM's own `listen` syntax, read by `parseListen`
+ * after the checks that only a client makes (brackets around IPv6, a numeric port); a wildcard
+ * is reached on the loopback address of its family.
+ */
+function fromListen(text: string): ParsedTarget {
+  const address = parseListen(text, { option: 'target' });
+  const reach = listenConnectTarget(address);
+  return 'socketPath' in reach ? unix(reach.socketPath) : tcp(reach.host, reach.port);
 }
 
 function hostPort(text: string, original: string): ParsedTarget {
@@ -43,23 +56,33 @@ function hostPort(text: string, original: string): ParsedTarget {
     if (close < 0 || text[close + 1] !== ':') invalid(`expected [ipv6]:port, got '${original}'`);
     const host = text.slice(1, close);
     if (isIP(host) !== 6) invalid(`'${host}' is not an IPv6 address`);
-    return tcp(host, checkPort(text.slice(close + 2)));
+    checkPort(text.slice(close + 2));
+    return fromListen(text);
   }
   const colon = text.lastIndexOf(':');
   if (colon < 0) {
     // FPM's `listen = 9000` means every address; the local one is what a client reaches.
-    if (/^\d+$/.test(text)) return tcp('127.0.0.1', checkPort(text));
+    if (/^\d+$/.test(text)) {
+      checkPort(text);
+      return fromListen(text);
+    }
     invalid(`expected a socket path, host:port or [ipv6]:port, got '${original}'`);
   }
   const host = text.slice(0, colon);
   if (host.includes(':'))
     invalid(`IPv6 addresses need brackets, e.g. [::1]:9000; got '${original}'`);
-  return tcp(host, checkPort(text.slice(colon + 1)));
+  if (host === '') invalid('host must not be empty');
+  checkPort(text.slice(colon + 1));
+  return fromListen(text);
 }
 
 /**
- * Parses a FastCGI target. Throws `FpmkitInvalidOptionError` (option `target`) for anything
- * that is neither a socket path nor a host and port.
+ * Parses a FastCGI target. The forms FPM's `listen` also takes (`/path`, `host:port`,
+ * `[ipv6]:port`, a bare port) mean what `parseListen` says they mean, and a wildcard address is
+ * reached on loopback; `unix:PATH`, `tcp://host:port`, `./path` and the object forms are client
+ * syntax only. Throws `FpmkitInvalidOptionError` (option `target`) for anything that is neither
+ * a socket path nor a host and port, and for a socket path longer than
+ * `MAX_UNIX_SOCKET_PATH_BYTES` (the kernel would cut it and connect elsewhere).
  *
  * @example parseTarget('unix:/run/php/fpm.sock') // { type: 'unix', socketPath: '/run/php/fpm.sock', ... }
  * @example parseTarget('[::1]:9000') // { type: 'tcp', host: '::1', port: 9000, label: '[::1]:9000' }

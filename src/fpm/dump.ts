@@ -8,6 +8,7 @@ import {
 } from '../defaults.js';
 import { FpmkitParseError } from '../errors.js';
 import { formatOctalMode } from '../units.js';
+import { parseListen } from './listen.js';
 import { DEBIAN_PHP_PREFIX } from './parse.js';
 import type { FpmConfig, PoolConfig, SyslogFacility } from './schema.js';
 
@@ -67,8 +68,18 @@ function resolve(
   return `${poolPrefix ?? globalPrefix ?? fallback}/${path}`;
 }
 
-function isUnix(address: string): boolean {
-  return !address.includes(':') && !/^\d+$/.test(address);
+/**
+ * The `listen` value as FPM prints it: a relative UNIX path resolved against the pool's prefix,
+ * anything else as written (a value FPM would refuse is shown unchanged).
+ */
+function dumpListen(address: string | undefined, prefix: string): string | undefined {
+  if (!address) return address;
+  try {
+    const parsed = parseListen(address, { prefix });
+    return parsed.kind === 'unix' ? parsed.path : address;
+  } catch {
+    return address;
+  }
 }
 
 function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, string> {
@@ -80,8 +91,7 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
   let start = mode === 'ondemand' ? 0 : (pool.pm.startServers ?? 0);
   if (mode === 'dynamic' && start <= 0) start = min + Math.trunc((max - min) / 2);
   const address = pool.listen.address;
-  const listen =
-    address && isUnix(address) ? resolve(address, prefix, gp, DEBIAN_PHP_PREFIX) : address;
+  const listen = dumpListen(address, prefix ?? gp ?? DEBIAN_PHP_PREFIX);
   const statusPath = pool.pm.statusPath ?? (pool.pm.statusListen !== undefined ? '/' : undefined);
   const pingResponse = pool.ping.path
     ? (pool.ping.response ?? FPM_DEFAULT_PING_RESPONSE)

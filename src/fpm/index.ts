@@ -38,6 +38,7 @@ export type {
   UnixListenAddress,
 } from './listen.js';
 export {
+  checkUnixSocketPath,
   formatListen,
   listenConnectTarget,
   MAX_UNIX_SOCKET_PATH_BYTES,

@@ -114,6 +114,21 @@ function utf8Length(text: string): number {
 }
 
 /**
+ * Refuses a UNIX socket path the kernel cannot hold: longer than `MAX_UNIX_SOCKET_PATH_BYTES`
+ * bytes (UTF-8), where `bind` and Node's `connect` would silently use the first 107 bytes and
+ * reach whatever socket sits there. Throws `FpmkitInvalidOptionError` naming `option` and the limit.
+ */
+export function checkUnixSocketPath(path: string, option: string): void {
+  const bytes = utf8Length(path);
+  if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
+    refuse(
+      option,
+      `the UNIX socket path '${path}' is ${bytes} bytes; the kernel's sun_path holds at most ${MAX_UNIX_SOCKET_PATH_BYTES} bytes plus NUL, and a longer path is cut`,
+    );
+  }
+}
+
+/**
  * Reads a `listen` value exactly as FPM 8.2 does (`fpm_sockets_domain_from_address` and
  * `fpm_socket_af_inet_listening_socket` in `sapi/fpm/fpm/fpm_sockets.c`): a value holding `:`
  * is TCP (`host:port`, `[ipv6]:port`, split at the last `:`); a value of digits only is a port
@@ -153,13 +168,7 @@ export function parseListen(value: string, options: ParseListenOptions = {}): Li
     path = `${options.prefix.replace(/\/+$/, '')}/${value}`;
     relative = !path.startsWith('/');
   }
-  const bytes = utf8Length(path);
-  if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
-    refuse(
-      option,
-      `the UNIX socket path '${path}' is ${bytes} bytes; the kernel's sun_path holds at most ${MAX_UNIX_SOCKET_PATH_BYTES} bytes plus NUL, and a longer path is cut`,
-    );
-  }
+  checkUnixSocketPath(path, option);
   return { kind: 'unix', path, relative };
 }
 
@@ -175,7 +184,8 @@ export function formatListen(address: ListenAddress): string {
 /**
  * Where a client on this host connects to reach the address: the socket path, or the host and
  * port, with a wildcard replaced by the loopback address of its family (a bare port and `::`
- * accept IPv4 through mapped addresses, so `127.0.0.1` reaches them).
+ * accept IPv4 through mapped addresses, so `127.0.0.1` reaches them). A host name, `*` included,
+ * is returned as written, for the client to resolve as FPM did.
  */
 export function listenConnectTarget(
   address: ListenAddress,

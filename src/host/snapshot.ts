@@ -10,6 +10,7 @@ import type {
   SnapshotUntrustedMaster,
 } from '../doctor/snapshot.js';
 import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
+import { type ListenAddress, listenConnectTarget, parseListen } from '../fpm/listen.js';
 import { parseFpmConfig } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
 import {
@@ -216,15 +217,22 @@ async function logPart(
   return { ...window, source: full };
 }
 
-/** The FastCGI target for a `listen` value: `9000` means every address, so ask loopback. */
-function targetOf(address: string): string {
-  return /^\d+$/.test(address) ? `127.0.0.1:${address}` : address;
-}
-
-function unixPathOf(address: string | undefined): string | undefined {
-  if (address === undefined) return undefined;
-  if (address.startsWith('unix:')) return address.slice(5);
-  return address.startsWith('/') ? address : undefined;
+/**
+ * A pool's `listen` value as FPM reads it, relative paths resolved against the pool's `prefix`
+ * (itself under the global prefix when relative), or the reason it cannot be used.
+ */
+function listenOf(
+  address: string | undefined,
+  config: PoolConfig | undefined,
+  prefix: string,
+): { ok: true; value: ListenAddress } | { ok: false; reason: string } {
+  if (address === undefined) return { ok: false, reason: 'the pool has no listen address' };
+  const poolPrefix = config?.prefix ? resolve(prefix, config.prefix) : prefix;
+  try {
+    return { ok: true, value: parseListen(address, { prefix: poolPrefix }) };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  }
 }
 
 interface CollectContext {
@@ -246,11 +254,13 @@ async function collectPool(
 ): Promise<SnapshotPool> {
   const { options } = ctx;
   const address = config?.listen.address;
-  const path = unixPathOf(address);
+  const listen = listenOf(address, config, prefix);
   let queue: SnapshotPool['queue'];
   let queuePeak: number | undefined;
-  if (address === undefined) queue = { ok: false, reason: 'the pool has no listen address' };
-  else if (path !== undefined) {
+  if (!listen.ok || address === undefined)
+    queue = { ok: false, reason: listen.ok ? 'the pool has no listen address' : listen.reason };
+  else if (listen.value.kind === 'unix') {
+    const path = listen.value.path;
     if (!ctx.unixQueues.ok) queue = { ok: false, reason: ctx.unixQueues.reason };
     else {
       const q = ctx.unixQueues.value.find((u) => u.path === path);
@@ -264,7 +274,7 @@ async function collectPool(
       if (q) queuePeak = Math.max(queuePeak ?? 0, q.queued);
     }
   } else {
-    const port = Number(/(\d+)$/.exec(address)?.[1]);
+    const port = listen.value.port;
     if (!ctx.tcpQueues.ok) queue = { ok: false, reason: ctx.tcpQueues.reason };
     else {
       const q = ctx.tcpQueues.value.find((t) => t.port === port);
@@ -281,17 +291,19 @@ async function collectPool(
   else if (statusPath === undefined) status = { ok: false, reason: 'pm.status_path is not set' };
   else if (options.fetchStatus === false) status = { ok: false, reason: 'status fetching is off' };
   else {
-    const target = config?.pm.statusListen ?? address;
-    status =
-      target === undefined
-        ? { ok: false, reason: 'the pool has no listen address' }
-        : await part(() =>
-            fetchStatus(targetOf(target), {
-              path: statusPath,
-              timeoutMs: options.statusTimeoutMs ?? 2000,
-              ...(address === undefined ? {} : { listen: address }),
-            }),
-          );
+    const target =
+      config?.pm.statusListen === undefined
+        ? listen
+        : listenOf(config.pm.statusListen, config, prefix);
+    status = !target.ok
+      ? { ok: false, reason: target.reason }
+      : await part(() =>
+          fetchStatus(listenConnectTarget(target.value), {
+            path: statusPath,
+            timeoutMs: options.statusTimeoutMs ?? 2000,
+            ...(address === undefined ? {} : { listen: address }),
+          }),
+        );
   }
 
   const slowlog = await logPart(

@@ -43,6 +43,7 @@ export {
 } from './overflow.js';
 export type {
   Explanation,
+  ExplanationUnit,
   HostPlan,
   Plan,
   PlanGlobal,
@@ -51,6 +52,7 @@ export type {
   PlanPhp,
   PlanPool,
   PlanPredictions,
+  PlanSizing,
 } from './plan.js';
 export type {
   HostResources,

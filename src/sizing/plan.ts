@@ -58,16 +58,40 @@ export interface PlanPredictions {
   reloadRefusedWithCurrentSettings?: number;
 }
 
+/**
+ * What an explanation's number measures: `bytes`; `seconds`; `fraction`, a share from 0 to 1
+ * (utilisation, a probability); `count`, children, connections, requests or descriptors (a
+ * prediction may be a fractional mean).
+ */
+export type ExplanationUnit = 'bytes' | 'seconds' | 'fraction' | 'count';
+
 /** One line per number: the setting, its value, the rule and the inputs that set it. */
 export interface Explanation {
   /** Dotted name, e.g. `pm.max_children`, `net.core.somaxconn`, `predictions.reloadRefused`. */
   setting: string;
+  /** The number (or a word such as `unlimited`), in `unit`. */
   value: number | string;
+  /** The unit of `value`, for display and for programs that read the figure. */
+  unit: ExplanationUnit;
   /** Short stable name of the rule, e.g. `erlang-c-target`, `fpm-start-formula`. */
   rule: string;
   inputs: Record<string, number | string | boolean>;
   /** The reasoning in words. */
   text: string;
+}
+
+/** The figures the pool's settings were derived from, as numbers. */
+export interface PlanSizing {
+  /** Bytes one worker is planned at: its size plus the leak growth allowed before recycling. */
+  workerBytes: number;
+  /** Where the worker size came from: measured PSS, `memory_limit`, or given. */
+  workerSource: 'pss-samples' | 'memory-limit' | 'given';
+  /** Smallest `pm.max_children` that meets the queue-wait target. */
+  neededChildren: number;
+  /** Children CPU-bound work can use (cores / cpuShare), when the work uses CPU at all. */
+  cpuMaxChildren?: number;
+  /** Bytes the pool's children may take at `pm.max_children`: children × worker bytes. */
+  plannedBytes: number;
 }
 
 export interface Plan {
@@ -78,6 +102,8 @@ export interface Plan {
   nginx: NginxFastcgiSettings;
   php: PhpIniSettings;
   predictions: PlanPredictions;
+  /** The figures behind the settings. */
+  sizing: PlanSizing;
   explanations: Explanation[];
   /** Things the plan could not fix (e.g. a reload window no backlog absorbs). */
   warnings: string[];

@@ -58,6 +58,7 @@ export function simulatedPlanCheck(pool: PoolConfig, input: PlanCheckInput): Exp
     {
       setting: 'predictions.simulatedP99QueueWaitSeconds',
       value: planned.p99WaitSeconds,
+      unit: 'seconds',
       rule: 'simulation',
       inputs: {
         arrivalRate: input.arrivalRate,

@@ -1,4 +1,6 @@
 import { FpmkitParseError } from '../errors.js';
+import { parseTarget } from '../fastcgi/target.js';
+import { parseListen } from '../fpm/listen.js';
 import type { FpmProcess, FpmStatus, StatusFormat } from './model.js';
 
 /**
@@ -165,13 +167,20 @@ function toTime(
   return date;
 }
 
-/** True for listen values FPM treats as UNIX sockets: a path (with or without `unix:`). */
-export function isUnixListen(listen: string): boolean {
-  const value = listen.trim();
-  if (value.startsWith('unix:') || value.startsWith('/')) return true;
-  // Same rule as FPM's fpm_sockets_domain_from_address: a colon or a bare port means TCP.
-  if (value.includes(':')) return false;
-  return !/^\d+$/.test(value);
+/**
+ * Whether the pool listens on a UNIX socket: the value as FPM reads `listen`, else as a FastCGI
+ * target (`unix:PATH`); a value neither reads is taken as not UNIX.
+ */
+function listensOnUnix(listen: string): boolean {
+  try {
+    return parseListen(listen.trim()).kind === 'unix';
+  } catch {
+    try {
+      return parseTarget(listen).type === 'unix';
+    } catch {
+      return false;
+    }
+  }
 }
 
 /** 8.2 prints `(null)` for the stage it has no name for; 8.4 calls it `Creating`. */
@@ -280,7 +289,7 @@ export function mapStatus(
     listenQueueMeasured:
       queue !== undefined &&
       queue.listenQueueLen > 0 &&
-      !(ctx.listen !== undefined && isUnixListen(ctx.listen)),
+      !(ctx.listen !== undefined && listensOnUnix(ctx.listen)),
     idleProcesses: toCount(rec['idle processes'], 'idleProcesses', ctx, clamped),
     activeProcesses: toCount(rec['active processes'], 'activeProcesses', ctx, clamped),
     totalProcesses: toCount(rec['total processes'], 'totalProcesses', ctx, clamped),

@@ -12,7 +12,7 @@ export {
   statusQueryString,
   statusRequestParams,
 } from './fetch.js';
-export { clampCounter, isUnixListen, parseFpmLocalTime } from './fields.js';
+export { clampCounter, parseFpmLocalTime } from './fields.js';
 export { parseStatusHtml } from './html.js';
 export { parseStatusJson } from './json.js';
 export {

@@ -14,8 +14,12 @@ import {
 
 export interface FpmPoolSpec {
   name: string;
-  /** How the pool listens; a socket path or a free port is chosen at run time. @default 'unix' */
-  listen?: 'unix' | 'tcp' | 'tcp6';
+  /**
+   * How the pool listens; a socket path or a free port is chosen at run time. `unix-relative`
+   * writes `listen = NAME.sock`, which FPM resolves against the prefix (`-p`, the temporary
+   * directory). @default 'unix'
+   */
+  listen?: 'unix' | 'unix-relative' | 'tcp' | 'tcp6';
   /** Extra directive lines for the pool. Without a `pm` line the pool is `pm = static`, 2 children. */
   directives?: string;
 }
@@ -113,6 +117,14 @@ export async function startPhpFpm(options: StartFpmOptions): Promise<StartedFpm>
       pool = {
         name: spec.name,
         listen: runner.inside(socketPath),
+        socketPath,
+        target: `unix:${socketPath}`,
+      };
+    } else if (spec.listen === 'unix-relative') {
+      const socketPath = join(dir, `${spec.name}.sock`);
+      pool = {
+        name: spec.name,
+        listen: `${spec.name}.sock`,
         socketPath,
         target: `unix:${socketPath}`,
       };
