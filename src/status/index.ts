@@ -1,4 +1,9 @@
-export { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
+export {
+  FpmStatusError,
+  type FpmStatusErrorKind,
+  FpmStatusHttpError,
+  FpmStatusMisconfiguredError,
+} from './errors.js';
 export {
   checkStatusResponse,
   type FetchStatusOptions,
