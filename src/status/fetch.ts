@@ -9,7 +9,7 @@ import {
 import { FastCGIClient, type FastCGIResponse, type FastCGITarget } from '../fastcgi/index.js';
 import { checkSignal } from '../fastcgi/options.js';
 import { MAX_TIMER_MS } from '../fastcgi/timers.js';
-import type { FpmStatusErrorKind } from './errors.js';
+import type { FpmStatusError, FpmStatusErrorDetails, FpmStatusErrorKind } from './errors.js';
 import type { FpmStatus } from './model.js';
 import { STATUS_FORMATS, type StatusFormat } from './names.js';
 import { detectStatusFormat, parseStatus } from './parse.js';
@@ -184,6 +184,13 @@ export interface StatusResponseLike {
   stderr: string;
 }
 
+/** The error for a `kind`: a configuration mistake or an HTTP failure. */
+function statusError(message: string, details: FpmStatusErrorDetails): FpmStatusError {
+  return isMisconfiguredKind(details.kind)
+    ? new FpmStatusMisconfiguredError(message, details)
+    : new FpmStatusHttpError(message, details);
+}
+
 /**
  * Turns an answer that is not the requested page into an `FpmStatusError` naming the likely
  * directive and the fix; returns the body text when the answer is fine. `endpoint` says which
@@ -204,7 +211,7 @@ export function checkStatusResponse(
     fix: string,
     dir: string | undefined = directive,
   ): never => {
-    const details = {
+    throw statusError(message, {
       kind,
       target: request.target,
       path: request.path,
@@ -213,10 +220,7 @@ export function checkStatusResponse(
       fix,
       body,
       stderr,
-    };
-    throw isMisconfiguredKind(kind)
-      ? new FpmStatusMisconfiguredError(message, details)
-      : new FpmStatusHttpError(message, details);
+    });
   };
   const setIt = `set \`${directive} = ${request.path}\` in the pool (the match is exact: '/status/' is not '/status') and reload FPM, or pass the path the pool has`;
   const text = body.trimStart();
