@@ -33,7 +33,9 @@ export const ERROR_CODES = [
 /** Every code an fpmkit error can carry (docs/errors.md). */
 export type FpmkitErrorCode = (typeof ERROR_CODES)[number];
 
+/** Options every fpmkit error accepts. */
 export interface FpmkitErrorOptions {
+  /** The error behind this one, kept on `cause`. */
   cause?: unknown;
 }
 
@@ -68,6 +70,7 @@ export class FpmkitError extends Error {
     this.code = code;
   }
 
+  /** The class name, e.g. `FastCGIConnectError`. */
   override get name(): string {
     return this.constructor.name;
   }
@@ -102,6 +105,7 @@ export function isFpmkitError(error: unknown): error is FpmkitError {
   return error instanceof Error && typeof code === 'string' && code.startsWith('FPMKIT_');
 }
 
+/** Where a parse error happened, for {@link FpmkitParseError}. */
 export interface FpmkitParseErrorDetails extends FpmkitErrorOptions {
   /** File name or a label for the input (e.g. `'status body'`). */
   source?: string | undefined;
@@ -203,6 +207,7 @@ brand(FpmkitFileExistsError, 'FpmkitFileExistsError');
 /** Phases of a FastCGI exchange, used by timeout and socket errors. */
 export type FastCGIPhase = 'connect' | 'write' | 'read' | 'total';
 
+/** Context shared by the FastCGI errors. */
 export interface FastCGIErrorDetails extends FpmkitErrorOptions {
   /** The target as given, e.g. `unix:/run/php/php8.2-fpm.sock` or `127.0.0.1:9000`. */
   target?: string | undefined;
@@ -521,6 +526,7 @@ export function isMisconfiguredKind(kind: FpmStatusErrorKind): boolean {
   return MISCONFIGURED.has(kind);
 }
 
+/** What a status error carries; see the properties of {@link FpmStatusError}. */
 export interface FpmStatusErrorDetails extends FpmkitErrorOptions {
   kind: FpmStatusErrorKind;
   target: string;

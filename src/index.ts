@@ -620,6 +620,7 @@ export type {
   FpmProcess,
   FpmProcessState,
   FpmStatus,
+  FpmStatusErrorDetails,
   FpmStatusErrorKind,
   ParseFormatOptions,
   ParseStatusOptions,

@@ -1,5 +1,6 @@
 export {
   FpmStatusError,
+  type FpmStatusErrorDetails,
   type FpmStatusErrorKind,
   FpmStatusHttpError,
   FpmStatusMisconfiguredError,
