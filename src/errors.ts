@@ -1,7 +1,13 @@
 /**
- * The fpmkit error family. Every error thrown by fpmkit is an `FpmkitError` with a stable
- * `code`; callers branch on the code (or on `isFpmkitError`), never on the message text.
- * docs/errors.md lists every code.
+ * The fpmkit error family, all in one module. Every error thrown by fpmkit is an `FpmkitError`
+ * with a stable `code`; callers branch on the code (or on `isFpmkitError`), never on the message
+ * text. Each concrete class carries exactly one code. docs/errors.md lists every code.
+ *
+ * `instanceof` holds across copies of fpmkit loaded in one process (the ESM and the CommonJS
+ * build, or two installed versions): every class brands its prototype with a registered symbol,
+ * `Symbol.for('fpmkit.error')` for the family and `Symbol.for('fpmkit.error.<ClassName>')` for
+ * each class, and answers `Symbol.hasInstance` by looking for its brand instead of comparing
+ * prototypes. The same technique is used by undici (lib/core/errors.js).
  */
 
 /** Stable error codes. Add new codes, never rename one. */
@@ -11,6 +17,7 @@ export const ERROR_CODES = [
   'FPMKIT_INVALID_OPTION',
   'FPMKIT_ABORTED',
   'FPMKIT_CONNECT',
+  'FPMKIT_SOCKET',
   'FPMKIT_CONNECT_TIMEOUT',
   'FPMKIT_READ_TIMEOUT',
   'FPMKIT_TOTAL_TIMEOUT',
@@ -23,26 +30,70 @@ export const ERROR_CODES = [
   'FPMKIT_SIZING_INFEASIBLE',
 ] as const;
 
+/** Every code an fpmkit error can carry (docs/errors.md). */
 export type FpmkitErrorCode = (typeof ERROR_CODES)[number];
 
+/** Options every fpmkit error accepts. */
 export interface FpmkitErrorOptions {
+  /** The error behind this one, kept on `cause`. */
   cause?: unknown;
 }
 
-/** Base class of every error fpmkit throws. */
+/** Brand symbol of each fpmkit class, keyed by the class of this copy of fpmkit. */
+const BRANDS = new WeakMap<object, symbol>();
+
+/**
+ * Marks `cls` as an fpmkit error class named `name`: its prototype carries the registered symbol
+ * `fpmkit.error.<name>` (or `fpmkit.error` for the base), which instances of this class and of
+ * its subclasses inherit, in whichever copy of fpmkit they were made.
+ */
+function brand(
+  cls: abstract new (...args: never[]) => FpmkitError,
+  name: string | undefined,
+): void {
+  const key = Symbol.for(name === undefined ? 'fpmkit.error' : `fpmkit.error.${name}`);
+  Object.defineProperty(cls.prototype, key, { value: true });
+  BRANDS.set(cls, key);
+}
+
+/** Base class of every error fpmkit throws. Not thrown on its own by fpmkit. */
 export class FpmkitError extends Error {
   /** Stable machine-readable code, e.g. `FPMKIT_PARSE`. */
-  readonly code: string;
+  readonly code: FpmkitErrorCode;
 
-  constructor(message: string, code: string = 'FPMKIT_ERROR', options: FpmkitErrorOptions = {}) {
+  constructor(
+    message: string,
+    code: FpmkitErrorCode = 'FPMKIT_ERROR',
+    options: FpmkitErrorOptions = {},
+  ) {
     super(message, 'cause' in options ? { cause: options.cause } : undefined);
     this.code = code;
   }
 
+  /** The class name, e.g. `FastCGIConnectError`. */
   override get name(): string {
     return this.constructor.name;
   }
+
+  /**
+   * `value instanceof SomeFpmkitError` is true when `value` carries that class's brand, so it
+   * holds for an error made by another copy of fpmkit. A class defined outside fpmkit (a caller's
+   * own subclass) keeps the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // `this` is the class on the right of `instanceof`, a subclass as often as not.
+    // biome-ignore lint/complexity/noThisInStatic: the brand is looked up per subclass
+    const key = BRANDS.get(this);
+    // biome-ignore lint/complexity/noThisInStatic: the ordinary check, for the same class
+    if (key === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (
+      (typeof value === 'object' || typeof value === 'function') &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[key] === true
+    );
+  }
 }
+brand(FpmkitError, undefined);
 
 /**
  * True for any fpmkit error, including one thrown by another copy of fpmkit in the same
@@ -54,6 +105,7 @@ export function isFpmkitError(error: unknown): error is FpmkitError {
   return error instanceof Error && typeof code === 'string' && code.startsWith('FPMKIT_');
 }
 
+/** Where a parse error happened, for {@link FpmkitParseError}. */
 export interface FpmkitParseErrorDetails extends FpmkitErrorOptions {
   /** File name or a label for the input (e.g. `'status body'`). */
   source?: string | undefined;
@@ -65,6 +117,7 @@ export interface FpmkitParseErrorDetails extends FpmkitErrorOptions {
 
 /** Input that cannot be parsed. Carries where: `source`, `line`, `lineText`. */
 export class FpmkitParseError extends FpmkitError {
+  declare readonly code: 'FPMKIT_PARSE';
   readonly source: string | undefined;
   readonly line: number | undefined;
   readonly lineText: string | undefined;
@@ -87,9 +140,11 @@ export class FpmkitParseError extends FpmkitError {
     this.lineText = details.lineText;
   }
 }
+brand(FpmkitParseError, 'FpmkitParseError');
 
 /** A caller-supplied option or model value breaks a rule. Names the option and the rule. */
 export class FpmkitInvalidOptionError extends FpmkitError {
+  declare readonly code: 'FPMKIT_INVALID_OPTION';
   /** Dotted path of the offending option, e.g. `pools[0].listen.address`. */
   readonly option: string;
   /** The rule that was broken, in words. */
@@ -101,16 +156,21 @@ export class FpmkitInvalidOptionError extends FpmkitError {
     this.rule = rule;
   }
 }
+brand(FpmkitInvalidOptionError, 'FpmkitInvalidOptionError');
 
 /** The operation was aborted through its `AbortSignal`. */
 export class FpmkitAbortError extends FpmkitError {
+  declare readonly code: 'FPMKIT_ABORTED';
+
   constructor(message = 'the operation was aborted', options: FpmkitErrorOptions = {}) {
     super(message, 'FPMKIT_ABORTED', options);
   }
 }
+brand(FpmkitAbortError, 'FpmkitAbortError');
 
 /** Reading a file or directory failed (host readers and injected `readFile`). */
 export class FpmkitIoError extends FpmkitError {
+  declare readonly code: 'FPMKIT_IO';
   readonly path: string;
   /** errno code such as `ENOENT` or `EACCES`, when there is one. */
   readonly errno: string | undefined;
@@ -125,53 +185,131 @@ export class FpmkitIoError extends FpmkitError {
     this.errno = options.errno;
   }
 }
+brand(FpmkitIoError, 'FpmkitIoError');
+
+/**
+ * Thrown by `writeFilesAtomically` without `force` when files exist: nothing was written.
+ * `path` is the first of them, `paths` all of them; `errno` is `EEXIST`, the code `FPMKIT_IO`.
+ */
+export class FpmkitFileExistsError extends FpmkitIoError {
+  /** Every existing file, as the directory given joined with its relative path. */
+  readonly paths: readonly string[];
+
+  constructor(paths: readonly string[]) {
+    super(paths[0] ?? '', `not replacing existing files without force: ${paths.join(', ')}`, {
+      errno: 'EEXIST',
+    });
+    this.paths = paths;
+  }
+}
+brand(FpmkitFileExistsError, 'FpmkitFileExistsError');
 
 /** Phases of a FastCGI exchange, used by timeout and socket errors. */
 export type FastCGIPhase = 'connect' | 'write' | 'read' | 'total';
 
+/** Context shared by the FastCGI errors. */
 export interface FastCGIErrorDetails extends FpmkitErrorOptions {
   /** The target as given, e.g. `unix:/run/php/php8.2-fpm.sock` or `127.0.0.1:9000`. */
   target?: string | undefined;
-  phase?: FastCGIPhase | undefined;
   /** Response bytes read before the failure. */
   bytesRead?: number | undefined;
 }
 
-/** Connecting to the FastCGI target failed. `errno` is the system code (ENOENT, EACCES, ...). */
+/**
+ * Connecting to the FastCGI target failed: no connection was made, so the request never reached
+ * the server and may be sent again. `errno` is the system code (ENOENT, EACCES, ECONNREFUSED,
+ * EAGAIN, ...). A failure after the connection was made is a {@link FastCGISocketError}.
+ */
 export class FastCGIConnectError extends FpmkitError {
+  declare readonly code: 'FPMKIT_CONNECT';
   readonly target: string | undefined;
-  readonly phase: FastCGIPhase;
+  /** Always `'connect'`. */
+  readonly phase: 'connect';
   readonly errno: string | undefined;
   /** What a person can do about it. */
   readonly hint: string | undefined;
 
   constructor(
     message: string,
-    details: FastCGIErrorDetails & { errno?: string | undefined; hint?: string | undefined } = {},
+    details: FpmkitErrorOptions & {
+      target?: string | undefined;
+      errno?: string | undefined;
+      hint?: string | undefined;
+    } = {},
   ) {
     super(message, 'FPMKIT_CONNECT', details);
     this.target = details.target;
-    this.phase = details.phase ?? 'connect';
+    this.phase = 'connect';
     this.errno = details.errno;
     this.hint = details.hint;
   }
 }
+brand(FastCGIConnectError, 'FastCGIConnectError');
 
-/** A per-phase timeout elapsed. `phase` says which: connect, read (idle) or total. */
-export class FastCGITimeoutError extends FpmkitError {
+/**
+ * The connection failed after it was made, while the request was being sent (`phase: 'write'`)
+ * or the response read (`phase: 'read'`). The server may have received the request and run it:
+ * do not send a request again on this error unless running it twice does no harm.
+ */
+export class FastCGISocketError extends FpmkitError {
+  declare readonly code: 'FPMKIT_SOCKET';
   readonly target: string | undefined;
-  readonly phase: FastCGIPhase;
+  readonly phase: 'write' | 'read';
+  /** The system code, e.g. `ECONNRESET` or `EPIPE`. */
+  readonly errno: string | undefined;
+  /** What a person can do about it. */
+  readonly hint: string | undefined;
+  /** Request bytes handed to the socket on this connection before the failure. */
+  readonly bytesWritten: number;
+  /** Response bytes read on this connection before the failure. */
+  readonly bytesRead: number;
+
+  constructor(
+    message: string,
+    details: FastCGIErrorDetails & {
+      phase: 'write' | 'read';
+      errno?: string | undefined;
+      hint?: string | undefined;
+      bytesWritten?: number | undefined;
+    },
+  ) {
+    super(message, 'FPMKIT_SOCKET', details);
+    this.target = details.target;
+    this.phase = details.phase;
+    this.errno = details.errno;
+    this.hint = details.hint;
+    this.bytesWritten = details.bytesWritten ?? 0;
+    this.bytesRead = details.bytesRead ?? 0;
+  }
+}
+brand(FastCGISocketError, 'FastCGISocketError');
+
+/** Codes of the three timeout classes. */
+export type FastCGITimeoutCode =
+  | 'FPMKIT_CONNECT_TIMEOUT'
+  | 'FPMKIT_READ_TIMEOUT'
+  | 'FPMKIT_TOTAL_TIMEOUT';
+
+/**
+ * A per-phase timeout elapsed. Abstract: what is thrown is one of its three subclasses,
+ * {@link FastCGIConnectTimeoutError}, {@link FastCGIReadTimeoutError} or
+ * {@link FastCGITotalTimeoutError}; `phase` says which.
+ */
+export abstract class FastCGITimeoutError extends FpmkitError {
+  declare readonly code: FastCGITimeoutCode;
+  readonly target: string | undefined;
+  readonly phase: 'connect' | 'read' | 'total';
+  /** The bound that elapsed, in milliseconds. */
   readonly timeoutMs: number;
   readonly bytesRead: number | undefined;
 
-  constructor(message: string, timeoutMs: number, details: FastCGIErrorDetails = {}) {
-    const phase = details.phase ?? 'total';
-    const code =
-      phase === 'connect'
-        ? 'FPMKIT_CONNECT_TIMEOUT'
-        : phase === 'total'
-          ? 'FPMKIT_TOTAL_TIMEOUT'
-          : 'FPMKIT_READ_TIMEOUT';
+  constructor(
+    message: string,
+    timeoutMs: number,
+    code: FastCGITimeoutCode,
+    phase: 'connect' | 'read' | 'total',
+    details: FastCGIErrorDetails,
+  ) {
     super(message, code, details);
     this.target = details.target;
     this.phase = phase;
@@ -179,9 +317,44 @@ export class FastCGITimeoutError extends FpmkitError {
     this.bytesRead = details.bytesRead;
   }
 }
+brand(FastCGITimeoutError, 'FastCGITimeoutError');
+
+/** The connect timeout elapsed before the connection was made. */
+export class FastCGIConnectTimeoutError extends FastCGITimeoutError {
+  declare readonly code: 'FPMKIT_CONNECT_TIMEOUT';
+  declare readonly phase: 'connect';
+
+  constructor(message: string, timeoutMs: number, details: FastCGIErrorDetails = {}) {
+    super(message, timeoutMs, 'FPMKIT_CONNECT_TIMEOUT', 'connect', details);
+  }
+}
+brand(FastCGIConnectTimeoutError, 'FastCGIConnectTimeoutError');
+
+/** The peer sent nothing for the read (idle) timeout. */
+export class FastCGIReadTimeoutError extends FastCGITimeoutError {
+  declare readonly code: 'FPMKIT_READ_TIMEOUT';
+  declare readonly phase: 'read';
+
+  constructor(message: string, timeoutMs: number, details: FastCGIErrorDetails = {}) {
+    super(message, timeoutMs, 'FPMKIT_READ_TIMEOUT', 'read', details);
+  }
+}
+brand(FastCGIReadTimeoutError, 'FastCGIReadTimeoutError');
+
+/** The whole call took longer than its total timeout. */
+export class FastCGITotalTimeoutError extends FastCGITimeoutError {
+  declare readonly code: 'FPMKIT_TOTAL_TIMEOUT';
+  declare readonly phase: 'total';
+
+  constructor(message: string, timeoutMs: number, details: FastCGIErrorDetails = {}) {
+    super(message, timeoutMs, 'FPMKIT_TOTAL_TIMEOUT', 'total', details);
+  }
+}
+brand(FastCGITotalTimeoutError, 'FastCGITotalTimeoutError');
 
 /** The peer broke the FastCGI protocol (bad version, bad lengths, unexpected record). */
 export class FastCGIProtocolError extends FpmkitError {
+  declare readonly code: 'FPMKIT_PROTOCOL';
   readonly target: string | undefined;
   readonly recordType: number | undefined;
   readonly requestId: number | undefined;
@@ -203,9 +376,63 @@ export class FastCGIProtocolError extends FpmkitError {
     this.offset = details.offset;
   }
 }
+brand(FastCGIProtocolError, 'FastCGIProtocolError');
+
+/** @internal True when `bytes` start the way an HTTP server's answer does (`HTTP/1.1 400 ...`). */
+export function looksLikeHttp(bytes: Uint8Array): boolean {
+  // 'H' 'T' 'T' 'P' '/': the first byte, 72, is what a FastCGI reader takes for the version.
+  return (
+    bytes[0] === 0x48 &&
+    bytes[1] === 0x54 &&
+    bytes[2] === 0x54 &&
+    bytes[3] === 0x50 &&
+    bytes[4] === 0x2f
+  );
+}
+
+/** @internal The first line of `bytes` as printable ASCII, at most 80 characters, for messages. */
+export function firstLinePreview(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length && out.length < 80; i++) {
+    const c = bytes[i]!;
+    if (c === 0x0d || c === 0x0a) break;
+    out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?';
+  }
+  return out;
+}
+
+/**
+ * The target answered like an HTTP server, not a FastCGI responder: its first bytes are an
+ * HTTP status line (`HTTP/1.1 400 Bad Request`), typically because the address is a web
+ * server's port (nginx, Apache) rather than PHP-FPM's `listen`. Code `FPMKIT_PROTOCOL`, like
+ * every protocol error; `peerProtocol` is `'http'` so callers can tell this case apart without
+ * `instanceof`.
+ */
+export class FastCGIHttpPeerError extends FastCGIProtocolError {
+  readonly peerProtocol = 'http' as const;
+  /**
+   * The start of the first line the peer sent, printable ASCII, e.g. `HTTP/1.1 400 Bad
+   * Request`: as much of it as had arrived (at least `HTTP/` and three more bytes).
+   */
+  readonly statusLine: string;
+
+  constructor(
+    firstBytes: Uint8Array,
+    details: { target?: string | undefined; offset?: number | undefined } = {},
+  ) {
+    const line = firstLinePreview(firstBytes);
+    super(
+      `${details.target ? `${details.target}: ` : ''}the target answered '${line}': it looks like an HTTP server (a web server's port), not a FastCGI responder; use the address in the pool's listen directive (a UNIX socket path or host:port of PHP-FPM)`,
+      { target: details.target, offset: details.offset ?? 0 },
+    );
+    this.statusLine = line;
+  }
+}
+brand(FastCGIHttpPeerError, 'FastCGIHttpPeerError');
 
 /** The response grew past `maxResponseBytes`; the connection was closed. */
 export class FastCGIResponseTooLargeError extends FpmkitError {
+  declare readonly code: 'FPMKIT_RESPONSE_TOO_LARGE';
   readonly target: string | undefined;
   readonly limitBytes: number;
   readonly bytesRead: number;
@@ -221,3 +448,193 @@ export class FastCGIResponseTooLargeError extends FpmkitError {
     this.bytesRead = bytesRead;
   }
 }
+brand(FastCGIResponseTooLargeError, 'FastCGIResponseTooLargeError');
+
+/** Why an application refused a request, from END_REQUEST's `protocolStatus`. */
+export type FastCGIRejectReason = 'cant-mpx-conn' | 'overloaded' | 'unknown-role' | 'unknown';
+
+const REJECT_REASONS: Record<number, { reason: FastCGIRejectReason; text: string }> = {
+  1: {
+    reason: 'cant-mpx-conn',
+    text: 'the application cannot multiplex connections (FCGI_CANT_MPX_CONN)',
+  },
+  2: {
+    reason: 'overloaded',
+    text: 'the application is overloaded (FCGI_OVERLOADED); retry later or add capacity',
+  },
+  3: {
+    reason: 'unknown-role',
+    text: 'the application does not serve this role (FCGI_UNKNOWN_ROLE)',
+  },
+};
+
+/**
+ * The application ended the request with a `protocolStatus` other than REQUEST_COMPLETE.
+ * PHP-FPM never does this; other FastCGI servers may. Code `FPMKIT_FASTCGI_REJECTED`.
+ */
+export class FastCGIRequestRejectedError extends FpmkitError {
+  declare readonly code: 'FPMKIT_FASTCGI_REJECTED';
+  readonly target: string | undefined;
+  readonly protocolStatus: number;
+  readonly appStatus: number;
+  readonly reason: FastCGIRejectReason;
+
+  constructor(
+    protocolStatus: number,
+    appStatus: number,
+    details: FpmkitErrorOptions & { target?: string | undefined } = {},
+  ) {
+    const known = REJECT_REASONS[protocolStatus];
+    super(
+      `${details.target ?? 'the FastCGI server'} rejected the request: ${known?.text ?? `unknown protocolStatus ${protocolStatus}`}`,
+      'FPMKIT_FASTCGI_REJECTED',
+      details,
+    );
+    this.target = details.target;
+    this.protocolStatus = protocolStatus;
+    this.appStatus = appStatus;
+    this.reason = known?.reason ?? 'unknown';
+  }
+}
+brand(FastCGIRequestRejectedError, 'FastCGIRequestRejectedError');
+
+/** Why a status or ping request did not return the page. */
+export type FpmStatusErrorKind =
+  /** FPM ran the path as a script and found none ("File not found.", "Primary script unknown"). */
+  | 'path-not-configured'
+  /** FPM ran the path as a script and security.limit_extensions refused it ("Access denied."). */
+  | 'access-denied'
+  /** `Status: 404` without FPM's script-not-found body. */
+  | 'not-found'
+  /** A 200 answer that is not FPM's status page (a PHP script or a web server page). */
+  | 'not-status-page'
+  /** `Status: 500` (FPM could not read its scoreboard), after the one retry. */
+  | 'server-error'
+  /** Any other non-200 status. */
+  | 'unexpected-status';
+
+/** Kinds that mean the pool or the request path is misconfigured. */
+const MISCONFIGURED: ReadonlySet<FpmStatusErrorKind> = new Set([
+  'path-not-configured',
+  'access-denied',
+  'not-found',
+  'not-status-page',
+]);
+
+/** @internal True when `kind` is a configuration mistake ({@link FpmStatusMisconfiguredError}). */
+export function isMisconfiguredKind(kind: FpmStatusErrorKind): boolean {
+  return MISCONFIGURED.has(kind);
+}
+
+/** What a status error carries; see the properties of {@link FpmStatusError}. */
+export interface FpmStatusErrorDetails extends FpmkitErrorOptions {
+  kind: FpmStatusErrorKind;
+  target: string;
+  path: string;
+  httpStatus: number;
+  directive?: string | undefined;
+  fix: string;
+  body: string;
+  stderr: string;
+}
+
+/** Longest body and stderr excerpt kept on the error. */
+const EXCERPT_CHARS = 200;
+
+/**
+ * The status or ping endpoint answered, but not with what was asked for. Abstract: what is
+ * thrown is {@link FpmStatusMisconfiguredError} (`FPMKIT_STATUS_MISCONFIGURED`) when the answer
+ * shows a configuration mistake (the `directive` and `fix` say which and what to do), or
+ * {@link FpmStatusHttpError} (`FPMKIT_STATUS_HTTP`) for a server error.
+ */
+export abstract class FpmStatusError extends FpmkitError {
+  declare readonly code: 'FPMKIT_STATUS_MISCONFIGURED' | 'FPMKIT_STATUS_HTTP';
+  readonly kind: FpmStatusErrorKind;
+  /** The FastCGI target, e.g. `unix:/run/php/www.sock`. */
+  readonly target: string;
+  /** The status or ping path that was requested. */
+  readonly path: string;
+  /** HTTP status from FPM's `Status:` header (200 when it sent none). */
+  readonly httpStatus: number;
+  /** The FPM directive most likely at fault, e.g. `pm.status_path`. */
+  readonly directive: string | undefined;
+  /** What to change, in words. */
+  readonly fix: string;
+  /** The start of the response body (at most 200 characters). */
+  readonly body: string;
+  /** The start of what FPM wrote to FCGI_STDERR (at most 200 characters). */
+  readonly stderr: string;
+
+  constructor(
+    message: string,
+    code: 'FPMKIT_STATUS_MISCONFIGURED' | 'FPMKIT_STATUS_HTTP',
+    details: FpmStatusErrorDetails,
+  ) {
+    super(`${message}. Fix: ${details.fix}`, code, details);
+    this.kind = details.kind;
+    this.target = details.target;
+    this.path = details.path;
+    this.httpStatus = details.httpStatus;
+    this.directive = details.directive;
+    this.fix = details.fix;
+    this.body = details.body.slice(0, EXCERPT_CHARS);
+    this.stderr = details.stderr.slice(0, EXCERPT_CHARS);
+  }
+}
+brand(FpmStatusError, 'FpmStatusError');
+
+/**
+ * The status or ping answer shows a configuration mistake: the path is not configured, refused
+ * by `security.limit_extensions`, not found, or answered by something other than FPM's page.
+ */
+export class FpmStatusMisconfiguredError extends FpmStatusError {
+  declare readonly code: 'FPMKIT_STATUS_MISCONFIGURED';
+
+  constructor(message: string, details: FpmStatusErrorDetails) {
+    super(message, 'FPMKIT_STATUS_MISCONFIGURED', details);
+  }
+}
+brand(FpmStatusMisconfiguredError, 'FpmStatusMisconfiguredError');
+
+/** The status page answered `Status: 500` twice (after one retry) or another unexpected status. */
+export class FpmStatusHttpError extends FpmStatusError {
+  declare readonly code: 'FPMKIT_STATUS_HTTP';
+
+  constructor(message: string, details: FpmStatusErrorDetails) {
+    super(message, 'FPMKIT_STATUS_HTTP', details);
+  }
+}
+brand(FpmStatusHttpError, 'FpmStatusHttpError');
+
+/** Why a plan cannot be made; `pool` is absent for host-wide reasons. */
+export interface InfeasibleReason {
+  /**
+   * `cpu-saturated`: the pools' CPU work exceeds the cores; `cpu-bound-target`: the target
+   * needs more children than the cores can run; `memory`: the children needed do not fit the
+   * memory budget.
+   */
+  code: 'cpu-saturated' | 'cpu-bound-target' | 'memory';
+  pool?: string;
+  message: string;
+  /** The figures behind the reason. */
+  evidence: Record<string, number | string>;
+}
+
+/**
+ * The demand cannot be met with the resources given. A plan is refused rather than squeezed;
+ * `reasons` lists every cause, not the first. Code `FPMKIT_SIZING_INFEASIBLE`.
+ */
+export class FpmkitInfeasiblePlanError extends FpmkitError {
+  declare readonly code: 'FPMKIT_SIZING_INFEASIBLE';
+  readonly reasons: InfeasibleReason[];
+
+  constructor(reasons: InfeasibleReason[], options: FpmkitErrorOptions = {}) {
+    super(
+      `no feasible plan: ${reasons.map((r) => (r.pool ? `[${r.pool}] ${r.message}` : r.message)).join('; ')}`,
+      'FPMKIT_SIZING_INFEASIBLE',
+      options,
+    );
+    this.reasons = reasons;
+  }
+}
+brand(FpmkitInfeasiblePlanError, 'FpmkitInfeasiblePlanError');

@@ -109,6 +109,36 @@ export interface CgiMemo {
 /** Longest header block a {@link CgiMemo} keeps. */
 export const MAX_MEMO_HEADER_BYTES = 1024;
 
+/** The response when `stdout` starts with the memo's header block, else undefined. */
+function fromMemo(stdout: Buffer, memo: CgiMemo): CgiResponse | undefined {
+  if (memo.block === undefined) return undefined;
+  const hit = memoBodyStart(stdout, 0, stdout.length, memo.block);
+  if (hit < 0) return undefined;
+  return {
+    status: memo.status,
+    statusText: memo.statusText,
+    headers: { ...memo.headers },
+    rawHeaders: [],
+    body: stdout.subarray(hit),
+  };
+}
+
+/** Keeps the header block `stdout[0, end)` and what it parsed to, for the next response. */
+function remember(
+  memo: CgiMemo,
+  stdout: Buffer,
+  end: number,
+  status: number,
+  statusText: string,
+  headers: Record<string, string>,
+): void {
+  // A copy: `stdout` may be a view into a larger chunk that must not stay alive.
+  memo.block = Buffer.from(stdout.subarray(0, end));
+  memo.status = status;
+  memo.statusText = statusText;
+  memo.headers = { ...headers };
+}
+
 /**
  * The parser behind {@link parseCgiResponse}; `rawHeaders` is filled only when given. With
  * `memo` (and no `rawHeaders`), a header block identical to the memo's is not parsed again; the
@@ -119,17 +149,9 @@ export function parseCgi(
   rawHeaders: Array<[string, string]> | undefined,
   memo?: CgiMemo,
 ): CgiResponse {
-  if (memo !== undefined && rawHeaders === undefined && memo.block !== undefined) {
-    const hit = memoBodyStart(stdout, 0, stdout.length, memo.block);
-    if (hit >= 0) {
-      return {
-        status: memo.status,
-        statusText: memo.statusText,
-        headers: { ...memo.headers },
-        rawHeaders: [],
-        body: stdout.subarray(hit),
-      };
-    }
+  if (memo !== undefined && rawHeaders === undefined) {
+    const hit = fromMemo(stdout, memo);
+    if (hit !== undefined) return hit;
   }
   const end = headerEnd(stdout);
   if (end < 0) {
@@ -192,13 +214,8 @@ export function parseCgi(
       previous === undefined ? value : `${previous}${key === 'set-cookie' ? '\n' : ', '}${value}`;
   }
   if (!sawStatus && headers.location !== undefined) status = 302;
-  if (memo && end <= MAX_MEMO_HEADER_BYTES) {
-    // A copy: `stdout` may be a view into a larger chunk that must not stay alive.
-    memo.block = Buffer.from(stdout.subarray(0, end));
-    memo.status = status;
-    memo.statusText = statusText;
-    memo.headers = { ...headers };
-  }
+  if (memo && end <= MAX_MEMO_HEADER_BYTES)
+    remember(memo, stdout, end, status, statusText, headers);
   return {
     status,
     statusText,

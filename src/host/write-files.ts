@@ -20,8 +20,10 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { FpmkitInvalidOptionError, FpmkitIoError } from '../errors.js';
+import { FpmkitFileExistsError, FpmkitInvalidOptionError, FpmkitIoError } from '../errors.js';
 import { readRegularFileSync } from './safe-read.js';
+
+export { FpmkitFileExistsError } from '../errors.js';
 
 /**
  * Writing a set of files under one directory so that a crash, a kill or a full disk leaves
@@ -112,22 +114,6 @@ export interface WriteFilesResult {
   replaced: string[];
   /** Present when an interrupted earlier write was found and finished first. */
   recovered?: FileWriteRecovery;
-}
-
-/**
- * Thrown without `force` when files exist: nothing was written. `path` is the first of them,
- * `paths` all of them; `errno` is `EEXIST`, the code `FPMKIT_IO`.
- */
-export class FpmkitFileExistsError extends FpmkitIoError {
-  /** Every existing file, as the directory given joined with its relative path. */
-  readonly paths: readonly string[];
-
-  constructor(paths: readonly string[]) {
-    super(paths[0] ?? '', `not replacing existing files without force: ${paths.join(', ')}`, {
-      errno: 'EEXIST',
-    });
-    this.paths = paths;
-  }
 }
 
 const entrySchema = z.object({

@@ -1,8 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { FastCGITimeoutError, FpmkitInvalidOptionError } from '../errors.js';
-import { checkSignal } from '../fastcgi/client.js';
+import {
+  FastCGITotalTimeoutError,
+  FpmkitInvalidOptionError,
+  FpmStatusHttpError,
+  FpmStatusMisconfiguredError,
+  isMisconfiguredKind,
+} from '../errors.js';
 import { FastCGIClient, type FastCGIResponse, type FastCGITarget } from '../fastcgi/index.js';
-import { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
+import { checkSignal } from '../fastcgi/options.js';
+import { MAX_TIMER_MS } from '../fastcgi/timers.js';
+import type { FpmStatusError, FpmStatusErrorDetails, FpmStatusErrorKind } from './errors.js';
 import type { FpmStatus } from './model.js';
 import { STATUS_FORMATS, type StatusFormat } from './names.js';
 import { detectStatusFormat, parseStatus } from './parse.js';
@@ -18,9 +25,6 @@ export const STATUS_DEFAULTS = {
   /** `watchStatus`: milliseconds from the start of one fetch to the start of the next. */
   intervalMs: 1_000,
 } as const;
-
-/** setTimeout's ceiling: a longer delay fires at once, so no duration may exceed it. */
-export const MAX_STATUS_TIMER_MS = 2 ** 31 - 1;
 
 /** Longest status page accepted: ~1,000 bytes per worker, far beyond any pool's size. */
 export const MAX_STATUS_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -102,17 +106,17 @@ export function checkPathOption(name: string, value: unknown): string {
   return value;
 }
 
-/** @internal Checks a duration option in milliseconds against `[min, MAX_STATUS_TIMER_MS]`. */
+/** @internal Checks a duration option in milliseconds against `[min, MAX_TIMER_MS]`. */
 export function checkMsOption(name: string, value: unknown, min?: number): number {
   const ok =
     typeof value === 'number' &&
     Number.isFinite(value) &&
     (min === undefined ? value > 0 : value >= min) &&
-    value <= MAX_STATUS_TIMER_MS;
+    value <= MAX_TIMER_MS;
   if (!ok) {
     throw new FpmkitInvalidOptionError(
       name,
-      `must be a number of milliseconds in ${min === undefined ? '(0' : `[${min}`}, ${MAX_STATUS_TIMER_MS}]`,
+      `must be a number of milliseconds in ${min === undefined ? '(0' : `[${min}`}, ${MAX_TIMER_MS}]`,
     );
   }
   return value;
@@ -180,6 +184,13 @@ export interface StatusResponseLike {
   stderr: string;
 }
 
+/** The error for a `kind`: a configuration mistake or an HTTP failure. */
+function statusError(message: string, details: FpmStatusErrorDetails): FpmStatusError {
+  return isMisconfiguredKind(details.kind)
+    ? new FpmStatusMisconfiguredError(message, details)
+    : new FpmStatusHttpError(message, details);
+}
+
 /**
  * Turns an answer that is not the requested page into an `FpmStatusError` naming the likely
  * directive and the fix; returns the body text when the answer is fine. `endpoint` says which
@@ -200,7 +211,7 @@ export function checkStatusResponse(
     fix: string,
     dir: string | undefined = directive,
   ): never => {
-    throw new FpmStatusError(message, {
+    throw statusError(message, {
       kind,
       target: request.target,
       path: request.path,
@@ -289,10 +300,10 @@ export async function fetchStatus(
     if (response.status === 500) {
       const left = deadline - performance.now();
       if (left < 1) {
-        throw new FastCGITimeoutError(
+        throw new FastCGITotalTimeoutError(
           `status retry after Status: 500 had no time left of ${timeoutMs} ms`,
           timeoutMs,
-          { target: client.target.label, phase: 'total' },
+          { target: client.target.label },
         );
       }
       response = await client.request({ params, signal, timeoutMs: left });

@@ -1,4 +1,10 @@
-export { FpmStatusError, type FpmStatusErrorKind } from './errors.js';
+export {
+  FpmStatusError,
+  type FpmStatusErrorDetails,
+  type FpmStatusErrorKind,
+  FpmStatusHttpError,
+  FpmStatusMisconfiguredError,
+} from './errors.js';
 export {
   checkStatusResponse,
   type FetchStatusOptions,

@@ -235,7 +235,7 @@ const expectations: Record<Kind | 'halfHeaderThenClose20', Expectation> = {
     check: (e) => expect(String(e.message)).toMatch(/STDOUT was empty.*Primary script unknown/),
   },
   resetMidRecord: {
-    code: 'FPMKIT_CONNECT',
+    code: 'FPMKIT_SOCKET',
     check: (e) => {
       expect([e.errno, e.phase]).toEqual(['ECONNRESET', 'read']);
       expect(String(e.message)).toMatch(/\(20 bytes read\)/);
@@ -385,7 +385,7 @@ describe('resource hygiene', () => {
     for (const code of [
       'FPMKIT_READ_TIMEOUT',
       'FPMKIT_PROTOCOL',
-      'FPMKIT_CONNECT',
+      'FPMKIT_SOCKET',
       'FPMKIT_RESPONSE_TOO_LARGE',
       'FPMKIT_FASTCGI_REJECTED',
       'FPMKIT_ABORTED',

@@ -104,7 +104,7 @@ const cases: Case[] = [
     method: 'POST',
     stdin: 'amount=5',
     death: 'reset',
-    expected: 'FPMKIT_CONNECT',
+    expected: 'FPMKIT_SOCKET',
   },
   { name: 'no REQUEST_METHOD, worker closes', death: 'close', expected: 'FPMKIT_PROTOCOL' },
   {
