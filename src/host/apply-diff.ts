@@ -13,8 +13,8 @@ export function unifiedDiff(path: string, before: string, after: string): string
   const b = after.split('\n');
   const ops: { op: ' ' | '-' | '+'; text: string; ai: number; bi: number }[] = [];
   if (a.length * b.length > MAX_LCS_CELLS) {
-    a.forEach((t, i) => ops.push({ op: '-', text: t, ai: i, bi: 0 }));
-    b.forEach((t, i) => ops.push({ op: '+', text: t, ai: a.length, bi: i }));
+    for (const [i, t] of a.entries()) ops.push({ op: '-', text: t, ai: i, bi: 0 });
+    for (const [i, t] of b.entries()) ops.push({ op: '+', text: t, ai: a.length, bi: i });
   } else {
     const n = a.length;
     const m = b.length;

@@ -35,7 +35,7 @@ export function pointIncludesInto(
     .map(({ text: line, eol }) => {
       const scanned = scanFpmLine(line, ctx);
       const inc = scanned.statements.find((s) => s.kind === 'entry' && s.name === 'include');
-      if (!inc || inc.kind !== 'entry' || inc.value === null) return line + eol;
+      if (inc?.kind !== 'entry' || inc.value === null) return line + eol;
       const absolute = isAbsolute(inc.value) ? inc.value : join(prefix, inc.value);
       return `include = ${formatFpmString(stageDir + absolute)}${eol}`;
     })
