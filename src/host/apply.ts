@@ -392,6 +392,7 @@ async function restoreOld(
   journal: ApplyJournal,
   prefix: string,
   pid: number | undefined,
+  resignal = true,
 ): Promise<VerifyResult> {
   await step(ctx, journal, 'rolling-back');
   const old = journal.files.map((f) => ({ path: f.path, text: readFileSync(f.backup, 'utf8') }));
@@ -408,7 +409,10 @@ async function restoreOld(
     errorLogPath(loadFpmConfig(ctx.options.configPath, { prefix, env: ctx.env }).config, prefix),
   );
   const alive = pid !== undefined && processAlive(pid) ? pid : undefined;
-  const next = await signalMaster(ctx, alive === undefined ? 'restart' : journal.action, alive);
+  const next =
+    alive !== undefined && !resignal
+      ? alive
+      : await signalMaster(ctx, alive === undefined ? 'restart' : journal.action, alive);
   const verification = await verifyNow(ctx, next, prefix, log);
   if (verification.ok) clearApplyJournal(ctx.stateDir);
   return verification;
@@ -424,7 +428,8 @@ async function recoverLocked(ctx: Context): Promise<RecoverFpmResult> {
   const at = journal.step;
   if (at === 'verified') {
     clearApplyJournal(ctx.stateDir);
-    return { outcome: 'kept-new', step: at };
+    const verification = await verifyNow(ctx, master ? pid : undefined, prefix, undefined);
+    return { outcome: 'kept-new', step: at, verification };
   }
   const signalled = at === 'signalling' || at === 'signalled' || at === 'rolling-back';
   const current = journal.files.map((f) => {
@@ -440,7 +445,7 @@ async function recoverLocked(ctx: Context): Promise<RecoverFpmResult> {
     const verification = await verifyNow(ctx, pid, prefix, undefined);
     return { outcome: 'restored-old', step: at, verification };
   }
-  const verification = await restoreOld(ctx, journal, prefix, master ? pid : undefined);
+  const verification = await restoreOld(ctx, journal, prefix, master ? pid : undefined, signalled);
   if (!verification.ok) throw new FpmkitApplyFailedError(problemsOf(verification), false);
   return { outcome: 'restored-old', step: at, verification };
 }
