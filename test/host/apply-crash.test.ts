@@ -43,27 +43,55 @@ describe.skipIf(skip)(`kill -9 at every apply journal step${fpm.reason}`, () => 
         const edits =
           step === 'rolling-back'
             ? [
-                { section: 'global', directive: 'log_level', value: run % 2 ? 'notice' : 'warning' },
-                { section: 'www', directive: 'listen', value: join(stack.dir, 'missing', 'www.sock') },
+                {
+                  section: 'global',
+                  directive: 'log_level',
+                  value: run % 2 ? 'notice' : 'warning',
+                },
+                {
+                  section: 'www',
+                  directive: 'listen',
+                  value: join(stack.dir, 'missing', 'www.sock'),
+                },
               ]
             : [
-                { section: 'global', directive: 'log_level', value: run % 2 ? 'notice' : 'warning' },
-                { section: 'www', directive: 'pm.max_children', value: oldPool.includes(`pm.max_children = ${n}\n`) ? n + 1 : n },
+                {
+                  section: 'global',
+                  directive: 'log_level',
+                  value: run % 2 ? 'notice' : 'warning',
+                },
+                {
+                  section: 'www',
+                  directive: 'pm.max_children',
+                  value: oldPool.includes(`pm.max_children = ${n}\n`) ? n + 1 : n,
+                },
               ];
         const child = spawnSync(
           process.execPath,
-          ['--import', 'tsx', 'test/host/apply-crash-child.ts', JSON.stringify({ ...options, edits }), step],
+          [
+            '--import',
+            'tsx',
+            'test/host/apply-crash-child.ts',
+            JSON.stringify({ ...options, edits }),
+            step,
+          ],
           { encoding: 'utf8', timeout: 60_000 },
         );
         expect(child.signal, child.stderr).toBe('SIGKILL');
         const mid = [hash(readText(stack.confPath)), hash(readText(stack.poolPath))];
         const recovered = await recoverFpmApply(options);
         expect(recovered.outcome).not.toBe('none');
-        if (recovered.verification) expect(recovered.verification.ok, JSON.stringify(recovered.verification.checks)).toBe(true);
+        if (recovered.verification)
+          expect(recovered.verification.ok, JSON.stringify(recovered.verification.checks)).toBe(
+            true,
+          );
         const after = [hash(readText(stack.confPath)), hash(readText(stack.poolPath))];
         const wasOld = after[0] === hash(oldMain) && after[1] === hash(oldPool);
         const wasNew = after[0] !== hash(oldMain) && after[1] !== hash(oldPool);
-        expect(wasOld || wasNew, `mix after recovery at ${step}, run ${run}; before recovery ${mid}`).toBe(true);
+        expect(
+          wasOld || wasNew,
+          `mix after recovery at ${step}, run ${run}; before recovery ${mid}`,
+        ).toBe(true);
         if (wasOld) tally.old++;
         else tally.new++;
         // the host verifies afterwards: a no-op apply passes through recovery and the lock

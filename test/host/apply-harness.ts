@@ -21,7 +21,7 @@ export interface ApplyStack {
 export const POOL_TEXT = (socket: string, extra = '') =>
   `; customer pool\n[www]\nlisten = ${socket}\nlisten.mode = 0666\n; sized by the panel\npm = static\npm.max_children = 2\nping.path = /ping\npm.status_path = /status\n${extra}`;
 
-export async function startApplyStack(extra = ''): Promise<ApplyStack> {
+export async function startApplyStack(extra = '', globalExtra = ''): Promise<ApplyStack> {
   const binary = phpFpmBinary().path;
   if (!binary) throw new Error('php-fpm8.2 is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'fpmkit-apply-'));
@@ -33,7 +33,7 @@ export async function startApplyStack(extra = ''): Promise<ApplyStack> {
   const logPath = join(dir, 'fpm.log');
   writeFileSync(
     confPath,
-    `; main file\n[global]\npid = ${pidFile}\nerror_log = ${logPath}\ndaemonize = no\n\ninclude = ${dir}/pool.d/*.conf\n`,
+    `; main file\n[global]\npid = ${pidFile}\nerror_log = ${logPath}\ndaemonize = no\n${globalExtra}\ninclude = ${dir}/pool.d/*.conf\n`,
   );
   writeFileSync(poolPath, POOL_TEXT(socketPath, extra));
   let daemon: Daemon;
