@@ -213,6 +213,8 @@ export type {
   ApplyFpmResult,
   ApplyJournal,
   ApplyStep,
+  ApplySysctlOptions,
+  ApplySysctlResult,
   CollectSnapshotOptions,
   DiscoverFpmOptions,
   EvidenceManifest,
@@ -236,6 +238,7 @@ export type {
   SnapshotFromDirectoryOptions,
   StagedValidation,
   SymlinkPolicy,
+  SysctlApplied,
   UntrustedFpmMaster,
   ValidateStagedOptions,
   VerifyCheck,
@@ -245,12 +248,14 @@ export type {
   WorkerMemorySample,
   WriteFilesOptions,
   WriteFilesResult,
+  WriteSystemdDropInResult,
 } from './host/index.js';
 export {
   APPLY_JOURNAL_NAME,
   APPLY_LOCK_NAME,
   APPLY_STEPS,
   applyFpmChanges,
+  applySysctlFile,
   checkFpmConfigFile,
   checkFpmConfigOnHost,
   checkMasterTrust,
@@ -310,6 +315,7 @@ export {
   workerMemorySampleSchema,
   workerMemorySchema,
   writeFilesAtomically,
+  writeSystemdDropIn,
 } from './host/index.js';
 export type {
   CgroupMembership,
