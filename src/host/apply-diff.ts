@@ -3,14 +3,25 @@ const CONTEXT_LINES = 3;
 /** Above this many line pairs the diff shows the whole file replaced rather than an LCS. */
 const MAX_LCS_CELLS = 16_000_000;
 
+/** Marks a last line without a line break, so it differs from the same line with one. */
+const NO_EOL = '\u0000no-eol';
+
+function diffLines(text: string): string[] {
+  if (text === '') return [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  else lines[lines.length - 1] += NO_EOL;
+  return lines;
+}
+
 /**
  * A unified diff (`diff -u` format) of two texts of one file, empty when they are equal.
  * Lines are compared whole; a file without a final newline is shown as diff shows it.
  */
 export function unifiedDiff(path: string, before: string, after: string): string {
   if (before === after) return '';
-  const a = before.split('\n');
-  const b = after.split('\n');
+  const a = diffLines(before);
+  const b = diffLines(after);
   const ops: { op: ' ' | '-' | '+'; text: string; ai: number; bi: number }[] = [];
   if (a.length * b.length > MAX_LCS_CELLS) {
     for (const [i, t] of a.entries()) ops.push({ op: '-', text: t, ai: i, bi: 0 });
@@ -59,7 +70,10 @@ export function unifiedDiff(path: string, before: string, after: string): string
     const aStart = hunk[0]!.ai + (aCount ? 1 : 0);
     const bStart = hunk[0]!.bi + (bCount ? 1 : 0);
     out.push(`@@ -${aStart},${aCount} +${bStart},${bCount} @@`);
-    for (const o of hunk) out.push(`${o.op}${o.text}`);
+    for (const o of hunk) {
+      out.push(`${o.op}${o.text.replace(NO_EOL, '')}`);
+      if (o.text.endsWith(NO_EOL)) out.push('\\ No newline at end of file');
+    }
     k = stop;
     start = stop;
   }
