@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -66,6 +67,7 @@ export interface ApplyLock {
  */
 export async function acquireApplyLock(stateDir: string, waitMs: number): Promise<ApplyLock> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  checkStateDir(stateDir);
   const path = join(stateDir, APPLY_LOCK_NAME);
   const me: LockOwner = { pid: process.pid, startTime: processStartTime(process.pid) };
   const started = Date.now();
@@ -107,6 +109,23 @@ export async function acquireApplyLock(stateDir: string, waitMs: number): Promis
       throw new FpmkitApplyLockedError(path, lastHolder, Date.now() - started);
     }
     await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
+
+/**
+ * The journal in the state directory names files to restore and backups to restore them from,
+ * so whoever can write there could make a recovery overwrite any file: the directory must be a
+ * real directory owned by the user running fpmkit and writable by no one else.
+ */
+function checkStateDir(stateDir: string): void {
+  const st = lstatSync(stateDir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
+    throw new FpmkitIoError(
+      stateDir,
+      `refusing the apply state directory ${stateDir}: it must be a directory owned by uid ${uid} and writable by no one else`,
+      { errno: 'EPERM' },
+    );
   }
 }
 

@@ -29,6 +29,7 @@ import {
 } from './apply-stage.js';
 import { errorLogPath, markLog, type VerifyResult, verifyFpm } from './apply-verify.js';
 import { globFpmInclude, loadFpmConfig, readFpmConfigFile } from './fpm-config.js';
+import { checkMasterTrust } from './trust.js';
 import { recoverFileWrites, writeFilesAtomically } from './write-files.js';
 
 /** A plan made earlier (`planFpmApply`): the changes and the text each file had then. */
@@ -131,6 +132,25 @@ function masterPid(ctx: Context): number | undefined {
     }
   }
   return ctx.options.pid;
+}
+
+/**
+ * The master, if it is one fpmkit may signal and whose binary it may run: a pid from a pid file
+ * anyone could have written must be a php-fpm binary run by root or by this user
+ * (`checkMasterTrust`). Anything else is refused before a file is touched.
+ */
+async function trustedMaster(pid: number | undefined): Promise<FpmMasterProcess | undefined> {
+  if (pid === undefined || !processAlive(pid)) return undefined;
+  const trust = await checkMasterTrust('/proc', pid);
+  if (!trust.trusted) {
+    throw new FpmkitInvalidOptionError(
+      'pid',
+      `process ${pid} is not a php-fpm master fpmkit trusts: ${trust.reason}`,
+    );
+  }
+  const master = readFpmMaster(pid);
+  if (master && trust.basis === 'executable' && trust.executable) master.binary = trust.executable;
+  return master;
 }
 
 function prefixOf(ctx: Context, master: FpmMasterProcess | undefined): string {
@@ -267,7 +287,7 @@ export async function applyFpmChanges(
   try {
     const recovered = options.dryRun ? undefined : await recoverLocked(ctx);
     let pid = masterPid(ctx);
-    const master = pid ? readFpmMaster(pid) : undefined;
+    const master = await trustedMaster(pid);
     const prefix = prefixOf(ctx, master);
     const tree = readTree(ctx, prefix);
     if (!Array.isArray(changes)) {
@@ -423,7 +443,7 @@ async function recoverLocked(ctx: Context): Promise<RecoverFpmResult> {
   if (!journal) return { outcome: 'none' };
   recoverFileWrites(journal.root);
   const pid = masterPid(ctx) ?? journal.pid;
-  const master = processAlive(pid) ? readFpmMaster(pid) : undefined;
+  const master = await trustedMaster(pid);
   const prefix = prefixOf(ctx, master);
   const at = journal.step;
   if (at === 'verified') {

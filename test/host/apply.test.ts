@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FpmkitInvalidOptionError } from '../../src/errors.js';
+import { FpmkitInvalidOptionError, FpmkitIoError } from '../../src/errors.js';
 import { applyFpmChanges, planFpmApply } from '../../src/host/apply.js';
 import {
   FpmkitApplyFailedError,
@@ -10,6 +10,7 @@ import {
   FpmkitApplyRejectedError,
   FpmkitApplyStaleError,
 } from '../../src/host/apply-errors.js';
+import { ping } from '../../src/status/fetch.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { type ApplyStack, loadLoop, readText, startApplyStack } from './apply-harness.js';
 
@@ -120,6 +121,7 @@ describe.skipIf(skip)(`applyFpmChanges against php-fpm 8.2${fpm.reason}`, () => 
       /master|no listening socket/,
     );
     expect(readText(stack.poolPath)).toBe(before);
+    expect((await ping({ socketPath: stack.socketPath }, { timeoutMs: 2000 })).ok).toBe(true);
     console.log(
       `verify failed, rolled back: problems ${(error as FpmkitApplyFailedError).problems.join(' | ')}; responses ok ${counts.ok}, lost ${counts.failed}`,
     );
@@ -146,6 +148,34 @@ describe.skipIf(skip)(`applyFpmChanges against php-fpm 8.2${fpm.reason}`, () => 
     expect((stale as FpmkitApplyStaleError).path).toBe(stack.poolPath);
     expect(readText(stack.poolPath)).toBe(`${before}; edited by hand\n`);
     expect(readText(stack.confPath)).toBe(main);
+  });
+
+  it('refuses to signal or run the binary of a pid that is not a php-fpm master, and a state directory others can write', async () => {
+    stack = await startApplyStack();
+    const before = readText(stack.poolPath);
+    const sleeper = spawn('sleep', ['30']);
+    const { pidFile: _unused, ...withoutPidFile } = opts(stack);
+    try {
+      const error = await applyFpmChanges(
+        [{ section: 'www', directive: 'pm.max_children', value: 3 }],
+        { ...withoutPidFile, pid: sleeper.pid! },
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+      expect(String(error.message)).toMatch(/not a php-fpm master/);
+      expect(sleeper.exitCode).toBeNull();
+      expect(readText(stack.poolPath)).toBe(before);
+    } finally {
+      sleeper.kill();
+    }
+    const open = join(stack.dir, 'open-state');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    const refused = await applyFpmChanges(
+      [{ section: 'www', directive: 'pm.max_children', value: 3 }],
+      { ...opts(stack), stateDir: open },
+    ).catch((e) => e);
+    expect(refused).toBeInstanceOf(FpmkitIoError);
+    expect(readText(stack.poolPath)).toBe(before);
   });
 
   it('two applies at once: the second waits or fails typed, files never interleaved', async () => {
