@@ -119,6 +119,9 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
       typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined;
     const pidFile = str('pid-file');
     const restartCommand = str('restart-command');
+    if (restartCommand && !pidFile) {
+      throw new UsageError('--restart-command needs --pid-file to find the new master');
+    }
     options = {
       configPath: config,
       ...(pid !== undefined ? { pid } : {}),
@@ -138,9 +141,7 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
               });
               if (r.status !== 0)
                 throw new Error(`--restart-command exited ${r.status}: ${r.stderr}`);
-              if (!pidFile)
-                throw new UsageError('--restart-command needs --pid-file to find the new master');
-              return Number(readFileSync(pidFile, 'utf8').trim());
+              return Number(readFileSync(pidFile!, 'utf8').trim());
             },
           }
         : {}),

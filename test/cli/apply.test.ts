@@ -69,6 +69,14 @@ describe('fpmkit apply --set parsing', () => {
     expect(io.err).toMatch(/--config FILE is required/);
     const io2 = capture();
     expect(await runApply(['--config', '/etc/php-fpm.conf', '--set', 'nodot'], io2)).toBe(2);
+    const io3 = capture();
+    expect(
+      await runApply(
+        ['--config', '/etc/php-fpm.conf', '--set', 'www.pm=static', '--restart-command', 'true'],
+        io3,
+      ),
+    ).toBe(2);
+    expect(io3.err).toMatch(/needs --pid-file/);
   });
 });
 
