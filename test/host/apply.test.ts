@@ -47,7 +47,10 @@ describe.skipIf(skip)(`applyFpmChanges against php-fpm 8.2${fpm.reason}`, () => 
     const result = await applyFpmChanges(
       [{ section: 'www', directive: 'pm.max_children', value: 4 }],
       opts(stack),
-    );
+    ).catch((error) => {
+      // keep the evidence of a failed verification in the test output
+      throw new Error(`apply failed: ${(error as Error).message}\n${readText(stack!.logPath)}`);
+    });
     await new Promise((r) => setTimeout(r, 300));
     const counts = await load.stop();
     expect(result.outcome).toBe('applied');
