@@ -54,6 +54,10 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
     const { DOCTOR_HELP, runDoctor } = await import('./doctor.js');
     return { help: DOCTOR_HELP, run: (argv, io) => runDoctor(argv, io) };
   },
+  apply: async () => {
+    const { APPLY_HELP, runApply } = await import('./apply.js');
+    return { help: APPLY_HELP, run: runApply };
+  },
   simulate: async () => {
     const { runSimulate, SIMULATE_HELP } = await import('./simulate.js');
     return { help: SIMULATE_HELP, run: (argv, io) => runSimulate(argv, io) };

@@ -11,6 +11,8 @@ Commands:
   watch TARGET       a live view of a pool's status with rates
   doctor             find what is wrong with the FPM here (or in saved evidence)
   render MODEL.json  render a php-fpm configuration from a JSON model
+  apply              change a running FPM: edit, php-fpm -t, reload or restart,
+                     verify, roll back on failure
   simulate           simulate the process manager under a plan's traffic
 
 Options:

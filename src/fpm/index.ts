@@ -72,6 +72,13 @@ export {
   safeParseFpmConfig,
 } from './parse.js';
 export { PHP_FPM_BUILD_CONSTANTS, PHP_FPM_CONSTANTS } from './php-constants.js';
+export type { FpmApplyAction, FpmReloadRule } from './reload-table.js';
+export {
+  FPM_RELOAD_DIRECTIVES,
+  FPM_RESTART_DIRECTIVES,
+  fpmApplyActionFor,
+  fpmApplyActionForChanges,
+} from './reload-table.js';
 export type { RenderFpmOptions } from './render.js';
 export { renderFpmConfig, renderGlobal, renderPool } from './render.js';
 export type {

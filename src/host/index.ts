@@ -1,3 +1,25 @@
+export type { ApplyFpmOptions, ApplyFpmResult, FpmApplyPlan, RecoverFpmResult } from './apply.js';
+export { applyFpmChanges, planFpmApply, recoverFpmApply } from './apply.js';
+export {
+  FpmkitApplyFailedError,
+  FpmkitApplyLockedError,
+  FpmkitApplyRejectedError,
+  FpmkitApplyStaleError,
+} from './apply-errors.js';
+export type { ApplyJournal, ApplyStep } from './apply-journal.js';
+export { APPLY_JOURNAL_NAME, APPLY_STEPS } from './apply-journal.js';
+export { APPLY_LOCK_NAME } from './apply-lock.js';
+export type { StagedValidation, ValidateStagedOptions } from './apply-stage.js';
+export { validateStagedFpmConfig } from './apply-stage.js';
+export type {
+  ApplySysctlOptions,
+  ApplySysctlResult,
+  SysctlApplied,
+  WriteSystemdDropInResult,
+} from './apply-sysctl.js';
+export { applySysctlFile, writeSystemdDropIn } from './apply-sysctl.js';
+export type { LogMark, VerifyCheck, VerifyFpmOptions, VerifyResult } from './apply-verify.js';
+export { FPM_LINUX_DEFAULT_BACKLOG, verifyFpm } from './apply-verify.js';
 export type {
   DiscoverFpmOptions,
   FpmDiscovery,

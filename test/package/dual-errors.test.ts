@@ -134,6 +134,22 @@ const CLASSES: Record<string, { code: string; make: Array<(c: Ns) => unknown> } 
     code: 'FPMKIT_SIZING_INFEASIBLE',
     make: [(c) => new (c.FpmkitInfeasiblePlanError as Ctor)([] as never)],
   },
+  FpmkitApplyLockedError: {
+    code: 'FPMKIT_APPLY_LOCKED',
+    make: [(c) => new (c.FpmkitApplyLockedError as Ctor)('/l' as never, 1 as never, 0 as never)],
+  },
+  FpmkitApplyStaleError: {
+    code: 'FPMKIT_APPLY_STALE',
+    make: [(c) => new (c.FpmkitApplyStaleError as Ctor)('/f' as never)],
+  },
+  FpmkitApplyRejectedError: {
+    code: 'FPMKIT_APPLY_REJECTED',
+    make: [(c) => new (c.FpmkitApplyRejectedError as Ctor)('fpmkit' as never, 'x' as never)],
+  },
+  FpmkitApplyFailedError: {
+    code: 'FPMKIT_APPLY_FAILED',
+    make: [(c) => new (c.FpmkitApplyFailedError as Ctor)([] as never, true as never)],
+  },
 };
 
 describe.skipIf(!built)(

@@ -1,0 +1,7 @@
+// The apply errors live with the rest of the family in src/errors.ts.
+export {
+  FpmkitApplyFailedError,
+  FpmkitApplyLockedError,
+  FpmkitApplyRejectedError,
+  FpmkitApplyStaleError,
+} from '../errors.js';
