@@ -1,4 +1,5 @@
 import { cAtoi } from '../units.js';
+import { PHP_FPM_CONSTANTS } from './php-constants.js';
 
 /**
  * FPM hands every physical line of its configuration, with a newline appended, to PHP's INI
@@ -32,24 +33,9 @@ export interface IniScanContext {
 }
 
 /** PHP's E_* constants, the ones pool files use (`php_value[error_reporting] = E_ALL & ~E_NOTICE`). */
-export const PHP_ERROR_CONSTANTS: Readonly<Record<string, string>> = {
-  E_ERROR: '1',
-  E_WARNING: '2',
-  E_PARSE: '4',
-  E_NOTICE: '8',
-  E_CORE_ERROR: '16',
-  E_CORE_WARNING: '32',
-  E_COMPILE_ERROR: '64',
-  E_COMPILE_WARNING: '128',
-  E_USER_ERROR: '256',
-  E_USER_WARNING: '512',
-  E_USER_NOTICE: '1024',
-  E_STRICT: '2048',
-  E_RECOVERABLE_ERROR: '4096',
-  E_DEPRECATED: '8192',
-  E_USER_DEPRECATED: '16384',
-  E_ALL: '32767',
-};
+export const PHP_ERROR_CONSTANTS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(PHP_FPM_CONSTANTS).filter(([name]) => /^E_[A-Z_]+$/.test(name)),
+);
 
 enum C {
   Tab = 9,
