@@ -133,6 +133,7 @@ export type {
   FpmSourceStatement,
   FpmSystem,
   FpmValueType,
+  FpmWrittenValues,
   GlobalConfig,
   IniLineResult,
   IniScanContext,

@@ -116,7 +116,8 @@ const FAST_ENTRY = new RegExp(
 const FAST_ARRAY = new RegExp(
   `^[ \\t]*([A-Za-z_.]+)\\[([A-Za-z0-9_.-]*)\\][ \\t]*=[ \\t]*((?:${PLAIN})*)[ \\t]*\\r?$`,
 );
-const FAST_SECTION = /^[ \t]*\[([A-Za-z0-9_.@+-]+)\][ \t]*\r?$/;
+// Blanks before a section's `[` must hold a tab: spaces alone are read as an array entry's name.
+const FAST_SECTION = /^(?:[ \t]*\t[ \t]*)?\[([A-Za-z0-9_.@+-]+)\][ \t]*\r?$/;
 const FAST_COMMENT = /^[ \t]*(?:;.*)?$/;
 const BOOL_WORDS = new Set(['true', 'on', 'yes', 'false', 'off', 'no', 'none', 'null']);
 const TRUE_WORDS = new Set(['true', 'on', 'yes']);
@@ -164,13 +165,27 @@ function fastScan(line: string, ctx: IniScanContext): IniLineResult | undefined 
   return undefined;
 }
 
-/** Scans one physical line (without its newline) as FPM's INI parser does. */
+/** The UTF-8 byte order mark as a decoded character. */
+const BOM = '\uFEFF';
+
+/**
+ * Scans one physical line (without its newline) as FPM's INI parser does.
+ *
+ * PHP's scanner skips a UTF-8 byte order mark at the start of the string it is given
+ * (`ini_lex` in `Zend/zend_ini_scanner.l`), and FPM gives it one line at a time, so a mark is
+ * skipped at the start of every line. FPM appends a newline and hands the line over as a C
+ * string, so a NUL byte ends it there, before the newline: the scanner then meets the end of
+ * its input in mid-line, where a name (which may contain NUL) runs past the end and is
+ * dropped, and a value ends as at the end of a line, keeping its trailing blanks.
+ */
 export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineResult {
-  const fast = fastScan(physicalLine, ctx);
-  if (fast) return fast;
-  const nul = physicalLine.indexOf('\0');
-  // FPM passes a C string: whatever follows a NUL byte is never seen.
-  const s = `${nul >= 0 ? physicalLine.slice(0, nul) : physicalLine}\n`;
+  const line = physicalLine.startsWith(BOM) ? physicalLine.slice(BOM.length) : physicalLine;
+  const nul = line.indexOf('\0');
+  if (nul < 0) {
+    const fast = fastScan(line, ctx);
+    if (fast) return fast;
+  }
+  const s = nul >= 0 ? line.slice(0, nul) : `${line}\n`;
   const out: IniStatement[] = [];
   let pos = 0;
   let lineNo = 1;
@@ -204,6 +219,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
     pos += 2;
     let end = pos;
     while (end < s.length && !NOT_LABEL.has(s[end]!) && s[end] !== '}') end++;
+    if (end >= s.length) fail('end of file', 'TC_VARNAME');
     if (end === pos) {
       const c = s[pos];
       if (c === undefined || isNewline(s.charCodeAt(pos))) fail('end of file', 'TC_VARNAME');
@@ -354,8 +370,14 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
       while (look < s.length && isBlank(s.charCodeAt(look))) look++;
       const c = s[look];
       if (c === undefined) {
-        pos = look;
-        return { t: 'end', end: 'eof', line: lineNo };
+        // Only a line cut at a NUL ends without a newline: blanks before the cut stay in the
+        // value, and the value ends as at the end of a line.
+        if (look > pos) {
+          const v = s.slice(pos, look);
+          pos = look;
+          return { t: 'str', v, name: 'TC_WHITESPACE', line };
+        }
+        return { t: 'end', end: 'eol', line: lineNo };
       }
       if (isNewline(s.charCodeAt(look))) {
         pos = look;
@@ -506,8 +528,42 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
     }
   };
 
+  /** Set when a value ends at a byte PHP's scanner has no rule for: nothing after it is read. */
+  let stop = false;
+  /** `name[key] = value` from the `[` on. */
+  const readOffsetEntry = (name: string): void => {
+    pos++;
+    skipBlanks();
+    const key = readBracketed(true);
+    skipBlanks();
+    if (s[pos] !== '=') {
+      if (isNewline(s.charCodeAt(pos))) {
+        eatNewline();
+        fail('END_OF_LINE', "'='");
+      }
+      fail(pos >= s.length ? 'end of file' : describeChar(s[pos]!), "'='");
+    }
+    pos++;
+    skipBlanks();
+    const { value, end } = evaluate(OFFSET_VALUE_STATES);
+    out.push({ kind: 'array', name, key, value: value ?? '' });
+    stop = end.end === 'eof';
+  };
+
   try {
     for (;;) {
+      if (s[pos] === ' ') {
+        // Spaces alone before `[` are a name of their own (PHP's label may hold spaces, a tab
+        // may not): `  [www]` is an array entry with an empty name, not a section.
+        let end = pos;
+        while (s[end] === ' ') end++;
+        if (s[end] === '[') {
+          pos = end;
+          readOffsetEntry('');
+          if (stop) break;
+          continue;
+        }
+      }
       skipBlanks();
       if (pos >= s.length) break;
       const code = s.charCodeAt(pos);
@@ -533,6 +589,8 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
       if (!NOT_LABEL.has(ch)) {
         let end = pos;
         while (end < s.length && !NOT_LABEL.has(s[end]!)) end++;
+        // A name that runs into a NUL runs past the end of the input: the scanner stops there.
+        if (end >= s.length) break;
         const label = s.slice(pos, end);
         const bool = BOOL_RE.exec(s.slice(pos, end + 1));
         if (bool && bool[0].length >= label.length) {
@@ -540,23 +598,8 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         }
         pos = end;
         if (s[pos] === '[') {
-          pos++;
-          skipBlanks();
-          const key = readBracketed(true);
-          skipBlanks();
-          if (s[pos] !== '=') {
-            if (isNewline(s.charCodeAt(pos))) {
-              eatNewline();
-              fail('END_OF_LINE', "'='");
-            }
-            fail(pos >= s.length ? 'end of file' : describeChar(s[pos]!), "'='");
-          }
-          pos++;
-          skipBlanks();
-          const { value, end } = evaluate(OFFSET_VALUE_STATES);
-          out.push({ kind: 'array', name: label.trim(), key, value: value ?? '' });
-          // A byte PHP's scanner has no rule for ends its input: nothing after it is read.
-          if (end.end === 'eof') break;
+          readOffsetEntry(label.trim());
+          if (stop) break;
           continue;
         }
         skipBlanks();

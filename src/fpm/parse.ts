@@ -73,7 +73,13 @@ export interface ParseFpmConfigOptions {
 /** Where a directive was set. */
 export interface SourceLocation {
   file: string;
+  /** The physical line, counted from 1. */
   line: number;
+  /**
+   * The value as FPM stored it for a scalar directive: the text after INI scanning, before any
+   * conversion (`660` for a `listen.mode` the model holds as 0o660). Absent on other locations.
+   */
+  value?: string;
 }
 
 export interface ParseFpmConfigResult {
@@ -309,7 +315,7 @@ function handleEntry(
   const locations = state.current
     ? state.locations.pools[state.poolIndex.get(state.current.name.toLowerCase())!]!
     : state.locations.global;
-  locations[directive.name] = { file, line };
+  locations[directive.name] = { file, line, value };
   if (converted.warning) {
     state.findings.push({
       code: 'fpm.listen-mode-not-octal',
@@ -623,6 +629,8 @@ function loadFile(
 function loadLines(state: LoadState, file: string, text: string): boolean {
   state.fpmLine = 0;
   let ok = true;
+  /** FPM's line counter where it stopped reading this file: at its first error. */
+  let stoppedAt: number | undefined;
   let start = 0;
   let line = 0;
   while (start < text.length) {
@@ -685,8 +693,18 @@ function loadLines(state: LoadState, file: string, text: string): boolean {
       if (state.findings[i]!.severity === 'error') ok = false;
     if (include !== undefined && !twoIncludes && !handleInclude(state, file, line, include))
       ok = false;
+    if (!ok) stoppedAt ??= state.fpmLine;
   }
+  // FPM reads until read(2) returns nothing, counting one line more than the file's newlines
+  // (`fpm_conf_load_ini_file`); the counter is shared, so an including file goes on from there.
+  state.fpmLine = stoppedAt ?? newlines(text) + 1;
   return ok;
+}
+
+function newlines(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) count++;
+  return count;
 }
 
 function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {

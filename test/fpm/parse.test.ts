@@ -119,7 +119,19 @@ describe('scanIniLine: values as php-fpm 8.2 reads them (each row checked agains
         statements: [{ kind: 'entry', name: 'php_value', value: 'memory_limit' }],
       },
     ],
-    ['  [www]  ', { statements: [{ kind: 'section', name: 'www' }] }],
+    ['\t [www]  ', { statements: [{ kind: 'section', name: 'www' }] }],
+    [
+      '  [www]  ',
+      {
+        syntaxError: "syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2",
+        statements: [],
+      },
+    ],
+    ['  [www] = 1', { statements: [{ kind: 'array', name: '', key: 'www', value: '1' }] }],
+    ['\uFEFF[www]', { statements: [{ kind: 'section', name: 'www' }] }],
+    ['ELF\0junk', { statements: [] }],
+    ['x = /a \0junk', { statements: [{ kind: 'entry', name: 'x', value: '/a ' }] }],
+    ['x =\0', { statements: [{ kind: 'entry', name: 'x', value: '' }] }],
     [
       'pm.max_children = 5\0 garbage',
       { statements: [{ kind: 'entry', name: 'pm.max_children', value: '5' }] },
