@@ -102,6 +102,19 @@ const OFFSET_VALUE_STATES = 6;
 type Frame = { k: '(' } | { k: 'unary'; op: string } | { k: 'binary'; op: string; left: string };
 
 const isBlank = (c: number) => c === C.Space || c === C.Tab;
+
+/**
+ * Strips spaces and tabs from both ends, as PHP's EAT_LEADING_WHITESPACE and
+ * EAT_TRAILING_WHITESPACE do; `String.prototype.trim` would also strip a BOM, a no-break space
+ * and other Unicode spaces that PHP keeps in a name.
+ */
+function trimBlanks(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isBlank(text.charCodeAt(start))) start++;
+  while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
 const isNewline = (c: number) => c === C.Nl || c === C.Cr;
 
 /*
@@ -225,7 +238,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
       if (c === undefined || isNewline(s.charCodeAt(pos))) fail('end of file', 'TC_VARNAME');
       fail(c === '}' ? "'}'" : `'${c}'`, 'TC_VARNAME');
     }
-    const name = s.slice(pos, end).trim();
+    const name = trimBlanks(s.slice(pos, end));
     pos = end;
     if (s[pos] !== '}') fail('end of file', "'}'");
     pos++;
@@ -598,7 +611,7 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         }
         pos = end;
         if (s[pos] === '[') {
-          readOffsetEntry(label.trim());
+          readOffsetEntry(trimBlanks(label));
           if (stop) break;
           continue;
         }
@@ -607,11 +620,11 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
           pos++;
           skipBlanks();
           const { value, end } = evaluate(ENTRY_VALUE_STATES);
-          out.push({ kind: 'entry', name: label.trim(), value });
+          out.push({ kind: 'entry', name: trimBlanks(label), value });
           if (end.end === 'eof') break;
           continue;
         }
-        out.push({ kind: 'entry', name: label.trim(), value: null });
+        out.push({ kind: 'entry', name: trimBlanks(label), value: null });
         continue;
       }
       if (TOKEN_CHARS.has(ch)) fail(`'${ch}'`);

@@ -129,6 +129,8 @@ describe('scanIniLine: values as php-fpm 8.2 reads them (each row checked agains
     ],
     ['  [www] = 1', { statements: [{ kind: 'array', name: '', key: 'www', value: '1' }] }],
     ['\uFEFF[www]', { statements: [{ kind: 'section', name: 'www' }] }],
+    ['\uFEFF\uFEFFuser = a', { statements: [{ kind: 'entry', name: '\uFEFFuser', value: 'a' }] }],
+    ['\u00a0user = a', { statements: [{ kind: 'entry', name: '\u00a0user', value: 'a' }] }],
     ['ELF\0junk', { statements: [] }],
     ['x = /a \0junk', { statements: [{ kind: 'entry', name: 'x', value: '/a ' }] }],
     ['x =\0', { statements: [{ kind: 'entry', name: 'x', value: '' }] }],
