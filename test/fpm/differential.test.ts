@@ -3,8 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFpmConfig, parseFpmConfig } from '../../src/fpm/index.js';
-import { checkFpmConfigFile, hostFpmSystem } from '../../src/host/index.js';
+import {
+  checkFpmConfig,
+  effectiveFpmConfig,
+  parseFpmConfig,
+  parseFpmDump,
+} from '../../src/fpm/index.js';
+import { checkFpmConfigFile, hostFpmSystem, loadFpmConfig } from '../../src/host/index.js';
 import { isRoot, phpFpmBinary } from '../support/integration.js';
 import { stripMessages } from '../support/php-fpm.js';
 import { run } from '../support/process.js';
@@ -252,6 +257,15 @@ const oddLine = fc.oneof(
       'env[A] = 1\0',
       'listen.allowed_clients =',
       'php_value[x] =',
+      'listen.mode = 660',
+      'listen.mode = 0660',
+      'security.limit_extensions = .php  .PHP',
+      'security.limit_extensions = .php',
+      'process.priority = 64',
+      'listen.backlog = -5',
+      'access.suppress_path[] = /a',
+      'access.suppress_path[] = /b',
+      'access.suppress_path[] = /c',
       '',
       '; comment',
     ),
@@ -273,6 +287,9 @@ const globalOddLine = fc.oneof(
       'log_level\0 = bogus',
       'log_level = notice\0junk',
       'syslog.ident =',
+      'events.mechanism = EPOLL',
+      'pid =',
+      'process.priority = 64',
       '',
       '; comment',
     ),
@@ -349,7 +366,7 @@ describe.skipIf(!fpm.available)(
       timeout: 600_000,
     }, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'fpmkit-odd-'));
-      const stats = { runs: 0, accepted: 0, refused: 0 };
+      const stats = { runs: 0, accepted: 0, refused: 0, dumped: 0 };
       const system = hostFpmSystem();
       try {
         await fc.assert(
@@ -376,6 +393,17 @@ describe.skipIf(!fpm.available)(
               ok: real.exitCode === 0,
               first: firstReal ?? null,
             });
+            if (real.exitCode !== 0) return;
+            // What FPM would run with, as -tt prints it, against fpmkit's effective view.
+            const printed = await run(fpm.path!, ['-tt', '-y', file], {
+              cwd: runDir,
+              env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
+            });
+            const loaded = loadFpmConfig(file, { env: {} });
+            expect(effectiveFpmConfig(loaded.config, { written: loaded.locations }), shown).toEqual(
+              parseFpmDump(printed.output),
+            );
+            stats.dumped++;
           }),
           { numRuns: RUNS, seed: Number(process.env.FPMKIT_SEED ?? 20261207) },
         );
@@ -385,7 +413,8 @@ describe.skipIf(!fpm.available)(
       } finally {
         await rm(dir, { recursive: true, force: true });
         console.log(
-          `odd configs: ${stats.runs} agreed (php-fpm accepted ${stats.accepted}, refused ${stats.refused})`,
+          `odd configs: ${stats.runs} agreed (php-fpm accepted ${stats.accepted}, refused ${stats.refused}); ` +
+            `-tt dump equal to effectiveFpmConfig on ${stats.dumped} of ${stats.accepted}`,
         );
       }
     });
