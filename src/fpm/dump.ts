@@ -1,6 +1,6 @@
 import { FpmkitParseError } from '../errors.js';
 import { formatOctalMode } from '../units.js';
-import { DEBIAN_PHP_PREFIX, type SourceLocation } from './parse.js';
+import { DEBIAN_PHP_PREFIX, type FpmWrittenValues } from './parse.js';
 import type { FpmConfig, PoolConfig, SyslogFacility } from './schema.js';
 
 /**
@@ -13,20 +13,13 @@ export interface FpmDump {
   pools: { name: string; values: Record<string, string> }[];
 }
 
-/** Directive locations by section, as `parseFpmConfig` returns them (`locations`). */
-export interface FpmWrittenValues {
-  global: Record<string, SourceLocation>;
-  pools: Record<string, SourceLocation>[];
-}
-
 export interface EffectiveOptions {
   /** The global prefix (`php-fpm -p`). @default undefined (compiled prefixes /usr and /var) */
   prefix?: string;
   /** `events.mechanism` FPM picks when none is set. @default 'epoll' */
   defaultEventsMechanism?: string;
   /**
-   * Where each directive was set, with the text as written (`parseFpmConfig`'s `locations`,
-   * pools in the same order as the model's). With it `listen.mode`,
+   * The text each directive was set to (`parseFpmConfig`'s `written`). With it `listen.mode`,
    * `security.limit_extensions` and an empty `listen.allowed_clients` come out exactly as
    * `-tt` prints them, the text as written; without it they are rebuilt from the model
    * (`0660`, extensions joined by one space, `undefined`). @default undefined
@@ -86,7 +79,7 @@ function isUnix(address: string): boolean {
 function poolDump(
   pool: PoolConfig,
   options: EffectiveOptions,
-  written: Record<string, SourceLocation>,
+  written: Record<string, string>,
 ): Record<string, string> {
   const gp = options.prefix;
   const prefix = resolve(pool.prefix, undefined, gp, DEBIAN_PHP_PREFIX) || undefined;
@@ -114,9 +107,9 @@ function poolDump(
   // fpm_conf_process_all_pools resets an ondemand pool's backlog below -1 to -1.
   let backlog = pool.listen.backlog ?? -1;
   if (mode === 'ondemand' && backlog < -1) backlog = -1;
-  const writtenMode = written['listen.mode']?.value;
-  const writtenClients = written['listen.allowed_clients']?.value;
-  const writtenExtensions = written['security.limit_extensions']?.value;
+  const writtenMode = written['listen.mode'];
+  const writtenClients = written['listen.allowed_clients'];
+  const writtenExtensions = written['security.limit_extensions'];
   const values: Record<string, string> = {
     prefix: orUndefined(prefix),
     user: orUndefined(pool.user),
@@ -192,7 +185,7 @@ function poolDump(
  * access format, trace depth 20, limit extensions `.php .phar`), relative paths resolved against
  * the pool prefix, the global prefix or the compiled ones, an ondemand pool's backlog below -1
  * reset to -1, `process.priority = 64` (FPM's "unset") shown as `undefined`. Pass `written`
- * (`parseFpmConfig`'s `locations`) to get `listen.mode` and `security.limit_extensions` as
+ * (`parseFpmConfig`'s `written`) to get `listen.mode` and `security.limit_extensions` as
  * written; without it `listen.mode` is four octal digits. Arrays are keyed;
  * `access.suppress_path[0]` is the last one in the file, as `-tt` prints them last first.
  */

@@ -11,7 +11,7 @@ export {
   findScalarDirective,
   fpmDirectives,
 } from './directives.js';
-export type { EffectiveOptions, FpmDump, FpmWrittenValues } from './dump.js';
+export type { EffectiveOptions, FpmDump } from './dump.js';
 export { effectiveFpmConfig, parseFpmDump } from './dump.js';
 export type {
   EditFpmConfigOptions,
@@ -58,6 +58,7 @@ export { locateFpmDirective, mapFpmSources, planFpmEdits } from './locate.js';
 export type {
   FpmGlob,
   FpmReadFile,
+  FpmWrittenValues,
   ParseFpmConfigOptions,
   ParseFpmConfigResult,
   SafeParseFpmConfigResult,

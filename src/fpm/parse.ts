@@ -73,13 +73,17 @@ export interface ParseFpmConfigOptions {
 /** Where a directive was set. */
 export interface SourceLocation {
   file: string;
-  /** The physical line, counted from 1. */
   line: number;
-  /**
-   * The value as FPM stored it for a scalar directive: the text after INI scanning, before any
-   * conversion (`660` for a `listen.mode` the model holds as 0o660). Absent on other locations.
-   */
-  value?: string;
+}
+
+/**
+ * Scalar values as FPM stored them, by directive name: the text after INI scanning, before
+ * any conversion (`660` for a `listen.mode` the model holds as 0o660). `-tt` prints some of
+ * them as they are. Pools are in the model's order.
+ */
+export interface FpmWrittenValues {
+  global: Record<string, string>;
+  pools: Record<string, string>[];
 }
 
 export interface ParseFpmConfigResult {
@@ -88,6 +92,8 @@ export interface ParseFpmConfigResult {
   findings: Finding[];
   /** Where each directive was last set: `global` and one map per pool, by directive name. */
   locations: { global: Record<string, SourceLocation>; pools: Record<string, SourceLocation>[] };
+  /** The text each scalar directive was last set to, for `effectiveFpmConfig`'s `written`. */
+  written: FpmWrittenValues;
 }
 
 /** The compiled prefix of Debian's php-fpm (`PHP_PREFIX`). */
@@ -126,6 +132,7 @@ interface LoadState {
   poolIndex: Map<string, number>;
   findings: Finding[];
   locations: ParseFpmConfigResult['locations'];
+  written: FpmWrittenValues;
   depth: number;
   fpmLine: number;
   scan: IniScanContext;
@@ -312,10 +319,14 @@ function handleEntry(
   }
   const target = (state.current ?? state.config.global) as unknown as Record<string, unknown>;
   setPath(target, directive.path, converted.value);
-  const locations = state.current
-    ? state.locations.pools[state.poolIndex.get(state.current.name.toLowerCase())!]!
-    : state.locations.global;
-  locations[directive.name] = { file, line, value };
+  const poolIndex = state.current
+    ? state.poolIndex.get(state.current.name.toLowerCase())!
+    : undefined;
+  const locations =
+    poolIndex === undefined ? state.locations.global : state.locations.pools[poolIndex]!;
+  locations[directive.name] = { file, line };
+  const written = poolIndex === undefined ? state.written.global : state.written.pools[poolIndex]!;
+  written[directive.name] = value;
   if (converted.warning) {
     state.findings.push({
       code: 'fpm.listen-mode-not-octal',
@@ -477,6 +488,7 @@ function handleSection(state: LoadState, name: string): void {
   state.poolIndex.set(name.toLowerCase(), state.config.pools.length);
   state.config.pools.push(pool);
   state.locations.pools.push({});
+  state.written.pools.push({});
   state.current = pool;
 }
 
@@ -733,6 +745,7 @@ export function loadFpmConfigText(
     poolIndex: new Map(),
     findings: [],
     locations: { global: {}, pools: [] },
+    written: { global: {}, pools: [] },
     depth: 0,
     fpmLine: 0,
     scan: makeScanContext(options),
@@ -741,7 +754,12 @@ export function loadFpmConfigText(
     collect,
   };
   loadFile(state, options.path ?? 'php-fpm.conf', text);
-  return { config: state.config, findings: state.findings, locations: state.locations };
+  return {
+    config: state.config,
+    findings: state.findings,
+    locations: state.locations,
+    written: state.written,
+  };
 }
 
 /**

@@ -161,7 +161,7 @@ describe.skipIf(!fpm.available)(`fpmkit and php-fpm8.2 agree on odd files${fpm.r
     const real = await fpmRun(main, root, true);
     expect(real.exitCode, real.output).toBe(0);
     const loaded = loadFpmConfig(main, { env: {} });
-    const ours = effectiveFpmConfig(loaded.config, { written: loaded.locations });
+    const ours = effectiveFpmConfig(loaded.config, { written: loaded.written });
     expect(ours).toEqual(parseFpmDump(real.output));
   });
 
@@ -174,7 +174,7 @@ describe.skipIf(!fpm.available)(`fpmkit and php-fpm8.2 agree on odd files${fpm.r
     expect(dump.global.error_log).toBe('syslog');
     expect(dump.pools.map((p) => p.name)).toEqual(['www']);
     const loaded = loadFpmConfig(main, { env: {} });
-    expect(effectiveFpmConfig(loaded.config, { written: loaded.locations })).toEqual(dump);
+    expect(effectiveFpmConfig(loaded.config, { written: loaded.written })).toEqual(dump);
   });
 
   it('accepts a bare word followed by a NUL byte, as FPM does', async () => {

@@ -400,7 +400,7 @@ describe.skipIf(!fpm.available)(
               env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
             });
             const loaded = loadFpmConfig(file, { env: {} });
-            expect(effectiveFpmConfig(loaded.config, { written: loaded.locations }), shown).toEqual(
+            expect(effectiveFpmConfig(loaded.config, { written: loaded.written }), shown).toEqual(
               parseFpmDump(printed.output),
             );
             stats.dumped++;
