@@ -134,6 +134,12 @@ describe('scanIniLine: values as php-fpm 8.2 reads them (each row checked agains
     ['ELF\0junk', { statements: [] }],
     ['x = /a \0junk', { statements: [{ kind: 'entry', name: 'x', value: '/a ' }] }],
     ['x =\0', { statements: [{ kind: 'entry', name: 'x', value: '' }] }],
+    ['x = $\0', { statements: [{ kind: 'entry', name: 'x', value: '' }] }],
+    [
+      "x = 'raw",
+      { syntaxError: 'syntax error, unexpected end of file in Unknown on line 1', statements: [] },
+    ],
+    ["x = a 'raw", { statements: [{ kind: 'entry', name: 'x', value: 'a ' }] }],
     [
       'pm.max_children = 5\0 garbage',
       { statements: [{ kind: 'entry', name: 'pm.max_children', value: '5' }] },
