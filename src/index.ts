@@ -156,6 +156,7 @@ export type {
   FpmSourceStatement,
   FpmSystem,
   FpmValueType,
+  FpmWrittenValues,
   GlobalConfig,
   IniLineResult,
   IniScanContext,

@@ -694,12 +694,16 @@ function checkAfterPools(ctx: Ctx, pools: ProcessedPool[]): void {
 function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
   const globalPrefix = ctx.options.prefix;
   for (const { pool, index } of pools) {
-    if (!pool.access.log) continue;
+    if (pool.access.log === undefined) continue;
     const poolPrefix = pool.prefix
       ? fullPath(pool.prefix, undefined, globalPrefix, DEBIAN_PHP_PREFIX)
       : undefined;
-    const path = fullPath(pool.access.log, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
-    const errno = ctx.system.openForAppend(path);
+    // An empty access.log is not resolved against a prefix; FPM still opens "" and fails.
+    const path =
+      pool.access.log === ''
+        ? ''
+        : fullPath(pool.access.log, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
+    const errno = path === '' ? 'ENOENT' : ctx.system.openForAppend(path);
     if (errno) {
       fpm(
         ctx,

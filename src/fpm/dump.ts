@@ -9,7 +9,7 @@ import {
 import { FpmkitParseError } from '../errors.js';
 import { formatOctalMode } from '../units.js';
 import { parseListen } from './listen.js';
-import { DEBIAN_PHP_PREFIX } from './parse.js';
+import { DEBIAN_PHP_PREFIX, type FpmWrittenValues } from './parse.js';
 import type { FpmConfig, PoolConfig, SyslogFacility } from './schema.js';
 
 /**
@@ -27,7 +27,19 @@ export interface EffectiveOptions {
   prefix?: string;
   /** `events.mechanism` FPM picks when none is set. @default 'epoll' */
   defaultEventsMechanism?: string;
+  /**
+   * The text each directive was set to (`parseFpmConfig`'s `written`). With it `listen.mode`,
+   * `security.limit_extensions` and an empty `listen.allowed_clients` come out exactly as
+   * `-tt` prints them, the text as written; without it they are rebuilt from the model
+   * (`0660`, extensions joined by one space, `undefined`). @default undefined
+   */
+  written?: FpmWrittenValues;
 }
+
+/** FPM's `process.priority` value for "not set" (`fpm_conf.h`): `-tt` prints it as `undefined`. */
+const PRIORITY_UNSET = 64;
+const priorityText = (p: number | undefined) =>
+  p === undefined || p === PRIORITY_UNSET ? 'undefined' : String(p);
 
 /** syslog(3) facility numbers, which `-tt` prints instead of names. */
 const FACILITY_NUMBERS: Record<SyslogFacility, number> = {
@@ -82,7 +94,11 @@ function dumpListen(address: string | undefined, prefix: string): string | undef
   }
 }
 
-function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, string> {
+function poolDump(
+  pool: PoolConfig,
+  options: EffectiveOptions,
+  written: Record<string, string>,
+): Record<string, string> {
   const gp = options.prefix;
   const prefix = resolve(pool.prefix, undefined, gp, DEBIAN_PHP_PREFIX) || undefined;
   const mode = pool.pm.mode;
@@ -108,20 +124,30 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
       ? `${base}${chroot.length > 7 ? `/${chroot.slice(7)}` : ''}`
       : `${base}/${chroot}`;
   }
+  // fpm_conf_process_all_pools resets an ondemand pool's backlog below -1 to -1.
+  let backlog = pool.listen.backlog ?? FPM_DEFAULT_LISTEN_BACKLOG;
+  if (mode === 'ondemand' && backlog < -1) backlog = -1;
+  const writtenMode = written['listen.mode'];
+  const writtenClients = written['listen.allowed_clients'];
+  const writtenExtensions = written['security.limit_extensions'];
   const values: Record<string, string> = {
     prefix: orUndefined(prefix),
     user: orUndefined(pool.user),
     group: orUndefined(pool.group),
     listen: orUndefined(listen),
-    'listen.backlog': String(pool.listen.backlog ?? FPM_DEFAULT_LISTEN_BACKLOG),
+    'listen.backlog': String(backlog),
     'listen.acl_users': orUndefined(pool.listen.aclUsers?.join(',')),
     'listen.acl_groups': orUndefined(pool.listen.aclGroups?.join(',')),
     'listen.owner': orUndefined(pool.listen.owner),
     'listen.group': orUndefined(pool.listen.group),
-    'listen.mode': pool.listen.mode === undefined ? 'undefined' : formatOctalMode(pool.listen.mode),
-    'listen.allowed_clients': orUndefined(pool.listen.allowedClients?.join(',')),
-    'process.priority':
-      pool.process.priority === undefined ? 'undefined' : String(pool.process.priority),
+    'listen.mode':
+      pool.listen.mode === undefined
+        ? 'undefined'
+        : (writtenMode ?? formatOctalMode(pool.listen.mode)),
+    'listen.allowed_clients': orUndefined(
+      pool.listen.allowedClients?.join(',') ?? (writtenClients === '' ? '' : undefined),
+    ),
+    'process.priority': priorityText(pool.process.priority),
     'process.dumpable': yesNo(pool.process.dumpable, false),
     pm: mode ?? 'unknown',
     'pm.max_children': String(pool.pm.maxChildren ?? 0),
@@ -158,9 +184,13 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
     catch_workers_output: yesNo(pool.catchWorkersOutput, false),
     decorate_workers_output: yesNo(pool.decorateWorkersOutput, true),
     clear_env: yesNo(pool.clearEnv, true),
-    'security.limit_extensions': pool.securityLimitExtensions?.join(' ') ?? '.php .phar',
+    'security.limit_extensions':
+      pool.securityLimitExtensions === undefined
+        ? '.php .phar'
+        : (writtenExtensions ?? pool.securityLimitExtensions.join(' ')),
   };
-  for (const [i, path] of pool.access.suppressPaths.entries())
+  // FPM keeps array entries in a list it prepends to, so `-tt` prints the last one first.
+  for (const [i, path] of [...pool.access.suppressPaths].reverse().entries())
     values[`access.suppress_path[${i}]`] = path;
   for (const [k, v] of Object.entries(pool.env)) values[`env[${k}]`] = v;
   for (const [k, v] of Object.entries(pool.phpValue)) values[`php_value[${k}]`] = v;
@@ -175,15 +205,23 @@ function poolDump(pool: PoolConfig, options: EffectiveOptions): Record<string, s
  * The configuration FPM would run with, in `php-fpm -tt`'s words: defaults applied (listen
  * backlog -1, pm.max_spawn_rate 32, start_servers from the spare servers, ping response `pong`,
  * access format, trace depth 20, limit extensions `.php .phar`), relative paths resolved against
- * the pool prefix, the global prefix or the compiled ones. `listen.mode` is shown as four octal
- * digits whatever way it was written; arrays are keyed, not in FPM's (reversed) print order.
+ * the pool prefix, the global prefix or the compiled ones, an ondemand pool's backlog below -1
+ * reset to -1, `process.priority = 64` (FPM's "unset") shown as `undefined`. Pass `written`
+ * (`parseFpmConfig`'s `written`) to get `listen.mode` and `security.limit_extensions` as
+ * written; without it `listen.mode` is four octal digits. Arrays are keyed;
+ * `access.suppress_path[0]` is the last one in the file, as `-tt` prints them last first.
  */
 export function effectiveFpmConfig(config: FpmConfig, options: EffectiveOptions = {}): FpmDump {
   const g = config.global;
   const gp = options.prefix;
   const errorLog = g.errorLog ?? 'log/php-fpm.log';
   const global: Record<string, string> = {
-    pid: orUndefined(resolve(g.pid, undefined, gp, DEBIAN_LOCALSTATEDIR)),
+    // An empty pid is still resolved: fpm_evaluate_full_path makes it `<prefix>/`.
+    pid: orUndefined(
+      g.pid === ''
+        ? `${gp ?? DEBIAN_LOCALSTATEDIR}/`
+        : resolve(g.pid, undefined, gp, DEBIAN_LOCALSTATEDIR),
+    ),
     error_log:
       errorLog.toLowerCase() === 'syslog'
         ? errorLog
@@ -197,18 +235,33 @@ export function effectiveFpmConfig(config: FpmConfig, options: EffectiveOptions 
     emergency_restart_threshold: String(g.emergencyRestartThreshold ?? 0),
     process_control_timeout: `${g.processControlTimeoutSeconds ?? 0}s`,
     'process.max': String(g.process.max ?? 0),
-    'process.priority': g.process.priority === undefined ? 'undefined' : String(g.process.priority),
+    'process.priority': priorityText(g.process.priority),
     daemonize: yesNo(g.daemonize, true),
     rlimit_files: String(g.rlimitFiles ?? 0),
     rlimit_core: g.rlimitCore === 'unlimited' ? '-1' : String(g.rlimitCore ?? 0),
-    'events.mechanism': g.eventsMechanism || (options.defaultEventsMechanism ?? 'epoll'),
+    // FPM matches the name in any case and prints its own, lower-case one.
+    'events.mechanism': (
+      g.eventsMechanism ||
+      (options.defaultEventsMechanism ?? 'epoll')
+    ).toLowerCase(),
     systemd_interval: `${g.systemdIntervalSeconds ?? FPM_DEFAULT_SYSTEMD_INTERVAL_SECONDS}s`,
   };
   return {
     global,
-    pools: config.pools.map((pool) => ({ name: pool.name, values: poolDump(pool, options) })),
+    pools: config.pools.map((pool, i) => ({
+      name: pool.name,
+      values: poolDump(pool, options, options.written?.pools[i] ?? {}),
+    })),
   };
 }
+
+/**
+ * A NOTICE line of `-tt`: `[date] NOTICE: ` with a log file (`pid N, fn(), line N: ` after it
+ * at log_level debug), `[NOTICE] ` with `error_log = syslog`, where FPM writes the same text
+ * to standard error with the level in brackets and no date (`fn(), line N: ` at debug).
+ */
+const DUMP_LINE =
+  /^(?:(?:\[[^\]]*\] )?NOTICE: (?:pid \d+, \w+\(\), line \d+: )?|\[NOTICE\] (?:\w+\(\), line \d+: )?)(.*)$/;
 
 /**
  * Reads the configuration dump `php-fpm -tt` prints (its NOTICE lines) into the same shape as
@@ -217,6 +270,7 @@ export function effectiveFpmConfig(config: FpmConfig, options: EffectiveOptions 
  *     [21-Nov-2026 08:49:06] NOTICE: [www]
  *     [21-Nov-2026 08:49:06] NOTICE: 	pm.max_children = 10
  *     [21-Nov-2026 08:49:06] NOTICE: 	access.suppress_path[] = /ping
+ *     [NOTICE] 	pm.max_children = 10          (error_log = syslog)
  */
 export function parseFpmDump(output: string): FpmDump {
   const dump: FpmDump = { global: {}, pools: [] };
@@ -224,9 +278,7 @@ export function parseFpmDump(output: string): FpmDump {
   let suppress = 0;
   const lines = output.split('\n');
   for (const [i, raw] of lines.entries()) {
-    const m = /^(?:\[[^\]]*\] )?NOTICE: (?:pid \d+, \w+\(\), line \d+: )?(.*)$/.exec(
-      raw.replace(/\r$/, ''),
-    );
+    const m = DUMP_LINE.exec(raw.replace(/\r$/, ''));
     if (!m) continue;
     const body = m[1]!;
     const section = /^\[(.*)\]$/.exec(body);

@@ -59,6 +59,7 @@ export { locateFpmDirective, mapFpmSources, planFpmEdits } from './locate.js';
 export type {
   FpmGlob,
   FpmReadFile,
+  FpmWrittenValues,
   ParseFpmConfigOptions,
   ParseFpmConfigResult,
   SafeParseFpmConfigResult,

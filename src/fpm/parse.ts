@@ -77,12 +77,24 @@ export interface SourceLocation {
   line: number;
 }
 
+/**
+ * Scalar values as FPM stored them, by directive name: the text after INI scanning, before
+ * any conversion (`660` for a `listen.mode` the model holds as 0o660). `-tt` prints some of
+ * them as they are. Pools are in the model's order.
+ */
+export interface FpmWrittenValues {
+  global: Record<string, string>;
+  pools: Record<string, string>[];
+}
+
 export interface ParseFpmConfigResult {
   config: FpmConfig;
   /** Load-time problems (FPM's own errors as `error`, quirks as `warning`), in file order. */
   findings: Finding<FpmFindingCode>[];
   /** Where each directive was last set: `global` and one map per pool, by directive name. */
   locations: { global: Record<string, SourceLocation>; pools: Record<string, SourceLocation>[] };
+  /** The text each scalar directive was last set to, for `effectiveFpmConfig`'s `written`. */
+  written: FpmWrittenValues;
 }
 
 /** The compiled prefix of Debian's php-fpm (`PHP_PREFIX`). */
@@ -121,6 +133,7 @@ interface LoadState {
   poolIndex: Map<string, number>;
   findings: Finding<FpmFindingCode>[];
   locations: ParseFpmConfigResult['locations'];
+  written: FpmWrittenValues;
   depth: number;
   fpmLine: number;
   scan: IniScanContext;
@@ -307,10 +320,14 @@ function handleEntry(
   }
   const target = (state.current ?? state.config.global) as unknown as Record<string, unknown>;
   setPath(target, directive.path, converted.value);
-  const locations = state.current
-    ? state.locations.pools[state.poolIndex.get(state.current.name.toLowerCase())!]!
-    : state.locations.global;
+  const poolIndex = state.current
+    ? state.poolIndex.get(state.current.name.toLowerCase())!
+    : undefined;
+  const locations =
+    poolIndex === undefined ? state.locations.global : state.locations.pools[poolIndex]!;
   locations[directive.name] = { file, line };
+  const written = poolIndex === undefined ? state.written.global : state.written.pools[poolIndex]!;
+  written[directive.name] = value;
   if (converted.warning) {
     state.findings.push({
       code: 'fpm.listen-mode-not-octal',
@@ -472,6 +489,7 @@ function handleSection(state: LoadState, name: string): void {
   state.poolIndex.set(name.toLowerCase(), state.config.pools.length);
   state.config.pools.push(pool);
   state.locations.pools.push({});
+  state.written.pools.push({});
   state.current = pool;
 }
 
@@ -624,6 +642,8 @@ function loadFile(
 function loadLines(state: LoadState, file: string, text: string): boolean {
   state.fpmLine = 0;
   let ok = true;
+  /** FPM's line counter where it stopped reading this file: at its first error. */
+  let stoppedAt: number | undefined;
   let start = 0;
   let line = 0;
   while (start < text.length) {
@@ -686,8 +706,18 @@ function loadLines(state: LoadState, file: string, text: string): boolean {
       if (state.findings[i]!.severity === 'error') ok = false;
     if (include !== undefined && !twoIncludes && !handleInclude(state, file, line, include))
       ok = false;
+    if (!ok) stoppedAt ??= state.fpmLine;
   }
+  // FPM reads until read(2) returns nothing, counting one line more than the file's newlines
+  // (`fpm_conf_load_ini_file`); the counter is shared, so an including file goes on from there.
+  state.fpmLine = stoppedAt ?? newlines(text) + 1;
   return ok;
+}
+
+function newlines(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) count++;
+  return count;
 }
 
 function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {
@@ -716,6 +746,7 @@ export function loadFpmConfigText(
     poolIndex: new Map(),
     findings: [],
     locations: { global: {}, pools: [] },
+    written: { global: {}, pools: [] },
     depth: 0,
     fpmLine: 0,
     scan: makeScanContext(options),
@@ -724,7 +755,12 @@ export function loadFpmConfigText(
     collect,
   };
   loadFile(state, options.path ?? 'php-fpm.conf', text);
-  return { config: state.config, findings: state.findings, locations: state.locations };
+  return {
+    config: state.config,
+    findings: state.findings,
+    locations: state.locations,
+    written: state.written,
+  };
 }
 
 /**

@@ -63,6 +63,7 @@ export function globFpmInclude(pattern: string): string[] {
   const absolute = pattern.startsWith('/');
   const parts = pattern.split('/').filter((p, i) => p !== '' || i === 0);
   let bases = [absolute ? '' : '.'];
+  let wildcardSeen = false;
   for (const [i, part] of parts.entries()) {
     if (i === 0 && absolute) continue;
     const last = i === parts.length - 1;
@@ -77,9 +78,13 @@ export function globFpmInclude(pattern: string): string[] {
       try {
         names = readdirSync(dir);
       } catch (error) {
+        // glob(3) with GLOB_ERR aborts on a directory it cannot open, a missing one included;
+        // only a path through a file (ENOTDIR) is no match.
+        const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+        if (code === 'ENOTDIR') continue;
         throw new FpmkitIoError(dir, `cannot read directory for include pattern '${pattern}'`, {
           cause: error,
-          errno: (error as NodeJS.ErrnoException).code ?? 'EIO',
+          errno: code,
         });
       }
       const re = componentRegExp(part);
@@ -88,7 +93,10 @@ export function globFpmInclude(pattern: string): string[] {
         if (re.test(name)) next.push(base === '.' && !absolute ? name : `${base}/${name}`);
       }
     }
-    bases = last ? next : next.filter(isDir);
+    // The literal directories before the first wildcard are opened as written (a missing one
+    // aborts the glob); later ones are kept only when they exist.
+    if (WILDCARD.test(part)) wildcardSeen = true;
+    bases = last || !wildcardSeen ? next : next.filter(isDir);
   }
   return bases
     .filter((p) => {

@@ -119,7 +119,27 @@ describe('scanIniLine: values as php-fpm 8.2 reads them (each row checked agains
         statements: [{ kind: 'entry', name: 'php_value', value: 'memory_limit' }],
       },
     ],
-    ['  [www]  ', { statements: [{ kind: 'section', name: 'www' }] }],
+    ['\t [www]  ', { statements: [{ kind: 'section', name: 'www' }] }],
+    [
+      '  [www]  ',
+      {
+        syntaxError: "syntax error, unexpected END_OF_LINE, expecting '=' in Unknown on line 2",
+        statements: [],
+      },
+    ],
+    ['  [www] = 1', { statements: [{ kind: 'array', name: '', key: 'www', value: '1' }] }],
+    ['\uFEFF[www]', { statements: [{ kind: 'section', name: 'www' }] }],
+    ['\uFEFF\uFEFFuser = a', { statements: [{ kind: 'entry', name: '\uFEFFuser', value: 'a' }] }],
+    ['\u00a0user = a', { statements: [{ kind: 'entry', name: '\u00a0user', value: 'a' }] }],
+    ['ELF\0junk', { statements: [] }],
+    ['x = /a \0junk', { statements: [{ kind: 'entry', name: 'x', value: '/a ' }] }],
+    ['x =\0', { statements: [{ kind: 'entry', name: 'x', value: '' }] }],
+    ['x = $\0', { statements: [{ kind: 'entry', name: 'x', value: '' }] }],
+    [
+      "x = 'raw",
+      { syntaxError: 'syntax error, unexpected end of file in Unknown on line 1', statements: [] },
+    ],
+    ["x = a 'raw", { statements: [{ kind: 'entry', name: 'x', value: 'a ' }] }],
     [
       'pm.max_children = 5\0 garbage',
       { statements: [{ kind: 'entry', name: 'pm.max_children', value: '5' }] },
