@@ -54,6 +54,25 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
     const { DOCTOR_HELP, runDoctor } = await import('./doctor.js');
     return { help: DOCTOR_HELP, run: (argv, io) => runDoctor(argv, io) };
   },
+  exporter: async () => {
+    const { EXPORTER_HELP, runExporter } = await import('./exporter.js');
+    return {
+      help: EXPORTER_HELP,
+      // SIGTERM (systemd, Kubernetes) and Ctrl-C stop the server cleanly (exit 0).
+      run: async (argv, io) => {
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+        try {
+          return await runExporter(argv, io, stop.signal);
+        } finally {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+      },
+    };
+  },
   simulate: async () => {
     const { runSimulate, SIMULATE_HELP } = await import('./simulate.js');
     return { help: SIMULATE_HELP, run: (argv, io) => runSimulate(argv, io) };
