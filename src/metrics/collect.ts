@@ -238,6 +238,8 @@ export class FpmCollector {
       return out;
     } finally {
       clearTimeout(timer);
+      // A sampler still running past its deadline lets go of its socket now.
+      abort.abort();
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -248,7 +250,7 @@ export class FpmCollector {
     remainingMs: number,
     signal: AbortSignal,
   ): Promise<PoolSample> {
-    const deadlineMs = Math.max(1, remainingMs - 20);
+    const deadlineMs = Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<PoolSample>((resolve) => {
       timer = setTimeout(
