@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'FPMKIT_STATUS_MISCONFIGURED',
   'FPMKIT_STATUS_HTTP',
   'FPMKIT_SIZING_INFEASIBLE',
+  'FPMKIT_MISSING_DEPENDENCY',
 ] as const;
 
 export type FpmkitErrorCode = (typeof ERROR_CODES)[number];

@@ -495,12 +495,17 @@ export {
   type PoolSampler,
   type PoolSamplerContext,
   type PoolTarget,
+  PROM_CLIENT_PACKAGE,
   PROMETHEUS_CONTENT_TYPE,
+  type PromClientMetricsOptions,
+  type PromClientModule,
+  type PromRegistryLike,
   parsePoolTarget,
   poolErrorReason,
   poolTargetsFromConfig,
   poolTargetsFromDiscovery,
   type RenderMetricsOptions,
+  registerPromClientMetrics,
   renderMetrics,
 } from './metrics/index.js';
 export type {

@@ -20,6 +20,8 @@ export interface MetricFamily {
   readonly labels: readonly string[];
   /** True for per-process families, rendered only when per-process series are asked for. */
   readonly perProcess?: boolean;
+  /** True for families only the exporter command produces (not the collector). */
+  readonly exporterOnly?: boolean;
 }
 
 /** Labels of every pool series: the pool name and its listen address keep same-named pools of different masters apart. */
@@ -215,6 +217,7 @@ export const METRIC_FAMILIES = [
     type: 'counter',
     help: 'Scrapes of /metrics answered.',
     labels: [],
+    exporterOnly: true,
   },
 ] as const satisfies readonly MetricFamily[];
 

@@ -15,6 +15,13 @@ export {
   MAX_POOLS,
 } from './collect.js';
 export {
+  PROM_CLIENT_PACKAGE,
+  type PromClientMetricsOptions,
+  type PromClientModule,
+  type PromRegistryLike,
+  registerPromClientMetrics,
+} from './prom-client.js';
+export {
   EXPOSITION_FORMATS,
   type ExpositionFormat,
   escapeLabelValue,
