@@ -26,7 +26,7 @@ Options (each also read from the environment variable named after it):
                         (FPMKIT_EXPORTER_LISTEN, default :9253)
   --target T            a pool to scrape, repeatable: [NAME=]LISTEN[;status=PATH]
                         [;max_children=N], e.g. www=/run/php/www.sock
-                        (FPMKIT_EXPORTER_TARGETS, separated by spaces)
+                        (FPMKIT_EXPORTER_TARGET, separated by spaces)
   --fpm-config FILE     read the pools of a php-fpm configuration, repeatable
                         (FPMKIT_EXPORTER_FPM_CONFIG, separated by ':')
   --deadline MS         longest a scrape may take; a shorter scrape timeout sent
@@ -76,6 +76,11 @@ function parseListenAddress(text: string): { host: string | undefined; port: num
   return { host: host === '' ? undefined : host, port };
 }
 
+/** The environment variable of a flag: `--fpm-config` → `FPMKIT_EXPORTER_FPM_CONFIG`. */
+export function envName(flag: string): string {
+  return ['FPMKIT', 'EXPORTER', flag.toUpperCase().replace(/-/g, '_')].join('_');
+}
+
 function flagFromEnv(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
@@ -113,14 +118,12 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   });
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
-  const opt = (name: string, variable: string): string | undefined => {
+  const opt = (name: string): string | undefined => {
     const v = args.options[name];
-    return typeof v === 'string' ? v : env[variable];
+    return typeof v === 'string' ? v : env[envName(name)];
   };
-  const { host, port } = parseListenAddress(
-    opt('listen', 'FPMKIT_EXPORTER_LISTEN') ?? EXPORTER_DEFAULTS.listen,
-  );
-  const deadlineText = opt('deadline', 'FPMKIT_EXPORTER_DEADLINE');
+  const { host, port } = parseListenAddress(opt('listen') ?? EXPORTER_DEFAULTS.listen);
+  const deadlineText = opt('deadline');
   const deadlineMs =
     deadlineText === undefined ? EXPORTER_DEFAULTS.deadlineMs : Number(deadlineText);
   if (
@@ -131,18 +134,17 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
     throw new UsageError(
       `--deadline must be a whole number of milliseconds from ${EXPORTER_DEFAULTS.minDeadlineMs} to 600000`,
     );
-  const telemetryPath =
-    opt('telemetry-path', 'FPMKIT_EXPORTER_TELEMETRY_PATH') ?? EXPORTER_DEFAULTS.telemetryPath;
+  const telemetryPath = opt('telemetry-path') ?? EXPORTER_DEFAULTS.telemetryPath;
   if (!/^\/[\x21-\x7e]*$/.test(telemetryPath) || telemetryPath === '/')
     throw new UsageError('--telemetry-path must start with / and name a path other than /');
   const targetTexts =
     values.target!.length > 0
       ? values.target!
-      : (env.FPMKIT_EXPORTER_TARGETS ?? '').split(/\s+/).filter(Boolean);
+      : (env[envName('target')] ?? '').split(/\s+/).filter(Boolean);
   const configPaths =
     values['fpm-config']!.length > 0
       ? values['fpm-config']!
-      : (env.FPMKIT_EXPORTER_FPM_CONFIG ?? '').split(':').filter(Boolean);
+      : (env[envName('fpm-config')] ?? '').split(':').filter(Boolean);
   const explicit: PoolTarget[] = [];
   try {
     for (const t of targetTexts) explicit.push(parsePoolTarget(t, '--target'));
@@ -170,9 +172,8 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
     host,
     port,
     deadlineMs,
-    perProcess:
-      args.options['per-process'] === true || flagFromEnv(env.FPMKIT_EXPORTER_PER_PROCESS),
-    memory: !(args.options['no-memory'] === true || flagFromEnv(env.FPMKIT_EXPORTER_NO_MEMORY)),
+    perProcess: args.options['per-process'] === true || flagFromEnv(env[envName('per-process')]),
+    memory: !(args.options['no-memory'] === true || flagFromEnv(env[envName('no-memory')])),
     telemetryPath,
     targets,
   };

@@ -230,7 +230,7 @@ describe.skipIf(!fpmReq.available)(`fpmkit exporter process${fpmReq.reason}`, ()
 
   it('reads its flags from FPMKIT_EXPORTER_* variables and refuses a bad one with exit 2', async () => {
     const exporter = await startExporter([], {
-      FPMKIT_EXPORTER_TARGETS: 'y=127.0.0.1:1;max_children=3',
+      FPMKIT_EXPORTER_TARGET: 'y=127.0.0.1:1;max_children=3',
       FPMKIT_EXPORTER_TELEMETRY_PATH: '/m',
     });
     try {
