@@ -477,6 +477,7 @@ export {
   type FpmCollectorOptions,
   fetchStatusSampler,
   formatSampleValue,
+  type GrafanaDashboardOptions,
   groupSamples,
   listenToTarget,
   MAX_POOLS,
@@ -504,8 +505,11 @@ export {
   poolErrorReason,
   poolTargetsFromConfig,
   poolTargetsFromDiscovery,
+  RECORDING_RULES,
   type RenderMetricsOptions,
   registerPromClientMetrics,
+  renderAlertRules,
+  renderGrafanaDashboard,
   renderMetrics,
 } from './metrics/index.js';
 export type {

@@ -33,6 +33,15 @@ export {
   renderMetrics,
 } from './render.js';
 export {
+  type AlertRulesOptions,
+  DASHBOARD_PANELS,
+  type DashboardPanel,
+  type GrafanaDashboardOptions,
+  RECORDING_RULES,
+  renderAlertRules,
+  renderGrafanaDashboard,
+} from './rules.js';
+export {
   fetchStatusSampler,
   listenToTarget,
   type PoolErrorReason,
