@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
 import type { ReadOptions } from '../host/io.js';
@@ -21,6 +22,11 @@ export const COLLECTOR_DEFAULTS = {
   backlogCacheMs: 30_000,
   perProcess: false,
   memory: true,
+  /**
+   * How long a pool's memory reading is reused: reading smaps_rollup walks every mapping of
+   * every worker (the larger part of a collection's CPU), and PSS moves slowly.
+   */
+  memoryCacheMs: 15_000,
 } as const;
 
 /** The most pools one collection samples; more is a configuration error, not a host. */
@@ -123,6 +129,7 @@ export class FpmCollector {
   #inFlight: Promise<MetricSample[]> | undefined;
   #collections = 0;
   #backlog: { at: number; text: string | undefined } | undefined;
+  readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
 
   constructor(options: FpmCollectorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -199,6 +206,8 @@ export class FpmCollector {
       throw new FpmkitInvalidOptionError('deadlineMs', 'must be a positive number of milliseconds');
     this.#collections++;
     const abort = new AbortController();
+    // One listener per pool's request: more than Node's default of 10 is expected.
+    setMaxListeners(MAX_POOLS + 10, abort.signal);
     const onAbort = () => abort.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => abort.abort(), deadlineMs);
@@ -346,6 +355,25 @@ export class FpmCollector {
   }
 
   async #memory(
+    target: PoolTarget,
+    status: PoolSample['status'],
+    push: (name: string, value: number) => void,
+  ): Promise<void> {
+    const key = `${target.name ?? status?.pool ?? ''}\u0000${target.listen}`;
+    const cached = this.#memoryCache.get(key);
+    const now = Date.now();
+    if (cached && now - cached.at < COLLECTOR_DEFAULTS.memoryCacheMs) {
+      for (const [name, value] of cached.values) push(name, value);
+      return;
+    }
+    const values: [string, number][] = [];
+    await this.#readMemory(target, status, (name, value) => values.push([name, value]));
+    if (this.#memoryCache.size > MAX_POOLS) this.#memoryCache.clear();
+    this.#memoryCache.set(key, { at: now, values });
+    for (const [name, value] of values) push(name, value);
+  }
+
+  async #readMemory(
     target: PoolTarget,
     status: PoolSample['status'],
     push: (name: string, value: number) => void,
