@@ -44,7 +44,7 @@ export interface FpmCollectorOptions extends ReadOptions {
   memory?: boolean;
   /**
    * Reads the backlog of every listener: `ss -lnxt` output, or undefined when unavailable.
-   * @default runs `ss` (iproute2) with a 1 s bound, cached for 30 s
+   * @default runs `ss` (iproute2) with a 3 s bound, cached for 30 s
    */
   listListeners?: () => Promise<string | undefined>;
 }
@@ -65,7 +65,7 @@ interface KernelView {
 
 function runSs(): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('ss', ['-lnxt'], { timeout: 1_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout) =>
+    execFile('ss', ['-lnxt'], { timeout: 3_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout) =>
       resolve(error ? undefined : stdout),
     );
   });
@@ -170,8 +170,9 @@ export class FpmCollector {
     if (this.#backlog && now - this.#backlog.at < COLLECTOR_DEFAULTS.backlogCacheMs)
       return this.#backlog.text;
     const text = await (this.#options.listListeners ?? runSs)().catch(() => undefined);
-    this.#backlog = { at: now, text };
-    return text;
+    // A failed read keeps the last good one and is retried at the next collection.
+    if (text !== undefined) this.#backlog = { at: now, text };
+    return text ?? this.#backlog?.text;
   }
 
   async #kernel(): Promise<KernelView> {
