@@ -219,13 +219,14 @@ export class FpmCollector {
           : this.#options.targets;
       if (listed.length > MAX_POOLS)
         throw new FpmkitInvalidOptionError('targets', `at most ${MAX_POOLS} pools per collection`);
-      const kernelRead = this.#kernel();
+      // The queues are read before the status requests go out, so that fpmkit's own request
+      // waiting in a busy pool's queue is not counted as a client.
+      const kernel = await this.#kernel();
       const samples = await Promise.all(
         listed.map((t) =>
           this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal),
         ),
       );
-      const kernel = await kernelRead;
       const out: MetricSample[] = [];
       for (let i = 0; i < listed.length; i++) {
         await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);

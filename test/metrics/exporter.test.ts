@@ -158,7 +158,7 @@ describe.skipIf(!available)(
           const labels = `pool="slow",listen="${slow.socketPath}"`;
           expect(lines.get(`fpm_up{${labels}}`)).toBe(0);
           expect(lines.get(`fpm_scrape_error{${labels},reason="timeout"}`)).toBe(1);
-          // The status request itself queues too, so the queue is one deeper than ours.
+          // The queue is read before the exporter's own status request joins it.
           expect(lines.get(`fpm_listen_queue_connections{${labels}}`)).toBeGreaterThanOrEqual(3);
           expect(lines.get(`fpm_up{pool="www",listen="${c.pool('www').socketPath}"}`)).toBe(1);
           collections.add(lines.get('fpmkit_exporter_collections_total')!);
