@@ -1,6 +1,17 @@
 import { defineConfig } from 'tsup';
 
-const areas = ['fpm', 'fastcgi', 'status', 'kernel', 'web', 'sizing', 'logs', 'doctor', 'host'];
+const areas = [
+  'fpm',
+  'fastcgi',
+  'status',
+  'kernel',
+  'web',
+  'sizing',
+  'logs',
+  'doctor',
+  'host',
+  'metrics',
+];
 
 export default defineConfig([
   {

@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'FPMKIT_APPLY_STALE',
   'FPMKIT_APPLY_REJECTED',
   'FPMKIT_APPLY_FAILED',
+  'FPMKIT_MISSING_DEPENDENCY',
 ] as const;
 
 /** Every code an fpmkit error can carry (docs/errors.md). */
@@ -720,3 +721,19 @@ export class FpmkitApplyFailedError extends FpmkitError {
   }
 }
 brand(FpmkitApplyFailedError, 'FpmkitApplyFailedError');
+
+/**
+ * A function needs an optional peer dependency that is not installed (`registerPromClientMetrics`
+ * without `prom-client`). `dependency` names the package. Code `FPMKIT_MISSING_DEPENDENCY`.
+ */
+export class FpmkitMissingDependencyError extends FpmkitError {
+  declare readonly code: 'FPMKIT_MISSING_DEPENDENCY';
+  /** The npm package to install. */
+  readonly dependency: string;
+
+  constructor(dependency: string, message: string, options: FpmkitErrorOptions = {}) {
+    super(message, 'FPMKIT_MISSING_DEPENDENCY', options);
+    this.dependency = dependency;
+  }
+}
+brand(FpmkitMissingDependencyError, 'FpmkitMissingDependencyError');

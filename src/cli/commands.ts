@@ -58,6 +58,25 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
     const { APPLY_HELP, runApply } = await import('./apply.js');
     return { help: APPLY_HELP, run: runApply };
   },
+  exporter: async () => {
+    const { EXPORTER_HELP, runExporter } = await import('./exporter.js');
+    return {
+      help: EXPORTER_HELP,
+      // SIGTERM (systemd, Kubernetes) and Ctrl-C stop the server cleanly (exit 0).
+      run: async (argv, io) => {
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+        try {
+          return await runExporter(argv, io, stop.signal);
+        } finally {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+      },
+    };
+  },
   simulate: async () => {
     const { runSimulate, SIMULATE_HELP } = await import('./simulate.js');
     return { help: SIMULATE_HELP, run: (argv, io) => runSimulate(argv, io) };

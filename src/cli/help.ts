@@ -10,6 +10,7 @@ Commands:
   status TARGET      fetch a pool's status page over FastCGI
   watch TARGET       a live view of a pool's status with rates
   doctor             find what is wrong with the FPM here (or in saved evidence)
+  exporter           serve every pool's metrics to Prometheus over HTTP
   render MODEL.json  render a php-fpm configuration from a JSON model
   apply              change a running FPM: edit, php-fpm -t, reload or restart,
                      verify, roll back on failure

@@ -146,6 +146,10 @@ const CLASSES: Record<string, { code: string; make: Array<(c: Ns) => unknown> } 
     code: 'FPMKIT_APPLY_REJECTED',
     make: [(c) => new (c.FpmkitApplyRejectedError as Ctor)('fpmkit' as never, 'x' as never)],
   },
+  FpmkitMissingDependencyError: {
+    code: 'FPMKIT_MISSING_DEPENDENCY',
+    make: [(c) => new (c.FpmkitMissingDependencyError as Ctor)('x' as never, 'm' as never)],
+  },
   FpmkitApplyFailedError: {
     code: 'FPMKIT_APPLY_FAILED',
     make: [(c) => new (c.FpmkitApplyFailedError as Ctor)([] as never, true as never)],

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FastCGIClient } from '../src/fastcgi/index.js';
+import { statusRequestParams } from '../src/status/index.js';
+import { startExporter } from '../test/metrics/support.js';
+import { DEBIAN13_ROOT } from '../test/support/debian13.js';
+import { startPhpFpm } from '../test/support/php-fpm.js';
+import { freePort, poll, startDaemon } from '../test/support/process.js';
+import { checkLoad } from './lib.js';
+
+/**
+ * `fpmkit exporter` scraping 20 pools of one master, beside the peer exporter
+ * (prometheus-phpfpm-exporter, Debian 13) on the same sockets, and beside the floor: the 20
+ * status pages fetched concurrently with the raw FastCGI client plus one read of
+ * /proc/net/unix, in this process. Per contender: scrape latency p50/p99, CPU per scrape
+ * (utime + stime of the exporter process, or of this process for the floor), and RSS; then
+ * fpmkit's RSS over a long run of scrapes (BENCH_EXPORTER_LONG, default 10,000).
+ */
+const POOLS = 20;
+const ROUNDS = Number(process.env.BENCH_EXPORTER_ROUNDS ?? 300);
+const LONG = Number(process.env.BENCH_EXPORTER_LONG ?? 10_000);
+const TICK = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICK;
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Result {
+  name: string;
+  p50: number;
+  p99: number;
+  cpuMs: number;
+  rssMb: number;
+}
+
+async function measure(name: string, pid: number, once: () => Promise<void>): Promise<Result> {
+  for (let i = 0; i < 20; i++) await once();
+  const times: number[] = [];
+  const cpu0 = pid === process.pid ? process.cpuUsage() : undefined;
+  const c0 = cpuSeconds(pid);
+  for (let i = 0; i < ROUNDS; i++) {
+    const t = performance.now();
+    await once();
+    times.push(performance.now() - t);
+  }
+  const cpu = cpu0
+    ? (() => {
+        const d = process.cpuUsage(cpu0);
+        return (d.user + d.system) / 1e6;
+      })()
+    : cpuSeconds(pid) - c0;
+  return {
+    name,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    cpuMs: (cpu * 1000) / ROUNDS,
+    rssMb: rssBytes(pid) / 2 ** 20,
+  };
+}
+
+checkLoad();
+const fpm = await startPhpFpm({
+  pools: Array.from({ length: POOLS }, (_, i) => ({
+    name: `site${i}`,
+    listen: 'unix' as const,
+    directives: 'pm = static\npm.max_children = 2\npm.status_path = /status\n',
+  })),
+});
+const stops: (() => Promise<void>)[] = [() => fpm.stop()];
+try {
+  const fpmkit = await startExporter(['--fpm-config', fpm.confPath]);
+  stops.unshift(() => fpmkit.stop());
+  const results: Result[] = [];
+  results.push(
+    await measure('fpmkit exporter', fpmkit.daemon.pid, async () => {
+      const r = await fetch(`${fpmkit.url}/metrics`);
+      await r.text();
+    }),
+  );
+
+  const peerBinary = join(DEBIAN13_ROOT, 'usr', 'bin', 'prometheus-phpfpm-exporter');
+  let peerPid: number | undefined;
+  try {
+    const port = await freePort();
+    const peer = startDaemon(peerBinary, [
+      `--web.listen-address=127.0.0.1:${port}`,
+      ...fpm.pools.map((p) => `--phpfpm.socket-paths=${p.socketPath}`),
+    ]);
+    stops.unshift(() => peer.stop('SIGTERM'));
+    peerPid = peer.pid;
+    const ok = await poll(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.ok
+          ? true
+          : undefined,
+      10_000,
+      100,
+    );
+    if (!ok) throw new Error(peer.output());
+    results.push(
+      await measure('peer exporter (prometheus-phpfpm-exporter)', peer.pid, async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+        await r.text();
+      }),
+    );
+  } catch (error) {
+    console.log(`peer exporter not measured: ${(error as Error).message.split('\n')[0]}`);
+  }
+
+  const clients = fpm.pools.map((p) => new FastCGIClient(p.target));
+  results.push(
+    await measure('floor: 20 raw status fetches + /proc/net/unix', process.pid, async () => {
+      await Promise.all(
+        clients.map((c) =>
+          c
+            .request({ params: statusRequestParams('/status', 'json&full') })
+            .then((r) => r.body.length),
+        ),
+      );
+      readFileSync('/proc/net/unix', 'utf8');
+    }),
+  );
+  for (const c of clients) c.close();
+
+  const floor = results.at(-1)!;
+  console.log(`\n${POOLS} pools, ${ROUNDS} scrapes each (peer pid ${peerPid ?? '-'})`);
+  console.log(
+    'contender                                        p50 ms   p99 ms  CPU ms/scrape  RSS MB   p50 vs floor',
+  );
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(48)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(8)} ${r.cpuMs.toFixed(2).padStart(14)} ${r.rssMb.toFixed(1).padStart(7)} ${(r.p50 / floor.p50).toFixed(2).padStart(10)}x`,
+    );
+  }
+
+  const rss: string[] = [];
+  const started = performance.now();
+  for (let i = 1; i <= LONG; i++) {
+    await (await fetch(`${fpmkit.url}/metrics`)).text();
+    if (i === 100 || i % Math.max(1, Math.floor(LONG / 5)) === 0)
+      rss.push(`${i}: ${(rssBytes(fpmkit.daemon.pid) / 2 ** 20).toFixed(1)} MB`);
+  }
+  console.log(
+    `fpmkit exporter RSS over ${LONG} scrapes (${((performance.now() - started) / 1000).toFixed(0)} s): ${rss.join(', ')}`,
+  );
+} finally {
+  for (const stop of stops) await stop();
+}

@@ -1,0 +1,400 @@
+import { execFile } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
+import { FpmkitInvalidOptionError } from '../errors.js';
+import { type ListenAddress, parseListen } from '../fpm/listen.js';
+import type { ReadOptions } from '../host/io.js';
+import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
+import { readNetstat, readTcpListenQueues, readUnixListenQueues } from '../host/net.js';
+import { parseSs } from '../kernel/ss.js';
+import {
+  fetchStatusSampler,
+  type PoolSample,
+  type PoolSampler,
+  type PoolTarget,
+} from './sampler.js';
+import type { MetricSample } from './samples.js';
+
+/** Defaults of `FpmCollector`, applied in one place. */
+export const COLLECTOR_DEFAULTS = {
+  /** Bound on one collection when the scraper sends no timeout (Prometheus' default scrape_timeout is 10 s). */
+  deadlineMs: 5_000,
+  /** How long a listener's backlog read through `ss` is reused: it changes only on restart. */
+  backlogCacheMs: 30_000,
+  perProcess: false,
+  memory: true,
+  /**
+   * How long a pool's memory reading is reused: reading smaps_rollup walks every mapping of
+   * every worker (the larger part of a collection's CPU), and PSS moves slowly.
+   */
+  memoryCacheMs: 15_000,
+} as const;
+
+/** The most pools one collection samples; more is a configuration error, not a host. */
+export const MAX_POOLS = 1_000;
+
+/** Options of `FpmCollector`. */
+export interface FpmCollectorOptions extends ReadOptions {
+  /** The pools, or a function that lists them at each collection (discovery). */
+  targets: readonly PoolTarget[] | (() => Promise<readonly PoolTarget[]>);
+  /** Reads one pool's status. @default fetchStatusSampler */
+  sampler?: PoolSampler;
+  /** Emit per-process series (one set per worker). @default false */
+  perProcess?: boolean;
+  /** Read worker PSS and the cgroup memory limit. @default true */
+  memory?: boolean;
+  /**
+   * Reads the backlog of every listener: `ss -lnxt` output, or undefined when unavailable.
+   * @default runs `ss` (iproute2) with a 3 s bound, cached for 30 s
+   */
+  listListeners?: () => Promise<string | undefined>;
+}
+
+/** Options of one collection. */
+export interface CollectOptions {
+  /** Milliseconds the whole collection may take. @default 5000 */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+interface KernelView {
+  unix: Map<string, number>;
+  tcp: { address: string; port: number; queued: number }[];
+  netstat: Record<string, Record<string, number>> | undefined;
+  backlog: { unix: Map<string, number>; tcp: Map<string, number> };
+}
+
+function runSs(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('ss', ['-lnxt'], { timeout: 3_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout) =>
+      resolve(error ? undefined : stdout),
+    );
+  });
+}
+
+/** `host:port` key of a TCP listener as ss and /proc print it. */
+function tcpKey(address: string, port: number): string {
+  return `${address.replace(/^\[|\]$/g, '')}:${port}`;
+}
+
+function kernelQueue(address: ListenAddress, kernel: KernelView): number | undefined {
+  if (address.kind === 'unix') return kernel.unix.get(address.path);
+  const host = address.host ?? '';
+  let found: number | undefined;
+  for (const l of kernel.tcp) {
+    if (l.port !== address.port) continue;
+    const wildcard = l.address === '0.0.0.0' || l.address === '::';
+    if (
+      l.address === host ||
+      (address.wildcard && wildcard) ||
+      (host === 'localhost' && l.address.startsWith('127.'))
+    ) {
+      found = (found ?? 0) + l.queued;
+    }
+  }
+  return found;
+}
+
+function kernelBacklog(address: ListenAddress, kernel: KernelView): number | undefined {
+  if (address.kind === 'unix') return kernel.backlog.unix.get(address.path);
+  const host = address.host ?? '';
+  return (
+    kernel.backlog.tcp.get(tcpKey(host, address.port)) ??
+    (address.wildcard
+      ? (kernel.backlog.tcp.get(tcpKey('0.0.0.0', address.port)) ??
+        kernel.backlog.tcp.get(tcpKey('::', address.port)) ??
+        kernel.backlog.tcp.get(tcpKey('*', address.port)))
+      : undefined)
+  );
+}
+
+const PHASES: Readonly<Record<string, string>> = {
+  Running: 'running',
+  'Reading headers': 'reading_headers',
+  Info: 'info',
+  Finishing: 'finishing',
+  Ending: 'ending',
+};
+
+/**
+ * Collects fpmkit's samples for a set of pools: each pool's status page through the sampler
+ * (concurrently, each bounded by the collection's deadline), and, whatever the pools answer,
+ * the kernel's accept queue of each listener, its backlog, the TCP overflow counters and the
+ * workers' memory. Concurrent calls of `collect` share the collection in flight.
+ */
+export class FpmCollector {
+  readonly #options: FpmCollectorOptions;
+  readonly #sampler: PoolSampler;
+  readonly #startTimes = new Map<string, number>();
+  readonly #restarts = new Map<string, number>();
+  #inFlight: Promise<MetricSample[]> | undefined;
+  #collections = 0;
+  #backlog: { at: number; text: string | undefined } | undefined;
+  readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
+
+  constructor(options: FpmCollectorOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new FpmkitInvalidOptionError('options', 'must be an object');
+    if (!Array.isArray(options.targets) && typeof options.targets !== 'function')
+      throw new FpmkitInvalidOptionError('targets', 'must be an array of pools or a function');
+    this.#options = options;
+    this.#sampler = options.sampler ?? fetchStatusSampler;
+  }
+
+  /** Collections run so far (concurrent `collect` calls count once). */
+  get collections(): number {
+    return this.#collections;
+  }
+
+  /**
+   * The samples of one collection. A call made while another is running gets that one's result,
+   * so a burst of scrapes costs FPM one status request per pool.
+   */
+  collect(options: CollectOptions = {}): Promise<MetricSample[]> {
+    if (this.#inFlight) return this.#inFlight;
+    const run = this.#collect(options).finally(() => {
+      this.#inFlight = undefined;
+    });
+    this.#inFlight = run;
+    return run;
+  }
+
+  #readOptions(): ReadOptions {
+    const read: ReadOptions = {};
+    if (this.#options.procRoot !== undefined) read.procRoot = this.#options.procRoot;
+    if (this.#options.sysRoot !== undefined) read.sysRoot = this.#options.sysRoot;
+    return read;
+  }
+
+  async #listeners(): Promise<string | undefined> {
+    const now = Date.now();
+    if (this.#backlog && now - this.#backlog.at < COLLECTOR_DEFAULTS.backlogCacheMs)
+      return this.#backlog.text;
+    const text = await (this.#options.listListeners ?? runSs)().catch(() => undefined);
+    // A failed read keeps the last good one and is retried at the next collection.
+    if (text !== undefined) this.#backlog = { at: now, text };
+    return text ?? this.#backlog?.text;
+  }
+
+  async #kernel(): Promise<KernelView> {
+    const read = this.#readOptions();
+    const [unix, tcp, netstat, ss] = await Promise.all([
+      readUnixListenQueues(read).catch(() => []),
+      readTcpListenQueues(read).catch(() => []),
+      readNetstat(read).catch(() => undefined),
+      this.#listeners(),
+    ]);
+    const backlog = { unix: new Map<string, number>(), tcp: new Map<string, number>() };
+    if (ss !== undefined) {
+      for (const s of parseSs(ss)) {
+        if (s.state !== 'LISTEN') continue;
+        if (s.netid === 'tcp')
+          backlog.tcp.set(tcpKey(s.localAddress, Number(s.localPort)), s.sendQ);
+        else if (s.netid === 'u_str') backlog.unix.set(s.localAddress, s.sendQ);
+      }
+    }
+    return {
+      unix: new Map(unix.map((q) => [q.path, q.queued])),
+      tcp,
+      netstat,
+      backlog,
+    };
+  }
+
+  async #collect(options: CollectOptions): Promise<MetricSample[]> {
+    const started = performance.now();
+    const deadlineMs = options.deadlineMs ?? COLLECTOR_DEFAULTS.deadlineMs;
+    if (!Number.isFinite(deadlineMs) || deadlineMs <= 0)
+      throw new FpmkitInvalidOptionError('deadlineMs', 'must be a positive number of milliseconds');
+    this.#collections++;
+    const abort = new AbortController();
+    // One listener per pool's request: more than Node's default of 10 is expected.
+    setMaxListeners(MAX_POOLS + 10, abort.signal);
+    const onAbort = () => abort.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => abort.abort(), deadlineMs);
+    try {
+      const listed =
+        typeof this.#options.targets === 'function'
+          ? await this.#options.targets()
+          : this.#options.targets;
+      if (listed.length > MAX_POOLS)
+        throw new FpmkitInvalidOptionError('targets', `at most ${MAX_POOLS} pools per collection`);
+      // The queues are read before the status requests go out, so that fpmkit's own request
+      // waiting in a busy pool's queue is not counted as a client.
+      const kernel = await this.#kernel();
+      const samples = await Promise.all(
+        listed.map((t) =>
+          this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal),
+        ),
+      );
+      const out: MetricSample[] = [];
+      for (let i = 0; i < listed.length; i++) {
+        await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);
+      }
+      const tcpExt = kernel.netstat?.TcpExt;
+      if (tcpExt?.ListenOverflows !== undefined)
+        out.push({
+          name: 'fpm_tcp_listen_overflows_total',
+          labels: {},
+          value: tcpExt.ListenOverflows,
+        });
+      if (tcpExt?.ListenDrops !== undefined)
+        out.push({ name: 'fpm_tcp_listen_drops_total', labels: {}, value: tcpExt.ListenDrops });
+      out.push({
+        name: 'fpmkit_exporter_collection_duration_seconds',
+        labels: {},
+        value: (performance.now() - started) / 1000,
+      });
+      out.push({ name: 'fpmkit_exporter_collections_total', labels: {}, value: this.#collections });
+      return out;
+    } finally {
+      clearTimeout(timer);
+      // A sampler still running past its deadline lets go of its socket now.
+      abort.abort();
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One pool's status, never later than its deadline, whatever the sampler does. */
+  async #samplePool(
+    target: PoolTarget,
+    remainingMs: number,
+    signal: AbortSignal,
+  ): Promise<PoolSample> {
+    const deadlineMs = Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<PoolSample>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            error: { reason: 'timeout', message: `no status within ${Math.round(deadlineMs)} ms` },
+            durationSeconds: deadlineMs / 1000,
+          }),
+        deadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([
+        this.#sampler(target, { deadlineMs, signal }).catch(
+          (error: unknown): PoolSample => ({
+            error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
+            durationSeconds: 0,
+          }),
+        ),
+        late,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #poolSamples(
+    target: PoolTarget,
+    sample: PoolSample,
+    kernel: KernelView,
+    out: MetricSample[],
+  ): Promise<void> {
+    const status = sample.status;
+    const labels = { pool: target.name ?? status?.pool ?? '', listen: target.listen };
+    const key = `${labels.pool}\u0000${labels.listen}`;
+    const push = (name: string, value: number, extra?: Record<string, string>) =>
+      out.push({ name, labels: extra ? { ...labels, ...extra } : labels, value });
+    push('fpm_up', status ? 1 : 0);
+    if (sample.error) push('fpm_scrape_error', 1, { reason: sample.error.reason });
+    push('fpm_status_duration_seconds', sample.durationSeconds);
+    let address: ListenAddress | undefined;
+    try {
+      address = parseListen(target.listen);
+    } catch {
+      address = undefined;
+    }
+    if (status) {
+      const start = status.startTime.getTime() / 1000;
+      const before = this.#startTimes.get(key);
+      // A reading within 1 s of the last is the same start (OpenMetrics pages derive it).
+      if (before !== undefined && Math.abs(before - start) > 1)
+        this.#restarts.set(key, (this.#restarts.get(key) ?? 0) + 1);
+      this.#startTimes.set(key, start);
+      push('fpm_start_time_seconds', start);
+      push('fpm_restarts_observed_total', this.#restarts.get(key) ?? 0);
+      push('fpm_accepted_connections_total', status.acceptedConn);
+      push('fpm_processes', status.idleProcesses, { state: 'idle' });
+      push('fpm_processes', status.activeProcesses, { state: 'active' });
+      if (status.processes) {
+        const phases = new Map(Object.values(PHASES).map((p) => [p, 0]));
+        for (const p of status.processes) {
+          const phase = PHASES[p.state];
+          if (phase) phases.set(phase, (phases.get(phase) ?? 0) + 1);
+        }
+        for (const [phase, n] of phases) push('fpm_active_processes_by_phase', n, { phase });
+      }
+      push('fpm_max_active_processes', status.maxActiveProcesses);
+      push('fpm_max_children_reached_total', status.maxChildrenReached);
+      if (status.slowRequests !== undefined) push('fpm_slow_requests_total', status.slowRequests);
+      push('fpm_process_manager', 1, { pm: status.processManager });
+      if (target.maxChildren !== undefined && target.maxChildren > 0)
+        push('fpm_saturation_ratio', status.activeProcesses / target.maxChildren);
+      if (status.listenQueueMeasured && status.maxListenQueue !== undefined)
+        push('fpm_max_listen_queue_connections', status.maxListenQueue);
+    }
+    if (target.maxChildren !== undefined) push('fpm_max_children', target.maxChildren);
+    if (address) {
+      const queued = kernelQueue(address, kernel);
+      if (queued !== undefined) push('fpm_listen_queue_connections', queued);
+      const backlog = kernelBacklog(address, kernel);
+      if (backlog !== undefined) push('fpm_listen_backlog_connections', backlog);
+    }
+    if (this.#options.memory ?? COLLECTOR_DEFAULTS.memory) await this.#memory(target, status, push);
+    if (status?.processes && (this.#options.perProcess ?? COLLECTOR_DEFAULTS.perProcess)) {
+      for (const p of status.processes) {
+        const pid = String(p.pid);
+        push('fpm_process_requests_total', p.requests, { pid });
+        push('fpm_process_state', 1, { pid, state: p.state });
+        push('fpm_process_request_duration_seconds', p.requestDurationMicros / 1e6, { pid });
+        push('fpm_process_last_request_memory_bytes', p.lastRequestMemoryBytes, { pid });
+      }
+    }
+  }
+
+  async #memory(
+    target: PoolTarget,
+    status: PoolSample['status'],
+    push: (name: string, value: number) => void,
+  ): Promise<void> {
+    const key = `${target.name ?? status?.pool ?? ''}\u0000${target.listen}`;
+    const cached = this.#memoryCache.get(key);
+    const now = Date.now();
+    if (cached && now - cached.at < COLLECTOR_DEFAULTS.memoryCacheMs) {
+      for (const [name, value] of cached.values) push(name, value);
+      return;
+    }
+    const values: [string, number][] = [];
+    await this.#readMemory(target, status, (name, value) => values.push([name, value]));
+    if (this.#memoryCache.size > MAX_POOLS) this.#memoryCache.clear();
+    this.#memoryCache.set(key, { at: now, values });
+    for (const [name, value] of values) push(name, value);
+  }
+
+  async #readMemory(
+    target: PoolTarget,
+    status: PoolSample['status'],
+    push: (name: string, value: number) => void,
+  ): Promise<void> {
+    const read = this.#readOptions();
+    const pids = (status?.processes ?? []).map((p) => p.pid).filter((pid) => pid > 0);
+    if (pids.length > 0) {
+      const memory = await measureWorkerMemory(pids, read).catch(() => undefined);
+      if (memory && memory.count > 0) {
+        push('fpm_worker_memory_pss_bytes', memory.meanBytes * memory.count);
+        if (target.maxChildren !== undefined)
+          push('fpm_memory_budget_bytes', Math.round(memory.meanBytes * target.maxChildren));
+      }
+    }
+    const limitPid = target.masterPid ?? pids[0];
+    if (limitPid !== undefined) {
+      const cgroup = await readCgroupMemory(limitPid, read).catch(() => undefined);
+      if (cgroup && typeof cgroup.limitBytes === 'number')
+        push('fpm_cgroup_memory_limit_bytes', cgroup.limitBytes);
+    }
+  }
+}

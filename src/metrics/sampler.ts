@@ -1,0 +1,106 @@
+import { isFpmkitError } from '../errors.js';
+import type { FastCGITarget } from '../fastcgi/target.js';
+import { type ListenAddress, parseListen } from '../fpm/listen.js';
+import { fetchStatus } from '../status/fetch.js';
+import type { FpmStatus } from '../status/model.js';
+
+/** A pool the collector samples. */
+export interface PoolTarget {
+  /** The pool's name; absent: the name its status page reports ('' while it does not answer). */
+  name?: string | undefined;
+  /** The pool's `listen` value as FPM reads it: `/run/php/www.sock`, `127.0.0.1:9000`, `[::1]:9000`, `9000`. */
+  listen: string;
+  /** The pool's `pm.status_path`. @default '/status' */
+  statusPath?: string | undefined;
+  /** `pm.status_listen`, when the status page is served on its own socket. */
+  statusListen?: string | undefined;
+  /** The configured `pm.max_children`, when known. */
+  maxChildren?: number | undefined;
+  /** The master's pid, when known (its cgroup's memory limit is reported). */
+  masterPid?: number | undefined;
+}
+
+/** Why a pool's status page was not read, as the `reason` label spells it. */
+export type PoolErrorReason =
+  | 'timeout'
+  | 'connect'
+  | 'refused'
+  | 'misconfigured'
+  | 'protocol'
+  | 'error';
+
+/** What a sampler returns for one pool. */
+export interface PoolSample {
+  /** The status page with its per-worker list, when the pool answered. */
+  status?: FpmStatus | undefined;
+  /** Why it did not, when it did not. */
+  error?: { reason: PoolErrorReason; message: string } | undefined;
+  /** Seconds the attempt took. */
+  durationSeconds: number;
+}
+
+/** What the collector hands a sampler for one pool. */
+export interface PoolSamplerContext {
+  /** Milliseconds left for this pool; the collector stops waiting then. */
+  deadlineMs: number;
+  /** Aborted when the deadline passes or the collection is abandoned. */
+  signal: AbortSignal;
+}
+
+/**
+ * Reads one pool's status. The collector calls one per pool concurrently, and treats a sampler
+ * that outlives `deadlineMs` as a timeout whatever it does later; the kernel accept queue is
+ * read by the collector itself, so it is reported even when no sampler answers.
+ */
+export type PoolSampler = (target: PoolTarget, context: PoolSamplerContext) => Promise<PoolSample>;
+
+/** The FastCGI address of a listen value; wildcard binds are reached on loopback. */
+export function listenToTarget(listen: string | ListenAddress): FastCGITarget {
+  const address = typeof listen === 'string' ? parseListen(listen) : listen;
+  if (address.kind === 'unix') return { socketPath: address.path };
+  const host = address.host;
+  if (host === undefined || host === '' || host === '0.0.0.0')
+    return { host: '127.0.0.1', port: address.port };
+  if (host === '::') return { host: '::1', port: address.port };
+  return { host, port: address.port };
+}
+
+/** The `reason` label of an error from `fetchStatus`. */
+export function poolErrorReason(error: unknown): PoolErrorReason {
+  if (!isFpmkitError(error)) return 'error';
+  const code = (error as { code: string }).code;
+  if (code.endsWith('_TIMEOUT') || code === 'FPMKIT_ABORTED') return 'timeout';
+  if (code === 'FPMKIT_CONNECT') {
+    const errno = (error as { errno?: unknown }).errno;
+    return errno === 'ECONNREFUSED' ? 'refused' : 'connect';
+  }
+  if (code === 'FPMKIT_STATUS_MISCONFIGURED' || code === 'FPMKIT_STATUS_HTTP')
+    return 'misconfigured';
+  if (code === 'FPMKIT_PROTOCOL' || code === 'FPMKIT_RESPONSE_TOO_LARGE' || code === 'FPMKIT_PARSE')
+    return 'protocol';
+  return 'error';
+}
+
+/**
+ * The default sampler: `fetchStatus` in JSON with the per-worker list, bounded by the pool's
+ * deadline and the collection's signal.
+ */
+export const fetchStatusSampler: PoolSampler = async (target, context) => {
+  const started = performance.now();
+  try {
+    const status = await fetchStatus(listenToTarget(target.statusListen ?? target.listen), {
+      format: 'json',
+      full: true,
+      path: target.statusPath ?? '/status',
+      timeoutMs: Math.max(1, Math.floor(context.deadlineMs)),
+      signal: context.signal,
+      listen: target.listen,
+    });
+    return { status, durationSeconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    return {
+      error: { reason: poolErrorReason(error), message: (error as Error).message },
+      durationSeconds: (performance.now() - started) / 1000,
+    };
+  }
+};
