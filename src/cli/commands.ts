@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { CliIo } from './io.js';
 
 /** What main needs of a command once its module is loaded. */
@@ -19,10 +18,14 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
     return { help: CHECK_HELP, run: runCheck };
   },
   render: async () => {
-    const { RENDER_HELP, runRender } = await import('./render.js');
+    const [{ RENDER_HELP, runRender }, { readFpmConfigStdin }] = await Promise.all([
+      import('./render.js'),
+      import('../host/fpm-config.js'),
+    ]);
     return {
       help: RENDER_HELP,
-      run: (argv, io) => runRender(argv, io, () => readFileSync(0, 'utf8')),
+      // Standard input is bounded like a configuration file (16 MiB).
+      run: (argv, io) => runRender(argv, io, () => readFpmConfigStdin()),
     };
   },
   plan: async () => {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isFpmkitError } from '../errors.js';
 import { renderFpmConfig } from '../fpm/render.js';
+import { readRegularFileSync } from '../host/safe-read.js';
 import { parseArgs, UsageError } from './args.js';
 import { type CliIo, EXIT } from './io.js';
 
@@ -28,7 +28,7 @@ export function runRender(argv: readonly string[], io: CliIo, readStdin: () => s
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
   let model: unknown;
   try {
-    model = JSON.parse(file === '-' ? readStdin() : readFileSync(file, 'utf8'));
+    model = JSON.parse(file === '-' ? readStdin() : readRegularFileSync(file));
   } catch (error) {
     io.stderr(`fpmkit render: cannot read ${file}: ${(error as Error).message}\n`);
     return EXIT.input;

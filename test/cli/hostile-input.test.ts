@@ -167,3 +167,45 @@ describe('fpmkit check refuses what is not a bounded regular file', () => {
     }
   });
 });
+
+describe('fpmkit render reads its model as a bounded regular file', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fpmkit-hostile-render-'));
+    const made = spawnSync('mkfifo', [join(dir, 'model.fifo')]);
+    if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const render = (args: string[], options: Parameters<typeof runNodeMeasured>[1] = {}) =>
+    runNodeMeasured([bin, 'render', ...args], {
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
+      timeoutMs: 20_000,
+      ...options,
+    });
+
+  it.each([
+    ['a FIFO with no writer', () => join(dir, 'model.fifo'), 'is a FIFO, not a regular file'],
+    ['/dev/zero', () => '/dev/zero', 'is a character device, not a regular file'],
+  ])('named directly: %s ends with exit 3 naming it', async (_, path, reason) => {
+    const r = await render([path()]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(reason);
+    expect(r.elapsedMs).toBeLessThan(TIME_BOUND_MS);
+    expect(r.maxRssBytes!).toBeLessThan(RSS_BOUND);
+  });
+
+  it('- reads standard input up to 16 MiB and refuses /dev/zero there', async () => {
+    const zero = openSync('/dev/zero', 'r');
+    try {
+      const r = await render(['-'], { stdin: zero });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toMatch(/larger than|EFBIG/);
+      expect(r.maxRssBytes!).toBeLessThan(RSS_BOUND);
+    } finally {
+      closeSync(zero);
+    }
+  });
+});
