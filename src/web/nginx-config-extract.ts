@@ -17,6 +17,7 @@ import {
   type FastcgiBackend,
   type NginxFastcgiInput,
   nginxFastcgiSchema,
+  STANDARD_PARAMS,
 } from './nginx.js';
 import { combineNginxConfig } from './nginx-config-builder.js';
 import type { NginxConfigPayload, NginxDirective } from './nginx-config-parser.js';
@@ -424,6 +425,14 @@ function modelOf(
     tryFilesGuard: e.tryFiles !== undefined && e.tryFiles.value.at(-1) === '=404',
   };
   const params = { ...e.params.value };
+  // Standard CGI parameters set as fpmkit's renderer writes them (Debian's fastcgi_params sets
+  // them all) are `standardParams`, not extra parameters: their values reference request
+  // variables by design, which the model refuses in `params`.
+  for (const [name, value] of STANDARD_PARAMS) {
+    if (params[name] !== value) continue;
+    delete params[name];
+    model.standardParams = true;
+  }
   if (params.SCRIPT_FILENAME !== undefined) {
     model.scriptFilename = params.SCRIPT_FILENAME;
     delete params.SCRIPT_FILENAME;

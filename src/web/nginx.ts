@@ -337,7 +337,7 @@ export interface RenderedNginxFastcgi {
 }
 
 /** Standard CGI/1.1 parameters PHP reads, each a nginx variable or constant. */
-const STANDARD_PARAMS: readonly (readonly [string, string])[] = [
+export const STANDARD_PARAMS: readonly (readonly [string, string])[] = [
   ['QUERY_STRING', '$query_string'],
   ['REQUEST_METHOD', '$request_method'],
   ['CONTENT_TYPE', '$content_type'],
