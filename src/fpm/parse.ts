@@ -45,6 +45,7 @@ export const FPM_READ_REFUSALS: readonly string[] = ['EINVAL', 'EFBIG', 'EPERM']
  */
 export type FpmGlob = (pattern: string) => readonly string[];
 
+/** Options of {@link parseFpmConfig} and {@link safeParseFpmConfig}. */
 export interface ParseFpmConfigOptions {
   /** Name of the file, used in messages and findings, as FPM prints it. @default 'php-fpm.conf' */
   path?: string;
@@ -77,6 +78,7 @@ export interface SourceLocation {
   line: number;
 }
 
+/** The typed config and the load-time findings of {@link parseFpmConfig}. */
 export interface ParseFpmConfigResult {
   config: FpmConfig;
   /** Load-time problems (FPM's own errors as `error`, quirks as `warning`), in file order. */
@@ -749,6 +751,9 @@ export function parseFpmConfig(
   return loadFpmConfigText(text, options, false);
 }
 
+/**
+ * Result of {@link safeParseFpmConfig}: the parse result, or the parse error instead of a throw.
+ */
 export type SafeParseFpmConfigResult =
   | { success: true; data: ParseFpmConfigResult }
   | { success: false; error: FpmkitParseError };

@@ -94,6 +94,7 @@ export interface PlanSizing {
   plannedBytes: number;
 }
 
+/** The plan for one pool: its config, the `[global]` part, host settings and the explanation. */
 export interface Plan {
   pool: PoolConfig;
   /** The `[global]` part the pool needs (process_control_timeout is global in FPM). */
@@ -109,6 +110,7 @@ export interface Plan {
   warnings: string[];
 }
 
+/** Plans for every pool of a host, with the host-wide settings they need. */
 export interface HostPlan {
   pools: Plan[];
   /** Host-wide settings: the largest any pool needs. */

@@ -141,6 +141,9 @@ export function planPool(input: PlanPoolInput): Plan {
   };
 }
 
+/**
+ * Result of the `safePlan*` functions: the plan, or the infeasible-plan error instead of a throw.
+ */
 export type SafePlanResult<T> =
   | { success: true; data: T }
   | { success: false; error: FpmkitInfeasiblePlanError };

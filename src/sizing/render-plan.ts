@@ -38,6 +38,7 @@ export interface PlanFile {
   content: string;
 }
 
+/** Options of {@link renderPlan}. */
 export interface RenderPlanOptions {
   /** PHP version in the Debian paths (`php/VERSION/fpm/...`) and the unit name. @default '8.2' */
   phpVersion?: string;

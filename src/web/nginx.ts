@@ -148,6 +148,7 @@ export const fastcgiBackendSchema = z.union([
   z.strictObject({ socketPath: socketPathSchema }),
   z.strictObject({ host: hostSchema, port: portSchema }),
 ]);
+/** The FPM listen address as nginx's `fastcgi_pass` reaches it. */
 export type FastcgiBackend = z.infer<typeof fastcgiBackendSchema>;
 
 /** Conditions of `fastcgi_next_upstream` (besides `off`). */
@@ -162,6 +163,7 @@ export const FASTCGI_NEXT_UPSTREAM_CONDITIONS = [
   'http_429',
   'non_idempotent',
 ] as const;
+/** A condition of `fastcgi_next_upstream` (besides `off`). */
 export type FastcgiNextUpstreamCondition = (typeof FASTCGI_NEXT_UPSTREAM_CONDITIONS)[number];
 
 /** An nginx `allow` address: IPv4 or IPv6, with an optional CIDR prefix, or `unix:`. */
@@ -191,6 +193,7 @@ export const nginxRestrictedLocationSchema = z.strictObject({
   /** Addresses allowed (`allow ADDR;` each, then `deny all;`). At least one. */
   allow: z.array(allowAddressSchema).min(1, 'must list at least one address'),
 });
+/** A location (e.g. the status page) allowed only from the listed addresses. */
 export type NginxRestrictedLocation = z.infer<typeof nginxRestrictedLocationSchema>;
 
 export { NGINX_DEFAULT_BUFFER_BYTES, NGINX_DEFAULT_BUFFER_COUNT };
@@ -535,6 +538,7 @@ export const nginxConfOptionsSchema = z.strictObject({
   /** `daemon off;` for running in the foreground. @default true */
   daemon: z.boolean().default(true),
 });
+/** Options of {@link renderNginxConf}. */
 export type NginxConfOptions = z.input<typeof nginxConfOptionsSchema>;
 
 /**
