@@ -52,7 +52,7 @@ export const fpmPoolInfoSchema = z.object({
   /** Listening sockets the pool's workers hold (its `listen` socket); empty without workers (ondemand). */
   sockets: z.array(fpmSocketSchema),
 });
-/** One pool of one FPM master, with its workers and listening socket. */
+/** One pool of one FPM master: worker pids and the listening sockets they hold. */
 export type FpmPoolInfo = z.infer<typeof fpmPoolInfoSchema>;
 
 /** One FPM master process. */
@@ -80,7 +80,7 @@ export const fpmMasterInfoSchema = z.object({
   /** Why a socket table of its network namespace could not be read; its sockets are then missing. */
   socketError: z.string().optional(),
 });
-/** One FPM master process: pid, owner, binary, config file and its pools. */
+/** One FPM master process: pid, config file (and its text when readable), pools and the sockets only it holds. */
 export type FpmMasterInfo = z.infer<typeof fpmMasterInfoSchema>;
 
 /**

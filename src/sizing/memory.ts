@@ -163,7 +163,7 @@ export function maxChildrenForMemory(input: MaxChildrenForMemoryInput): number {
   return Math.max(0, Math.floor((memory - reserve - other - shared) / worker));
 }
 
-/** Input of {@link maxRequestsForLeak}: leak per request and headroom, in bytes. */
+/** Input of {@link maxRequestsForLeak}: leak per request and growth allowed, in bytes. */
 export interface MaxRequestsInput {
   /** Bytes a worker grows per request on average (a leak), from PSS over requests. */
   leakBytesPerRequest: number;
