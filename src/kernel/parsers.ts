@@ -18,7 +18,6 @@ export {
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
-  tighterLimit,
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
 export { parseCmdline, parseFpmProcessTitle } from './cmdline.js';
@@ -29,13 +28,7 @@ export { parseMeminfo } from './meminfo.js';
 export type { NetstatCounters } from './proc-net-netstat.js';
 export { parseProcNetNetstat } from './proc-net-netstat.js';
 export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';
-export {
-  formatIpv6,
-  parseProcNetTcp,
-  TCP_STATE_LISTEN,
-  TCP_STATES,
-  tcpListenQueues,
-} from './proc-net-tcp.js';
+export { parseProcNetTcp, TCP_STATE_LISTEN, TCP_STATES, tcpListenQueues } from './proc-net-tcp.js';
 export type { UnixListenQueue, UnixSocket } from './proc-net-unix.js';
 export {
   parseProcNetUnix,
@@ -56,4 +49,4 @@ export { parseSmapsRollup } from './smaps-rollup.js';
 export type { SsProcess, SsSocket } from './ss.js';
 export { parseSs, parseSsUsers } from './ss.js';
 export type { SysctlEntry } from './sysctl.js';
-export { normalizeSysctlKey, parseSysctl, parseSysctlEntries } from './sysctl.js';
+export { parseSysctl, parseSysctlEntries } from './sysctl.js';

@@ -15,10 +15,8 @@ export {
   ping,
   STATUS_DEFAULTS,
   type StatusResponseLike,
-  statusQueryString,
   statusRequestParams,
 } from './fetch.js';
-export { clampCounter, parseFpmLocalTime } from './fields.js';
 export { parseStatusHtml } from './html.js';
 export { parseStatusJson } from './json.js';
 export {
@@ -37,9 +35,6 @@ export { parseStatusOpenMetrics } from './openmetrics.js';
 export type { ParseFormatOptions } from './options.js';
 export {
   detectStatusFormat,
-  explainNonStatusBody,
-  formatFromBody,
-  formatFromContentType,
   type ParseStatusOptions,
   parseStatus,
   type SafeParseStatusResult,

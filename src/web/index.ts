@@ -32,8 +32,6 @@ export {
   type ApacheVirtualHost,
   apacheFcgiBackend,
   extractApacheFpmSettings,
-  parseApacheTimeoutMs,
-  workerTimeoutMs,
 } from './apache-config-extract.js';
 export {
   APACHE_DEBIAN_STATIC_MODULES,
@@ -47,15 +45,12 @@ export {
   combineApacheConfig,
   type ParseApacheConfigOptions,
   parseApacheConfig,
-  splitApacheWords,
 } from './apache-config-parser.js';
 export {
   FASTCGI_NEXT_UPSTREAM_CONDITIONS,
   type FastcgiBackend,
   type FastcgiNextUpstreamCondition,
   fastcgiBackendSchema,
-  formatNginxSeconds,
-  formatNginxSize,
   NGINX_DEFAULT_BUFFER_BYTES,
   NGINX_DEFAULT_BUFFER_COUNT,
   NGINX_EXPRESSION_VARIABLES,
@@ -76,7 +71,6 @@ export {
   buildNginxConfigFiles,
   combineNginxConfig,
   NGINX_MAX_COMBINED_STATEMENTS,
-  quoteNginxArg,
 } from './nginx-config-builder.js';
 export {
   extractNginxFpmSettings,
