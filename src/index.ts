@@ -373,10 +373,13 @@ export {
   parseFpmProcessTitle,
   parseLimits,
   parseMeminfo,
+  parseProcMeminfo,
   parseProcNetNetstat,
   parseProcNetTcp,
   parseProcNetUnix,
   parseProcPidCgroup,
+  parseProcPidCmdline,
+  parseProcPidLimits,
   parseProcPidStatus,
   parseSmapsRollup,
   parseSs,
@@ -492,6 +495,7 @@ export {
   UPSTREAM_ERROR_CLASSES,
   UPSTREAM_PHASES,
 } from './logs/index.js';
+export type { SafeResult } from './safe-result.js';
 export type {
   BacklogInput,
   BacklogRecommendation,
@@ -714,6 +718,8 @@ export type {
   ApacheSourceRef,
   ApacheVirtualHost,
   BuildNginxConfigOptions,
+  FastCGIBackend,
+  FastCGINextUpstreamCondition,
   FastcgiBackend,
   FastcgiNextUpstreamCondition,
   NginxConfigError,
@@ -723,6 +729,10 @@ export type {
   NginxConfOptions,
   NginxContextRef,
   NginxDirective,
+  NginxFastCGIEffective,
+  NginxFastCGIInput,
+  NginxFastCGIPass,
+  NginxFastCGISettings,
   NginxFastcgiEffective,
   NginxFastcgiInput,
   NginxFastcgiPass,
@@ -743,6 +753,7 @@ export type {
   PhpIniInput,
   PhpIniSettings,
   RenderedApacheProxyFcgi,
+  RenderedNginxFastCGI,
   RenderedNginxFastcgi,
 } from './web/index.js';
 export {
@@ -777,6 +788,7 @@ export {
   NGINX_MAX_CONFIG_FILES,
   nginxAddressBackend,
   nginxConfOptionsSchema,
+  nginxFastCGISchema,
   nginxFastcgiSchema,
   nginxRestrictedLocationSchema,
   OPCACHE_MAX_ACCELERATED_FILES,
@@ -797,6 +809,7 @@ export {
   phpIniSchema,
   renderApacheProxyFcgi,
   renderNginxConf,
+  renderNginxFastCGI,
   renderNginxFastcgi,
   renderPhpIni,
 } from './web/index.js';

@@ -1,6 +1,7 @@
 import { FpmkitInvalidOptionError, FpmkitIoError, FpmkitParseError } from '../errors.js';
 import type { Finding } from '../findings.js';
 import type { FpmFindingCode } from '../findings-catalog.js';
+import type { SafeResult } from '../safe-result.js';
 import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
 import {
   DEBIAN_LINUX_BUILD,
@@ -754,9 +755,7 @@ export function parseFpmConfig(
 /**
  * Result of {@link safeParseFpmConfig}: the parse result, or the parse error instead of a throw.
  */
-export type SafeParseFpmConfigResult =
-  | { success: true; data: ParseFpmConfigResult }
-  | { success: false; error: FpmkitParseError };
+export type SafeParseFpmConfigResult = SafeResult<ParseFpmConfigResult, FpmkitParseError>;
 
 /** `parseFpmConfig` that returns the syntax error instead of throwing it. */
 export function safeParseFpmConfig(

@@ -14,7 +14,7 @@ export {
   parseCgroupMemoryUsage,
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
-export { parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export { parseCmdline, parseFpmProcessTitle, parseProcPidCmdline } from './cmdline.js';
 export type {
   KeyValueEditChange,
   KeyValueEditResult,
@@ -23,9 +23,9 @@ export type {
 } from './edit-sysctl.js';
 export { editSysctlConf, editSystemdDropIn } from './edit-sysctl.js';
 export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
-export { parseLimits } from './limits.js';
+export { parseLimits, parseProcPidLimits } from './limits.js';
 export type { Meminfo } from './meminfo.js';
-export { parseMeminfo } from './meminfo.js';
+export { parseMeminfo, parseProcMeminfo } from './meminfo.js';
 export type { NetstatCounters } from './proc-net-netstat.js';
 export { parseProcNetNetstat } from './proc-net-netstat.js';
 export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';

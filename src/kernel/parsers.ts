@@ -20,11 +20,11 @@ export {
   parseCgroupMemoryUsage,
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
-export { parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export { parseCmdline, parseFpmProcessTitle, parseProcPidCmdline } from './cmdline.js';
 export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
-export { parseLimits } from './limits.js';
+export { parseLimits, parseProcPidLimits } from './limits.js';
 export type { Meminfo } from './meminfo.js';
-export { parseMeminfo } from './meminfo.js';
+export { parseMeminfo, parseProcMeminfo } from './meminfo.js';
 export type { NetstatCounters } from './proc-net-netstat.js';
 export { parseProcNetNetstat } from './proc-net-netstat.js';
 export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';

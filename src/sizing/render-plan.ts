@@ -14,7 +14,7 @@ import {
   renderSystemdDropIn,
 } from '../kernel/settings.js';
 import { formatPhpSize } from '../units.js';
-import { renderNginxFastcgi } from '../web/nginx.js';
+import { renderNginxFastCGI } from '../web/nginx.js';
 import { type PhpIniSettings, renderPhpIni } from '../web/php-ini.js';
 import type { HostPlan, Plan } from './plan.js';
 
@@ -56,7 +56,7 @@ function poolFiles(
   version: string,
 ): [PlanFile, PlanFile, PlanFile] {
   const name = plan.pool.name;
-  const nginx = renderNginxFastcgi(plan.nginx);
+  const nginx = renderNginxFastCGI(plan.nginx);
   return [
     {
       kind: 'fpm-pool',

@@ -48,6 +48,8 @@ export {
 } from './apache-config-parser.js';
 export {
   FASTCGI_NEXT_UPSTREAM_CONDITIONS,
+  type FastCGIBackend,
+  type FastCGINextUpstreamCondition,
   type FastcgiBackend,
   type FastcgiNextUpstreamCondition,
   fastcgiBackendSchema,
@@ -55,14 +57,19 @@ export {
   NGINX_DEFAULT_BUFFER_COUNT,
   NGINX_EXPRESSION_VARIABLES,
   type NginxConfOptions,
+  type NginxFastCGIInput,
+  type NginxFastCGISettings,
   type NginxFastcgiInput,
   type NginxFastcgiSettings,
   type NginxRestrictedLocation,
   nginxConfOptionsSchema,
+  nginxFastCGISchema,
   nginxFastcgiSchema,
   nginxRestrictedLocationSchema,
+  type RenderedNginxFastCGI,
   type RenderedNginxFastcgi,
   renderNginxConf,
+  renderNginxFastCGI,
   renderNginxFastcgi,
 } from './nginx.js';
 export {
@@ -76,6 +83,8 @@ export {
   extractNginxFpmSettings,
   NGINX_DEFAULTS,
   type NginxContextRef,
+  type NginxFastCGIEffective,
+  type NginxFastCGIPass,
   type NginxFastcgiEffective,
   type NginxFastcgiPass,
   type NginxFpmSettings,

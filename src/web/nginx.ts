@@ -149,7 +149,7 @@ export const fastcgiBackendSchema = z.union([
   z.strictObject({ host: hostSchema, port: portSchema }),
 ]);
 /** The FPM listen address as nginx's `fastcgi_pass` reaches it. */
-export type FastcgiBackend = z.infer<typeof fastcgiBackendSchema>;
+export type FastCGIBackend = z.infer<typeof fastcgiBackendSchema>;
 
 /** Conditions of `fastcgi_next_upstream` (besides `off`). */
 export const FASTCGI_NEXT_UPSTREAM_CONDITIONS = [
@@ -164,7 +164,7 @@ export const FASTCGI_NEXT_UPSTREAM_CONDITIONS = [
   'non_idempotent',
 ] as const;
 /** A condition of `fastcgi_next_upstream` (besides `off`). */
-export type FastcgiNextUpstreamCondition = (typeof FASTCGI_NEXT_UPSTREAM_CONDITIONS)[number];
+export type FastCGINextUpstreamCondition = (typeof FASTCGI_NEXT_UPSTREAM_CONDITIONS)[number];
 
 /** An nginx `allow` address: IPv4 or IPv6, with an optional CIDR prefix, or `unix:`. */
 const allowAddressSchema = z
@@ -213,7 +213,7 @@ const paramValueSchema = z.string().superRefine((value, ctx) => {
 });
 
 /** The nginx side of one FPM pool. Times in seconds, sizes in bytes. */
-export const nginxFastcgiSchema = z
+export const nginxFastCGISchema = z
   .strictObject({
     upstream: z.strictObject({
       /** Name of the `upstream` block and of `fastcgi_pass`. @default 'php_fpm' */
@@ -314,13 +314,13 @@ export const nginxFastcgiSchema = z
     }
   });
 
-/** What `renderNginxFastcgi` accepts: defaults may be left out. */
-export type NginxFastcgiInput = z.input<typeof nginxFastcgiSchema>;
+/** What `renderNginxFastCGI` accepts: defaults may be left out. */
+export type NginxFastCGIInput = z.input<typeof nginxFastCGISchema>;
 /** The nginx model with defaults applied. */
-export type NginxFastcgiSettings = z.infer<typeof nginxFastcgiSchema>;
+export type NginxFastCGISettings = z.infer<typeof nginxFastCGISchema>;
 
 /** Snippets for each nginx context; each ends with a newline, or is empty. */
-export interface RenderedNginxFastcgi {
+export interface RenderedNginxFastCGI {
   /** Main context: `worker_processes`, `worker_rlimit_nofile`. */
   main: string;
   /** Inside `events {}`: `worker_connections`. */
@@ -392,7 +392,7 @@ function block(head: string, lines: readonly string[]): string {
 }
 
 /** The directives every FastCGI location carries: pass, timeouts, buffering, parameters. */
-function fastcgiLines(s: NginxFastcgiSettings, pathInfo: boolean): string[] {
+function fastcgiLines(s: NginxFastCGISettings, pathInfo: boolean): string[] {
   const lines: string[] = [];
   if (s.include !== undefined) lines.push(`include ${q(s.include)};`);
   const params = new Map<string, string>();
@@ -427,7 +427,7 @@ function fastcgiLines(s: NginxFastcgiSettings, pathInfo: boolean): string[] {
   return lines;
 }
 
-function restrictedLocation(s: NginxFastcgiSettings, loc: NginxRestrictedLocation): string {
+function restrictedLocation(s: NginxFastCGISettings, loc: NginxRestrictedLocation): string {
   return block(`location = ${loc.path}`, [
     ...loc.allow.map((a) => `allow ${a};`),
     'deny all;',
@@ -441,7 +441,7 @@ function restrictedLocation(s: NginxFastcgiSettings, loc: NginxRestrictedLocatio
  * Throws `FpmkitInvalidOptionError` naming the option when a value breaks the schema or could
  * add a directive or a block.
  */
-export function renderNginxFastcgi(input: NginxFastcgiInput): RenderedNginxFastcgi {
+export function renderNginxFastCGI(input: NginxFastCGIInput): RenderedNginxFastCGI {
   // zod drops an own `__proto__` key of a record silently; refuse it rather than lose it.
   const params: unknown = (input as { params?: unknown } | null)?.params;
   if (typeof params === 'object' && params !== null && Object.hasOwn(params, '__proto__')) {
@@ -450,7 +450,7 @@ export function renderNginxFastcgi(input: NginxFastcgiInput): RenderedNginxFastc
       "a parameter must not be named '__proto__'",
     );
   }
-  const s = parseSettings(nginxFastcgiSchema, input);
+  const s = parseSettings(nginxFastCGISchema, input);
   const main: string[] = [];
   if (s.workerProcesses !== undefined) main.push(`worker_processes ${s.workerProcesses};`);
   if (s.workerRlimitNofile !== undefined)
@@ -542,11 +542,11 @@ export const nginxConfOptionsSchema = z.strictObject({
 export type NginxConfOptions = z.input<typeof nginxConfOptionsSchema>;
 
 /**
- * A complete, minimal nginx.conf around `renderNginxFastcgi(settings)`: main and events
+ * A complete, minimal nginx.conf around `renderNginxFastCGI(settings)`: main and events
  * contexts, the upstream in `http`, and one `server` with the locations.
  */
-export function renderNginxConf(settings: NginxFastcgiInput, options: NginxConfOptions): string {
-  const parts = renderNginxFastcgi(settings);
+export function renderNginxConf(settings: NginxFastCGIInput, options: NginxConfOptions): string {
+  const parts = renderNginxFastCGI(settings);
   const o = parseSettings(nginxConfOptionsSchema, options, 'options');
   const main: string[] = [];
   if (o.user !== undefined) main.push(`user ${o.user};`);
@@ -578,3 +578,21 @@ export function renderNginxConf(settings: NginxFastcgiInput, options: NginxConfO
     .filter((x) => x !== '')
     .join('\n');
 }
+
+/** @deprecated Use {@link FastCGIBackend}; this spelling remains for existing callers. */
+export type FastcgiBackend = FastCGIBackend;
+/** @deprecated Use {@link FastCGINextUpstreamCondition}. */
+export type FastcgiNextUpstreamCondition = FastCGINextUpstreamCondition;
+/** @deprecated Use {@link NginxFastCGIInput}. */
+export type NginxFastcgiInput = NginxFastCGIInput;
+/** @deprecated Use {@link NginxFastCGISettings}. */
+export type NginxFastcgiSettings = NginxFastCGISettings;
+/** @deprecated Use {@link RenderedNginxFastCGI}. */
+export type RenderedNginxFastcgi = RenderedNginxFastCGI;
+/** @deprecated Use {@link nginxFastCGISchema}. */
+export const nginxFastcgiSchema = nginxFastCGISchema;
+/**
+ * Same function as {@link renderNginxFastCGI}, under the name the design documents; kept as a
+ * stable alias.
+ */
+export const renderNginxFastcgi = renderNginxFastCGI;
