@@ -173,6 +173,7 @@ export type {
   UnixListenAddress,
 } from './fpm/index.js';
 export {
+  assertUnixSocketPath,
   checkFpmConfig,
   checkUnixSocketPath,
   DEBIAN_LINUX_BUILD,
@@ -663,6 +664,7 @@ export type {
   WatchStatusOptions,
 } from './status/index.js';
 export {
+  assertStatusResponse,
   checkStatusResponse,
   detectStatusFormat,
   diffStatus,

@@ -29,6 +29,7 @@ export type {
   UnixListenAddress,
 } from './listen.js';
 export {
+  assertUnixSocketPath,
   checkUnixSocketPath,
   formatListen,
   listenConnectTarget,

@@ -6,6 +6,7 @@ export {
   FpmStatusMisconfiguredError,
 } from './errors.js';
 export {
+  assertStatusResponse,
   checkStatusResponse,
   type FetchStatusOptions,
   fetchStatus,
