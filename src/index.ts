@@ -297,6 +297,8 @@ export {
   readMeminfo,
   readNetstat,
   readNginxConfigFile,
+  readRegularFile,
+  readRegularFileSync,
   readSysctl,
   readTcpListenQueues,
   readUnixListenQueues,

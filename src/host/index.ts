@@ -57,7 +57,7 @@ export {
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
-export { MAX_CONFIG_FILE_BYTES } from './safe-read.js';
+export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export type {
   CollectSnapshotOptions,
   EvidenceManifest,
