@@ -4,7 +4,7 @@
  *
  *   php-fpm.conf (global + pool)  renderFpmConfig
  *   php.ini fragment              renderPhpIni
- *   nginx http and server parts   renderNginxFastcgi
+ *   nginx http and server parts   renderNginxFastCGI
  *   sysctl.d file                 renderSysctlConf
  *   systemd drop-in               renderSystemdDropIn
  *   cross-layer findings          checkStack
@@ -22,9 +22,9 @@ import { checkStack, type StackInput } from 'fpmkit/doctor';
 import { type FpmConfigInput, renderFpmConfig } from 'fpmkit/fpm';
 import { type KernelSettings, renderSysctlConf, renderSystemdDropIn } from 'fpmkit/kernel';
 import {
-  type NginxFastcgiInput,
+  type NginxFastCGIInput,
   type PhpIniInput,
-  renderNginxFastcgi,
+  renderNginxFastCGI,
   renderPhpIni,
 } from 'fpmkit/web';
 
@@ -107,7 +107,7 @@ export function describeStack(site: SiteDescription) {
     1,
     Math.floor(site.maxChildren / (4 * site.webServer.workerProcesses)),
   );
-  const nginx: NginxFastcgiInput = {
+  const nginx: NginxFastCGIInput = {
     upstream: {
       servers: [{ socketPath: site.socketPath }],
       keepalive,
@@ -161,7 +161,7 @@ export function main(args: readonly string[] = process.argv.slice(2)): {
     site.database = { ...site.database, maxConnections: Number(values['db-max-connections']) };
   }
   const stack = describeStack(site);
-  const nginx = renderNginxFastcgi(stack.nginx!);
+  const nginx = renderNginxFastCGI(stack.nginx!);
   const out: string[] = [];
   const section = (title: string, body: string) =>
     out.push(`# ==== ${title} ====`, body.trimEnd(), '');

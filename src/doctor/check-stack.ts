@@ -46,12 +46,12 @@ import { formatOctalMode, formatPhpSize, parsePhpSize } from '../units.js';
 import type {
   ApacheProxyFcgiInput,
   ApacheProxyFcgiSettings,
-  NginxFastcgiInput,
-  NginxFastcgiSettings,
+  NginxFastCGIInput,
+  NginxFastCGISettings,
   PhpIniInput,
   PhpIniSettings,
 } from '../web/index.js';
-import { apacheProxyFcgiSchema, nginxFastcgiSchema, phpIniSchema } from '../web/index.js';
+import { apacheProxyFcgiSchema, nginxFastCGISchema, phpIniSchema } from '../web/index.js';
 
 export {
   APACHE_DEFAULT_MAX_REQUEST_WORKERS,
@@ -106,8 +106,8 @@ export interface StackInput {
    * need them are skipped (they do not assume the kernel's defaults).
    */
   kernel: KernelSettings;
-  /** The nginx side (`renderNginxFastcgi`'s input). */
-  nginx?: NginxFastcgiInput;
+  /** The nginx side (`renderNginxFastCGI`'s input). */
+  nginx?: NginxFastCGIInput;
   /** The Apache side (`renderApacheProxyFcgi`'s input). */
   apache?: ApacheProxyFcgiInput;
   /** php.ini as FPM loads it (`renderPhpIni`'s input); absent directives take PHP's defaults. */
@@ -574,7 +574,7 @@ function checkExposure(
   ctx: Ctx,
   pool: Pool,
   kind: 'status' | 'ping',
-  nginx: NginxFastcgiSettings | undefined,
+  nginx: NginxFastCGISettings | undefined,
   apache: ApacheProxyFcgiSettings | undefined,
 ): void {
   const path = kind === 'status' ? pool.statusPath : pool.pingPath;
@@ -622,7 +622,7 @@ function checkExposure(
             pool: pool.name,
             directive,
             evidence: { webServer: 'nginx', path, locationRegex: regex, tryFilesGuard: false },
-            fix: `add an nginx location = ${path} with allow lines and deny all (the ${kind} option of renderNginxFastcgi), or turn tryFilesGuard on`,
+            fix: `add an nginx location = ${path} with allow lines and deny all (the ${kind} option of renderNginxFastCGI), or turn tryFilesGuard on`,
           });
         }
       }
@@ -660,7 +660,7 @@ function safeTest(regex: string, text: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Capacity
 
-function nginxWorkers(nginx: NginxFastcgiSettings, options: CheckStackOptions): number {
+function nginxWorkers(nginx: NginxFastCGISettings, options: CheckStackOptions): number {
   const w = nginx.workerProcesses;
   if (w === undefined) return 1;
   if (w === 'auto') return options.nginxAutoWorkerProcesses ?? 1;
@@ -669,7 +669,7 @@ function nginxWorkers(nginx: NginxFastcgiSettings, options: CheckStackOptions): 
 
 function checkNginxKeepalive(
   ctx: Ctx,
-  nginx: NginxFastcgiSettings,
+  nginx: NginxFastCGISettings,
   fed: readonly Pool[],
   options: CheckStackOptions,
 ): void {
@@ -805,7 +805,7 @@ function checkApacheCapacity(
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
-function checkBodies(ctx: Ctx, pool: Pool, nginx: NginxFastcgiSettings | undefined): void {
+function checkBodies(ctx: Ctx, pool: Pool, nginx: NginxFastCGISettings | undefined): void {
   const { postMaxSizeBytes: post, uploadMaxFilesizeBytes: upload, source } = pool.php;
   if (post !== 'unlimited' && (upload === 'unlimited' || post < upload)) {
     push(ctx, {
@@ -853,7 +853,7 @@ function checkBodies(ctx: Ctx, pool: Pool, nginx: NginxFastcgiSettings | undefin
   }
 }
 
-function checkBuffering(ctx: Ctx, nginx: NginxFastcgiSettings): void {
+function checkBuffering(ctx: Ctx, nginx: NginxFastCGISettings): void {
   if (nginx.requestBuffering === false) {
     push(ctx, {
       code: 'stack.request-buffering-off',
@@ -1022,7 +1022,7 @@ function readStackInput(input: StackInput, options: CheckStackOptions) {
   const config = toFpmConfig(input.fpm);
   const kernel = parseInput(kernelSettingsSchema, input.kernel ?? {}, 'kernel');
   const nginx =
-    input.nginx === undefined ? undefined : parseInput(nginxFastcgiSchema, input.nginx, 'nginx');
+    input.nginx === undefined ? undefined : parseInput(nginxFastCGISchema, input.nginx, 'nginx');
   const apache =
     input.apache === undefined
       ? undefined

@@ -1,6 +1,5 @@
 export { type CgiResponse, MAX_CGI_HEADER_BYTES, parseCgiResponse } from './cgi.js';
 export {
-  connectHint,
   FASTCGI_CLIENT_DEFAULTS,
   FastCGIClient,
   type FastCGIClientOptions,
@@ -39,6 +38,5 @@ export {
   type RecordTypeValue,
   Role,
   type RoleValue,
-  recordTypeName,
 } from './records.js';
 export { type FastCGITarget, type ParsedTarget, parseTarget } from './target.js';

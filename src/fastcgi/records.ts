@@ -35,10 +35,12 @@ export const RecordType = {
   GET_VALUES_RESULT: 10,
   UNKNOWN_TYPE: 11,
 } as const;
+/** One of the {@link RecordType} numbers, the `type` byte of a record header. */
 export type RecordTypeValue = (typeof RecordType)[keyof typeof RecordType];
 
 /** Roles of BEGIN_REQUEST. FPM serves all three as a responder. */
 export const Role = { RESPONDER: 1, AUTHORIZER: 2, FILTER: 3 } as const;
+/** One of the {@link Role} numbers, the `role` field of BEGIN_REQUEST. */
 export type RoleValue = (typeof Role)[keyof typeof Role];
 
 /** `protocolStatus` of END_REQUEST. FPM only ever sends REQUEST_COMPLETE. */
@@ -48,6 +50,7 @@ export const ProtocolStatus = {
   OVERLOADED: 2,
   UNKNOWN_ROLE: 3,
 } as const;
+/** One of the {@link ProtocolStatus} numbers (FastCGI 1.0, section 5.5). */
 export type ProtocolStatusValue = (typeof ProtocolStatus)[keyof typeof ProtocolStatus];
 
 /** Name of a record type for messages, e.g. `STDOUT (6)`. */

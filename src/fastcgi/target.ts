@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { FpmkitInvalidOptionError } from '../errors.js';
-import { checkUnixSocketPath, listenConnectTarget, parseListen } from '../fpm/listen.js';
+import { assertUnixSocketPath, listenConnectTarget, parseListen } from '../fpm/listen.js';
 
 /**
  * Where a FastCGI server listens, in any of the forms FPM's `listen` and web servers use:
@@ -35,7 +35,7 @@ function tcp(host: string, port: number): ParsedTarget {
 function unix(socketPath: string): ParsedTarget {
   if (socketPath === '') invalid('socket path must not be empty');
   if (socketPath.includes('\0')) invalid('socket path must not contain NUL');
-  checkUnixSocketPath(socketPath, 'target');
+  assertUnixSocketPath(socketPath, 'target');
   return { type: 'unix', socketPath, label: `unix:${socketPath}` };
 }
 

@@ -45,6 +45,7 @@ export interface FpmSystem {
   eventMechanisms?: readonly string[];
 }
 
+/** Options of {@link checkFpmConfig}: the parse options plus how php-fpm would be started. */
 export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
   /**
    * Decide as php-fpm run by root would (then every pool needs `user`), unless `allowRoot`.
@@ -59,6 +60,7 @@ export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
   somaxconn?: number;
 }
 
+/** What {@link checkFpmConfig} decides, in the terms of `php-fpm -t`, with fpmkit's findings. */
 export interface CheckFpmConfigResult {
   /** Exactly what `php-fpm -t` decides: true for exit 0, false for exit 78. */
   ok: boolean;

@@ -33,10 +33,12 @@ export const FPM_VALUE_TYPES = [
   'flag_array',
   'path_list',
 ] as const;
+/** How FPM reads a directive's value (see {@link FPM_VALUE_TYPES}). */
 export type FpmValueType = (typeof FPM_VALUE_TYPES)[number];
 
 /** Build options that decide whether a directive exists at all (absent → "unknown entry"). */
 export const FPM_BUILD_FEATURES = ['syslog', 'systemd', 'acl', 'apparmor', 'setfib'] as const;
+/** A build option that decides whether some directives exist (see {@link FPM_BUILD_FEATURES}). */
 export type FpmBuildFeature = (typeof FPM_BUILD_FEATURES)[number];
 
 /** What Debian's php-fpm 8.2 on Linux is built with. */
@@ -48,6 +50,7 @@ export const DEBIAN_LINUX_BUILD: Readonly<Record<FpmBuildFeature, boolean>> = {
   setfib: false,
 };
 
+/** One directive FPM knows: its name, section, value type and default, from the FPM 8.2 sources. */
 export interface FpmDirective {
   /** The name as written in the file, e.g. `pm.max_children`. */
   name: string;

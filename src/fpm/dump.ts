@@ -22,6 +22,7 @@ export interface FpmDump {
   pools: { name: string; values: Record<string, string> }[];
 }
 
+/** Options for resolving a config to the values FPM would use (prefix, pool name substitution). */
 export interface EffectiveOptions {
   /** The global prefix (`php-fpm -p`). @default undefined (compiled prefixes /usr and /var) */
   prefix?: string;

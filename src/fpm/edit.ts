@@ -67,12 +67,14 @@ export interface FpmEditChange {
   note?: string;
 }
 
+/** The edited text of {@link editFpmConfig}, with what each edit did. */
 export interface EditFpmConfigResult {
   /** The edited text; identical to the input when there were no edits or all were no-ops. */
   text: string;
   changes: FpmEditChange[];
 }
 
+/** Options of {@link editFpmConfig}. */
 export interface EditFpmConfigOptions {
   /** Name of the file for messages. @default 'php-fpm.conf' */
   path?: string;

@@ -1,5 +1,5 @@
 export type { CheckFpmConfigOptions, CheckFpmConfigResult, FpmSystem } from './check.js';
-export { accessFormatProblem, checkFpmConfig } from './check.js';
+export { checkFpmConfig } from './check.js';
 export type { FpmBuildFeature, FpmDirective, FpmValueType } from './directives.js';
 export {
   DEBIAN_LINUX_BUILD,
@@ -8,7 +8,6 @@ export {
   FPM_GLOBAL_DIRECTIVES,
   FPM_POOL_DIRECTIVES,
   FPM_VALUE_TYPES,
-  findScalarDirective,
   fpmDirectives,
 } from './directives.js';
 export type { EffectiveOptions, FpmDump } from './dump.js';
@@ -18,19 +17,11 @@ export type {
   EditFpmConfigResult,
   FpmEdit,
   FpmEditChange,
-  FpmEditTarget,
   FpmEditValue,
 } from './edit.js';
-export {
-  editFpmConfig,
-  formatFpmEditValue,
-  formatFpmString,
-  resolveFpmEditTarget,
-  scanFpmLine,
-  splitFpmLines,
-} from './edit.js';
-export type { IniLineResult, IniScanContext, IniStatement } from './ini-line.js';
-export { arrayKeyConstant, PHP_ERROR_CONSTANTS, scanIniLine } from './ini-line.js';
+export { editFpmConfig } from './edit.js';
+export type { IniStatement } from './ini-line.js';
+export { PHP_ERROR_CONSTANTS } from './ini-line.js';
 export type {
   ListenAddress,
   ParseListenOptions,
@@ -38,6 +29,7 @@ export type {
   UnixListenAddress,
 } from './listen.js';
 export {
+  assertUnixSocketPath,
   checkUnixSocketPath,
   formatListen,
   listenConnectTarget,
@@ -67,7 +59,6 @@ export type {
 } from './parse.js';
 export {
   DEBIAN_PHP_PREFIX,
-  describeErrno,
   FPM_READ_REFUSALS,
   parseFpmConfig,
   safeParseFpmConfig,
@@ -78,7 +69,6 @@ export {
   FPM_RELOAD_DIRECTIVES,
   FPM_RESTART_DIRECTIVES,
   fpmApplyActionFor,
-  fpmApplyActionForChanges,
 } from './reload-table.js';
 export type { RenderFpmOptions } from './render.js';
 export { renderFpmConfig, renderGlobal, renderPool } from './render.js';
@@ -93,8 +83,6 @@ export type {
   SyslogFacility,
 } from './schema.js';
 export {
-  emptyGlobal,
-  emptyPool,
   fpmConfigSchema,
   globalSchema,
   LOG_LEVELS,

@@ -19,12 +19,17 @@ export type IniStatement =
   | { kind: 'entry'; name: string; value: string | null }
   | { kind: 'array'; name: string; key: string; value: string };
 
+/**
+ * The statements one line of an FPM config holds, as PHP's INI scanner reads it, or its syntax
+ * error.
+ */
 export interface IniLineResult {
   statements: IniStatement[];
   /** PHP's message, e.g. `syntax error, unexpected '=' in Unknown on line 1`. */
   syntaxError?: string;
 }
 
+/** What the INI scanner needs from outside the line: variables and constants. */
 export interface IniScanContext {
   /** `${NAME}`: FPM looks in php.ini's directives, then the master's environment; else empty. */
   variable(name: string): string;

@@ -118,7 +118,7 @@ function utf8Length(text: string): number {
  * bytes (UTF-8), where `bind` and Node's `connect` would silently use the first 107 bytes and
  * reach whatever socket sits there. Throws `FpmkitInvalidOptionError` naming `option` and the limit.
  */
-export function checkUnixSocketPath(path: string, option: string): void {
+export function assertUnixSocketPath(path: string, option: string): void {
   const bytes = utf8Length(path);
   if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
     refuse(
@@ -168,7 +168,7 @@ export function parseListen(value: string, options: ParseListenOptions = {}): Li
     path = `${options.prefix.replace(/\/+$/, '')}/${value}`;
     relative = !path.startsWith('/');
   }
-  checkUnixSocketPath(path, option);
+  assertUnixSocketPath(path, option);
   return { kind: 'unix', path, relative };
 }
 
@@ -196,3 +196,9 @@ export function listenConnectTarget(
   }
   return { host: address.host ?? '127.0.0.1', port: address.port };
 }
+
+/**
+ * @deprecated Use {@link assertUnixSocketPath}: it returns nothing and throws, like the other
+ * `assert*` functions, while `check*` functions return findings.
+ */
+export const checkUnixSocketPath = assertUnixSocketPath;

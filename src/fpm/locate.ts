@@ -48,6 +48,10 @@ export interface FpmSourceStatement extends SourceLocation {
   statement: IniStatement;
 }
 
+/**
+ * Where each directive of a config came from: the root file, the files it includes in load order,
+ * and each directive's file and line.
+ */
 export interface FpmSourceMap {
   root: string;
   /** Files in the order FPM reads them (a file included twice appears twice). */
@@ -60,6 +64,7 @@ export interface FpmSourceMap {
   globalHeader?: SourceLocation;
 }
 
+/** Options of {@link mapFpmSources}: how to read files and expand include patterns. */
 export interface MapFpmSourcesOptions {
   /** Reads a file; throw an error with an errno `code` on failure. */
   readFile: FpmReadFile;
@@ -263,6 +268,7 @@ export type FpmPlannedChange = FpmEditChange & {
   file: string | undefined;
 };
 
+/** One file of an {@link FpmEditPlan}: its path and its text before and after. */
 export interface FpmFileEdit {
   path: string;
   before: string;
@@ -270,6 +276,7 @@ export interface FpmFileEdit {
   changes: FpmPlannedChange[];
 }
 
+/** The files an edit plan changes, with their text before and after, ready to write. */
 export interface FpmEditPlan {
   /** Each file an edit touched, in load order, with its text before and after. */
   files: FpmFileEdit[];
@@ -277,6 +284,7 @@ export interface FpmEditPlan {
   changes: FpmPlannedChange[];
 }
 
+/** Options of {@link planFpmEdits}. */
 export interface PlanFpmEditsOptions {
   /** Expands include patterns; with a Map of files the Map's keys are matched. */
   glob?: FpmGlob;

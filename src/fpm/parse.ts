@@ -1,6 +1,7 @@
 import { FpmkitInvalidOptionError, FpmkitIoError, FpmkitParseError } from '../errors.js';
 import type { Finding } from '../findings.js';
 import type { FpmFindingCode } from '../findings-catalog.js';
+import type { SafeResult } from '../safe-result.js';
 import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
 import {
   DEBIAN_LINUX_BUILD,
@@ -45,6 +46,7 @@ export const FPM_READ_REFUSALS: readonly string[] = ['EINVAL', 'EFBIG', 'EPERM']
  */
 export type FpmGlob = (pattern: string) => readonly string[];
 
+/** Options of {@link parseFpmConfig} and {@link safeParseFpmConfig}. */
 export interface ParseFpmConfigOptions {
   /** Name of the file, used in messages and findings, as FPM prints it. @default 'php-fpm.conf' */
   path?: string;
@@ -87,6 +89,7 @@ export interface FpmWrittenValues {
   pools: Record<string, string>[];
 }
 
+/** The typed config and the load-time findings of {@link parseFpmConfig}. */
 export interface ParseFpmConfigResult {
   config: FpmConfig;
   /** Load-time problems (FPM's own errors as `error`, quirks as `warning`), in file order. */
@@ -785,9 +788,10 @@ export function parseFpmConfig(
   return loadFpmConfigText(text, options, false);
 }
 
-export type SafeParseFpmConfigResult =
-  | { success: true; data: ParseFpmConfigResult }
-  | { success: false; error: FpmkitParseError };
+/**
+ * Result of {@link safeParseFpmConfig}: the parse result, or the parse error instead of a throw.
+ */
+export type SafeParseFpmConfigResult = SafeResult<ParseFpmConfigResult, FpmkitParseError>;
 
 /** `parseFpmConfig` that returns the syntax error instead of throwing it. */
 export function safeParseFpmConfig(

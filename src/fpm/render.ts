@@ -16,6 +16,7 @@ import {
   poolSchema,
 } from './schema.js';
 
+/** Options of {@link renderFpmConfig}. */
 export interface RenderFpmOptions {
   /**
    * Let string values contain `$pool`, which FPM replaces with the pool name when it reads the

@@ -2,10 +2,12 @@ import { z } from 'zod';
 
 /** Process manager modes (`pm`). */
 export const PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
+/** A `pm` value: `static`, `dynamic` or `ondemand`. */
 export type PmMode = (typeof PM_MODES)[number];
 
 /** `log_level` values; FPM also accepts `warn`, which fpmkit reads as `warning`. */
 export const LOG_LEVELS = ['debug', 'notice', 'warning', 'error', 'alert'] as const;
+/** A `log_level` value (see {@link LOG_LEVELS}). */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** `syslog.facility` names Linux defines, lower-case (FPM matches them ignoring case). */
@@ -31,6 +33,7 @@ export const SYSLOG_FACILITIES = [
   'local6',
   'local7',
 ] as const;
+/** A `syslog.facility` name (see {@link SYSLOG_FACILITIES}). */
 export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
 
 /** FPM stores integers in a C int. */
@@ -187,11 +190,15 @@ export const fpmConfigSchema = z.object({
   pools: z.array(poolSchema),
 });
 
+/** The `[global]` section of an FPM configuration. */
 export type GlobalConfig = z.infer<typeof globalSchema>;
+/** One pool section of an FPM configuration. */
 export type PoolConfig = z.infer<typeof poolSchema>;
+/** A whole FPM configuration: `[global]` and the pools, as {@link fpmConfigSchema} outputs it. */
 export type FpmConfig = z.infer<typeof fpmConfigSchema>;
 /** What callers may pass: groups and records may be omitted. */
 export type PoolConfigInput = z.input<typeof poolSchema>;
+/** What callers may pass for an {@link FpmConfig}: groups and records may be omitted. */
 export type FpmConfigInput = z.input<typeof fpmConfigSchema>;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

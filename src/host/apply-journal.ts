@@ -30,6 +30,7 @@ export const APPLY_STEPS = [
   'verified',
   'rolling-back',
 ] as const;
+/** A step of an apply, in order (see {@link APPLY_STEPS}). */
 export type ApplyStep = (typeof APPLY_STEPS)[number];
 
 const journalSchema = z.object({
@@ -49,6 +50,10 @@ const journalSchema = z.object({
     }),
   ),
 });
+/**
+ * The on-disk record of an apply in progress: the files, their backups and the step reached, so an
+ * interrupted apply can be rolled back.
+ */
 export type ApplyJournal = z.infer<typeof journalSchema>;
 
 function writeSynced(path: string, data: string): void {

@@ -41,6 +41,7 @@ export const fpmSocketSchema = z.discriminatedUnion('kind', [
     queued: z.number().int().nonnegative(),
   }),
 ]);
+/** A socket an FPM pool listens on: a UNIX path or a TCP address and port. */
 export type FpmSocket = z.infer<typeof fpmSocketSchema>;
 
 /** One pool of one master. Pools are per master: two masters' `www` pools stay two pools. */
@@ -51,6 +52,7 @@ export const fpmPoolInfoSchema = z.object({
   /** Listening sockets the pool's workers hold (its `listen` socket); empty without workers (ondemand). */
   sockets: z.array(fpmSocketSchema),
 });
+/** One pool of one FPM master: worker pids and the listening sockets they hold. */
 export type FpmPoolInfo = z.infer<typeof fpmPoolInfoSchema>;
 
 /** One FPM master process. */
@@ -78,6 +80,7 @@ export const fpmMasterInfoSchema = z.object({
   /** Why a socket table of its network namespace could not be read; its sockets are then missing. */
   socketError: z.string().optional(),
 });
+/** One FPM master process: pid, config file (and its text when readable), pools and the sockets only it holds. */
 export type FpmMasterInfo = z.infer<typeof fpmMasterInfoSchema>;
 
 /**
@@ -95,6 +98,7 @@ export const untrustedFpmMasterSchema = z.object({
   /** Its `/proc/PID/exe`, when readable. */
   executable: z.string().optional(),
 });
+/** A master process that looks like FPM but was not read, with the reason. */
 export type UntrustedFpmMaster = z.infer<typeof untrustedFpmMasterSchema>;
 
 /** Everything `discoverFpm` found. */
@@ -113,6 +117,10 @@ export const fpmDiscoverySchema = z.object({
     }),
   ),
 });
+/**
+ * Everything {@link discoverFpm} found: the masters, their pools and sockets, and masters it did
+ * not trust.
+ */
 export type FpmDiscovery = z.infer<typeof fpmDiscoverySchema>;
 
 export interface DiscoverFpmOptions extends ReadOptions {

@@ -196,6 +196,9 @@ function namesIn(file: string): Set<string> {
   }
 }
 
+/**
+ * Where the host's user and group databases are read from when checking a config against the host.
+ */
 export interface HostFpmSystemOptions {
   /** Where passwd and group live, for tests. @default '/etc' */
   etcRoot?: string;

@@ -40,12 +40,9 @@ export type { HostFpmSystemOptions, ReadFpmConfigStdinOptions } from './fpm-conf
 export {
   checkFpmConfigFile,
   checkFpmConfigOnHost,
-  globFpmInclude,
   hostFpmSystem,
   loadFpmConfig,
   readFpmConfigFile,
-  readFpmConfigStdin,
-  STDIN_LABEL,
 } from './fpm-config.js';
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
@@ -60,12 +57,7 @@ export {
 } from './memory.js';
 export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
-export {
-  MAX_CONFIG_FILE_BYTES,
-  openRegularFile,
-  readRegularFile,
-  readRegularFileSync,
-} from './safe-read.js';
+export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export type {
   CollectSnapshotOptions,
   EvidenceManifest,
@@ -77,19 +69,13 @@ export {
   EVIDENCE_CONFIG_CANDIDATES,
   MAX_LOG_WINDOW_BYTES,
   MAX_QUEUE_SAMPLES,
-  readLogWindow,
   snapshotFromDirectory,
 } from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
 export type { MasterTrust } from './trust.js';
 export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';
 export type { ReadApacheConfigFileOptions, ReadNginxConfigFileOptions } from './web-config.js';
-export {
-  globConfigPaths,
-  listConfigDirectory,
-  readApacheConfigFile,
-  readNginxConfigFile,
-} from './web-config.js';
+export { readApacheConfigFile, readNginxConfigFile } from './web-config.js';
 export type {
   FileToWrite,
   FileWriteRecovery,

@@ -9,7 +9,9 @@ export interface ReadOptions {
   sysRoot?: string;
 }
 
+/** Mount point of procfs read by the host readers. @default '/proc' */
 export const DEFAULT_PROC_ROOT = '/proc';
+/** Mount point of sysfs read by the host readers. @default '/sys' */
 export const DEFAULT_SYS_ROOT = '/sys';
 
 export function roots(options: ReadOptions = {}): { procRoot: string; sysRoot: string } {

@@ -43,6 +43,10 @@ export const hostCgroupMemorySchema = z.object({
   /** `memory.stat` of the process's own cgroup. */
   stat: z.record(z.string(), z.number()).optional(),
 });
+/**
+ * Memory limit and usage (bytes) of the cgroup a process runs in, with the tightest limit up the
+ * tree.
+ */
 export type HostCgroupMemory = z.infer<typeof hostCgroupMemorySchema>;
 
 /** `/a/b/c` → `['/a/b/c', '/a/b', '/a', '/']`. */
@@ -134,6 +138,7 @@ export const workerMemorySampleSchema = z.object({
   /** Pages only this process maps (smaps Private_*; for `rss` samples RssAnon). */
   privateBytes: z.number().int().nonnegative(),
 });
+/** One worker's memory from `/proc/PID/smaps_rollup`, in bytes. */
 export type WorkerMemorySample = z.infer<typeof workerMemorySampleSchema>;
 
 /** Memory per worker over a set of processes, with the spread. */
@@ -154,6 +159,7 @@ export const workerMemorySchema = z.object({
   sharedMeanBytes: z.number().nonnegative(),
   privateMeanBytes: z.number().nonnegative(),
 });
+/** Memory per worker (PSS, bytes) over a set of processes, with the spread. */
 export type WorkerMemory = z.infer<typeof workerMemorySchema>;
 
 async function sampleOne(pid: number, procRoot: string): Promise<WorkerMemorySample | undefined> {

@@ -11,6 +11,7 @@ export const DEFAULT_SOMAXCONN = LINUX_DEFAULT_SOMAXCONN;
 /** `SOMAXCONN` before Linux 5.4: `LINUX_LEGACY_SOMAXCONN`. */
 export const LEGACY_SOMAXCONN = LINUX_LEGACY_SOMAXCONN;
 
+/** Input of {@link effectiveBacklog}: the backlog FPM asks for and the kernel's cap. */
 export interface EffectiveBacklogInput {
   /** `listen.backlog` as FPM passes it to listen(2). @default -1 (FPM's default on Linux) */
   listenBacklog?: number;

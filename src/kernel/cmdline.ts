@@ -12,7 +12,7 @@ export type { FpmProcessTitle } from './schemas.js';
  * php-fpm: pool www\0\0\0\0
  * ```
  */
-export function parseCmdline(text: string): string[] {
+export function parseProcPidCmdline(text: string): string[] {
   const parts = text.split('\0');
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
   return parts;
@@ -31,7 +31,7 @@ export function parseCmdline(text: string): string[] {
 export function parseFpmProcessTitle(
   input: string | readonly string[],
 ): FpmProcessTitle | undefined {
-  const args = typeof input === 'string' ? parseCmdline(input) : input;
+  const args = typeof input === 'string' ? parseProcPidCmdline(input) : input;
   const title = args.join(' ').replace(/[\s\0]+$/, '');
   const master = /^php-fpm[\w.-]*: master process \((.*)\)$/.exec(title);
   if (master) return { role: 'master', configPath: master[1]! };
@@ -39,3 +39,6 @@ export function parseFpmProcessTitle(
   if (worker) return { role: 'worker', pool: worker[1]! };
   return undefined;
 }
+
+/** @deprecated Use {@link parseProcPidCmdline}, named like the other `/proc` parsers. */
+export const parseCmdline = parseProcPidCmdline;

@@ -94,6 +94,7 @@ export interface KeyValueEditChange {
   shadowed?: number[];
 }
 
+/** The edited text of a `key = value` file, with each change made. */
 export interface KeyValueEditResult {
   text: string;
   changes: KeyValueEditChange[];

@@ -12,10 +12,9 @@ export {
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
-  tighterLimit,
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
-export { parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export { parseCmdline, parseFpmProcessTitle, parseProcPidCmdline } from './cmdline.js';
 export type {
   KeyValueEditChange,
   KeyValueEditResult,
@@ -24,19 +23,13 @@ export type {
 } from './edit-sysctl.js';
 export { editSysctlConf, editSystemdDropIn } from './edit-sysctl.js';
 export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
-export { parseLimits } from './limits.js';
+export { parseLimits, parseProcPidLimits } from './limits.js';
 export type { Meminfo } from './meminfo.js';
-export { parseMeminfo } from './meminfo.js';
+export { parseMeminfo, parseProcMeminfo } from './meminfo.js';
 export type { NetstatCounters } from './proc-net-netstat.js';
 export { parseProcNetNetstat } from './proc-net-netstat.js';
 export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';
-export {
-  formatIpv6,
-  parseProcNetTcp,
-  TCP_STATE_LISTEN,
-  TCP_STATES,
-  tcpListenQueues,
-} from './proc-net-tcp.js';
+export { parseProcNetTcp, TCP_STATE_LISTEN, TCP_STATES, tcpListenQueues } from './proc-net-tcp.js';
 export type { UnixListenQueue, UnixSocket } from './proc-net-unix.js';
 export {
   parseProcNetUnix,
@@ -99,8 +92,4 @@ export { parseSmapsRollup } from './smaps-rollup.js';
 export type { SsProcess, SsSocket } from './ss.js';
 export { parseSs, parseSsUsers } from './ss.js';
 export type { SysctlEntry } from './sysctl.js';
-export {
-  normalizeSysctlKey,
-  parseSysctl,
-  parseSysctlEntries,
-} from './sysctl.js';
+export { parseSysctl, parseSysctlEntries } from './sysctl.js';

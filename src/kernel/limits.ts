@@ -21,7 +21,7 @@ function value(text: string): LimitValue | undefined {
  * Max core file size        0                    unlimited            bytes
  * ```
  */
-export function parseLimits(text: string): ProcessLimits {
+export function parseProcPidLimits(text: string): ProcessLimits {
   const out: ProcessLimits = {};
   const all = lines(text);
   for (let i = 0; i < all.length; i++) {
@@ -44,3 +44,6 @@ export function parseLimits(text: string): ProcessLimits {
   }
   return out;
 }
+
+/** @deprecated Use {@link parseProcPidLimits}, named like the other `/proc` parsers. */
+export const parseLimits = parseProcPidLimits;

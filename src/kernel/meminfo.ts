@@ -48,7 +48,7 @@ export function parseKeyValueKib(
  * HugePages_Total:       0
  * ```
  */
-export function parseMeminfo(text: string): Meminfo {
+export function parseProcMeminfo(text: string): Meminfo {
   const fields = parseKeyValueKib(text, SOURCE);
   const total = fields.MemTotal;
   const free = fields.MemFree;
@@ -62,3 +62,6 @@ export function parseMeminfo(text: string): Meminfo {
   }
   return out;
 }
+
+/** Same function as {@link parseProcMeminfo}, under its original name; kept as a stable alias. */
+export const parseMeminfo = parseProcMeminfo;

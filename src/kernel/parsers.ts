@@ -18,24 +18,17 @@ export {
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
-  tighterLimit,
 } from './cgroup-memory.js';
 export type { FpmProcessTitle } from './cmdline.js';
-export { parseCmdline, parseFpmProcessTitle } from './cmdline.js';
+export { parseCmdline, parseFpmProcessTitle, parseProcPidCmdline } from './cmdline.js';
 export type { LimitValue, ProcessLimit, ProcessLimits } from './limits.js';
-export { parseLimits } from './limits.js';
+export { parseLimits, parseProcPidLimits } from './limits.js';
 export type { Meminfo } from './meminfo.js';
-export { parseMeminfo } from './meminfo.js';
+export { parseMeminfo, parseProcMeminfo } from './meminfo.js';
 export type { NetstatCounters } from './proc-net-netstat.js';
 export { parseProcNetNetstat } from './proc-net-netstat.js';
 export type { TcpListenQueue, TcpSocket, TcpStateName } from './proc-net-tcp.js';
-export {
-  formatIpv6,
-  parseProcNetTcp,
-  TCP_STATE_LISTEN,
-  TCP_STATES,
-  tcpListenQueues,
-} from './proc-net-tcp.js';
+export { parseProcNetTcp, TCP_STATE_LISTEN, TCP_STATES, tcpListenQueues } from './proc-net-tcp.js';
 export type { UnixListenQueue, UnixSocket } from './proc-net-unix.js';
 export {
   parseProcNetUnix,
@@ -56,4 +49,4 @@ export { parseSmapsRollup } from './smaps-rollup.js';
 export type { SsProcess, SsSocket } from './ss.js';
 export { parseSs, parseSsUsers } from './ss.js';
 export type { SysctlEntry } from './sysctl.js';
-export { normalizeSysctlKey, parseSysctl, parseSysctlEntries } from './sysctl.js';
+export { parseSysctl, parseSysctlEntries } from './sysctl.js';

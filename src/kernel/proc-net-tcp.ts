@@ -20,6 +20,7 @@ export const TCP_STATES = [
   'CLOSING',
   'NEW_SYN_RECV',
 ] as const;
+/** A TCP state name from `include/net/tcp_states.h`, or `UNKNOWN` for a number not listed. */
 export type TcpStateName = (typeof TCP_STATES)[number] | 'UNKNOWN';
 
 /** `TCP_LISTEN` (0x0A). */

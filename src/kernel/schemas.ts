@@ -7,10 +7,12 @@ import { z } from 'zod';
 
 // cgroup memory files (cgroup-memory.ts)
 
+/** Schema of {@link CgroupMemoryLimit}. */
 export const cgroupMemoryLimitSchema = z.union([
   z.number().int().nonnegative(),
   z.literal('unlimited'),
 ]);
+/** A cgroup memory limit in bytes, or `unlimited` (`max` in cgroup v2). */
 export type CgroupMemoryLimit = z.infer<typeof cgroupMemoryLimitSchema>;
 
 /** Memory accounting of one cgroup. */
@@ -25,6 +27,7 @@ export const cgroupMemorySchema = z.object({
   /** `memory.stat` counters (bytes for sizes, counts for events). */
   stat: z.record(z.string(), z.number()).optional(),
 });
+/** Memory accounting of one cgroup, in bytes. */
 export type CgroupMemory = z.infer<typeof cgroupMemorySchema>;
 
 // /proc/PID/cmdline (cmdline.ts)
@@ -34,20 +37,24 @@ export const fpmProcessTitleSchema = z.discriminatedUnion('role', [
   z.object({ role: z.literal('master'), configPath: z.string() }),
   z.object({ role: z.literal('worker'), pool: z.string() }),
 ]);
+/** What an FPM process title says: a master with its config file, or a worker with its pool. */
 export type FpmProcessTitle = z.infer<typeof fpmProcessTitleSchema>;
 
 // /proc/PID/limits (limits.ts)
 
 /** A resource limit value: a number in the limit's unit, or `'unlimited'` (RLIM_INFINITY). */
 export const limitValueSchema = z.union([z.number().int().nonnegative(), z.literal('unlimited')]);
+/** One limit of `/proc/PID/limits`: a number (in the limit's unit) or `unlimited`. */
 export type LimitValue = z.infer<typeof limitValueSchema>;
 
+/** Schema of {@link ProcessLimit}. */
 export const processLimitSchema = z.object({
   soft: limitValueSchema,
   hard: limitValueSchema,
   /** `files`, `bytes`, `seconds`, `processes`, `signals`, `us`, `locks`; absent when blank. */
   unit: z.string().optional(),
 });
+/** One row of `/proc/PID/limits`: soft and hard limit and the unit. */
 export type ProcessLimit = z.infer<typeof processLimitSchema>;
 
 // /proc/meminfo (meminfo.ts)
@@ -66,6 +73,7 @@ export const meminfoSchema = z.object({
   /** Every line: bytes for `kB` lines, plain counts for the others (`HugePages_Total`). */
   fields: z.record(z.string(), z.number()),
 });
+/** The fields of `/proc/meminfo`, in bytes. */
 export type Meminfo = z.infer<typeof meminfoSchema>;
 
 // /proc/net/tcp, /proc/net/tcp6 (proc-net-tcp.ts)
@@ -89,6 +97,7 @@ export const tcpSocketSchema = z.object({
   /** Socket inode; 0 for connections not yet accepted. */
   inode: z.number().int().nonnegative(),
 });
+/** One row of `/proc/net/tcp` or `/proc/net/tcp6`. */
 export type TcpSocket = z.infer<typeof tcpSocketSchema>;
 
 /** Accept queue of one TCP listener. */
@@ -100,6 +109,7 @@ export const tcpListenQueueSchema = z.object({
   /** Connections waiting for accept() (the LISTEN row's rx_queue). */
   queued: z.number().int().nonnegative(),
 });
+/** Accept queue of one TCP listener: connections waiting and the backlog. */
 export type TcpListenQueue = z.infer<typeof tcpListenQueueSchema>;
 
 // /proc/net/unix (proc-net-unix.ts)
@@ -121,6 +131,7 @@ export const unixSocketSchema = z.object({
   /** Bound name: a file path, or `@name` for an abstract name. Absent for unnamed sockets. */
   path: z.string().optional(),
 });
+/** One row of `/proc/net/unix`. */
 export type UnixSocket = z.infer<typeof unixSocketSchema>;
 
 /** Queue depth of one listening stream socket. */
@@ -141,10 +152,12 @@ export const unixListenQueueSchema = z.object({
    */
   ambiguous: z.boolean(),
 });
+/** Queue depth of one listening UNIX stream socket. */
 export type UnixListenQueue = z.infer<typeof unixListenQueueSchema>;
 
 // /proc/PID/cgroup (proc-pid-cgroup.ts)
 
+/** Schema of {@link CgroupMembership}. */
 export const cgroupMembershipSchema = z.object({
   /** 0 for the v2 unified hierarchy. */
   hierarchyId: z.number().int().nonnegative(),
@@ -153,6 +166,7 @@ export const cgroupMembershipSchema = z.object({
   /** Path below the hierarchy's mount point, starting with `/`. */
   path: z.string(),
 });
+/** One line of `/proc/PID/cgroup`: hierarchy id, controllers and path. */
 export type CgroupMembership = z.infer<typeof cgroupMembershipSchema>;
 
 // /proc/PID/status (proc-pid-status.ts)
@@ -177,6 +191,7 @@ export const procPidStatusSchema = z.object({
   peakRssBytes: z.number().int().nonnegative().optional(),
   fields: z.record(z.string(), z.string()),
 });
+/** The fields of `/proc/PID/status` fpmkit uses (memory in bytes). */
 export type ProcPidStatus = z.infer<typeof procPidStatusSchema>;
 
 // /proc/PID/smaps_rollup (smaps-rollup.ts)
@@ -199,6 +214,7 @@ export const smapsRollupSchema = z.object({
   swapBytes: z.number().int().nonnegative().optional(),
   swapPssBytes: z.number().int().nonnegative().optional(),
 });
+/** The totals of `/proc/PID/smaps_rollup`, in bytes. */
 export type SmapsRollup = z.infer<typeof smapsRollupSchema>;
 
 // ss output (ss.ts)
@@ -209,6 +225,7 @@ export const ssProcessSchema = z.object({
   pid: z.number().int().nonnegative(),
   fd: z.number().int().nonnegative(),
 });
+/** A process that holds a socket, as `ss -p` prints it. */
 export type SsProcess = z.infer<typeof ssProcessSchema>;
 
 /** One row of `ss` output. */
@@ -232,6 +249,7 @@ export const ssSocketSchema = z.object({
   /** The processes holding the socket (`-p`); absent when `ss` printed none. */
   processes: z.array(ssProcessSchema).optional(),
 });
+/** One row of `ss` output. */
 export type SsSocket = z.infer<typeof ssSocketSchema>;
 
 // sysctl output, sysctl.d files (sysctl.ts)
@@ -247,4 +265,5 @@ export const sysctlEntrySchema = z.object({
   /** 1-based line number in the input. */
   line: z.number().int().positive(),
 });
+/** One `key = value` from `sysctl` output or a sysctl.d file, with its line. */
 export type SysctlEntry = z.infer<typeof sysctlEntrySchema>;

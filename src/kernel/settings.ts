@@ -16,6 +16,7 @@ export const FILE_MAX_UNLIMITED_TEXT = '9223372036854775807';
 
 /** The modes of /sys/kernel/mm/transparent_hugepage/enabled. */
 export const TRANSPARENT_HUGE_PAGES_MODES = ['always', 'madvise', 'never'] as const;
+/** A mode of `/sys/kernel/mm/transparent_hugepage/enabled`. */
 export type TransparentHugePagesMode = (typeof TRANSPARENT_HUGE_PAGES_MODES)[number];
 
 const port = z.number().int().min(1).max(65535);
@@ -25,12 +26,14 @@ export const serviceLimitValueSchema = z.union([
   z.number().int().nonnegative(),
   z.literal('unlimited'),
 ]);
+/** One systemd limit value: a number or `unlimited` (written `infinity`). */
 export type ServiceLimitValue = z.infer<typeof serviceLimitValueSchema>;
 /** One value for soft and hard, or both apart (`LimitNOFILE=1024:524288`). */
 export const serviceLimitSchema = z.union([
   serviceLimitValueSchema,
   z.object({ soft: serviceLimitValueSchema, hard: serviceLimitValueSchema }),
 ]);
+/** A systemd `Limit*=` value: one value for soft and hard, or both apart. */
 export type ServiceLimit = z.infer<typeof serviceLimitSchema>;
 
 /**
@@ -77,6 +80,7 @@ export const kernelSettingsSchema = z
     limitCore: serviceLimitSchema.optional(),
   })
   .strict();
+/** Kernel and service-manager settings for a PHP-FPM host (sysctls and systemd limits). */
 export type KernelSettings = z.infer<typeof kernelSettingsSchema>;
 
 type SysctlField =
@@ -152,6 +156,7 @@ function validate(settings: KernelSettings): KernelSettings {
   return parseOptions(kernelSettingsSchema, settings, undefined, 'settings');
 }
 
+/** Options of {@link renderSysctlConf}. */
 export interface RenderSysctlConfOptions {
   /** First comment line. @default 'Kernel settings for PHP-FPM, written by fpmkit' */
   title?: string;
@@ -318,6 +323,7 @@ export function assertServiceUnitName(option: string, name: string): void {
   if (problem !== undefined) throw new FpmkitInvalidOptionError(option, problem);
 }
 
+/** Options of {@link renderSystemdDropIn}. */
 export interface RenderSystemdDropInOptions {
   /**
    * The service unit the drop-in belongs to, named in the install hint: a systemd unit name

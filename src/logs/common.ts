@@ -16,6 +16,7 @@ export const localTimeSchema = z.object({
   second: z.number().int().min(0).max(60),
   microsecond: z.number().int().min(0).max(999_999),
 });
+/** A timestamp as written in a log, without a time zone: its fields as local wall-clock time. */
 export type LocalTime = z.infer<typeof localTimeSchema>;
 
 /** Options every log parser takes. */

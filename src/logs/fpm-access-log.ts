@@ -16,6 +16,7 @@ import type { LineSource } from './lines.js';
 
 export { FPM_DEFAULT_ACCESS_FORMAT };
 
+/** Schema of {@link FpmAccessEntry}. */
 export const fpmAccessEntrySchema = z.object({
   kind: z.literal('entry'),
   /** 1-based line number in the input. */
@@ -52,18 +53,22 @@ export const fpmAccessEntrySchema = z.object({
   /** `%p`: the worker's pid. */
   pid: z.number().int().optional(),
 });
+/** One parsed line of an FPM access log. */
 export type FpmAccessEntry = z.infer<typeof fpmAccessEntrySchema>;
 
+/** Schema of a line that does not fit the access log format (only without `strict`). */
 export const fpmAccessUnknownSchema = z.object({
   kind: z.literal('unknown'),
   line: z.number().int(),
   raw: z.string(),
 });
 
+/** Schema of {@link FpmAccessRecord}. */
 export const fpmAccessRecordSchema = z.discriminatedUnion('kind', [
   fpmAccessEntrySchema,
   fpmAccessUnknownSchema,
 ]);
+/** A line of an FPM access log: a parsed entry, or an unknown line (only without `strict`). */
 export type FpmAccessRecord = z.infer<typeof fpmAccessRecordSchema>;
 
 /** Options of {@link parseFpmAccessLog} and {@link streamFpmAccessLog}. */
@@ -80,6 +85,10 @@ export interface FpmAccessLogOptions extends LogParseOptions {
 export interface FpmAccessLogParser {
   /** The tokens of the format, e.g. `['%R', '%u', '%t', '%{mili}d']`. */
   readonly tokens: readonly string[];
+  /**
+   * Reads one line; `undefined` when it does not fit the format. `line` (1-based, default 1)
+   * is the line number recorded in the entry.
+   */
   parseLine(text: string, line?: number): FpmAccessEntry | undefined;
 }
 

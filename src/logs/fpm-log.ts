@@ -16,6 +16,7 @@ import type { LineSource } from './lines.js';
 
 /** Levels FPM's `zlog` writes (SYSERROR is written as ERROR). */
 export const FPM_LOG_LEVELS = ['DEBUG', 'NOTICE', 'WARNING', 'ERROR', 'ALERT'] as const;
+/** A level FPM writes in its error log (see {@link FPM_LOG_LEVELS}). */
 export type FpmLogLevel = (typeof FPM_LOG_LEVELS)[number];
 
 const childRequest = {
@@ -133,7 +134,9 @@ export const fpmLogEventSchema = z.discriminatedUnion('kind', [
   /** A line without FPM's `[date] LEVEL:` frame, e.g. worker output with `decorate_workers_output = no`. */
   z.object({ kind: z.literal('raw') }),
 ]);
+/** What one FPM error log line reports, by `kind`. */
 export type FpmLogEvent = z.infer<typeof fpmLogEventSchema>;
+/** The `kind` of an {@link FpmLogEvent}. */
 export type FpmLogEventKind = FpmLogEvent['kind'];
 
 /** Every `event.kind` of an FPM log record, for callers that count or filter by kind. */
@@ -196,6 +199,7 @@ export const fpmLogRecordSchema = z.object({
   message: z.string(),
   event: fpmLogEventSchema,
 });
+/** One line of an FPM error log: time, level, pool and event. */
 export type FpmLogRecord = z.infer<typeof fpmLogRecordSchema>;
 
 /** Options of {@link parseFpmLog} and {@link streamFpmLog}. */

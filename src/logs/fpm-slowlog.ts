@@ -25,6 +25,7 @@ export const slowlogFrameSchema = z.object({
   /** 1-based line in `file`; 0 when unknown. */
   line: z.number().int(),
 });
+/** One stack frame of a slowlog entry: function, file and line. */
 export type SlowlogFrame = z.infer<typeof slowlogFrameSchema>;
 
 /** One slowlog entry: a header, `script_filename`, then the innermost frame first. */
@@ -45,6 +46,7 @@ export const slowlogEntrySchema = z.object({
   /** Address printed before `+++ dump failed`, when there was one. */
   dumpFailedAddress: z.string().optional(),
 });
+/** One slowlog entry: a header, `script_filename`, then the innermost frame first. */
 export type SlowlogEntry = z.infer<typeof slowlogEntrySchema>;
 
 /** A line that fits no part of an entry (only without `strict`). */
@@ -53,12 +55,15 @@ export const slowlogUnknownSchema = z.object({
   line: z.number().int(),
   raw: z.string(),
 });
+/** A slowlog line that fits no part of an entry (only without `strict`). */
 export type SlowlogUnknown = z.infer<typeof slowlogUnknownSchema>;
 
+/** Schema of {@link SlowlogRecord}. */
 export const slowlogRecordSchema = z.discriminatedUnion('kind', [
   slowlogEntrySchema,
   slowlogUnknownSchema,
 ]);
+/** A slowlog record: an entry, or a line that fits none (only without `strict`). */
 export type SlowlogRecord = z.infer<typeof slowlogRecordSchema>;
 
 /** Options of {@link parseFpmSlowlog} and {@link streamFpmSlowlog}. */

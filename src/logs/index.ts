@@ -1,5 +1,5 @@
 export type { LocalTime, LogParseOptions } from './common.js';
-export { localTimeSchema, localTimeToDate, MAX_UTC_OFFSET_MINUTES } from './common.js';
+export { localTimeSchema, MAX_UTC_OFFSET_MINUTES } from './common.js';
 export type {
   FpmAccessEntry,
   FpmAccessLogOptions,
@@ -60,7 +60,6 @@ export type {
 } from './nginx-access-log.js';
 export {
   compileNginxLogFormat,
-  decodeNginxEscapes,
   MAX_LENIENT_LINE_LENGTH,
   MAX_LOG_FORMAT_LENGTH,
   NGINX_COMBINED_FORMAT,
@@ -68,7 +67,6 @@ export {
   nginxAccessRecordSchema,
   nginxAccessUnknownSchema,
   parseNginxAccessLog,
-  parseUpstreamList,
   streamNginxAccessLog,
 } from './nginx-access-log.js';
 export type {

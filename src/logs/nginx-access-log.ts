@@ -25,6 +25,7 @@ export const NGINX_COMBINED_FORMAT =
  */
 const upstreamList = <T extends z.ZodType>(item: T) => z.array(z.array(item.nullable()));
 
+/** Schema of {@link NginxAccessEntry}. */
 export const nginxAccessEntrySchema = z.object({
   kind: z.literal('entry'),
   /** 1-based line number in the input. */
@@ -57,21 +58,30 @@ export const nginxAccessEntrySchema = z.object({
   connection: z.number().int().optional(),
   connectionRequests: z.number().int().optional(),
 });
+/** One parsed line of an nginx access log. */
 export type NginxAccessEntry = z.infer<typeof nginxAccessEntrySchema>;
 
+/** Schema of {@link NginxAccessUnknown}. */
 export const nginxAccessUnknownSchema = z.object({
   kind: z.literal('unknown'),
   line: z.number().int(),
   raw: z.string(),
 });
+/** An nginx access log line that does not fit the format (only without `strict`). */
 export type NginxAccessUnknown = z.infer<typeof nginxAccessUnknownSchema>;
 
+/** Schema of {@link NginxAccessRecord}. */
 export const nginxAccessRecordSchema = z.discriminatedUnion('kind', [
   nginxAccessEntrySchema,
   nginxAccessUnknownSchema,
 ]);
+/** A line of an nginx access log: a parsed entry, or an unknown line (only without `strict`). */
 export type NginxAccessRecord = z.infer<typeof nginxAccessRecordSchema>;
 
+/**
+ * Values of an `$upstream_*` variable: one list per upstream group (split at `:`), one value per
+ * server tried (split at `,`); `null` for `-`.
+ */
 export type UpstreamValues<T> = Array<Array<T | null>>;
 
 /** Options of {@link parseNginxAccessLog} and {@link streamNginxAccessLog}. */

@@ -23,6 +23,7 @@ export const NGINX_LOG_LEVELS = [
   'alert',
   'emerg',
 ] as const;
+/** An nginx error log level (see {@link NGINX_LOG_LEVELS}). */
 export type NginxLogLevel = (typeof NGINX_LOG_LEVELS)[number];
 
 /**
@@ -54,12 +55,15 @@ export const UPSTREAM_ERROR_CLASSES = [
   'no_live_upstreams',
   'other',
 ] as const;
+/** What went wrong with the upstream (see {@link UPSTREAM_ERROR_CLASSES}). */
 export type UpstreamErrorClass = (typeof UPSTREAM_ERROR_CLASSES)[number];
 
 /** The step of the upstream exchange, from nginx's `while ...` action text. */
 export const UPSTREAM_PHASES = ['connect', 'send', 'read', 'unknown'] as const;
+/** The step of the upstream exchange that failed (see {@link UPSTREAM_PHASES}). */
 export type UpstreamPhase = (typeof UPSTREAM_PHASES)[number];
 
+/** Schema of {@link NginxErrorEvent}. */
 export const nginxErrorEventSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('upstream_error'),
@@ -93,8 +97,10 @@ export const nginxErrorEventSchema = z.discriminatedUnion('kind', [
   }),
   z.object({ kind: z.literal('other') }),
 ]);
+/** What an nginx error log entry reports about the FastCGI upstream, by `kind`. */
 export type NginxErrorEvent = z.infer<typeof nginxErrorEventSchema>;
 
+/** Schema of {@link NginxErrorEntry}. */
 export const nginxErrorEntrySchema = z.object({
   kind: z.literal('entry'),
   /** 1-based line number in the input. */
@@ -124,19 +130,24 @@ export const nginxErrorEntrySchema = z.object({
   referrer: z.string().optional(),
   event: nginxErrorEventSchema,
 });
+/** One parsed entry of an nginx error log. */
 export type NginxErrorEntry = z.infer<typeof nginxErrorEntrySchema>;
 
+/** Schema of {@link NginxErrorUnknown}. */
 export const nginxErrorUnknownSchema = z.object({
   kind: z.literal('unknown'),
   line: z.number().int(),
   raw: z.string(),
 });
+/** An nginx error log line that does not fit the format (only without `strict`). */
 export type NginxErrorUnknown = z.infer<typeof nginxErrorUnknownSchema>;
 
+/** Schema of {@link NginxErrorRecord}. */
 export const nginxErrorRecordSchema = z.discriminatedUnion('kind', [
   nginxErrorEntrySchema,
   nginxErrorUnknownSchema,
 ]);
+/** A line of an nginx error log: a parsed entry, or an unknown line (only without `strict`). */
 export type NginxErrorRecord = z.infer<typeof nginxErrorRecordSchema>;
 
 /** Options of {@link parseNginxErrorLog} and {@link streamNginxErrorLog}. */

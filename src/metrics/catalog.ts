@@ -6,6 +6,7 @@
 
 /** The two types fpmkit exports. */
 export const METRIC_TYPES = ['gauge', 'counter'] as const;
+/** `gauge` or `counter`. */
 export type MetricType = (typeof METRIC_TYPES)[number];
 
 /** One metric family: the name samples carry, its type, help text, unit and label names. */

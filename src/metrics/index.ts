@@ -18,6 +18,10 @@ export {
   PROM_CLIENT_PACKAGE,
   type PromClientMetricsOptions,
   type PromClientModule,
+  type PromCounter,
+  type PromGauge,
+  type PromMetric,
+  type PromMetricConfig,
   type PromRegistryLike,
   registerPromClientMetrics,
 } from './prom-client.js';

@@ -5,20 +5,31 @@ import type { FpmCollector } from './collect.js';
 import type { MetricSample } from './samples.js';
 
 /** The parts of a prom-client metric the adapter uses (prom-client 14 and 15). */
-interface PromMetric {
+export interface PromMetric {
+  /** Forgets every labelled value, before a collection fills them again. */
   reset(): void;
 }
-interface PromGauge extends PromMetric {
+/** A prom-client `Gauge`, as far as the adapter needs it. */
+export interface PromGauge extends PromMetric {
+  /** Sets the value of one labelled series. */
   set(labels: Record<string, string>, value: number): void;
 }
-interface PromCounter extends PromMetric {
+/** A prom-client `Counter`, as far as the adapter needs it. */
+export interface PromCounter extends PromMetric {
+  /** Adds to the value of one labelled series. */
   inc(labels: Record<string, string>, value: number): void;
 }
-interface PromMetricConfig {
+/** What the adapter passes to prom-client's metric constructors. */
+export interface PromMetricConfig {
+  /** The family's name. */
   name: string;
+  /** The family's help text. */
   help: string;
+  /** The label names of the family's series. */
   labelNames: string[];
+  /** The registries to register in. */
   registers: unknown[];
+  /** Called by prom-client on each scrape of the registry. */
   collect?: (this: never) => Promise<void> | void;
 }
 
@@ -30,6 +41,7 @@ export interface PromClientModule {
 
 /** A prom-client `Registry`, as far as the adapter needs it. */
 export interface PromRegistryLike {
+  /** Removes a family by name (used to unregister). */
   removeSingleMetric(name: string): void;
 }
 

@@ -3,6 +3,7 @@ import { groupSamples, type MetricSample } from './samples.js';
 
 /** The text formats fpmkit renders. */
 export const EXPOSITION_FORMATS = ['prometheus', 'openmetrics'] as const;
+/** `prometheus` (text format 0.0.4) or `openmetrics` (OpenMetrics 1.0). */
 export type ExpositionFormat = (typeof EXPOSITION_FORMATS)[number];
 
 /** Content-Type of the Prometheus text format 0.0.4. */

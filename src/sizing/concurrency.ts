@@ -15,6 +15,7 @@ export type ConcurrencyTarget =
       probabilityOfWait: number;
     };
 
+/** Input of {@link childrenForTarget}: load (requests per second) and service time (seconds). */
 export interface ConcurrencyInput {
   /** Mean arrival rate, requests per second. */
   arrivalRate: number;
@@ -34,6 +35,7 @@ export interface ConcurrencyInput {
   memoryMaxChildren?: number;
 }
 
+/** How many children the load needs, and what capped it. */
 export interface ConcurrencyNeed {
   /** Children to run: the need, unless a cap is lower. */
   children: number;

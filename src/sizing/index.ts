@@ -68,7 +68,6 @@ export {
   DEFAULT_MEMORY_LIMIT_BYTES,
   DEFAULT_POST_MAX_SIZE_BYTES,
   DEFAULT_TARGET,
-  fastcgiBackendOf,
   MASTER_BASE_FDS,
   MASTER_FDS_PER_CHILD,
   MAX_PLAN_POOLS,
@@ -128,10 +127,8 @@ export {
   PLAN_CHECK_REQUESTS,
   simulatedPlanCheck,
 } from './simulate-plan.js';
-export type { EventQueue, EventQueueKind } from './simulate-queue.js';
-export { BinaryHeapEventQueue, createEventQueue, SortedArrayEventQueue } from './simulate-queue.js';
+export type { EventQueueKind } from './simulate-queue.js';
 export type { ServiceTimeDistribution } from './simulate-random.js';
-export { SeededRandom } from './simulate-random.js';
 export type {
   SimulatedPmCounts,
   SimulatedReload,
@@ -141,7 +138,7 @@ export type {
 } from './simulate-results.js';
 export { SERIES_CSV_HEADER, simulationSeriesCsv } from './simulate-results.js';
 export type { SimulationSvgOptions } from './simulate-svg.js';
-export { renderSimulationSvg, SIMULATION_SVG_COLOURS } from './simulate-svg.js';
+export { renderSimulationSvg } from './simulate-svg.js';
 export type {
   BurstTraffic,
   LogReplayOptions,

@@ -12,6 +12,7 @@ export const DEFAULT_WORKER_PERCENTILE = 0.95;
 /** Memory a worker holds beyond `memory_limit` (interpreter, opcache mappings it touches). */
 export const DEFAULT_WORKER_OVERHEAD_BYTES = 16 * MiB;
 
+/** Input of {@link memoryBudget}: host memory and reservations, in bytes. */
 export interface MemoryBudgetInput {
   /** Physical memory of the host in bytes (MemTotal). */
   totalBytes: number;
@@ -28,6 +29,7 @@ export interface MemoryBudgetInput {
   otherServicesBytes?: number;
 }
 
+/** Memory left for PHP children (bytes), with what was set aside. */
 export interface MemoryBudget {
   /** Bytes left for PHP children. May be 0, never negative. */
   budgetBytes: number;
@@ -72,6 +74,7 @@ export function memoryBudget(input: MemoryBudgetInput): MemoryBudget {
   };
 }
 
+/** Input of {@link workerSize}: measured PSS samples or `memory_limit`, in bytes. */
 export interface WorkerSizeInput {
   /** Measured PSS of workers in bytes (smaps_rollup `Pss:`), one sample per worker and time. */
   pssSamplesBytes?: readonly number[];
@@ -85,6 +88,7 @@ export interface WorkerSizeInput {
   overheadBytes?: number;
 }
 
+/** The memory of one worker to size with, in bytes, and where the figure came from. */
 export interface WorkerSize {
   workerBytes: number;
   /** Where the figure came from: a percentile of measured PSS, or memory_limit as an upper bound. */
@@ -135,6 +139,7 @@ export function workerSize(input: WorkerSizeInput): WorkerSize {
   };
 }
 
+/** Input of {@link maxChildrenForMemory}: memory available and worker size, in bytes. */
 export interface MaxChildrenForMemoryInput {
   /** Memory available, bytes (host total, a cgroup limit, or a `memoryBudget` result). */
   memoryBytes: number;
@@ -158,6 +163,7 @@ export function maxChildrenForMemory(input: MaxChildrenForMemoryInput): number {
   return Math.max(0, Math.floor((memory - reserve - other - shared) / worker));
 }
 
+/** Input of {@link maxRequestsForLeak}: leak per request and growth allowed, in bytes. */
 export interface MaxRequestsInput {
   /** Bytes a worker grows per request on average (a leak), from PSS over requests. */
   leakBytesPerRequest: number;

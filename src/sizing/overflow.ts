@@ -17,6 +17,7 @@ export const MAX_BACKLOG = 2_147_483_647;
 /** Every integer count in this module stays below 2^53. */
 const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
+/** Input of {@link burstOverflow}: a burst of connections against idle children and the backlog. */
 export interface BurstOverflowInput {
   /** Connections arriving at the same moment. */
   burst: number;
@@ -39,6 +40,7 @@ export interface BurstOverflowInput {
   acceptDuringBurst?: number;
 }
 
+/** Connections a burst would see refused, as a range. */
 export interface BurstOverflowRange {
   /** Refused when every idle child accepts during the burst. */
   min: number;
@@ -79,6 +81,7 @@ export function burstOverflow(input: BurstOverflowInput): number {
   return burstOverflowRange(input).expected;
 }
 
+/** Input of {@link reloadOverflow}: load and backlog during a reload. */
 export interface ReloadOverflowInput {
   /** Mean arrival rate in connections per second. */
   arrivalRate: number;
@@ -123,6 +126,7 @@ export function reloadOverflowProbability(input: ReloadOverflowInput): number {
   return poissonUpperTail(rate * window, queue - queued);
 }
 
+/** Input of {@link reloadWindow}: FPM's timeouts and the longest request, in seconds. */
 export interface ReloadWindowInput {
   /** FPM's `process_control_timeout` in seconds (0, the default, kills busy children at once). */
   processControlTimeoutSeconds: number;
@@ -136,6 +140,9 @@ export interface ReloadWindowInput {
   restartSeconds?: number;
 }
 
+/**
+ * How long (seconds) a reload leaves the socket without children to accept, and which bound set it.
+ */
 export interface ReloadWindow {
   windowSeconds: number;
   /** Which bound set the window. */
@@ -183,6 +190,10 @@ export function reloadWindow(input: ReloadWindowInput): ReloadWindow {
   };
 }
 
+/**
+ * Input of {@link recommendBacklog}: arrival rate (per second) and the time the backlog must cover
+ * (seconds).
+ */
 export interface BacklogInput {
   /** Mean arrival rate in connections per second. */
   arrivalRate: number;
@@ -208,6 +219,7 @@ export interface BacklogInput {
   minBacklog?: number;
 }
 
+/** A `listen.backlog` to set, with the kernel cap it needs. */
 export interface BacklogRecommendation {
   /** `listen.backlog` to set. */
   backlog: number;

@@ -1,13 +1,13 @@
 /**
  * Result shapes of a sizing plan. Each part is the model of the area that renders it (DESIGN.md):
  * `pool` is a `PoolConfig` and `global` a `GlobalConfig` (fpm), `kernel` a `KernelSettings`
- * (kernel), `nginx` an `NginxFastcgiSettings` and `php` a `PhpIniSettings` (web), so a plan
- * goes straight to `renderFpmConfig`, `renderSysctlConf`, `renderNginxFastcgi` and
+ * (kernel), `nginx` an `NginxFastCGISettings` and `php` a `PhpIniSettings` (web), so a plan
+ * goes straight to `renderFpmConfig`, `renderSysctlConf`, `renderNginxFastCGI` and
  * `renderPhpIni` (or all at once through `renderPlan`).
  */
 import type { GlobalConfig, PoolConfig } from '../fpm/schema.js';
 import type { KernelSettings } from '../kernel/settings.js';
-import type { NginxFastcgiSettings } from '../web/nginx.js';
+import type { NginxFastCGISettings } from '../web/nginx.js';
 import type { PhpIniSettings } from '../web/php-ini.js';
 
 /**
@@ -27,7 +27,7 @@ export type PlanKernel = KernelSettings;
  * nginx's side of the pool: the upstream pointing at the pool's `listen` address and the
  * planned `fastcgi_connect_timeout` / `fastcgi_read_timeout` / `fastcgi_send_timeout`.
  */
-export type PlanNginx = NginxFastcgiSettings;
+export type PlanNginx = NginxFastCGISettings;
 
 /** php.ini settings a plan sets: `max_execution_time` and `memory_limit`. */
 export type PlanPhp = PhpIniSettings;
@@ -94,12 +94,13 @@ export interface PlanSizing {
   plannedBytes: number;
 }
 
+/** The plan for one pool: its config, the `[global]` part, host settings and the explanation. */
 export interface Plan {
   pool: PoolConfig;
   /** The `[global]` part the pool needs (process_control_timeout is global in FPM). */
   global: GlobalConfig;
   kernel: KernelSettings;
-  nginx: NginxFastcgiSettings;
+  nginx: NginxFastCGISettings;
   php: PhpIniSettings;
   predictions: PlanPredictions;
   /** The figures behind the settings. */
@@ -109,6 +110,7 @@ export interface Plan {
   warnings: string[];
 }
 
+/** Plans for every pool of a host, with the host-wide settings they need. */
 export interface HostPlan {
   pools: Plan[];
   /** Host-wide settings: the largest any pool needs. */

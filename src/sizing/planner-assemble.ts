@@ -7,7 +7,7 @@ import type { ZodType } from 'zod';
 import { type GlobalConfig, globalSchema, type PoolConfig, poolSchema } from '../fpm/schema.js';
 import { type KernelSettings, kernelSettingsSchema } from '../kernel/settings.js';
 import { parseOptions } from '../options.js';
-import { type NginxFastcgiSettings, nginxFastcgiSchema } from '../web/nginx.js';
+import { type NginxFastCGISettings, nginxFastCGISchema } from '../web/nginx.js';
 import { type PhpIniSettings, phpIniSchema } from '../web/php-ini.js';
 import {
   DEFAULT_POST_MAX_SIZE_BYTES,
@@ -30,7 +30,7 @@ export interface AssembledPool {
   pool: PoolConfig;
   global: GlobalConfig;
   kernel: KernelSettings;
-  nginx: NginxFastcgiSettings;
+  nginx: NginxFastCGISettings;
   php: PhpIniSettings;
 }
 
@@ -95,7 +95,7 @@ export function assemblePool(p: SolvedPool, host: SolvedHost): AssembledPool {
       'kernel',
     ),
     nginx: model(
-      nginxFastcgiSchema,
+      nginxFastCGISchema,
       {
         upstream: { name: upstreamName(p.pool.name), servers: [p.pool.listen.backend] },
         connectTimeoutSeconds: PLANNED_FASTCGI_CONNECT_TIMEOUT_SECONDS,

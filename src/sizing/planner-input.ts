@@ -115,6 +115,7 @@ export interface HostResources {
   share?: 'demand' | 'weight';
 }
 
+/** Input of {@link planPool}: the demand of one pool and the host it runs on. */
 export type PlanPoolInput = PoolDemand & HostResources;
 
 export interface PlanHostInput extends HostResources {

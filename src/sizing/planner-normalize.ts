@@ -5,7 +5,7 @@ import { FPM_DEFAULT_LISTEN_BACKLOG } from '../defaults.js';
  */
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type ListenAddress, listenConnectTarget, parseListen } from '../fpm/listen.js';
-import type { FastcgiBackend } from '../web/nginx.js';
+import type { FastCGIBackend } from '../web/nginx.js';
 import { finiteAtLeast, finitePositive, integerIn, probability } from './check.js';
 import type { ConcurrencyTarget } from './concurrency.js';
 import { type MemoryBudget, memoryBudget, mib, type WorkerSize, workerSize } from './memory.js';
@@ -33,7 +33,7 @@ export interface NormalListen {
   /** The `listen` value written to the pool. */
   text: string;
   address: ListenAddress;
-  backend: FastcgiBackend;
+  backend: FastCGIBackend;
   /**
    * The one client address let in when the pool listens on more addresses than nginx uses (a
    * wildcard): FastCGI on a reachable port runs code for anyone who connects.
@@ -88,7 +88,7 @@ export interface NormalHost {
  */
 export function backendOfListen(listen: string): {
   address: ListenAddress;
-  backend: FastcgiBackend;
+  backend: FastCGIBackend;
 } {
   const address = parseListen(listen, { option: 'listenAddress' });
   if (address.kind === 'unix' && address.relative) {

@@ -4,7 +4,8 @@
  * (planner-solve), write the numbers into configuration models (planner-assemble), and explain
  * each number in words (planner-explain). The simulator then checks a dynamic or ondemand pool.
  */
-import type { FastcgiBackend } from '../web/nginx.js';
+import type { SafeResult } from '../safe-result.js';
+import type { FastCGIBackend } from '../web/nginx.js';
 import { FpmkitInfeasiblePlanError } from './errors.js';
 import type { HostPlan, Plan } from './plan.js';
 import { assembleHost, assemblePool } from './planner-assemble.js';
@@ -94,7 +95,7 @@ export function planHost(input: PlanHostInput): HostPlan {
  * loopback address of its family (`9000` and `0.0.0.0:9000` on 127.0.0.1, `[::]:9000` on ::1).
  * Throws `FpmkitInvalidOptionError` (option `listenAddress`) for anything FPM would refuse.
  */
-export function fastcgiBackendOf(listen: string): FastcgiBackend {
+export function fastcgiBackendOf(listen: string): FastCGIBackend {
   return backendOfListen(listen).backend;
 }
 
@@ -141,9 +142,10 @@ export function planPool(input: PlanPoolInput): Plan {
   };
 }
 
-export type SafePlanResult<T> =
-  | { success: true; data: T }
-  | { success: false; error: FpmkitInfeasiblePlanError };
+/**
+ * Result of the `safePlan*` functions: the plan, or the infeasible-plan error instead of a throw.
+ */
+export type SafePlanResult<T> = SafeResult<T, FpmkitInfeasiblePlanError>;
 
 /** `planPool` returning a result instead of throwing when the plan is infeasible. */
 export function safePlanPool(input: PlanPoolInput): SafePlanResult<Plan> {

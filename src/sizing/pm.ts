@@ -14,6 +14,7 @@ import { finiteAtLeast, integerIn } from './check.js';
  */
 
 export const PLAN_PM_MODES = ['static', 'dynamic', 'ondemand'] as const;
+/** A process manager mode the planner can choose. */
 export type PlanPmMode = (typeof PLAN_PM_MODES)[number];
 
 export { FPM_DEFAULT_MAX_SPAWN_RATE, FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS };
@@ -32,6 +33,7 @@ export function fpmDefaultStartServers(minSpareServers: number, maxSpareServers:
   return minSpareServers + Math.floor((maxSpareServers - minSpareServers) / 2);
 }
 
+/** Input of {@link spareServers}: offered load and the children cap. */
 export interface SpareServersInput {
   /** Mean busy children: arrival rate × service time (Little's law, L = λ·W). */
   offeredLoad: number;
@@ -39,6 +41,7 @@ export interface SpareServersInput {
   maxChildren: number;
 }
 
+/** `pm.min_spare_servers`, `pm.max_spare_servers` and `pm.start_servers` for a dynamic pool. */
 export interface SpareServers {
   minSpareServers: number;
   maxSpareServers: number;

@@ -55,6 +55,10 @@ function erlangCFromB(servers: number, a: number, b: number): number {
   return (servers * b) / (servers - a * (1 - b));
 }
 
+/**
+ * Input of the Erlang C (M/M/c) formulas: arrival rate (per second), service time (seconds) and
+ * servers.
+ */
 export interface ErlangCInput {
   /** Mean arrival rate in requests per second (Poisson arrivals assumed). */
   arrivalRate: number;
@@ -167,6 +171,10 @@ export function erlangC(input: ErlangCInput): ErlangCResult {
   };
 }
 
+/**
+ * Input of the M/M/c/K model: arrival rate (per second), service time (seconds), servers and places
+ * in the queue.
+ */
 export interface MmckInput {
   /** Mean arrival rate in connections per second (Poisson). */
   arrivalRate: number;
@@ -181,6 +189,7 @@ export interface MmckInput {
   capacity: number;
 }
 
+/** What the M/M/c/K model predicts: load, refusal rate and waiting. */
 export interface MmckResult {
   offeredLoad: number;
   /**

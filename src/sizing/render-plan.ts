@@ -14,7 +14,7 @@ import {
   renderSystemdDropIn,
 } from '../kernel/settings.js';
 import { formatPhpSize } from '../units.js';
-import { renderNginxFastcgi } from '../web/nginx.js';
+import { renderNginxFastCGI } from '../web/nginx.js';
 import { type PhpIniSettings, renderPhpIni } from '../web/php-ini.js';
 import type { HostPlan, Plan } from './plan.js';
 
@@ -38,6 +38,7 @@ export interface PlanFile {
   content: string;
 }
 
+/** Options of {@link renderPlan}. */
 export interface RenderPlanOptions {
   /** PHP version in the Debian paths (`php/VERSION/fpm/...`) and the unit name. @default '8.2' */
   phpVersion?: string;
@@ -55,7 +56,7 @@ function poolFiles(
   version: string,
 ): [PlanFile, PlanFile, PlanFile] {
   const name = plan.pool.name;
-  const nginx = renderNginxFastcgi(plan.nginx);
+  const nginx = renderNginxFastCGI(plan.nginx);
   return [
     {
       kind: 'fpm-pool',

@@ -43,6 +43,7 @@ export interface TimeoutCorridorInput {
   minMarginSeconds?: number;
 }
 
+/** PHP, FPM and nginx timeouts (seconds) that nest so the innermost fires first. */
 export interface TimeoutCorridor {
   /** PHP `max_execution_time`. On Linux it counts CPU time (ITIMER_PROF), not sleeps or I/O. */
   maxExecutionTimeSeconds: number;

@@ -176,7 +176,7 @@ function makeClient(target: FastCGITarget, timeoutMs: number): FastCGIClient {
 /** Marks errors that no single directive explains. */
 const NO_DIRECTIVE = '';
 
-/** The parts of a FastCGI response `checkStatusResponse` looks at. */
+/** The parts of a FastCGI response `assertStatusResponse` looks at. */
 export interface StatusResponseLike {
   status: number;
   headers: Record<string, string>;
@@ -196,7 +196,7 @@ function statusError(message: string, details: FpmStatusErrorDetails): FpmStatus
  * directive and the fix; returns the body text when the answer is fine. `endpoint` says which
  * page was asked for, since ping and status are configured by different directives.
  */
-export function checkStatusResponse(
+export function assertStatusResponse(
   response: StatusResponseLike,
   request: { target: string; path: string; endpoint: 'status' | 'ping' },
 ): string {
@@ -308,7 +308,7 @@ export async function fetchStatus(
       }
       response = await client.request({ params, signal, timeoutMs: left });
     }
-    const body = checkStatusResponse(response, {
+    const body = assertStatusResponse(response, {
       target: client.target.label,
       path,
       endpoint: 'status',
@@ -342,7 +342,7 @@ export async function ping(target: FastCGITarget, options: PingOptions = {}): Pr
       timeoutMs,
     });
     const latencyMs = performance.now() - start;
-    const body = checkStatusResponse(response, {
+    const body = assertStatusResponse(response, {
       target: client.target.label,
       path,
       endpoint: 'ping',
@@ -352,3 +352,9 @@ export async function ping(target: FastCGITarget, options: PingOptions = {}): Pr
     if (options.client === undefined) client.close();
   }
 }
+
+/**
+ * @deprecated Use {@link assertStatusResponse}: it throws or returns the body, like the other
+ * `assert*` functions, while `check*` functions return findings.
+ */
+export const checkStatusResponse = assertStatusResponse;

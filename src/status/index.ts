@@ -6,6 +6,7 @@ export {
   FpmStatusMisconfiguredError,
 } from './errors.js';
 export {
+  assertStatusResponse,
   checkStatusResponse,
   type FetchStatusOptions,
   fetchStatus,
@@ -15,10 +16,8 @@ export {
   ping,
   STATUS_DEFAULTS,
   type StatusResponseLike,
-  statusQueryString,
   statusRequestParams,
 } from './fetch.js';
-export { clampCounter, parseFpmLocalTime } from './fields.js';
 export { parseStatusHtml } from './html.js';
 export { parseStatusJson } from './json.js';
 export {
@@ -37,9 +36,6 @@ export { parseStatusOpenMetrics } from './openmetrics.js';
 export type { ParseFormatOptions } from './options.js';
 export {
   detectStatusFormat,
-  explainNonStatusBody,
-  formatFromBody,
-  formatFromContentType,
   type ParseStatusOptions,
   parseStatus,
   type SafeParseStatusResult,

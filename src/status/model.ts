@@ -49,6 +49,7 @@ export const fpmProcessSchema = z.object({
   /** Present only when a field was clamped: field name → the digits FPM printed. */
   clamped: clampedSchema.optional(),
 });
+/** One worker of FPM's full status page. */
 export type FpmProcess = z.infer<typeof fpmProcessSchema>;
 
 /** The pool summary of FPM's status page, with the workers when `?full` was asked for. */
@@ -106,6 +107,7 @@ export const fpmStatusSchema = z.object({
   /** Present only when a field was clamped: field name → the digits FPM printed. */
   clamped: clampedSchema.optional(),
 });
+/** FPM's status page: the pool summary, with the workers when `?full` was asked for. */
 export type FpmStatus = z.infer<typeof fpmStatusSchema>;
 
 // Compile-time checks that the literal lists and the schema's enum agree.

@@ -5,10 +5,12 @@
 
 /** The five formats FPM's status page speaks, selected by a query-string key. */
 export const STATUS_FORMATS = ['text', 'json', 'xml', 'html', 'openmetrics'] as const;
+/** A status page format FPM can answer in (see {@link STATUS_FORMATS}). */
 export type StatusFormat = (typeof STATUS_FORMATS)[number];
 
 /** Process managers FPM reports in `process manager`. */
 export const PROCESS_MANAGERS = ['static', 'dynamic', 'ondemand'] as const;
+/** A `process manager` FPM reports (see {@link PROCESS_MANAGERS}). */
 export type ProcessManager = (typeof PROCESS_MANAGERS)[number];
 
 /**
@@ -58,4 +60,5 @@ export const PROCESS_STATES = [
   'Finishing',
   'Ending',
 ] as const;
+/** A worker `state` FPM reports (see {@link PROCESS_STATES}). */
 export type FpmProcessState = (typeof PROCESS_STATES)[number];

@@ -1,4 +1,5 @@
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import type { SafeResult } from '../safe-result.js';
 import { parseStatusHtml } from './html.js';
 import { parseStatusJson } from './json.js';
 import type { FpmStatus } from './model.js';
@@ -114,9 +115,7 @@ export function parseStatus(
 }
 
 /** The result of `safeParseStatus`. */
-export type SafeParseStatusResult =
-  | { success: true; data: FpmStatus }
-  | { success: false; error: FpmkitParseError };
+export type SafeParseStatusResult = SafeResult<FpmStatus, FpmkitParseError>;
 
 /**
  * `parseStatus` that returns parse failures instead of throwing them, for exporters that must

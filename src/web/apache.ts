@@ -74,6 +74,7 @@ const apacheRegexSchema = safeString('Apache', '')
 
 /** mpm_event's hard ceilings (`MAX_SERVER_LIMIT`, `MAX_THREAD_LIMIT` in event.c). */
 export const APACHE_MAX_SERVER_LIMIT = 20_000;
+/** mpm_event's hard ceiling for `ThreadLimit` (`MAX_THREAD_LIMIT` in event.c). */
 export const APACHE_MAX_THREAD_LIMIT = 100_000;
 export { APACHE_EVENT_DEFAULTS };
 
@@ -139,6 +140,7 @@ export const apacheMpmEventSchema = z
       });
     }
   });
+/** mpm_event settings (`ServerLimit`, `ThreadsPerChild`, `MaxRequestWorkers`, ...). */
 export type ApacheMpmEvent = z.infer<typeof apacheMpmEventSchema>;
 
 /** The FPM listen address as mod_proxy_fcgi reaches it. */
@@ -146,6 +148,7 @@ export const apacheBackendSchema = z.union([
   z.strictObject({ socketPath: socketPathSchema }),
   z.strictObject({ host: hostSchema, port: portSchema }),
 ]);
+/** The FPM listen address as mod_proxy_fcgi reaches it. */
 export type ApacheBackend = z.infer<typeof apacheBackendSchema>;
 
 /** Apache's `ProxySet flushpackets=` values. */

@@ -32,8 +32,6 @@ export {
   type ApacheVirtualHost,
   apacheFcgiBackend,
   extractApacheFpmSettings,
-  parseApacheTimeoutMs,
-  workerTimeoutMs,
 } from './apache-config-extract.js';
 export {
   APACHE_DEBIAN_STATIC_MODULES,
@@ -47,27 +45,31 @@ export {
   combineApacheConfig,
   type ParseApacheConfigOptions,
   parseApacheConfig,
-  splitApacheWords,
 } from './apache-config-parser.js';
 export {
   FASTCGI_NEXT_UPSTREAM_CONDITIONS,
+  type FastCGIBackend,
+  type FastCGINextUpstreamCondition,
   type FastcgiBackend,
   type FastcgiNextUpstreamCondition,
   fastcgiBackendSchema,
-  formatNginxSeconds,
-  formatNginxSize,
   NGINX_DEFAULT_BUFFER_BYTES,
   NGINX_DEFAULT_BUFFER_COUNT,
   NGINX_EXPRESSION_VARIABLES,
   type NginxConfOptions,
+  type NginxFastCGIInput,
+  type NginxFastCGISettings,
   type NginxFastcgiInput,
   type NginxFastcgiSettings,
   type NginxRestrictedLocation,
   nginxConfOptionsSchema,
+  nginxFastCGISchema,
   nginxFastcgiSchema,
   nginxRestrictedLocationSchema,
+  type RenderedNginxFastCGI,
   type RenderedNginxFastcgi,
   renderNginxConf,
+  renderNginxFastCGI,
   renderNginxFastcgi,
 } from './nginx.js';
 export {
@@ -76,12 +78,13 @@ export {
   buildNginxConfigFiles,
   combineNginxConfig,
   NGINX_MAX_COMBINED_STATEMENTS,
-  quoteNginxArg,
 } from './nginx-config-builder.js';
 export {
   extractNginxFpmSettings,
   NGINX_DEFAULTS,
   type NginxContextRef,
+  type NginxFastCGIEffective,
+  type NginxFastCGIPass,
   type NginxFastcgiEffective,
   type NginxFastcgiPass,
   type NginxFpmSettings,

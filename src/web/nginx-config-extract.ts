@@ -14,9 +14,9 @@
  */
 import {
   FASTCGI_NEXT_UPSTREAM_CONDITIONS,
-  type FastcgiBackend,
-  type NginxFastcgiInput,
-  nginxFastcgiSchema,
+  type FastCGIBackend,
+  type NginxFastCGIInput,
+  nginxFastCGISchema,
   STANDARD_PARAMS,
 } from './nginx.js';
 import { combineNginxConfig } from './nginx-config-builder.js';
@@ -77,7 +77,7 @@ export interface NginxUpstreamServer {
   /** The address as written: `unix:/run/php/fpm.sock`, `127.0.0.1:9000`. */
   address: string;
   /** The address as fpmkit's model holds it; absent when it is not one (a variable). */
-  backend?: FastcgiBackend;
+  backend?: FastCGIBackend;
   /** The parameters after the address (`weight=2`, `max_fails=3`, `backup`). */
   parameters: string[];
   /** Where the `server` line is. */
@@ -101,7 +101,7 @@ export interface NginxUpstream {
 }
 
 /** The values nginx applies to requests passed by one `fastcgi_pass`. */
-export interface NginxFastcgiEffective {
+export interface NginxFastCGIEffective {
   /** `fastcgi_connect_timeout`, in milliseconds. @default 60000 */
   connectTimeoutMs: NginxSetting<number>;
   /** `fastcgi_send_timeout`, in milliseconds. @default 60000 */
@@ -133,7 +133,7 @@ export interface NginxFastcgiEffective {
 }
 
 /** One `fastcgi_pass` and everything nginx applies with it. */
-export interface NginxFastcgiPass {
+export interface NginxFastCGIPass {
   /** Where the `fastcgi_pass` line is. */
   source: NginxSourceRef;
   /** The argument as written: an upstream name, `unix:PATH`, `HOST:PORT` or a variable. */
@@ -141,19 +141,19 @@ export interface NginxFastcgiPass {
   /** The upstream block the target names. */
   upstream?: NginxUpstream;
   /** The FPM addresses reached; empty when the target is a variable or names nothing known. */
-  backends: FastcgiBackend[];
+  backends: FastCGIBackend[];
   /** The enclosing `server`: its `listen` lines and names. */
   server?: { source: NginxSourceRef; listen: string[][]; serverNames: string[] };
   /** The blocks around the `fastcgi_pass`, outermost (`http`) first. */
   contexts: NginxContextRef[];
   /** The values nginx applies to requests passed here. */
-  effective: NginxFastcgiEffective;
+  effective: NginxFastCGIEffective;
   /**
-   * The same settings in fpmkit's nginx model (`renderNginxFastcgi`'s and `checkStack`'s
+   * The same settings in fpmkit's nginx model (`renderNginxFastCGI`'s and `checkStack`'s
    * input): only values set in the files, timeouts rounded up to whole seconds. Absent when
    * the model cannot hold them; `modelIssues` says why.
    */
-  model?: NginxFastcgiInput;
+  model?: NginxFastCGIInput;
   /** Why `model` is absent. */
   modelIssues?: string[];
 }
@@ -171,7 +171,7 @@ export interface NginxFpmSettings {
   /** Every `upstream` block of `http`. */
   upstreams: NginxUpstream[];
   /** Every `fastcgi_pass` in a location (or an `if` in one), in file order. */
-  passes: NginxFastcgiPass[];
+  passes: NginxFastCGIPass[];
   /** Values that could not be read (a malformed time or size), with where they are. */
   problems: { message: string; source: NginxSourceRef }[];
 }
@@ -220,7 +220,7 @@ export function parseNginxSizeBytes(text: string): number | undefined {
 export function nginxAddressBackend(
   address: string,
   defaultPort?: number,
-): FastcgiBackend | undefined {
+): FastCGIBackend | undefined {
   if (address.includes('$')) return undefined;
   if (address.startsWith('unix:')) {
     const path = address.slice(5);
@@ -287,7 +287,7 @@ const time = (a: string[]) => (a.length === 1 ? parseNginxTimeMs(a[0]!) : undefi
 const flag = (a: string[]) => (a[0] === 'on' ? true : a[0] === 'off' ? false : undefined);
 const size = (a: string[]) => (a.length === 1 ? parseNginxSizeBytes(a[0]!) : undefined);
 
-function effectiveOf(chain: readonly Level[], problems: Problems): NginxFastcgiEffective {
+function effectiveOf(chain: readonly Level[], problems: Problems): NginxFastCGIEffective {
   const d = NGINX_DEFAULTS;
   const params = (() => {
     for (let i = chain.length - 1; i >= 0; i--) {
@@ -299,7 +299,7 @@ function effectiveOf(chain: readonly Level[], problems: Problems): NginxFastcgiE
     }
     return { value: {} };
   })();
-  const effective: NginxFastcgiEffective = {
+  const effective: NginxFastCGIEffective = {
     connectTimeoutMs: setting(chain, 'fastcgi_connect_timeout', d.fastcgiTimeoutMs, time, problems),
     sendTimeoutMs: setting(chain, 'fastcgi_send_timeout', d.fastcgiTimeoutMs, time, problems),
     readTimeoutMs: setting(chain, 'fastcgi_read_timeout', d.fastcgiTimeoutMs, time, problems),
@@ -403,15 +403,15 @@ const wholeSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /** fpmkit's nginx model of a pass: only what the files set; undefined with reasons otherwise. */
 function modelOf(
-  pass: Omit<NginxFastcgiPass, 'model' | 'modelIssues'>,
+  pass: Omit<NginxFastCGIPass, 'model' | 'modelIssues'>,
   main: Pick<NginxFpmSettings, 'workerProcesses' | 'workerConnections' | 'workerRlimitNofile'>,
-): { model?: NginxFastcgiInput; issues?: string[] } {
+): { model?: NginxFastCGIInput; issues?: string[] } {
   if (pass.backends.length === 0) {
     return { issues: [`fastcgi_pass ${pass.target} names no FPM address fpmkit can read`] };
   }
   const e = pass.effective;
   const up = pass.upstream;
-  const model: NginxFastcgiInput = {
+  const model: NginxFastCGIInput = {
     upstream: {
       name: up && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(up.name) ? up.name : 'php_fpm',
       servers: pass.backends,
@@ -466,7 +466,7 @@ function modelOf(
   if (main.workerProcesses.source) model.workerProcesses = main.workerProcesses.value;
   if (main.workerConnections.source) model.workerConnections = main.workerConnections.value;
   if (main.workerRlimitNofile) model.workerRlimitNofile = main.workerRlimitNofile.value;
-  const checked = nginxFastcgiSchema.safeParse(model);
+  const checked = nginxFastCGISchema.safeParse(model);
   if (!checked.success) {
     return {
       issues: checked.error.issues.map((i) => `${i.path.join('.') || '(model)'}: ${i.message}`),
@@ -555,7 +555,7 @@ export function extractNginxFpmSettings(payload: NginxConfigPayload): NginxFpmSe
         ? [direct]
         : [];
     const serverLevel = chain.find((l) => l.kind === 'server');
-    const pass: Omit<NginxFastcgiPass, 'model' | 'modelIssues'> = {
+    const pass: Omit<NginxFastCGIPass, 'model' | 'modelIssues'> = {
       source: ref(stmt),
       target,
       ...(upstream ? { upstream } : {}),
@@ -587,3 +587,8 @@ export function extractNginxFpmSettings(payload: NginxConfigPayload): NginxFpmSe
   }
   return result;
 }
+
+/** @deprecated Use {@link NginxFastCGIEffective}. */
+export type NginxFastcgiEffective = NginxFastCGIEffective;
+/** @deprecated Use {@link NginxFastCGIPass}. */
+export type NginxFastcgiPass = NginxFastCGIPass;

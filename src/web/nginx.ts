@@ -148,7 +148,8 @@ export const fastcgiBackendSchema = z.union([
   z.strictObject({ socketPath: socketPathSchema }),
   z.strictObject({ host: hostSchema, port: portSchema }),
 ]);
-export type FastcgiBackend = z.infer<typeof fastcgiBackendSchema>;
+/** The FPM listen address as nginx's `fastcgi_pass` reaches it. */
+export type FastCGIBackend = z.infer<typeof fastcgiBackendSchema>;
 
 /** Conditions of `fastcgi_next_upstream` (besides `off`). */
 export const FASTCGI_NEXT_UPSTREAM_CONDITIONS = [
@@ -162,7 +163,8 @@ export const FASTCGI_NEXT_UPSTREAM_CONDITIONS = [
   'http_429',
   'non_idempotent',
 ] as const;
-export type FastcgiNextUpstreamCondition = (typeof FASTCGI_NEXT_UPSTREAM_CONDITIONS)[number];
+/** A condition of `fastcgi_next_upstream` (besides `off`). */
+export type FastCGINextUpstreamCondition = (typeof FASTCGI_NEXT_UPSTREAM_CONDITIONS)[number];
 
 /** An nginx `allow` address: IPv4 or IPv6, with an optional CIDR prefix, or `unix:`. */
 const allowAddressSchema = z
@@ -191,6 +193,7 @@ export const nginxRestrictedLocationSchema = z.strictObject({
   /** Addresses allowed (`allow ADDR;` each, then `deny all;`). At least one. */
   allow: z.array(allowAddressSchema).min(1, 'must list at least one address'),
 });
+/** A location (e.g. the status page) allowed only from the listed addresses. */
 export type NginxRestrictedLocation = z.infer<typeof nginxRestrictedLocationSchema>;
 
 export { NGINX_DEFAULT_BUFFER_BYTES, NGINX_DEFAULT_BUFFER_COUNT };
@@ -210,7 +213,7 @@ const paramValueSchema = z.string().superRefine((value, ctx) => {
 });
 
 /** The nginx side of one FPM pool. Times in seconds, sizes in bytes. */
-export const nginxFastcgiSchema = z
+export const nginxFastCGISchema = z
   .strictObject({
     upstream: z.strictObject({
       /** Name of the `upstream` block and of `fastcgi_pass`. @default 'php_fpm' */
@@ -311,13 +314,13 @@ export const nginxFastcgiSchema = z
     }
   });
 
-/** What `renderNginxFastcgi` accepts: defaults may be left out. */
-export type NginxFastcgiInput = z.input<typeof nginxFastcgiSchema>;
+/** What `renderNginxFastCGI` accepts: defaults may be left out. */
+export type NginxFastCGIInput = z.input<typeof nginxFastCGISchema>;
 /** The nginx model with defaults applied. */
-export type NginxFastcgiSettings = z.infer<typeof nginxFastcgiSchema>;
+export type NginxFastCGISettings = z.infer<typeof nginxFastCGISchema>;
 
 /** Snippets for each nginx context; each ends with a newline, or is empty. */
-export interface RenderedNginxFastcgi {
+export interface RenderedNginxFastCGI {
   /** Main context: `worker_processes`, `worker_rlimit_nofile`. */
   main: string;
   /** Inside `events {}`: `worker_connections`. */
@@ -389,7 +392,7 @@ function block(head: string, lines: readonly string[]): string {
 }
 
 /** The directives every FastCGI location carries: pass, timeouts, buffering, parameters. */
-function fastcgiLines(s: NginxFastcgiSettings, pathInfo: boolean): string[] {
+function fastcgiLines(s: NginxFastCGISettings, pathInfo: boolean): string[] {
   const lines: string[] = [];
   if (s.include !== undefined) lines.push(`include ${q(s.include)};`);
   const params = new Map<string, string>();
@@ -424,7 +427,7 @@ function fastcgiLines(s: NginxFastcgiSettings, pathInfo: boolean): string[] {
   return lines;
 }
 
-function restrictedLocation(s: NginxFastcgiSettings, loc: NginxRestrictedLocation): string {
+function restrictedLocation(s: NginxFastCGISettings, loc: NginxRestrictedLocation): string {
   return block(`location = ${loc.path}`, [
     ...loc.allow.map((a) => `allow ${a};`),
     'deny all;',
@@ -438,7 +441,7 @@ function restrictedLocation(s: NginxFastcgiSettings, loc: NginxRestrictedLocatio
  * Throws `FpmkitInvalidOptionError` naming the option when a value breaks the schema or could
  * add a directive or a block.
  */
-export function renderNginxFastcgi(input: NginxFastcgiInput): RenderedNginxFastcgi {
+export function renderNginxFastCGI(input: NginxFastCGIInput): RenderedNginxFastCGI {
   // zod drops an own `__proto__` key of a record silently; refuse it rather than lose it.
   const params: unknown = (input as { params?: unknown } | null)?.params;
   if (typeof params === 'object' && params !== null && Object.hasOwn(params, '__proto__')) {
@@ -447,7 +450,7 @@ export function renderNginxFastcgi(input: NginxFastcgiInput): RenderedNginxFastc
       "a parameter must not be named '__proto__'",
     );
   }
-  const s = parseSettings(nginxFastcgiSchema, input);
+  const s = parseSettings(nginxFastCGISchema, input);
   const main: string[] = [];
   if (s.workerProcesses !== undefined) main.push(`worker_processes ${s.workerProcesses};`);
   if (s.workerRlimitNofile !== undefined)
@@ -535,14 +538,15 @@ export const nginxConfOptionsSchema = z.strictObject({
   /** `daemon off;` for running in the foreground. @default true */
   daemon: z.boolean().default(true),
 });
+/** Options of {@link renderNginxConf}. */
 export type NginxConfOptions = z.input<typeof nginxConfOptionsSchema>;
 
 /**
- * A complete, minimal nginx.conf around `renderNginxFastcgi(settings)`: main and events
+ * A complete, minimal nginx.conf around `renderNginxFastCGI(settings)`: main and events
  * contexts, the upstream in `http`, and one `server` with the locations.
  */
-export function renderNginxConf(settings: NginxFastcgiInput, options: NginxConfOptions): string {
-  const parts = renderNginxFastcgi(settings);
+export function renderNginxConf(settings: NginxFastCGIInput, options: NginxConfOptions): string {
+  const parts = renderNginxFastCGI(settings);
   const o = parseSettings(nginxConfOptionsSchema, options, 'options');
   const main: string[] = [];
   if (o.user !== undefined) main.push(`user ${o.user};`);
@@ -574,3 +578,21 @@ export function renderNginxConf(settings: NginxFastcgiInput, options: NginxConfO
     .filter((x) => x !== '')
     .join('\n');
 }
+
+/** @deprecated Use {@link FastCGIBackend}; this spelling remains for existing callers. */
+export type FastcgiBackend = FastCGIBackend;
+/** @deprecated Use {@link FastCGINextUpstreamCondition}. */
+export type FastcgiNextUpstreamCondition = FastCGINextUpstreamCondition;
+/** @deprecated Use {@link NginxFastCGIInput}. */
+export type NginxFastcgiInput = NginxFastCGIInput;
+/** @deprecated Use {@link NginxFastCGISettings}. */
+export type NginxFastcgiSettings = NginxFastCGISettings;
+/** @deprecated Use {@link RenderedNginxFastCGI}. */
+export type RenderedNginxFastcgi = RenderedNginxFastCGI;
+/** @deprecated Use {@link nginxFastCGISchema}. */
+export const nginxFastcgiSchema = nginxFastCGISchema;
+/**
+ * Same function as {@link renderNginxFastCGI}, under the name the design documents; kept as a
+ * stable alias.
+ */
+export const renderNginxFastcgi = renderNginxFastCGI;

@@ -18,6 +18,7 @@ export const PHP_MIN_MEMORY_LIMIT_BYTES = 2 * 1024 * 1024;
 export const OPCACHE_MIN_MEMORY_MEGABYTES = 8;
 /** OPcache clamps `opcache.max_accelerated_files` into this range (MIN/MAX_ACCEL_FILES). */
 export const OPCACHE_MIN_ACCELERATED_FILES = 200;
+/** Upper end of the range OPcache clamps `opcache.max_accelerated_files` into (MAX_ACCEL_FILES). */
 export const OPCACHE_MAX_ACCELERATED_FILES = 1_000_000;
 /** OPcache refuses `opcache.interned_strings_buffer` above 4095 (MiB) in PHP 8.2. */
 export const OPCACHE_MAX_INTERNED_STRINGS_MEGABYTES = 4095;

@@ -6,7 +6,7 @@ import type { CliIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import type { PlanHostFacts } from '../../src/cli/plan.js';
 import { runSimulate } from '../../src/cli/simulate.js';
-import { SERIES_CSV_HEADER } from '../../src/sizing/index.js';
+import { SERIES_CSV_HEADER } from '../../src/sizing/simulate-results.js';
 
 const GiB = 1024 ** 3;
 const host: PlanHostFacts = {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { FpmConfig, GlobalConfig, PoolConfig } from '../../src/fpm/index.js';
-import { emptyGlobal, emptyPool } from '../../src/fpm/index.js';
+import { emptyGlobal, emptyPool } from '../../src/fpm/schema.js';
 
 /**
  * Random models that php-fpm 8.2 accepts. `dir` is a writable directory for sockets and logs;

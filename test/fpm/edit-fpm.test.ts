@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FpmDump, parseFpmDump, planFpmEdits, splitFpmLines } from '../../src/fpm/index.js';
+import { splitFpmLines } from '../../src/fpm/edit.js';
+import { type FpmDump, parseFpmDump, planFpmEdits } from '../../src/fpm/index.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { run } from '../support/process.js';
 import {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../../src/errors.js';
+import { splitFpmLines } from '../../src/fpm/edit.js';
 import {
   editFpmConfig,
   type FpmEdit,
@@ -10,7 +11,6 @@ import {
   mapFpmSources,
   parseFpmConfig,
   planFpmEdits,
-  splitFpmLines,
 } from '../../src/fpm/index.js';
 import { buildFileSet, fileSetArb } from './edit-arbitraries.js';
 

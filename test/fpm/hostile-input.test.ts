@@ -8,12 +8,10 @@ import { firstDuplicateListen } from '../../src/fpm/check.js';
 import {
   checkFpmConfig,
   fpmConfigSchema,
-  type IniScanContext,
   parseFpmConfig,
   renderFpmConfig,
-  scanIniLine,
 } from '../../src/fpm/index.js';
-import { unescapeDoubleQuoted } from '../../src/fpm/ini-line.js';
+import { type IniScanContext, scanIniLine, unescapeDoubleQuoted } from '../../src/fpm/ini-line.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { MiB, runNodeMeasured } from '../support/measured.js';
 import { phpFpmTest } from '../support/php-fpm.js';

@@ -3,12 +3,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError, isFpmkitError } from '../../src/errors.js';
-import {
-  PHP_ERROR_CONSTANTS,
-  parseFpmConfig,
-  safeParseFpmConfig,
-  scanIniLine,
-} from '../../src/fpm/index.js';
+import { PHP_ERROR_CONSTANTS, parseFpmConfig, safeParseFpmConfig } from '../../src/fpm/index.js';
+import { scanIniLine } from '../../src/fpm/ini-line.js';
 
 const ctx = {
   variable: (name: string) => ({ FOO: 'foo', CHILDREN: '12' })[name] ?? '',

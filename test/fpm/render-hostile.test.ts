@@ -5,7 +5,6 @@ import { FpmkitInvalidOptionError } from '../../src/errors.js';
 import { FastCGIClient } from '../../src/fastcgi/index.js';
 import {
   checkFpmConfig,
-  emptyPool,
   type FpmConfig,
   parseFpmConfig,
   renderFpmConfig,
@@ -13,6 +12,7 @@ import {
   renderPool,
 } from '../../src/fpm/index.js';
 import { PHP_FPM_CONSTANTS } from '../../src/fpm/php-constants.js';
+import { emptyPool } from '../../src/fpm/schema.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { phpFpmTest, type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 

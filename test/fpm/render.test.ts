@@ -5,12 +5,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError } from '../../src/errors.js';
 import {
-  emptyPool,
   type FpmConfig,
   parseFpmConfig,
   renderFpmConfig,
   renderPool,
 } from '../../src/fpm/index.js';
+import { emptyPool } from '../../src/fpm/schema.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { run } from '../support/process.js';
 import { configArb } from './arbitraries.js';

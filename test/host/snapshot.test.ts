@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diagnose } from '../../src/doctor/index.js';
 import { isFpmkitError } from '../../src/errors.js';
-import { collectSnapshot, readLogWindow, snapshotFromDirectory } from '../../src/host/index.js';
+import { collectSnapshot, snapshotFromDirectory } from '../../src/host/index.js';
+import { readLogWindow } from '../../src/host/snapshot.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
+import { tighterLimit } from '../../src/kernel/cgroup-memory.js';
 import {
   parseCgroupMemory,
   parseCgroupMemoryLimit,
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
   parseProcPidCgroup,
-  tighterLimit,
 } from '../../src/kernel/index.js';
 import { fixture, fuzz } from './helpers.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
-import { formatIpv6, parseProcNetTcp, tcpListenQueues } from '../../src/kernel/index.js';
+import { parseProcNetTcp, tcpListenQueues } from '../../src/kernel/index.js';
+import { formatIpv6 } from '../../src/kernel/proc-net-tcp.js';
 import { fixture, fixtureJson, fuzz } from './helpers.js';
 
 const HEADER =

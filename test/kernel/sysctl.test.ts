@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
-import { normalizeSysctlKey, parseSysctl, parseSysctlEntries } from '../../src/kernel/index.js';
+import { parseSysctl, parseSysctlEntries } from '../../src/kernel/index.js';
+import { normalizeSysctlKey } from '../../src/kernel/sysctl.js';
 import { fixture, fuzz } from './helpers.js';
 
 describe('parseSysctl', () => {

@@ -3,14 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../../src/errors.js';
 import {
   compileNginxLogFormat,
-  decodeNginxEscapes,
   type NginxAccessEntry,
   type NginxAccessRecord,
   nginxAccessRecordSchema,
   parseNginxAccessLog,
-  parseUpstreamList,
   streamNginxAccessLog,
 } from '../../src/logs/index.js';
+import { decodeNginxEscapes, parseUpstreamList } from '../../src/logs/nginx-access-log.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../fixtures/logs/${name}`, import.meta.url), 'utf8');

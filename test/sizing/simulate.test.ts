@@ -5,17 +5,19 @@ import { describe, expect, it } from 'vitest';
 import { isFpmkitError } from '../../src/errors.js';
 import { parseNginxAccessLog } from '../../src/logs/index.js';
 import {
-  BinaryHeapEventQueue,
   erlangC,
-  SERIES_CSV_HEADER,
-  SeededRandom,
   type SimulationPool,
-  SortedArrayEventQueue,
   simulatePool,
   simulationSeriesCsv,
   trafficFromNginxAccessLog,
 } from '../../src/sizing/index.js';
-import { quantileSelect, quantileSorted } from '../../src/sizing/simulate-results.js';
+import { BinaryHeapEventQueue, SortedArrayEventQueue } from '../../src/sizing/simulate-queue.js';
+import { SeededRandom } from '../../src/sizing/simulate-random.js';
+import {
+  quantileSelect,
+  quantileSorted,
+  SERIES_CSV_HEADER,
+} from '../../src/sizing/simulate-results.js';
 
 const STATIC4: SimulationPool = { pm: { mode: 'static', maxChildren: 4 } };
 

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError, isFpmkitError } from '../../src/errors.js';
+import { clampCounter, parseFpmLocalTime } from '../../src/status/fields.js';
 import {
-  clampCounter,
   PROCESS_STATES,
-  parseFpmLocalTime,
   parseStatus,
   parseStatusHtml,
   parseStatusJson,

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError } from '../../src/errors.js';
+import { statusQueryString } from '../../src/status/fetch.js';
 import {
   checkStatusResponse,
   FpmStatusError,
   fetchStatus,
   ping,
-  statusQueryString,
   statusRequestParams,
 } from '../../src/status/index.js';
 import { FIXTURE_ROOT, splitCapture } from './fixtures.js';

@@ -5,12 +5,12 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
 import { readApacheConfigFile } from '../../src/host/web-config.js';
+import { splitApacheWords } from '../../src/web/apache-config-parser.js';
 import {
   type ApacheDirective,
   combineApacheConfig,
   extractApacheFpmSettings,
   parseApacheEnvvars,
-  splitApacheWords,
 } from '../../src/web/index.js';
 import { isRoot, phpFpmBinary } from '../support/integration.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';

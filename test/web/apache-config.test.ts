@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
+import { workerTimeoutMs } from '../../src/web/apache-config-extract.js';
+import { splitApacheWords } from '../../src/web/apache-config-parser.js';
 import {
   type ApacheDirective,
   combineApacheConfig,
@@ -11,8 +13,6 @@ import {
   parseApacheCtlModules,
   parseApacheCtlVhosts,
   parseApacheEnvvars,
-  splitApacheWords,
-  workerTimeoutMs,
 } from '../../src/web/index.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'apache', 'debian-stock');

@@ -11,8 +11,8 @@ import {
   type NginxDirective,
   parseNginxConfig,
   parseNginxDump,
-  quoteNginxArg,
 } from '../../src/web/index.js';
+import { quoteNginxArg } from '../../src/web/nginx-config-builder.js';
 import { globNames, matchGlobComponent } from '../../src/web/nginx-config-glob.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'nginx', 'debian-stock');

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FpmkitInvalidOptionError } from '../../src/errors.js';
 import {
-  formatNginxSize,
   NGINX_EXPRESSION_VARIABLES,
   type NginxFastcgiInput,
   nginxFastcgiSchema,
   renderNginxConf,
   renderNginxFastcgi,
 } from '../../src/web/index.js';
+import { formatNginxSize } from '../../src/web/nginx.js';
 import { nginxStatements } from './config-tokens.js';
 
 const SOCKET = { upstream: { servers: [{ socketPath: '/run/php/www.sock' }] } };
