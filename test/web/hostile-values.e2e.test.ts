@@ -23,7 +23,7 @@ import {
   renderPhpIni,
 } from '../../src/web/index.js';
 import { isRoot, nginxBinary } from '../support/integration.js';
-import { run } from '../support/process.js';
+import { poll, run } from '../support/process.js';
 import { type FastcgiRecorder, startFastcgiRecorder } from './fcgi-recorder.js';
 import {
   apacheBinary,
@@ -469,7 +469,12 @@ describe.skipIf(!nginxReq.available)(
           server: line,
           check: async (port) => {
             await httpGet(port, `/log-${i}`, { host: host(i) });
-            expect(await readFile(v, 'utf8'), v).toContain(`/log-${i} `);
+            // nginx writes the access log line after the response is sent: wait for it.
+            const text = await poll(async () => {
+              const t = await readFile(v, 'utf8').catch(() => '');
+              return t.includes(`/log-${i} `) ? t : undefined;
+            }, 5000);
+            expect(text ?? (await readFile(v, 'utf8')), v).toContain(`/log-${i} `);
           },
         });
       }
