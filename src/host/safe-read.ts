@@ -129,6 +129,40 @@ function lstatQuietlySync(path: string): Stats | undefined {
   }
 }
 
+function readFailure(path: string, error: unknown): FpmkitIoError {
+  const errno = errnoOf(error);
+  return new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
+}
+
+/** The chunks of a bounded read: one more byte than the bound is asked for, to notice excess. */
+class BoundedChunks {
+  readonly #chunks: Buffer[] = [];
+  #total = 0;
+
+  constructor(
+    readonly path: string,
+    readonly maxBytes: number,
+  ) {}
+
+  /** A buffer for the next read. */
+  next(): Buffer {
+    return Buffer.allocUnsafe(Math.min(64 * 1024, this.maxBytes + 1 - this.#total));
+  }
+
+  /** Keeps `n` bytes of `chunk`; false at end of file. Throws past the bound. */
+  add(chunk: Buffer, n: number): boolean {
+    if (n === 0) return false;
+    this.#total += n;
+    if (this.#total > this.maxBytes) throw tooLarge(this.path, this.maxBytes);
+    this.#chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+    return true;
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks, this.#total).toString('utf8');
+  }
+}
+
 /**
  * Reads a whole regular file as UTF-8, bounded in size, without blocking on a FIFO or a device,
  * and with symbolic links handled as `symlinks` says. Every refusal is an `FpmkitIoError` with
@@ -141,28 +175,21 @@ export function readRegularFileSync(path: string, options: RegularFileReadOption
   try {
     fd = openSync(path, checked.flags);
   } catch (error) {
-    const errno = errnoOf(error);
-    throw new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
+    throw readFailure(path, error);
   }
   try {
     checkOpened(path, fstatSync(fd), checked, options);
-    const chunks: Buffer[] = [];
-    let total = 0;
+    const chunks = new BoundedChunks(path, checked.maxBytes);
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, checked.maxBytes + 1 - total));
+      const chunk = chunks.next();
       let n: number;
       try {
         n = readSync(fd, chunk, 0, chunk.length, null);
       } catch (error) {
-        const errno = errnoOf(error);
-        throw new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
+        throw readFailure(path, error);
       }
-      if (n === 0) break;
-      total += n;
-      if (total > checked.maxBytes) throw tooLarge(path, checked.maxBytes);
-      chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      if (!chunks.add(chunk, n)) return chunks.text();
     }
-    return Buffer.concat(chunks, total).toString('utf8');
   } finally {
     closeSync(fd);
   }
@@ -173,34 +200,21 @@ export async function readRegularFile(
   path: string,
   options: RegularFileReadOptions = {},
 ): Promise<string> {
-  const link = await lstat(path).catch(() => undefined);
-  const checked = prepare(path, link, options);
-  let handle: Awaited<ReturnType<typeof open>>;
+  const { maxBytes } = resolveOptions(options);
+  const { handle, stats } = await openRegularFile(path, options);
   try {
-    handle = await open(path, checked.flags);
-  } catch (error) {
-    const errno = errnoOf(error);
-    throw new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
-  }
-  try {
-    checkOpened(path, await handle.stat(), checked, options);
-    const chunks: Buffer[] = [];
-    let total = 0;
+    if (stats.size > maxBytes) throw tooLarge(path, maxBytes);
+    const chunks = new BoundedChunks(path, maxBytes);
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, checked.maxBytes + 1 - total));
+      const chunk = chunks.next();
       let bytesRead: number;
       try {
         ({ bytesRead } = await handle.read(chunk, 0, chunk.length, null));
       } catch (error) {
-        const errno = errnoOf(error);
-        throw new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
+        throw readFailure(path, error);
       }
-      if (bytesRead === 0) break;
-      total += bytesRead;
-      if (total > checked.maxBytes) throw tooLarge(path, checked.maxBytes);
-      chunks.push(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead));
+      if (!chunks.add(chunk, bytesRead)) return chunks.text();
     }
-    return Buffer.concat(chunks, total).toString('utf8');
   } finally {
     await handle.close();
   }
@@ -223,8 +237,7 @@ export async function openRegularFile(
   try {
     handle = await open(path, checked.flags);
   } catch (error) {
-    const errno = errnoOf(error);
-    throw new FpmkitIoError(path, `cannot read file (${errno})`, { cause: error, errno });
+    throw readFailure(path, error);
   }
   try {
     const stats = await handle.stat();
