@@ -1,7 +1,17 @@
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { FpmkitError } from '../errors.js';
+import {
+  formatListen,
+  type ListenAddress,
+  parseListen,
+  type TcpListenAddress,
+} from '../fpm/listen.js';
 import { type NetstatCounters, parseProcNetNetstat } from '../kernel/proc-net-netstat.js';
 import { parseProcNetTcp, type TcpListenQueue, tcpListenQueues } from '../kernel/proc-net-tcp.js';
 import { type UnixListenQueue, unixListenQueues } from '../kernel/proc-net-unix.js';
+import { parseSs } from '../kernel/ss.js';
+import type { ListenQueueReader, ListenQueueReading } from '../status/sampler.js';
 import { type ReadOptions, readText, readTextIfExists, roots } from './io.js';
 
 /**
@@ -37,4 +47,136 @@ export async function readTcpListenQueues(options: ReadOptions = {}): Promise<Tc
 export async function readNetstat(options: ReadOptions = {}): Promise<NetstatCounters> {
   const { procRoot } = roots(options);
   return parseProcNetNetstat(await readText(join(procRoot, 'net', 'netstat')));
+}
+
+/** Bound on one `ss` run, milliseconds. */
+export const SS_TIMEOUT_MS = 3_000;
+/** How long a failed or fruitless backlog look-up waits before `ss` is asked again. */
+const BACKLOG_RETRY_MS = 30_000;
+
+/**
+ * Every listening UNIX stream and TCP socket with its backlog, as `ss -lnxt` (iproute2) prints
+ * it (Send-Q of a listener is its backlog); undefined when `ss` is missing or fails. The
+ * backlog is not in /proc: only the kernel's socket diagnostics (what `ss` reads) carry it.
+ */
+export function runSsListeners(): Promise<string | undefined> {
+  return new Promise((done) => {
+    execFile('ss', ['-lnxt'], { timeout: SS_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024 }, (e, out) =>
+      done(e ? undefined : out),
+    );
+  });
+}
+
+/** `ss` and /proc spell an address differently: `[::1]`, `*` versus `::1`, `0.0.0.0`. */
+function bare(address: string): string {
+  return address.replace(/^\[|\]$/g, '');
+}
+
+/**
+ * The TCP listeners in the kernel's tables that take connections for `address`: its own host,
+ * or for a wildcard listen value (a bare port, `0.0.0.0`, `::`) the wildcard sockets of both
+ * families, and for `localhost` the loopback ones.
+ */
+export function matchTcpListeners<T extends { address: string; port: number }>(
+  address: TcpListenAddress,
+  listeners: readonly T[],
+): T[] {
+  const host = address.host === undefined ? '' : bare(address.host);
+  return listeners.filter((l) => {
+    if (l.port !== address.port) return false;
+    const a = bare(l.address);
+    const wildcard = a === '0.0.0.0' || a === '::' || a === '*';
+    return (
+      a === host || (address.wildcard && wildcard) || (host === 'localhost' && a.startsWith('127.'))
+    );
+  });
+}
+
+/** Options of {@link listenQueueReader}. */
+export interface ListenQueueReaderOptions extends ReadOptions {
+  /**
+   * Lists the listeners with their backlog (`ss -lnxt` output), or undefined when unavailable.
+   * Called when the listener is first seen and again when its inode changes (a restart made a
+   * new socket), so its cost does not recur every sample. @default {@link runSsListeners}
+   */
+  listListeners?: (() => Promise<string | undefined>) | undefined;
+}
+
+/** The backlog `ss` prints for the listener, when it lists it. */
+function backlogOf(text: string, address: ListenAddress, inode: number): number | undefined {
+  const rows = parseSs(text).filter((s) => s.state === 'LISTEN');
+  if (address.kind === 'unix') {
+    const unix = rows.filter((s) => s.netid === 'u_str' && s.localAddress === address.path);
+    return (unix.find((s) => s.localPort === String(inode)) ?? unix[0])?.sendQ;
+  }
+  const tcp = rows.filter((s) => s.netid === 'tcp');
+  return matchTcpListeners(
+    address,
+    tcp.map((s) => ({ address: s.localAddress, port: Number(s.localPort), sendQ: s.sendQ })),
+  )[0]?.sendQ;
+}
+
+/**
+ * A reader of one listener's accept queue for `StatusSampler` and `watchStatus`: each call reads
+ * `{procRoot}/net/unix` (a UNIX path) or `net/tcp` and `net/tcp6` (a TCP address) and returns
+ * the connections waiting, with the backlog in force on the live socket and the capacity
+ * (backlog + 1) from `ss`, looked up once per socket. Throws an `FpmkitError` naming what is
+ * missing when the listener is not in this network namespace's tables.
+ *
+ * ```ts
+ * const read = listenQueueReader('/run/php/www.sock');
+ * const { queued, capacity } = await read();
+ * ```
+ */
+export function listenQueueReader(
+  listen: string | ListenAddress,
+  options: ListenQueueReaderOptions = {},
+): ListenQueueReader {
+  const parsed = typeof listen === 'string' ? parseListen(listen, { option: 'listen' }) : listen;
+  const address: ListenAddress =
+    parsed.kind === 'unix' ? { ...parsed, path: resolve(parsed.path), relative: false } : parsed;
+  const listListeners = options.listListeners ?? runSsListeners;
+  const read: ReadOptions = {};
+  if (options.procRoot !== undefined) read.procRoot = options.procRoot;
+  let known: { inode: number; backlog: number | undefined; at: number } | undefined;
+  const backlogFor = async (inode: number): Promise<number | undefined> => {
+    const now = Date.now();
+    const fresh = known?.inode === inode;
+    if (fresh && (known?.backlog !== undefined || now - known!.at < BACKLOG_RETRY_MS))
+      return known?.backlog;
+    const text = await listListeners().catch(() => undefined);
+    const backlog = text === undefined ? undefined : backlogOf(text, address, inode);
+    known = { inode, backlog, at: now };
+    return backlog;
+  };
+  return async () => {
+    let queued: number;
+    let inode: number;
+    let source: ListenQueueReading['source'];
+    if (address.kind === 'unix') {
+      const found = (await readUnixListenQueues(read)).find((q) => q.path === address.path);
+      if (!found)
+        throw new FpmkitError(
+          `no listening socket ${address.path} in /proc/net/unix: FPM is not listening there, or it runs in another network namespace`,
+        );
+      ({ queued, inode } = found);
+      source = 'proc-net-unix';
+    } else {
+      const found = matchTcpListeners(address, await readTcpListenQueues(read));
+      if (found.length === 0)
+        throw new FpmkitError(
+          `no TCP listener for ${formatListen(address)} in /proc/net/tcp or tcp6: FPM is not listening there, runs on another host, or in another network namespace`,
+        );
+      queued = found.reduce((sum, l) => sum + l.queued, 0);
+      inode = found[0]!.inode;
+      source = 'proc-net-tcp';
+    }
+    const backlog = await backlogFor(inode);
+    return {
+      queued,
+      ...(backlog === undefined ? {} : { backlog, capacity: backlog + 1 }),
+      source,
+      inode,
+    };
+  };
 }

@@ -1,17 +1,14 @@
-import { performance } from 'node:perf_hooks';
-import { FpmkitInvalidOptionError, isFpmkitError } from '../errors.js';
-import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
+import { FpmkitError } from '../errors.js';
+import type { FastCGITarget } from '../fastcgi/index.js';
 import {
   checkMsOption,
   checkTypeOption,
-  type FetchStatusOptions,
-  fetchStatus,
-  MAX_STATUS_RESPONSE_BYTES,
   type ResolvedStatusOptions,
   resolveStatusOptions,
   STATUS_DEFAULTS,
 } from './fetch.js';
 import type { FpmStatus, StatusFormat } from './model.js';
+import { type ListenQueueReader, type ListenQueueReading, samplePool } from './sampler.js';
 
 /**
  * Counters that only grow while FPM runs; a fall means the scoreboard was recreated.
@@ -66,6 +63,11 @@ export interface StatusSample extends StatusDelta {
   status: FpmStatus;
   /** Milliseconds since the previous sample (monotonic clock); absent on the first. */
   elapsedMs?: number;
+  /**
+   * The listener's accept queue when the sample was taken: from `readQueue`, or from the page
+   * itself when FPM measures it (TCP).
+   */
+  queue?: ListenQueueReading;
 }
 
 /**
@@ -133,25 +135,18 @@ export interface WatchStatusOptions {
    * Invalid options are never passed here: they throw at the first iteration, before any fetch.
    */
   onError?: ((error: unknown) => void) | undefined;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  /**
+   * Reads the kernel's accept queue of the pool's listener at every interval (see
+   * `StatusSampler`); `fpmkit/host`'s `listenQueueReader` makes one. @default none
+   */
+  readQueue?: ListenQueueReader | undefined;
 }
 
 /** `watchStatus` options with the defaults applied and every value checked. */
 export interface ResolvedWatchOptions extends ResolvedStatusOptions {
   intervalMs: number;
   onError: ((error: unknown) => void) | undefined;
+  readQueue: ListenQueueReader | undefined;
 }
 
 /**
@@ -167,12 +162,15 @@ export function resolveWatchOptions(options: WatchStatusOptions): ResolvedWatchO
       MIN_WATCH_INTERVAL_MS,
     ),
     onError: checkTypeOption('onError', options.onError, 'function'),
+    readQueue: checkTypeOption('readQueue', options.readQueue, 'function'),
   };
 }
 
 /**
  * Polls a pool's status page and yields a sample per page with increments and per-second rates
- * since the previous one. Stops when `signal` aborts or the consumer breaks out of the loop.
+ * since the previous one, through the same {@link StatusSampler} as `fpmkit watch`: at most one
+ * request in flight, a slow page picked up by a later interval instead of delaying the series.
+ * Stops when `signal` aborts or the consumer breaks out of the loop.
  * Every option is checked at the first iteration, before anything is sent: an invalid one throws
  * `FpmkitInvalidOptionError` even when `onError` is set.
  *
@@ -186,51 +184,37 @@ export async function* watchStatus(
   target: FastCGITarget,
   options: WatchStatusOptions = {},
 ): AsyncGenerator<StatusSample, void, undefined> {
-  const { intervalMs, timeoutMs, signal, onError, format, full, path, listen } =
+  const { intervalMs, timeoutMs, signal, onError, format, full, path, listen, readQueue } =
     resolveWatchOptions(options);
-  // Built from checked values only, so the client cannot fail on an option under its own name.
-  const client = new FastCGIClient(target, {
-    connectTimeoutMs: timeoutMs,
-    readTimeoutMs: timeoutMs,
-    totalTimeoutMs: timeoutMs,
-    maxResponseBytes: MAX_STATUS_RESPONSE_BYTES,
-  });
-  const fetchOptions: FetchStatusOptions = {
-    client,
+  const readings = samplePool(target, {
+    intervalMs,
     timeoutMs,
+    signal,
     format,
     full,
     path,
     listen,
-    signal,
-  };
-  let previous: { status: FpmStatus; at: number } | undefined;
-  try {
-    while (!signal?.aborted) {
-      const started = performance.now();
-      let status: FpmStatus | undefined;
-      try {
-        status = await fetchStatus(target, fetchOptions);
-      } catch (error) {
-        if (signal?.aborted && isFpmkitError(error)) return;
-        // An option error would recur on every interval: end the watch instead of reporting it.
-        if (!onError || error instanceof FpmkitInvalidOptionError) throw error;
-        onError(error);
-      }
-      if (status !== undefined) {
-        const at = performance.now();
-        const sample: StatusSample = { time: new Date(), status, restarted: false };
-        if (previous !== undefined) {
-          const elapsedMs = at - previous.at;
-          Object.assign(sample, diffStatus(previous.status, status, elapsedMs));
-          if (!sample.restarted) sample.elapsedMs = elapsedMs;
-        }
-        previous = { status, at };
-        yield sample;
-      }
-      await sleep(Math.max(0, started + intervalMs - performance.now()), signal);
+    readQueue,
+  });
+  for await (const r of readings) {
+    if (r.status === undefined) {
+      const gap = r.gap;
+      // A request still in flight is not a failure: its outcome comes with a later sample.
+      if (gap === undefined || gap.reason === 'pending') continue;
+      if (signal?.aborted) return;
+      if (!onError) throw gap.error ?? new FpmkitError(gap.message);
+      onError(gap.error ?? new FpmkitError(gap.message));
+      continue;
     }
-  } finally {
-    client.close();
+    const sample: StatusSample = {
+      time: r.statusTime ?? r.time,
+      status: r.status,
+      restarted: r.restarted,
+    };
+    if (r.increments) sample.increments = r.increments;
+    if (r.rates) sample.rates = r.rates;
+    if (r.elapsedMs !== undefined) sample.elapsedMs = r.elapsedMs;
+    if (r.queue) sample.queue = r.queue;
+    yield sample;
   }
 }

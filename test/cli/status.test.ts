@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { CliIo } from '../../src/cli/io.js';
 import { runWatch } from '../../src/cli/watch.js';
+import { STATUS_GAP_REASONS } from '../../src/status/sampler.js';
 import { phpFpmBinary } from '../support/integration.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 import { run } from '../support/process.js';
@@ -44,8 +45,18 @@ const watchLine = z.strictObject({
   idle: z.number().int(),
   total: z.number().int(),
   queue: z.number().int().optional(),
+  queueSource: z.enum(['proc-net-unix', 'proc-net-tcp', 'status-page']).optional(),
+  backlog: z.number().int().nonnegative().optional(),
+  capacity: z.number().int().positive().optional(),
+  queueError: z.string().optional(),
   maxChildrenReachedIncrement: z.number().int().optional(),
   slowRequestsIncrement: z.number().int().optional(),
+  statusUnavailable: z
+    .object({
+      reason: z.enum(STATUS_GAP_REASONS),
+      message: z.string(),
+    })
+    .optional(),
 });
 const errorJson = z.object({
   ok: z.literal(false),
@@ -199,6 +210,13 @@ describe.skipIf(!fpmReq.available)(
       expect(lines[2]!.acceptedPerSecond).toBeGreaterThan(0);
       expect(lines[2]!.acceptedConn).toBeGreaterThan(lines[0]!.acceptedConn);
       expect(lines.every((l) => l.queue !== undefined && l.total === 2)).toBe(true);
+      // The kernel's queue, and the capacity of the live socket: FPM's default backlog
+      // (511, or somaxconn when that is lower) + 1.
+      for (const l of lines) {
+        expect(l.queueSource).toBe('proc-net-unix');
+        expect(l.capacity).toBe(l.backlog! + 1);
+        expect(l.statusUnavailable).toBeUndefined();
+      }
     });
 
     it('watch without a terminal prints a header and one line per sample, never redraws', async () => {

@@ -1,0 +1,333 @@
+import { performance } from 'node:perf_hooks';
+import { isFpmkitError } from '../errors.js';
+import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
+import {
+  checkTypeOption,
+  type FetchStatusOptions,
+  fetchStatus,
+  MAX_STATUS_RESPONSE_BYTES,
+  type ResolvedStatusOptions,
+  resolveStatusOptions,
+} from './fetch.js';
+import type { FpmStatus } from './model.js';
+import { diffStatus, type StatusDelta } from './watch.js';
+
+/**
+ * Why a sample carries no status page. `EAGAIN`: the accept queue is full and the kernel turned
+ * the connection away; `timeout`: the request waited (usually in the queue) past its bound;
+ * `refused`: nothing accepts on the socket (FPM stopped, or between a restart's close and bind);
+ * `no-socket`: the path does not exist; `permission`: the socket's mode forbids this user;
+ * `pending`: the previous request is still in flight, so none was sent (never more than one per
+ * pool); `misconfigured`: FPM answered, but not with its status page; `protocol`: the answer was
+ * not FastCGI or not a status page fpmkit can read; `connect`: any other connect failure;
+ * `aborted`: the caller's signal ended the wait; `error`: anything else.
+ */
+export const STATUS_GAP_REASONS = [
+  'EAGAIN',
+  'timeout',
+  'refused',
+  'no-socket',
+  'permission',
+  'pending',
+  'misconfigured',
+  'protocol',
+  'connect',
+  'aborted',
+  'error',
+] as const;
+/** One of {@link STATUS_GAP_REASONS}. */
+export type StatusGapReason = (typeof STATUS_GAP_REASONS)[number];
+
+/** The gap reason of an error thrown by `fetchStatus`. */
+export function statusGapReason(error: unknown): StatusGapReason {
+  if (!isFpmkitError(error)) return 'error';
+  const code: string = error.code;
+  if (code === 'FPMKIT_ABORTED') return 'aborted';
+  if (code.endsWith('_TIMEOUT')) return 'timeout';
+  if (code === 'FPMKIT_CONNECT' || code === 'FPMKIT_SOCKET') {
+    const errno = (error as { errno?: unknown }).errno;
+    if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return 'EAGAIN';
+    if (errno === 'ECONNREFUSED' || errno === 'ECONNRESET') return 'refused';
+    if (errno === 'ENOENT') return 'no-socket';
+    if (errno === 'EACCES' || errno === 'EPERM') return 'permission';
+    return 'connect';
+  }
+  if (code === 'FPMKIT_STATUS_MISCONFIGURED' || code === 'FPMKIT_STATUS_HTTP')
+    return 'misconfigured';
+  if (
+    code === 'FPMKIT_PROTOCOL' ||
+    code === 'FPMKIT_RESPONSE_TOO_LARGE' ||
+    code === 'FPMKIT_PARSE' ||
+    code === 'FPMKIT_FASTCGI_REJECTED'
+  )
+    return 'protocol';
+  return 'error';
+}
+
+/** The accept queue of a pool's listening socket at one moment. */
+export interface ListenQueueReading {
+  /** Connections waiting for a worker to accept them. */
+  queued: number;
+  /**
+   * The backlog in force on the live socket (`ss -l` Send-Q: `listen.backlog` capped by
+   * `net.core.somaxconn` when the socket was made), when known. A reload keeps the old socket,
+   * so this can differ from the configuration.
+   */
+  backlog?: number | undefined;
+  /**
+   * Connections the queue holds before the kernel turns new ones away: `backlog` + 1 (the kernel
+   * calls a queue full only when it holds more than the backlog). Absent when `backlog` is.
+   */
+  capacity?: number | undefined;
+  /**
+   * Where `queued` came from: the kernel's socket table (`/proc/net/unix`, `/proc/net/tcp{,6}`)
+   * or, for a pool on another host, the status page's `listen queue` (TCP only).
+   */
+  source: 'proc-net-unix' | 'proc-net-tcp' | 'status-page';
+  /** The listener's inode, when read from the kernel; a new inode means a new socket. */
+  inode?: number | undefined;
+}
+
+/** Reads the accept queue of one listener; throws when it cannot (the sample says why). */
+export type ListenQueueReader = () => Promise<ListenQueueReading>;
+
+/** A sample without a status page, and why. */
+export interface StatusGap {
+  reason: StatusGapReason;
+  /** What happened, for people. */
+  message: string;
+  /** The error `fetchStatus` threw, when one did. */
+  error?: unknown;
+  /** For `pending`: milliseconds the request in flight has waited so far. */
+  pendingMs?: number | undefined;
+}
+
+/** One sample of a pool: the kernel's queue, and the status page or the reason it is missing. */
+export interface PoolReading extends StatusDelta {
+  /** Wall-clock time the kernel queue was read (the sample's start). */
+  time: Date;
+  /** The listener's accept queue, when it could be read. */
+  queue?: ListenQueueReading | undefined;
+  /** Why `queue` is absent (no reader, the listener is not on this host, ...). */
+  queueError?: string | undefined;
+  /** The status page, when it arrived within the sample's wait. */
+  status?: FpmStatus | undefined;
+  /** Wall-clock time the status page arrived. */
+  statusTime?: Date | undefined;
+  /** Milliseconds since the previous status page (monotonic clock), when not restarted. */
+  elapsedMs?: number | undefined;
+  /** Set exactly when `status` is absent. */
+  gap?: StatusGap | undefined;
+}
+
+/** Options of {@link StatusSampler}: those of `fetchStatus`, and the kernel queue reader. */
+export interface StatusSamplerOptions extends Omit<FetchStatusOptions, 'client' | 'signal'> {
+  /**
+   * Reads the kernel's accept queue of the pool's listener, once per sample and before the
+   * status request goes out (so the sampler's own first request is not counted). `fpmkit/host`'s
+   * `listenQueueReader` reads `/proc/net/unix` or `/proc/net/tcp{,6}`. @default none: the queue
+   * comes from the status page when FPM measures it (TCP)
+   */
+  readQueue?: ListenQueueReader | undefined;
+}
+
+/** Options of one {@link StatusSampler.sample} call. */
+export interface SampleOptions {
+  /**
+   * Milliseconds to wait for the status request before the sample is returned without it (the
+   * request stays in flight and a later sample picks up its outcome). @default the request's
+   * `timeoutMs` plus 50 ms, so a sample always carries the request's outcome
+   */
+  waitMs?: number | undefined;
+  /** Ends the wait early; the sample is then a gap with reason `aborted`. */
+  signal?: AbortSignal | undefined;
+}
+
+type Outcome = { status: FpmStatus; at: number; time: Date } | { error: unknown };
+
+/** Resolves with `undefined` after `ms` or when `signal` aborts; never rejects. */
+function delay(ms: number, signal: AbortSignal | undefined): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(undefined);
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve(undefined);
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Samples one pool in a way that survives saturation: each `sample()` reads the kernel's accept
+ * queue of the pool's listener first, whatever the status page does, then waits a bounded time
+ * for the status request. A request that fails (EAGAIN, timeout, refused) or is still in flight
+ * makes the sample a gap with the reason; it never throws for the pool's state. At most one
+ * status request is in flight: while one waits, later samples send none and report `pending`.
+ * `watchStatus`, `fpmkit watch`, `fpmkit status` and the exporter all sample through it.
+ *
+ * ```ts
+ * const sampler = new StatusSampler('unix:/run/php/www.sock', {
+ *   readQueue: listenQueueReader('/run/php/www.sock'),
+ * });
+ * const r = await sampler.sample({ waitMs: 1000 });
+ * console.log(r.queue?.queued, r.queue?.capacity, r.gap?.reason ?? r.status?.activeProcesses);
+ * sampler.close();
+ * ```
+ */
+export class StatusSampler {
+  readonly #target: FastCGITarget;
+  readonly #options: ResolvedStatusOptions;
+  readonly #client: FastCGIClient;
+  readonly #readQueue: ListenQueueReader | undefined;
+  readonly #abort = new AbortController();
+  #pending: { promise: Promise<Outcome>; started: number } | undefined;
+  #previous: { status: FpmStatus; at: number } | undefined;
+
+  /** Checks every option now: a bad one throws `FpmkitInvalidOptionError` before anything is sent. */
+  constructor(target: FastCGITarget, options: StatusSamplerOptions = {}) {
+    this.#options = resolveStatusOptions(options);
+    const timeoutMs = this.#options.timeoutMs;
+    // Built from checked values only, so the client cannot fail on an option under its own name.
+    this.#client = new FastCGIClient(target, {
+      connectTimeoutMs: timeoutMs,
+      readTimeoutMs: timeoutMs,
+      totalTimeoutMs: timeoutMs,
+      maxResponseBytes: MAX_STATUS_RESPONSE_BYTES,
+    });
+    this.#target = target;
+    this.#readQueue = checkTypeOption('readQueue', options.readQueue, 'function');
+  }
+
+  /** True while a status request is in flight. */
+  get inFlight(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  /** The status request's bound in milliseconds, as resolved. */
+  get timeoutMs(): number {
+    return this.#options.timeoutMs;
+  }
+
+  /** One sample: the kernel queue now, and the status page or the reason it is missing. */
+  async sample(options: SampleOptions = {}): Promise<PoolReading> {
+    const time = new Date();
+    const reading: PoolReading = { time, restarted: false };
+    if (this.#readQueue) {
+      try {
+        reading.queue = await this.#readQueue();
+      } catch (error) {
+        reading.queueError = (error as Error)?.message ?? String(error);
+      }
+    }
+    const reused = this.#pending !== undefined;
+    const pending = this.#pending ?? this.#send();
+    this.#pending = pending;
+    const waitMs = options.waitMs ?? this.#options.timeoutMs + 50;
+    const outcome = await Promise.race([pending.promise, delay(waitMs, options.signal)]);
+    if (outcome === undefined) {
+      const waited = performance.now() - pending.started;
+      reading.gap = options.signal?.aborted
+        ? { reason: 'aborted', message: 'the wait for the status page was aborted' }
+        : {
+            reason: 'pending',
+            message: `the status request sent ${Math.round(waited)} ms ago has no answer yet${reused ? '; no other is sent meanwhile' : ''}`,
+            pendingMs: waited,
+          };
+      return this.#withStatusQueue(reading);
+    }
+    this.#pending = undefined;
+    if ('error' in outcome) {
+      const error = outcome.error;
+      reading.gap = {
+        reason: statusGapReason(error),
+        message: (error as Error)?.message ?? String(error),
+        error,
+      };
+      return this.#withStatusQueue(reading);
+    }
+    reading.status = outcome.status;
+    reading.statusTime = outcome.time;
+    if (this.#previous !== undefined) {
+      const elapsedMs = outcome.at - this.#previous.at;
+      Object.assign(reading, diffStatus(this.#previous.status, outcome.status, elapsedMs));
+      if (!reading.restarted) reading.elapsedMs = elapsedMs;
+    }
+    this.#previous = { status: outcome.status, at: outcome.at };
+    return this.#withStatusQueue(reading);
+  }
+
+  /** Aborts the request in flight and releases the connection. */
+  close(): void {
+    this.#abort.abort();
+    this.#client.close();
+  }
+
+  #send(): { promise: Promise<Outcome>; started: number } {
+    const { format, full, path, timeoutMs, listen } = this.#options;
+    const promise = fetchStatus(this.#target, {
+      client: this.#client,
+      format,
+      full,
+      path,
+      timeoutMs,
+      listen,
+      signal: this.#abort.signal,
+    }).then(
+      (status): Outcome => ({ status, at: performance.now(), time: new Date() }),
+      (error: unknown): Outcome => ({ error }),
+    );
+    return { promise, started: performance.now() };
+  }
+
+  /** Without a kernel reading, a TCP pool's status page still tells the queue. */
+  #withStatusQueue(reading: PoolReading): PoolReading {
+    const s = reading.status;
+    if (reading.queue === undefined && s?.listenQueueMeasured && s.listenQueue !== undefined) {
+      const backlog = s.listenQueueLen;
+      reading.queue = {
+        queued: s.listenQueue,
+        ...(backlog === undefined ? {} : { backlog, capacity: backlog + 1 }),
+        source: 'status-page',
+      };
+    }
+    return reading;
+  }
+}
+
+/** Options of {@link samplePool}. */
+export interface SamplePoolOptions extends StatusSamplerOptions {
+  /** Milliseconds from the start of one sample to the start of the next. @default 1000 */
+  intervalMs?: number | undefined;
+  /** Ends the iteration (without an error) when aborted. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Samples a pool every `intervalMs` with a {@link StatusSampler} and yields every sample, the
+ * gaps included: a sample waits for its status page at most until the next one is due, so the
+ * series keeps its pace while the pool is saturated. Ends when `signal` aborts or the consumer
+ * breaks out; never because of the pool.
+ */
+export async function* samplePool(
+  target: FastCGITarget,
+  options: SamplePoolOptions & { intervalMs: number },
+): AsyncGenerator<PoolReading, void, undefined> {
+  const { intervalMs, signal } = options;
+  const sampler = new StatusSampler(target, options);
+  try {
+    while (!signal?.aborted) {
+      const started = performance.now();
+      const reading = await sampler.sample({
+        waitMs: Math.max(1, started + intervalMs - performance.now()),
+        signal,
+      });
+      if (signal?.aborted) return;
+      yield reading;
+      await delay(started + intervalMs - performance.now(), signal);
+    }
+  } finally {
+    sampler.close();
+  }
+}
