@@ -55,7 +55,16 @@ export {
   workerMemorySampleSchema,
   workerMemorySchema,
 } from './memory.js';
-export { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+export {
+  type ListenQueueReaderOptions,
+  listenQueueReader,
+  matchTcpListeners,
+  readNetstat,
+  readTcpListenQueues,
+  readUnixListenQueues,
+  runSsListeners,
+  SS_TIMEOUT_MS,
+} from './net.js';
 export type { RegularFileReadOptions, SymlinkPolicy } from './safe-read.js';
 export { MAX_CONFIG_FILE_BYTES, readRegularFile, readRegularFileSync } from './safe-read.js';
 export type {

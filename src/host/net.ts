@@ -153,8 +153,11 @@ export function listenQueueReader(
     let queued: number;
     let inode: number;
     let source: ListenQueueReading['source'];
+    let time: Date;
     if (address.kind === 'unix') {
-      const found = (await readUnixListenQueues(read)).find((q) => q.path === address.path);
+      const queues = await readUnixListenQueues(read);
+      time = new Date();
+      const found = queues.find((q) => q.path === address.path);
       if (!found)
         throw new FpmkitError(
           `no listening socket ${address.path} in /proc/net/unix: FPM is not listening there, or it runs in another network namespace`,
@@ -162,7 +165,9 @@ export function listenQueueReader(
       ({ queued, inode } = found);
       source = 'proc-net-unix';
     } else {
-      const found = matchTcpListeners(address, await readTcpListenQueues(read));
+      const listeners = await readTcpListenQueues(read);
+      time = new Date();
+      const found = matchTcpListeners(address, listeners);
       if (found.length === 0)
         throw new FpmkitError(
           `no TCP listener for ${formatListen(address)} in /proc/net/tcp or tcp6: FPM is not listening there, runs on another host, or in another network namespace`,
@@ -177,6 +182,7 @@ export function listenQueueReader(
       ...(backlog === undefined ? {} : { backlog, capacity: backlog + 1 }),
       source,
       inode,
+      time,
     };
   };
 }

@@ -1,13 +1,18 @@
-import { execFile } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
 import type { ReadOptions } from '../host/io.js';
 import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
-import { readNetstat, readTcpListenQueues, readUnixListenQueues } from '../host/net.js';
+import {
+  matchTcpListeners,
+  readNetstat,
+  readTcpListenQueues,
+  readUnixListenQueues,
+  runSsListeners,
+} from '../host/net.js';
 import { parseSs } from '../kernel/ss.js';
 import {
-  fetchStatusSampler,
+  createStatusSampler,
   type PoolSample,
   type PoolSampler,
   type PoolTarget,
@@ -36,7 +41,10 @@ export const MAX_POOLS = 1_000;
 export interface FpmCollectorOptions extends ReadOptions {
   /** The pools, or a function that lists them at each collection (discovery). */
   targets: readonly PoolTarget[] | (() => Promise<readonly PoolTarget[]>);
-  /** Reads one pool's status. @default fetchStatusSampler */
+  /**
+   * Reads one pool's status. @default a {@link createStatusSampler} sampler of this collector:
+   * at most one status request in flight per pool, across collections
+   */
   sampler?: PoolSampler;
   /** Emit per-process series (one set per worker). @default false */
   perProcess?: boolean;
@@ -63,14 +71,6 @@ interface KernelView {
   backlog: { unix: Map<string, number>; tcp: Map<string, number> };
 }
 
-function runSs(): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    execFile('ss', ['-lnxt'], { timeout: 3_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout) =>
-      resolve(error ? undefined : stdout),
-    );
-  });
-}
-
 /** `host:port` key of a TCP listener as ss and /proc print it. */
 function tcpKey(address: string, port: number): string {
   return `${address.replace(/^\[|\]$/g, '')}:${port}`;
@@ -78,20 +78,8 @@ function tcpKey(address: string, port: number): string {
 
 function kernelQueue(address: ListenAddress, kernel: KernelView): number | undefined {
   if (address.kind === 'unix') return kernel.unix.get(address.path);
-  const host = address.host ?? '';
-  let found: number | undefined;
-  for (const l of kernel.tcp) {
-    if (l.port !== address.port) continue;
-    const wildcard = l.address === '0.0.0.0' || l.address === '::';
-    if (
-      l.address === host ||
-      (address.wildcard && wildcard) ||
-      (host === 'localhost' && l.address.startsWith('127.'))
-    ) {
-      found = (found ?? 0) + l.queued;
-    }
-  }
-  return found;
+  const found = matchTcpListeners(address, kernel.tcp);
+  return found.length === 0 ? undefined : found.reduce((sum, l) => sum + l.queued, 0);
 }
 
 function kernelBacklog(address: ListenAddress, kernel: KernelView): number | undefined {
@@ -137,7 +125,7 @@ export class FpmCollector {
     if (!Array.isArray(options.targets) && typeof options.targets !== 'function')
       throw new FpmkitInvalidOptionError('targets', 'must be an array of pools or a function');
     this.#options = options;
-    this.#sampler = options.sampler ?? fetchStatusSampler;
+    this.#sampler = options.sampler ?? createStatusSampler();
   }
 
   /** Collections run so far (concurrent `collect` calls count once). */
@@ -169,7 +157,7 @@ export class FpmCollector {
     const now = Date.now();
     if (this.#backlog && now - this.#backlog.at < COLLECTOR_DEFAULTS.backlogCacheMs)
       return this.#backlog.text;
-    const text = await (this.#options.listListeners ?? runSs)().catch(() => undefined);
+    const text = await (this.#options.listListeners ?? runSsListeners)().catch(() => undefined);
     // A failed read keeps the last good one and is retried at the next collection.
     if (text !== undefined) this.#backlog = { at: now, text };
     return text ?? this.#backlog?.text;

@@ -46,7 +46,9 @@ export {
   renderGrafanaDashboard,
 } from './rules.js';
 export {
+  createStatusSampler,
   fetchStatusSampler,
+  gapErrorReason,
   listenToTarget,
   type PoolErrorReason,
   type PoolSample,
@@ -54,6 +56,7 @@ export {
   type PoolSamplerContext,
   type PoolTarget,
   poolErrorReason,
+  type StatefulPoolSampler,
 } from './sampler.js';
 export { type FamilySamples, groupSamples, type MetricSample } from './samples.js';
 export { parsePoolTarget, poolTargetsFromConfig, poolTargetsFromDiscovery } from './targets.js';

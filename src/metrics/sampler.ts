@@ -1,8 +1,8 @@
 import { isFpmkitError } from '../errors.js';
 import type { FastCGITarget } from '../fastcgi/target.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
-import { fetchStatus } from '../status/fetch.js';
 import type { FpmStatus } from '../status/model.js';
+import { type StatusGap, StatusSampler } from '../status/sampler.js';
 
 /** A pool the collector samples. */
 export interface PoolTarget {
@@ -81,26 +81,106 @@ export function poolErrorReason(error: unknown): PoolErrorReason {
   return 'error';
 }
 
+/** The `reason` label of a sample without a status page. */
+export function gapErrorReason(gap: StatusGap): PoolErrorReason {
+  switch (gap.reason) {
+    case 'timeout':
+    case 'pending':
+    case 'aborted':
+      return 'timeout';
+    case 'refused':
+      return 'refused';
+    case 'EAGAIN':
+    case 'no-socket':
+    case 'permission':
+    case 'connect':
+      return 'connect';
+    case 'misconfigured':
+      return 'misconfigured';
+    case 'protocol':
+      return 'protocol';
+    default:
+      return 'error';
+  }
+}
+
+/** How long a pool's sampler is kept after it was last used (pools come and go with discovery). */
+const IDLE_SAMPLER_MS = 10 * 60_000;
+
+/** A {@link PoolSampler} that holds state between collections; `close()` releases it. */
+export interface StatefulPoolSampler extends PoolSampler {
+  /** Aborts every pool's request in flight and forgets the pools. */
+  close(): void;
+}
+
 /**
- * The default sampler: `fetchStatus` in JSON with the per-worker list, bounded by the pool's
- * deadline and the collection's signal.
+ * Samplers that keep one `StatusSampler` (fpmkit/status) per pool: the status request is JSON
+ * with the per-worker list, at most one in flight per pool across collections, so a request
+ * still waiting in a saturated pool's queue when a scrape's deadline passes is not joined by
+ * another at the next scrape (the next scrape gets its outcome, or `timeout` while it waits).
+ */
+export function createStatusSampler(): StatefulPoolSampler {
+  const samplers = new Map<string, { sampler: StatusSampler; usedAt: number }>();
+  const sample = async (target: PoolTarget, context: PoolSamplerContext): Promise<PoolSample> => {
+    const started = performance.now();
+    const now = Date.now();
+    for (const [k, v] of samplers)
+      if (now - v.usedAt > IDLE_SAMPLER_MS) {
+        v.sampler.close();
+        samplers.delete(k);
+      }
+    const statusTarget = target.statusListen ?? target.listen;
+    const path = target.statusPath ?? '/status';
+    const key = `${target.listen}\u0000${statusTarget}\u0000${path}`;
+    let entry = samplers.get(key);
+    try {
+      if (!entry) {
+        entry = {
+          sampler: new StatusSampler(listenToTarget(statusTarget), {
+            format: 'json',
+            full: true,
+            path,
+            timeoutMs: Math.max(1, Math.floor(context.deadlineMs)),
+            listen: target.listen,
+          }),
+          usedAt: now,
+        };
+        samplers.set(key, entry);
+      }
+      entry.usedAt = now;
+      const reading = await entry.sampler.sample({
+        waitMs: Math.max(1, context.deadlineMs),
+        signal: context.signal,
+      });
+      const durationSeconds = (performance.now() - started) / 1000;
+      if (reading.status) return { status: reading.status, durationSeconds };
+      const gap = reading.gap ?? { reason: 'error', message: 'no status page' };
+      return { error: { reason: gapErrorReason(gap), message: gap.message }, durationSeconds };
+    } catch (error) {
+      return {
+        error: { reason: poolErrorReason(error), message: (error as Error).message },
+        durationSeconds: (performance.now() - started) / 1000,
+      };
+    }
+  };
+  return Object.assign(sample, {
+    close() {
+      for (const v of samplers.values()) v.sampler.close();
+      samplers.clear();
+    },
+  });
+}
+
+/**
+ * A stateless sampler: one status request per call (JSON with the per-worker list), bounded by
+ * the pool's deadline and the collection's signal. `FpmCollector` uses
+ * {@link createStatusSampler} by default, which keeps requests from piling up across scrapes.
  */
 export const fetchStatusSampler: PoolSampler = async (target, context) => {
-  const started = performance.now();
+  const sampler = createStatusSampler();
   try {
-    const status = await fetchStatus(listenToTarget(target.statusListen ?? target.listen), {
-      format: 'json',
-      full: true,
-      path: target.statusPath ?? '/status',
-      timeoutMs: Math.max(1, Math.floor(context.deadlineMs)),
-      signal: context.signal,
-      listen: target.listen,
-    });
-    return { status, durationSeconds: (performance.now() - started) / 1000 };
-  } catch (error) {
-    return {
-      error: { reason: poolErrorReason(error), message: (error as Error).message },
-      durationSeconds: (performance.now() - started) / 1000,
-    };
+    return await sampler(target, context);
+  } finally {
+    sampler.close();
   }
 };

@@ -41,6 +41,20 @@ export {
   type SafeParseStatusResult,
   safeParseStatus,
 } from './parse.js';
+export {
+  type ListenQueueReader,
+  type ListenQueueReading,
+  type PoolReading,
+  type SampleOptions,
+  type SamplePoolOptions,
+  STATUS_GAP_REASONS,
+  type StatusGap,
+  type StatusGapReason,
+  StatusSampler,
+  type StatusSamplerOptions,
+  samplePool,
+  statusGapReason,
+} from './sampler.js';
 export { parseStatusText } from './text.js';
 export {
   diffStatus,

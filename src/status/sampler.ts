@@ -86,6 +86,8 @@ export interface ListenQueueReading {
   source: 'proc-net-unix' | 'proc-net-tcp' | 'status-page';
   /** The listener's inode, when read from the kernel; a new inode means a new socket. */
   inode?: number | undefined;
+  /** Wall-clock time the kernel's table was read. */
+  time?: Date | undefined;
 }
 
 /** Reads the accept queue of one listener; throws when it cannot (the sample says why). */
@@ -104,7 +106,7 @@ export interface StatusGap {
 
 /** One sample of a pool: the kernel's queue, and the status page or the reason it is missing. */
 export interface PoolReading extends StatusDelta {
-  /** Wall-clock time the kernel queue was read (the sample's start). */
+  /** Wall-clock time the kernel queue was read, or the sample's start when it was not. */
   time: Date;
   /** The listener's accept queue, when it could be read. */
   queue?: ListenQueueReading | undefined;
@@ -145,9 +147,13 @@ export interface SampleOptions {
 
 type Outcome = { status: FpmStatus; at: number; time: Date } | { error: unknown };
 
-/** Resolves with `undefined` after `ms` or when `signal` aborts; never rejects. */
-function delay(ms: number, signal: AbortSignal | undefined): Promise<undefined> {
-  return new Promise((resolve) => {
+/** Resolves with `undefined` after `ms` or when `signal` aborts, or earlier by `cancel()`. */
+function delay(
+  ms: number,
+  signal: AbortSignal | undefined,
+): { promise: Promise<undefined>; cancel: () => void } {
+  let cancel = () => {};
+  const promise = new Promise<undefined>((resolve) => {
     if (signal?.aborted) return resolve(undefined);
     const done = () => {
       clearTimeout(timer);
@@ -156,7 +162,9 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<undefined> 
     };
     const timer = setTimeout(done, Math.max(0, ms));
     signal?.addEventListener('abort', done, { once: true });
+    cancel = done;
   });
+  return { promise, cancel };
 }
 
 /**
@@ -217,6 +225,7 @@ export class StatusSampler {
     if (this.#readQueue) {
       try {
         reading.queue = await this.#readQueue();
+        if (reading.queue.time) reading.time = reading.queue.time;
       } catch (error) {
         reading.queueError = (error as Error)?.message ?? String(error);
       }
@@ -225,7 +234,10 @@ export class StatusSampler {
     const pending = this.#pending ?? this.#send();
     this.#pending = pending;
     const waitMs = options.waitMs ?? this.#options.timeoutMs + 50;
-    const outcome = await Promise.race([pending.promise, delay(waitMs, options.signal)]);
+    const wait = delay(waitMs, options.signal);
+    const outcome = await Promise.race([pending.promise, wait.promise]);
+    // The timer must not keep a short-lived process alive after the answer.
+    wait.cancel();
     if (outcome === undefined) {
       const waited = performance.now() - pending.started;
       reading.gap = options.signal?.aborted
@@ -325,7 +337,7 @@ export async function* samplePool(
       });
       if (signal?.aborted) return;
       yield reading;
-      await delay(started + intervalMs - performance.now(), signal);
+      await delay(started + intervalMs - performance.now(), signal).promise;
     }
   } finally {
     sampler.close();
