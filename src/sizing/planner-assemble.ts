@@ -51,6 +51,9 @@ function pmOf(p: SolvedPool): PoolConfig['pm'] {
   return pm;
 }
 
+/** `pm.status_path` of a planned pool that has a status socket. */
+export const PLANNED_STATUS_PATH = '/status';
+
 function poolConfigOf(p: SolvedPool): PoolConfig {
   const d = p.pool.demand;
   const listen = p.pool.listen;
@@ -69,7 +72,12 @@ function poolConfigOf(p: SolvedPool): PoolConfig {
         ...(unix && d.listenMode !== undefined ? { mode: d.listenMode } : {}),
         ...(listen.allowedClient === undefined ? {} : { allowedClients: [listen.allowedClient] }),
       },
-      pm: pmOf(p),
+      pm: {
+        ...pmOf(p),
+        ...(listen.statusListen === undefined
+          ? {}
+          : { statusPath: PLANNED_STATUS_PATH, statusListen: listen.statusListen }),
+      },
       requestTerminateTimeoutSeconds: p.pool.corridor.requestTerminateTimeoutSeconds,
     },
     'pool',

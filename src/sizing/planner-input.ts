@@ -42,6 +42,14 @@ export interface PoolDemand {
   name: string;
   /** `listen` address. @default `/run/php/<name>.sock` */
   listenAddress?: string;
+  /**
+   * `pm.status_listen` (FPM 8.0+): a second socket, served by a hidden pool, that answers the
+   * status page while every worker of this pool is busy and its queue is full. The plan also
+   * sets `pm.status_path = /status`. `false` leaves both out. @default next to the pool's
+   * socket: `/run/php/shop.sock` gives `/run/php/shop-status.sock`; a TCP pool gets
+   * `/run/php/<name>-status.sock`
+   */
+  statusListen?: string | false;
   /** Peak arrival rate, requests per second. */
   arrivalRate: number;
   /** Mean service time, seconds (time a child is busy with one request). */

@@ -4,7 +4,12 @@ import { FPM_DEFAULT_LISTEN_BACKLOG } from '../defaults.js';
  * solver works on plain numbers. Throws `FpmkitInvalidOptionError` naming the option.
  */
 import { FpmkitInvalidOptionError } from '../errors.js';
-import { type ListenAddress, listenConnectTarget, parseListen } from '../fpm/listen.js';
+import {
+  type ListenAddress,
+  listenConnectTarget,
+  MAX_UNIX_SOCKET_PATH_BYTES,
+  parseListen,
+} from '../fpm/listen.js';
 import type { FastCGIBackend } from '../web/nginx.js';
 import { finiteAtLeast, finitePositive, integerIn, probability } from './check.js';
 import type { ConcurrencyTarget } from './concurrency.js';
@@ -39,6 +44,31 @@ export interface NormalListen {
    * wildcard): FastCGI on a reachable port runs code for anyone who connects.
    */
   allowedClient: string | undefined;
+  /** `pm.status_listen`, or undefined when the plan leaves it out. */
+  statusListen: string | undefined;
+}
+
+/** The status socket next to a pool's: `/run/php/shop.sock` gives `/run/php/shop-status.sock`. */
+export function defaultStatusListen(name: string, address: ListenAddress): string {
+  if (address.kind === 'tcp') return `/run/php/${name}-status.sock`;
+  const path = address.path;
+  return path.endsWith('.sock') ? `${path.slice(0, -'.sock'.length)}-status.sock` : `${path}-status`;
+}
+
+function statusListenOf(demand: PoolDemand, address: ListenAddress): string | undefined {
+  const given = demand.statusListen;
+  if (given === false) return undefined;
+  if (given !== undefined) {
+    if (typeof given !== 'string')
+      throw new FpmkitInvalidOptionError('statusListen', 'must be a listen address or false');
+    const parsed = parseListen(given, { option: 'statusListen' });
+    if (parsed.kind === 'unix' && parsed.relative)
+      throw new FpmkitInvalidOptionError('statusListen', `'${given}' is a relative socket path`);
+    return given;
+  }
+  const text = defaultStatusListen(demand.name, address);
+  // A path the kernel cannot hold is left out rather than refused: it was not asked for.
+  return Buffer.byteLength(text) <= MAX_UNIX_SOCKET_PATH_BYTES ? text : undefined;
 }
 
 /** One pool's demand with its defaults applied and its inputs checked. */
@@ -108,7 +138,13 @@ function normalListen(demand: PoolDemand): NormalListen {
   const text = demand.listenAddress ?? `/run/php/${demand.name}.sock`;
   const { address, backend } = backendOfListen(text);
   const differs = address.kind === 'tcp' && 'host' in backend && backend.host !== address.host;
-  return { text, address, backend, allowedClient: differs ? backend.host : undefined };
+  return {
+    text,
+    address,
+    backend,
+    allowedClient: differs ? backend.host : undefined,
+    statusListen: statusListenOf(demand, address),
+  };
 }
 
 function checkName(demand: PoolDemand, at: (k: string) => string, names: Set<string>): string {
