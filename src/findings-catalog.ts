@@ -527,6 +527,13 @@ export const FINDING_CATALOG = {
     summary: '`listen.allowed_clients` on a UNIX socket, where FPM never checks it.',
     fix: 'Use socket ownership and mode.',
   },
+  'stack.status-listen-missing': {
+    section: 'stack',
+    severity: 'info',
+    summary:
+      'A pool serves its status page (`pm.status_path`) only on its main socket: when every worker is busy and the accept queue is full, status requests wait or get EAGAIN like every other request, exactly when the page is needed.',
+    fix: "Set `pm.status_listen` (FPM 8.0+) to a socket next to the pool's, e.g. `/run/php/www-status.sock`: a hidden pool answers status there while the main pool is saturated.",
+  },
   'stack.fpm-listen-open': {
     section: 'stack',
     severity: 'warning',

@@ -42,6 +42,7 @@ import type { KernelSettings, ServiceLimit } from '../kernel/index.js';
 import { effectiveBacklog, kernelSettingsSchema } from '../kernel/index.js';
 import { parseOptions } from '../options.js';
 import { TIMEOUT_CORRIDOR_MARGIN_SECONDS } from '../sizing/index.js';
+import { defaultStatusListen } from '../sizing/planner-normalize.js';
 import { formatOctalMode, formatPhpSize, parsePhpSize } from '../units.js';
 import type {
   ApacheProxyFcgiInput,
@@ -509,6 +510,21 @@ function checkTcpOpen(ctx: Ctx, pool: Pool): void {
       fix: `bind to 127.0.0.1:${address.port} or a UNIX socket, or set listen.allowed_clients to the web server's address`,
     });
   }
+}
+
+/** A status page on the main socket only is unreachable when the pool is saturated. */
+function checkStatusListen(ctx: Ctx, pool: Pool): void {
+  const pm = pool.config.pm;
+  if (pm.statusPath === undefined || pm.statusListen !== undefined || !pool.address) return;
+  const suggested = defaultStatusListen(pool.name, pool.address);
+  push(ctx, {
+    code: 'stack.status-listen-missing',
+    message: `pool ${pool.name} serves its status page (${pm.statusPath}) only on ${pool.listen}: when every worker is busy and the accept queue is full, a status request waits in that queue or gets EAGAIN, so the page is missing exactly during saturation`,
+    pool: pool.name,
+    directive: 'pm.status_listen',
+    evidence: { statusPath: pm.statusPath, listen: pool.listen, suggested },
+    fix: `set pm.status_listen = ${suggested} (FPM 8.0+; a hidden pool answers status there while the main pool is busy) and point monitoring at it`,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,6 +1103,7 @@ export function checkStack(
       backlogAboveSomaxconnAdvice(pool.backlog, kernel.somaxconn),
     );
     checkTcpOpen(ctx, pool);
+    checkStatusListen(ctx, pool);
     checkRlimitFiles(
       ctx,
       pool.config.rlimitFiles,

@@ -52,7 +52,9 @@ export interface NormalListen {
 export function defaultStatusListen(name: string, address: ListenAddress): string {
   if (address.kind === 'tcp') return `/run/php/${name}-status.sock`;
   const path = address.path;
-  return path.endsWith('.sock') ? `${path.slice(0, -'.sock'.length)}-status.sock` : `${path}-status`;
+  return path.endsWith('.sock')
+    ? `${path.slice(0, -'.sock'.length)}-status.sock`
+    : `${path}-status`;
 }
 
 function statusListenOf(demand: PoolDemand, address: ListenAddress): string | undefined {

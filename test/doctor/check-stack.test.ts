@@ -29,6 +29,7 @@ function goodPool(): PoolConfigInput {
       maxSpareServers: 6,
       maxRequests: 500,
       statusPath: '/fpm-status',
+      statusListen: '/run/php/www-status.sock',
     },
     ping: { path: '/fpm-ping' },
     requestTerminateTimeoutSeconds: 60,
@@ -365,6 +366,21 @@ const rows: Row[] = [
       return withApache(s);
     },
     evidence: { webServer: 'apache' },
+  },
+  {
+    code: 'stack.status-listen-missing',
+    severity: 'info',
+    fires: (s) => {
+      delete pool(s).pm!.statusListen;
+      return s;
+    },
+    quiet: (s) => {
+      delete pool(s).pm!.statusListen;
+      delete pool(s).pm!.statusPath;
+      delete s.nginx!.status;
+      return s;
+    },
+    evidence: { statusPath: '/fpm-status', suggested: '/run/php/www-status.sock' },
   },
   {
     code: 'stack.ping-exposed',

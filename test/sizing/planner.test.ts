@@ -144,6 +144,33 @@ describe('planPool', () => {
   });
 });
 
+describe('planPool: pm.status_listen', () => {
+  it('puts a status socket next to the pool socket by default, with pm.status_path', () => {
+    const pm = planPool({ ...shop, ...host }).pool.pm;
+    expect(pm.statusListen).toBe('/run/php/shop-status.sock');
+    expect(pm.statusPath).toBe('/status');
+    const other = planPool({ ...shop, ...host, listenAddress: '/srv/run/fpm' }).pool.pm;
+    expect(other.statusListen).toBe('/srv/run/fpm-status');
+  });
+  it('gives a TCP pool a UNIX status socket, takes a given one, and leaves it out on false', () => {
+    const tcp = planPool({ ...shop, ...host, listenAddress: '127.0.0.1:9001' }).pool.pm;
+    expect(tcp.statusListen).toBe('/run/php/shop-status.sock');
+    const given = planPool({ ...shop, ...host, statusListen: '127.0.0.1:9101' }).pool.pm;
+    expect(given.statusListen).toBe('127.0.0.1:9101');
+    const none = planPool({ ...shop, ...host, statusListen: false }).pool.pm;
+    expect(none.statusListen).toBeUndefined();
+    expect(none.statusPath).toBeUndefined();
+  });
+  it('refuses a relative or malformed status address', () => {
+    expect(() => planPool({ ...shop, ...host, statusListen: 'status.sock' })).toThrow(
+      /statusListen/,
+    );
+    expect(() => planPool({ ...shop, ...host, statusListen: '1.2.3.4:99999' })).toThrow(
+      /statusListen/,
+    );
+  });
+});
+
 describe('planHost', () => {
   const fifty = Array.from(
     { length: 50 },

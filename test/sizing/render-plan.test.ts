@@ -123,6 +123,11 @@ describe('renderPlan', () => {
       `fastcgi_read_timeout ${p.nginx.readTimeoutSeconds}s;`,
     );
     expect(fileOf(p, 'nginx-upstream').content).toContain('server "unix:/run/php/shop.sock";');
+    // Status answers on its own socket while the pool is saturated.
+    expect(fileOf(p, 'fpm-pool').content).toMatch(
+      /^pm\.status_listen = "\/run\/php\/shop-status\.sock"$/m,
+    );
+    expect(fileOf(p, 'fpm-pool').content).toMatch(/^pm\.status_path = "\/status"$/m);
     expect(fileOf(p, 'php-ini').content).toContain(
       `max_execution_time = ${p.php.maxExecutionTimeSeconds}\n`,
     );
