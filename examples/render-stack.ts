@@ -89,6 +89,8 @@ export function describeStack(site: SiteDescription) {
           maxSpareServers: Math.max(1, Math.floor(site.maxChildren / 2)),
           maxRequests: 500,
           statusPath: '/fpm-status',
+          // A hidden pool answers status here while every worker is busy (FPM 8.0+).
+          statusListen: site.socketPath.replace(/\.sock$/, '-status.sock'),
         },
         ping: { path: '/fpm-ping' },
         requestTerminateTimeoutSeconds: site.requestSeconds,
