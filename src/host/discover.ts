@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { type ListenAddress, parseListen } from '../fpm/listen.js';
 import { parseFpmConfig } from '../fpm/parse.js';
 import type { FpmConfig } from '../fpm/schema.js';
 import { parseFpmProcessTitle } from '../kernel/cmdline.js';
@@ -16,6 +17,7 @@ import {
   readTextQuietly,
   roots,
 } from './io.js';
+import { matchTcpListeners } from './net.js';
 import { readRegularFile } from './safe-read.js';
 import { checkMasterTrust, readTrustedConfigFile, trustedOwners } from './trust.js';
 
@@ -51,6 +53,12 @@ export const fpmPoolInfoSchema = z.object({
   workerPids: z.array(z.number().int().positive()),
   /** Listening sockets the pool's workers hold (its `listen` socket); empty without workers (ondemand). */
   sockets: z.array(fpmSocketSchema),
+  /**
+   * The pool's `pm.status_listen` socket, found by the address its configuration names: a
+   * hidden pool answers status there while this pool's workers are all busy, so status requests
+   * should go there. Absent without the directive or when the socket is not open.
+   */
+  statusSocket: fpmSocketSchema.optional(),
 });
 /** One pool of one FPM master: worker pids and the listening sockets they hold. */
 export type FpmPoolInfo = z.infer<typeof fpmPoolInfoSchema>;
@@ -224,6 +232,41 @@ async function listeners(
   return out;
 }
 
+/** True when `socket` is the one FPM bound for `address`. */
+function socketIs(socket: FpmSocket, address: ListenAddress): boolean {
+  // A relative path is resolved against the master's prefix (`-p`), which the title does not show.
+  if (address.kind === 'unix')
+    return (
+      socket.kind === 'unix' &&
+      (address.relative ? socket.path.endsWith(`/${address.path}`) : socket.path === address.path)
+    );
+  return socket.kind === 'tcp' && matchTcpListeners(address, [socket]).length > 0;
+}
+
+/**
+ * Gives each pool with `pm.status_listen` its status socket: one only the master holds (the
+ * hidden `<name>_status` pool is ondemand, so it usually has no worker), or one the hidden
+ * pool's worker holds while it serves a request.
+ */
+function attachStatusSockets(master: FpmMasterInfo): void {
+  const config = master.config as Partial<FpmConfig> | undefined;
+  if (!config || !Array.isArray(config.pools)) return;
+  for (const pc of config.pools) {
+    const text = pc.pm?.statusListen;
+    const pool = master.pools.find((p) => p.name === pc.name);
+    if (!text || !pool) continue;
+    let address: ListenAddress;
+    try {
+      address = parseListen(text, pc.prefix === undefined ? {} : { prefix: pc.prefix });
+    } catch {
+      continue;
+    }
+    const hidden = master.pools.find((p) => p.name === `${pc.name}_status`)?.sockets ?? [];
+    const found = [...master.unassignedSockets, ...hidden].find((s) => socketIs(s, address));
+    if (found) pool.statusSocket = found;
+  }
+}
+
 async function defaultReadConfig(procRoot: string, path: string, pid: number): Promise<string> {
   let full = path;
   if (!isAbsolute(path)) {
@@ -336,6 +379,7 @@ export async function discoverFpm(options: DiscoverFpmOptions = {}): Promise<Fpm
         master.configError = (error as Error)?.message ?? String(error);
       }
     }
+    attachStatusSockets(master);
   }
   const list = [...masters.values()].sort((a, b) => a.pid - b.pid);
   return { masters: list, untrustedMasters, pools: list.flatMap((m) => m.pools), orphanWorkers };
