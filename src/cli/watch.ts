@@ -118,8 +118,30 @@ function textOf(l: WatchLine, pendingMs: number | undefined): string {
   );
 }
 
-/** How many sample lines the redrawn view keeps: title, header and a footer fit 24 rows. */
-const HISTORY_ROWS = 20;
+/** How many sample lines the redrawn view keeps: title, header and two footer lines fit 24 rows. */
+const HISTORY_ROWS = 19;
+
+/** What the redrawn view says under the rows while the page is missing: the reason, and a way out. */
+function footerOf(r: PoolReading, statusListen: boolean): string {
+  const gap = r.gap;
+  if (!gap) return '';
+  const q = r.queue;
+  const queue = q ? `${q.queued}${q.capacity === undefined ? '' : `/${q.capacity}`} queued` : '';
+  let why: string;
+  if (gap.reason === 'EAGAIN')
+    why = `EAGAIN: the accept queue is full (${queue}); new connections fail now`;
+  else if (gap.reason === 'pending')
+    why = `pending ${((gap.pendingMs ?? 0) / 1000).toFixed(1)} s: the status request waits in the queue; no other is sent`;
+  else if (gap.reason === 'timeout')
+    why = `timeout: no page in time${queue ? `, ${queue}` : ''}; the request waited behind the others`;
+  else why = `${gap.reason}: ${gap.message}`;
+  const busy = gap.reason === 'EAGAIN' || gap.reason === 'pending' || gap.reason === 'timeout';
+  const hint =
+    busy && !statusListen
+      ? '\nhint: pm.status_listen (FPM 8.0+) answers status while the pool is busy'
+      : '';
+  return `\n${clip(why)}${hint}`;
+}
 
 /** `fpmkit watch TARGET`: returns the exit code. `signal` ends the watch (Ctrl-C in the command). */
 export async function runWatch(
@@ -176,7 +198,7 @@ export async function runWatch(
         history.push(text);
         if (history.length > HISTORY_ROWS) history.shift();
         const title = clip(`fpmkit watch ${target}  pool ${line.pool || '?'}`);
-        const footer = r.gap ? `\n${clip(`${r.gap.reason}: ${r.gap.message}`)}` : '';
+        const footer = footerOf(r, options.statusListen !== undefined);
         io.stdout(
           `\u001b[H\u001b[2J${style.bold(title)}\n${style.dim(HEADER)}\n${history.join('\n')}${footer}\n`,
         );
