@@ -300,6 +300,7 @@ export async function runExporter(
     server.close(() => resolve());
     server.closeAllConnections();
   });
+  collector.close();
   io.stderr('fpmkit exporter: stopped\n');
   return EXIT.ok;
 }

@@ -16,6 +16,7 @@ import {
   type PoolSample,
   type PoolSampler,
   type PoolTarget,
+  type StatefulPoolSampler,
 } from './sampler.js';
 import type { MetricSample } from './samples.js';
 
@@ -112,6 +113,8 @@ const PHASES: Readonly<Record<string, string>> = {
 export class FpmCollector {
   readonly #options: FpmCollectorOptions;
   readonly #sampler: PoolSampler;
+  /** The default sampler, which this collector owns and closes. */
+  readonly #ownSampler: StatefulPoolSampler | undefined;
   readonly #startTimes = new Map<string, number>();
   readonly #restarts = new Map<string, number>();
   #inFlight: Promise<MetricSample[]> | undefined;
@@ -125,7 +128,16 @@ export class FpmCollector {
     if (!Array.isArray(options.targets) && typeof options.targets !== 'function')
       throw new FpmkitInvalidOptionError('targets', 'must be an array of pools or a function');
     this.#options = options;
-    this.#sampler = options.sampler ?? createStatusSampler();
+    this.#ownSampler = options.sampler === undefined ? createStatusSampler() : undefined;
+    this.#sampler = options.sampler ?? this.#ownSampler!;
+  }
+
+  /**
+   * Aborts the status requests still in flight (the default sampler keeps one per pool across
+   * collections) so that nothing holds the process open. A sampler passed in is not touched.
+   */
+  close(): void {
+    this.#ownSampler?.close();
   }
 
   /** Collections run so far (concurrent `collect` calls count once). */
