@@ -1,6 +1,8 @@
 /**
  * Watches a pool once a second and prints requests per second, busy workers and the listen
- * queue. A reload or restart of FPM shows as "restart" instead of a negative rate.
+ * queue: the kernel's (from /proc, with the live socket's capacity) when the pool runs on this
+ * host. A reload or restart of FPM shows as "restart" instead of a negative rate, and a sample
+ * whose page did not come (EAGAIN, timeout) is printed as a gap while the watch goes on.
  *
  *   node --import tsx examples/watch.ts unix:/run/php/php8.2-fpm.sock --interval 1000
  *   node --import tsx examples/watch.ts 127.0.0.1:9000 --count 10
@@ -9,7 +11,8 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isFpmkitError } from 'fpmkit';
-import { type StatusSample, watchStatus } from 'fpmkit/status';
+import { listenQueueReader } from 'fpmkit/host';
+import { type StatusSample, statusGapReason, watchStatus } from 'fpmkit/status';
 
 export interface WatchOptions {
   intervalMs?: number;
@@ -22,7 +25,10 @@ export interface WatchOptions {
 /** One line per sample. */
 export function formatSample(s: StatusSample): string {
   const time = s.time.toISOString().slice(11, 19);
-  const queue = s.status.listenQueueMeasured ? String(s.status.listenQueue) : 'n/a';
+  const queue =
+    s.queue === undefined
+      ? 'n/a'
+      : `${s.queue.queued}${s.queue.capacity === undefined ? '' : `/${s.queue.capacity}`}`;
   const busy = `${s.status.activeProcesses}/${s.status.totalProcesses} busy`;
   if (s.restarted) return `${time}  restart: FPM was reloaded, rates start again  ${busy}`;
   if (s.rates === undefined) return `${time}  first sample  ${busy}  queue ${queue}`;
@@ -36,10 +42,20 @@ export async function watch(
   print: (line: string) => void,
 ): Promise<number> {
   let n = 0;
+  // The kernel's queue of a UNIX socket or a TCP listener on this host.
+  let readQueue: ReturnType<typeof listenQueueReader> | undefined;
+  try {
+    readQueue = listenQueueReader(target.replace(/^unix:/, ''));
+  } catch {
+    readQueue = undefined;
+  }
   for await (const sample of watchStatus(target, {
     intervalMs: options.intervalMs ?? 1000,
     path: options.path ?? '/status',
+    ...(readQueue ? { readQueue } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    onError: (error) =>
+      print(`${new Date().toISOString().slice(11, 19)}  no page: ${statusGapReason(error)}`),
   })) {
     print(formatSample(sample));
     if (++n === options.count) break;
