@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { FpmkitError, isFpmkitError } from '../errors.js';
 import { parseTarget } from '../fastcgi/target.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
@@ -235,13 +236,17 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
   if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
   const options = statusOptions(args);
   const json = args.options.json === true;
+  // --timeout bounds the whole answer, the queue read included.
+  const started = performance.now();
   let reading: PoolReading;
   let sampler: StatusSampler | undefined;
   try {
     sampler = new StatusSampler(
       ...cliSamplerArgs(target, { ...options, full: args.options.full === true }),
     );
-    reading = await sampler.sample();
+    reading = await sampler.sample({
+      waitMs: Math.max(1, sampler.timeoutMs - (performance.now() - started)),
+    });
   } catch (error) {
     return reportError('status', error, io, json);
   } finally {

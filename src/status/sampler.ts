@@ -1,16 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { isFpmkitError } from '../errors.js';
 import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
+import { checkSignal } from '../fastcgi/options.js';
 import {
+  checkMsOption,
   checkTypeOption,
   type FetchStatusOptions,
   fetchStatus,
   MAX_STATUS_RESPONSE_BYTES,
   type ResolvedStatusOptions,
   resolveStatusOptions,
+  STATUS_DEFAULTS,
 } from './fetch.js';
 import type { FpmStatus } from './model.js';
-import { diffStatus, type StatusDelta } from './watch.js';
+import { diffStatus, MIN_WATCH_INTERVAL_MS, type StatusDelta } from './watch.js';
 
 /**
  * Why a sample carries no status page. `EAGAIN`: the accept queue is full and the kernel turned
@@ -310,7 +313,10 @@ export class StatusSampler {
 
 /** Options of {@link samplePool}. */
 export interface SamplePoolOptions extends StatusSamplerOptions {
-  /** Milliseconds from the start of one sample to the start of the next. @default 1000 */
+  /**
+   * Milliseconds from the start of one sample to the start of the next, at least
+   * `MIN_WATCH_INTERVAL_MS`. @default 1000
+   */
   intervalMs?: number | undefined;
   /** Ends the iteration (without an error) when aborted. */
   signal?: AbortSignal | undefined;
@@ -324,9 +330,14 @@ export interface SamplePoolOptions extends StatusSamplerOptions {
  */
 export async function* samplePool(
   target: FastCGITarget,
-  options: SamplePoolOptions & { intervalMs: number },
+  options: SamplePoolOptions = {},
 ): AsyncGenerator<PoolReading, void, undefined> {
-  const { intervalMs, signal } = options;
+  const intervalMs = checkMsOption(
+    'intervalMs',
+    options.intervalMs ?? STATUS_DEFAULTS.intervalMs,
+    MIN_WATCH_INTERVAL_MS,
+  );
+  const signal = checkSignal(options.signal);
   const sampler = new StatusSampler(target, options);
   try {
     while (!signal?.aborted) {
