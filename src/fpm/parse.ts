@@ -804,7 +804,7 @@ export function loadFpmConfigText(
 }
 
 /**
- * Parses a php-fpm configuration exactly as FPM 8.2 reads it: one line at a time through PHP's
+ * Parses a php-fpm configuration exactly as FPM reads it (8.2's, or `options.phpVersion`'s): one line at a time through PHP's
  * INI parser, `;` comments (`#` is an error), case-insensitive scalar names, `$pool` and
  * `${ENV}`, FPM's time and boolean rules, includes in sorted order with the section carried
  * across them, re-opened sections merged, the last scalar and the first array key winning.
