@@ -6,6 +6,7 @@ import { isRoot, nginxBinary, phpFpmBinary } from '../support/integration.js';
 import { httpStatus, type StartedNginx, startNginx } from '../support/nginx.js';
 import { type StartedFpm, startPhpFpm } from '../support/php-fpm.js';
 import { run } from '../support/process.js';
+import { apacheBinary, type StartedServer, startApache } from '../web/servers.js';
 
 /**
  * The doctor on a real nginx in front of a real php-fpm 8.2, given nothing but nginx's error
@@ -101,3 +102,51 @@ describe.skipIf(!ready)(`fpmkit doctor reads the running nginx and FPM${why}`, (
     );
   });
 });
+
+const apacheReq = apacheBinary();
+
+describe.skipIf(!ready || !apacheReq.available)(
+  `fpmkit doctor reads the running Apache and FPM${why}${apacheReq.reason}`,
+  () => {
+    let fpm: StartedFpm;
+    let apache: StartedServer;
+    beforeAll(async () => {
+      if (!existsSync(bin)) throw new Error('dist/cli/bin.js is missing: run npm run build');
+      fpm = await startPhpFpm({
+        pools: [{ name: 'www', directives: 'listen.mode = 0600\nrequest_terminate_timeout = 60s' }],
+      });
+      apache = await startApache(
+        `<FilesMatch "\\.php$">\n    SetHandler "proxy:unix:${fpm.pool('www').socketPath}|fcgi://localhost"\n</FilesMatch>\nProxyTimeout 10\n`,
+      );
+    });
+    afterAll(async () => {
+      await apache?.stop();
+      await fpm?.stop();
+    });
+
+    it('reports the timeout and the socket permission with FPM file:line and Apache file:line', {
+      timeout: 120_000,
+    }, async () => {
+      const res = await run(process.execPath, [bin, 'doctor', '--json'], {
+        env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
+        timeoutMs: 90_000,
+      });
+      const report = JSON.parse(res.stdout) as { findings: Finding[] };
+      const ours = report.findings.filter((f) => f.file === fpm.confPath);
+      const httpd = join(apache.dir, 'httpd.conf');
+      const shown = JSON.stringify(ours, null, 1);
+      const timeout = ours.find((f) => f.code === 'stack.web-timeout-below-request');
+      const socket = ours.find((f) => f.code === 'stack.socket-not-writable');
+      expect(timeout?.evidence, shown).toMatchObject({
+        fpmConfig: `${fpm.confPath}:${lineOf(fpm.confPath, /^request_terminate_timeout/)}`,
+        webConfig: `${httpd}:${lineOf(httpd, /^ProxyTimeout 10$/)}`,
+        webTimeoutSeconds: 10,
+      });
+      expect(socket?.evidence, shown).toMatchObject({
+        fpmConfig: `${fpm.confPath}:${lineOf(fpm.confPath, /^listen\.mode = 0600$/)}`,
+        webConfig: `${httpd}:${lineOf(httpd, /^User www-data$/)}`,
+        webServerUser: 'www-data',
+      });
+    });
+  },
+);
