@@ -756,14 +756,20 @@ function newlines(text: string): number {
   return count;
 }
 
-function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {
-  const constants = options.constants ?? PHP_FPM_CONSTANTS;
+function makeScanContext(options: ParseFpmConfigOptions, version: FpmPhpVersion): IniScanContext {
+  const changes = FPM_VERSION_FACTS[version].constantChanges;
+  const constants =
+    options.constants ??
+    (Object.keys(changes).length === 0 ? PHP_FPM_CONSTANTS : { ...PHP_FPM_CONSTANTS, ...changes });
   const ini = options.iniDirectives ?? {};
   const env = options.env ?? {};
   return {
     variable: (name) =>
       Object.hasOwn(ini, name) ? ini[name]! : Object.hasOwn(env, name) ? (env[name] ?? '') : '',
     constant: (name) => phpConstantValue(name, constants),
+    fallbacks: FPM_VERSION_FACTS[version].iniFallbacks,
+    isSet: (name) =>
+      Object.hasOwn(ini, name) || (Object.hasOwn(env, name) && env[name] !== undefined),
   };
 }
 
@@ -776,6 +782,10 @@ export function loadFpmConfigText(
   if (typeof text !== 'string') {
     throw new FpmkitInvalidOptionError('text', 'must be the configuration text as a string');
   }
+  const version =
+    options.phpVersion === undefined
+      ? DEFAULT_FPM_PHP_VERSION
+      : parseFpmPhpVersion(options.phpVersion);
   const state: LoadState = {
     config: { global: emptyGlobal(), pools: [] },
     current: undefined,
@@ -785,12 +795,9 @@ export function loadFpmConfigText(
     written: { global: {}, pools: [] },
     depth: 0,
     fpmLine: 0,
-    scan: makeScanContext(options),
+    scan: makeScanContext(options, version),
     build: { ...DEBIAN_LINUX_BUILD, ...options.build },
-    version:
-      options.phpVersion === undefined
-        ? DEFAULT_FPM_PHP_VERSION
-        : parseFpmPhpVersion(options.phpVersion),
+    version,
     options,
     collect,
   };

@@ -33,6 +33,17 @@ export interface FpmVersionFacts {
    * the bare words, `1` and the empty string.
    */
   booleanWords: boolean;
+  /**
+   * Values may hold `${NAME:-fallback}`, the fallback used when `NAME` is unset
+   * (`TC_FALLBACK` in `Zend/zend_ini_parser.y` of 8.3 and 8.4; 8.2's reads `NAME:-fallback`
+   * as one name).
+   */
+  iniFallbacks: boolean;
+  /**
+   * Constants whose value differs from 8.2's table (`PHP_FPM_CONSTANTS`), as a bare word in a
+   * value reads them: 8.4 removed the E_STRICT level, so `E_ALL` is 30719 (UPGRADING 8.4).
+   */
+  constantChanges: Readonly<Record<string, string>>;
   /** The status page has the `openmetrics` format (added in 8.1, UPGRADING). */
   statusOpenMetrics: boolean;
   /** The status page has `memory peak` in every format (added in 8.4, UPGRADING). */
@@ -42,6 +53,8 @@ export interface FpmVersionFacts {
 /** The facts of each version, from php-src's sources of that version. */
 export const FPM_VERSION_FACTS: Readonly<Record<FpmPhpVersion, Readonly<FpmVersionFacts>>> = {
   '8.0': {
+    constantChanges: {},
+    iniFallbacks: false,
     testChecksAccounts: false,
     testChecksSocketPathLength: false,
     booleanWords: false,
@@ -49,6 +62,8 @@ export const FPM_VERSION_FACTS: Readonly<Record<FpmPhpVersion, Readonly<FpmVersi
     statusMemoryPeak: false,
   },
   '8.1': {
+    constantChanges: {},
+    iniFallbacks: false,
     testChecksAccounts: false,
     testChecksSocketPathLength: false,
     booleanWords: false,
@@ -56,6 +71,8 @@ export const FPM_VERSION_FACTS: Readonly<Record<FpmPhpVersion, Readonly<FpmVersi
     statusMemoryPeak: false,
   },
   '8.2': {
+    constantChanges: {},
+    iniFallbacks: false,
     testChecksAccounts: true,
     testChecksSocketPathLength: false,
     booleanWords: true,
@@ -63,6 +80,8 @@ export const FPM_VERSION_FACTS: Readonly<Record<FpmPhpVersion, Readonly<FpmVersi
     statusMemoryPeak: false,
   },
   '8.3': {
+    constantChanges: {},
+    iniFallbacks: true,
     testChecksAccounts: true,
     testChecksSocketPathLength: true,
     booleanWords: true,
@@ -70,6 +89,8 @@ export const FPM_VERSION_FACTS: Readonly<Record<FpmPhpVersion, Readonly<FpmVersi
     statusMemoryPeak: false,
   },
   '8.4': {
+    constantChanges: { E_ALL: '30719' },
+    iniFallbacks: true,
     testChecksAccounts: true,
     testChecksSocketPathLength: true,
     booleanWords: true,
