@@ -114,3 +114,38 @@ describe('parseFpmPhpVersion', () => {
     expect(Object.keys(FPM_VERSION_FACTS)).toEqual([...FPM_PHP_VERSIONS]);
   });
 });
+
+describe('${NAME:-fallback} and constants by version', () => {
+  const response = (value: string, phpVersion: string, env: Record<string, string> = {}) =>
+    parseFpmConfig(`[www]\nping.response = ${value}\n`, { phpVersion, env }).config.pools[0]?.ping
+      .response;
+  it('8.3 and 8.4 use the fallback when the name is unset; 8.2 reads one name', () => {
+    expect(response('${UNSET:-fb}', '8.4')).toBe('fb');
+    expect(response('${UNSET:-fb}', '8.3')).toBe('fb');
+    expect(response('${UNSET:-fb}', '8.2')).toBe('');
+    expect(response('${SET:-fb}', '8.4', { SET: 'val' })).toBe('val');
+    expect(response('${SET:-fb}', '8.4', { SET: '' })).toBe('');
+    expect(response('pre${UNSET:- "q" }post', '8.4')).toBe('preqpost');
+    expect(response('${UNSET:-${SET}x}', '8.4', { SET: 'val' })).toBe('valx');
+    expect(response('${UNSET:-PHP_OS}', '8.4')).toBe('Linux');
+    expect(() => response("${UNSET:-a'b}", '8.4')).toThrowError(/expecting '\}'/);
+    expect(() => response('${:-x}', '8.4')).toThrowError(/unexpected TC_FALLBACK/);
+  });
+  it('E_ALL is 30719 in 8.4, 32767 before', () => {
+    expect(response('E_ALL', '8.4')).toBe('30719');
+    expect(response('E_ALL', '8.3')).toBe('32767');
+  });
+  it('any value read as 8.4 gives a configuration or an FpmkitError', () => {
+    const unit = fc.constantFrom(...'${}:-"\'; \\ab_E$\t=');
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 24 }), (value) => {
+        try {
+          parseFpmConfig(`[www]\nping.response = ${value}\n`, { phpVersion: '8.4' });
+        } catch (error) {
+          expect(isFpmkitError(error), String(error)).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
