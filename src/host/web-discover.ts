@@ -5,7 +5,7 @@
  * files themselves), and the account their worker processes really run as.
  */
 import { execFile } from 'node:child_process';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SnapshotWebServer, WebServerWorkerUser } from '../doctor/snapshot.js';
 import {
   parseNginxCommandLine,
@@ -101,7 +101,11 @@ export async function readProcessUser(
   return undefined;
 }
 
-function runBinary(file: string, args: string[], cwd: string | undefined): Promise<string> {
+function runBinary(
+  file: string,
+  args: string[],
+  cwd: string | undefined,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       file,
@@ -115,7 +119,7 @@ function runBinary(file: string, args: string[], cwd: string | undefined): Promi
       (error, stdout, stderr) => {
         if (error)
           reject(new Error(`${file} ${args.join(' ')}: ${stderr.trim() || error.message}`));
-        else resolvePromise(stdout);
+        else resolvePromise({ stdout, stderr });
       },
     );
   });
@@ -128,22 +132,32 @@ async function readNginx(
   options: DiscoverWebServersOptions,
 ): Promise<void> {
   const cmd = parseNginxCommandLine(argv);
-  const base = cmd.prefix ?? cwd ?? '/';
+  const run = options.runDump !== false && server.executable !== undefined;
+  // The compiled-in --conf-path (`nginx -V`) when the command line names no -c or a relative one.
+  let compiled = NGINX_DEFAULT_CONFIG_PATH;
+  if (run && (cmd.configPath === undefined || !isAbsolute(cmd.configPath))) {
+    const built = await runBinary(server.executable!, ['-V'], cwd).catch(() => undefined);
+    const text = built === undefined ? '' : `${built.stdout}\n${built.stderr}`;
+    const conf = /--conf-path=(\S+)/.exec(text)?.[1];
+    const prefix = /--prefix=(\S+)/.exec(text)?.[1] ?? '/';
+    if (conf !== undefined) compiled = isAbsolute(conf) ? conf : resolve(prefix, conf);
+  }
+  // nginx resolves a relative -c against -p, else against the compiled file's directory.
   const configPath =
     cmd.configPath === undefined
-      ? NGINX_DEFAULT_CONFIG_PATH
+      ? compiled
       : isAbsolute(cmd.configPath)
         ? cmd.configPath
-        : resolve(base, cmd.configPath);
+        : resolve(cmd.prefix ?? dirname(compiled), cmd.configPath);
   server.configPath = configPath;
   const errors: string[] = [];
-  if (options.runDump !== false && server.executable !== undefined) {
+  if (run) {
     const args = ['-T', '-q', '-c', configPath];
     if (cmd.prefix !== undefined) args.push('-p', cmd.prefix);
     if (cmd.errorLog !== undefined) args.push('-e', cmd.errorLog);
     try {
-      const dump = await runBinary(server.executable, args, cwd);
-      server.nginx = extractNginxFpmSettings(parseNginxDump(dump));
+      const dump = await runBinary(server.executable!, args, cwd);
+      server.nginx = extractNginxFpmSettings(parseNginxDump(dump.stdout));
       server.configSource = 'nginx -T';
       return;
     } catch (error) {
@@ -217,7 +231,7 @@ async function readApache(server: WebServerInfo, argv: string[], procRoot: strin
  * Finds the nginx and Apache masters running here (trusted as FPM masters are: run by root or
  * the current user, from a binary of that name owned by root or that user), reads each one's
  * configuration as it runs it, and the account its workers run as. nginx's configuration comes
- * from `nginx -T` run with the master's `-c`, `-p` and `-e` (the compiled-in path when the
+ * from `nginx -T` run with the master's `-c`, `-p` and `-e` (the compiled-in path from `nginx -V` when the
  * command line names none), or, when that fails, from the files it names; Apache's from its
  * main file with the master's environment for `${VAR}`. A master whose configuration cannot be
  * read is listed with `configError`; processes that exit during the scan are skipped.

@@ -69,6 +69,13 @@ describe.skipIf(!ready)('discoverWebServers on a written /proc tree', () => {
       'RUN_USER=www-data\0PATH=/bin\0',
     );
     await proc1(201, `${apacheExe}\0-d\0${dir}\0`, status('apache2', 201, 200, 33, 33));
+    // -c relative to -p.
+    await proc1(
+      250,
+      `nginx: master process ${nginxExe} -p ${dir} -c nginx.conf\0`,
+      status('nginx', 250, 1, 0, 0),
+      nginxExe,
+    );
     // A process titled as an nginx master, run by another user: listed, not read.
     await proc1(
       300,
@@ -90,9 +97,12 @@ describe.skipIf(!ready)('discoverWebServers on a written /proc tree', () => {
     expect(servers.map((s) => [s.kind, s.pid, s.workerPids])).toEqual([
       ['nginx', 100, [101]],
       ['apache', 200, [201]],
+      ['nginx', 250, []],
       ['nginx', 300, []],
     ]);
-    const [nginx, apache, stranger] = servers;
+    const [nginx, apache, relative, stranger] = servers;
+    expect(relative!.configPath).toBe(join(dir, 'nginx.conf'));
+    expect(relative!.nginx?.passes).toHaveLength(1);
     expect(nginx!.configPath).toBe(join(dir, 'nginx.conf'));
     expect(nginx!.configSource).toBe('files');
     expect(nginx!.workerUser).toEqual({
