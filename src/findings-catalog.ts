@@ -369,6 +369,13 @@ export const FINDING_CATALOG = {
     summary: '`user` does not resolve (`-t` looks it up).',
     fix: 'Create the user or fix the name.',
   },
+  'fpm.listen-path-too-long': {
+    section: 'fpm-check',
+    severity: 'error',
+    summary:
+      'A UNIX `listen` path does not fit `sun_path` (108 bytes with its NUL): `-t` of PHP 8.3 and later refuses it; 8.2 and older start and bind a cut path.',
+    fix: 'Use a shorter socket path, e.g. under /run/php.',
+  },
   'fpm.group-unknown': {
     section: 'fpm-check',
     severity: 'error',

@@ -1,5 +1,6 @@
 import { isFpmkitError } from '../errors.js';
 import type { Finding } from '../findings.js';
+import { parseFpmPhpVersion } from '../fpm/versions.js';
 import {
   checkFpmConfigFile,
   checkFpmConfigOnHost,
@@ -24,6 +25,7 @@ Options:
   -R, --allow-root  as php-fpm -R: root may run pools without \`user\`
   --prefix DIR      the global prefix, as php-fpm -p
   --somaxconn N     warn when listen.backlog exceeds this net.core.somaxconn
+  --php-version V   decide as php-fpm of PHP V does (8.0 to 8.4; default 8.2)
   --help            show this help
 
 Exit status: 0 when php-fpm would accept the file, 1 when it would refuse it,
@@ -57,7 +59,7 @@ export function runCheck(
 ): number {
   const args = parseArgs(argv, {
     flags: ['json', 'as-root', 'not-root', 'allow-root', 'R', 'help'],
-    valued: ['prefix', 'somaxconn'],
+    valued: ['prefix', 'somaxconn', 'php-version'],
   });
   if (args.options.help) {
     io.stdout(CHECK_HELP);
@@ -70,6 +72,14 @@ export function runCheck(
     throw new UsageError('--as-root and --not-root exclude each other');
   const somaxconn = intOption(args, 'somaxconn');
   const prefix = args.options.prefix;
+  const phpVersion = args.options['php-version'];
+  if (phpVersion !== undefined) {
+    try {
+      parseFpmPhpVersion(String(phpVersion), '--php-version');
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   let result: ReturnType<typeof checkFpmConfigFile>;
   try {
     const options = {
@@ -82,6 +92,7 @@ export function runCheck(
       ...(args.options['allow-root'] || args.options.R ? { allowRoot: true } : {}),
       ...(typeof prefix === 'string' ? { prefix } : {}),
       ...(somaxconn !== undefined ? { somaxconn } : {}),
+      ...(typeof phpVersion === 'string' ? { phpVersion } : {}),
     };
     result =
       file === '-' ? checkFpmConfigOnHost(readStdin(), options) : checkFpmConfigFile(file, options);

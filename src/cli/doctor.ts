@@ -17,7 +17,10 @@ Examines the PHP-FPM masters running here (or one configuration, or a directory
 of saved evidence) and says what is wrong, with the evidence and a fix: accept
 queue overflows, refusals during reloads, requests killed on reload, max
 children reached, memory overcommit, slow requests, socket errors, status page
-mistakes, ondemand cold starts, and the cross-layer configuration checks.
+mistakes, ondemand cold starts, and the cross-layer configuration checks
+against the nginx and Apache servers it finds running here (their
+configuration read with nginx -T or from their files, their workers' real
+account), each finding citing the FPM and the web server file and line.
 
 Options:
   --from DIR              read saved evidence instead of this host (docs/doctor.md)

@@ -1180,6 +1180,19 @@ export function checkStack(
   return ctx.findings;
 }
 
+/**
+ * The names of the pools of `fpm` that listen where `backends` point (UNIX paths byte for byte,
+ * TCP by port and host, a wildcard or loopback host matching loopback), as `checkStack` pairs a
+ * web server with the pools it feeds. Relative UNIX paths resolve as `checkStack` resolves them.
+ */
+export function poolsFedBy(
+  fpm: StackFpmInput,
+  backends: readonly ({ socketPath: string } | { host: string; port: number })[],
+): string[] {
+  const pools = toPools(toFpmConfig(fpm), undefined);
+  return pools.filter((p) => backends.some((b) => backendMatches(b, p))).map((p) => p.name);
+}
+
 /** Every code `checkStack` can return (the `stack.*` codes of `FINDING_CATALOG`). */
 export const STACK_FINDING_CODES: readonly StackFindingCode[] = FINDING_CODES.filter(
   (code): code is StackFindingCode => code.startsWith('stack.'),

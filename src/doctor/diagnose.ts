@@ -15,6 +15,8 @@ export type {
   SnapshotPart,
   SnapshotPool,
   SnapshotUntrustedMaster,
+  SnapshotWebServer,
+  WebServerWorkerUser,
 } from './snapshot.js';
 
 /** What `diagnose` returns. */

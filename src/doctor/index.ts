@@ -19,6 +19,7 @@ export {
   PHP_DEFAULT_MEMORY_LIMIT_BYTES,
   PHP_DEFAULT_POST_MAX_SIZE_BYTES,
   PHP_DEFAULT_UPLOAD_MAX_FILESIZE_BYTES,
+  poolsFedBy,
   STACK_FINDING_CODES,
   STACK_TIMEOUT_MARGIN_SECONDS,
   WEB_SERVER_DEFAULT_TIMEOUT_SECONDS,
@@ -36,5 +37,7 @@ export type {
   SnapshotPart,
   SnapshotPool,
   SnapshotUntrustedMaster,
+  SnapshotWebServer,
+  WebServerWorkerUser,
 } from './diagnose.js';
 export { diagnose, LIVE_FINDING_CODES } from './diagnose.js';

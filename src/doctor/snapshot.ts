@@ -13,6 +13,9 @@ import type { TcpListenQueue } from '../kernel/proc-net-tcp.js';
 import type { UnixListenQueue } from '../kernel/proc-net-unix.js';
 import type { KernelSettings } from '../kernel/settings.js';
 import type { FpmStatus } from '../status/model.js';
+import type { ApacheFpmSettings } from '../web/apache-config-extract.js';
+import type { NginxFpmSettings } from '../web/nginx-config-extract.js';
+import type { WebServerUser } from './check-stack.js';
 
 /**
  * One part of a snapshot: the value, or why it could not be had (permissions, nothing
@@ -64,6 +67,15 @@ export interface SnapshotMaster {
   config: SnapshotPart<FpmConfig>;
   /** What `parseFpmConfig` reported about the file. */
   configFindings: Finding<FpmFindingCode>[];
+  /** Where each directive was set (`parseFpmConfig`'s `locations`), to cite FPM's side. */
+  configLocations?: {
+    global: Record<string, { file: string; line: number }>;
+    pools: Record<string, { file: string; line: number }>[];
+  };
+  /** The PHP version of the master's binary (`8.4`), which the configuration was read as. */
+  phpVersion?: string;
+  /** The account the master runs as, which owns sockets without `listen.owner`. */
+  user?: { name: string; group: string };
   errorLog: SnapshotPart<LogWindow>;
   pools: SnapshotPool[];
 }
@@ -82,6 +94,36 @@ export interface SnapshotUntrustedMaster {
   uids?: number[] | undefined;
   /** Its `/proc/PID/exe`, when readable. */
   executable?: string | undefined;
+}
+
+/** The account a web server's worker processes run as, read from /proc. */
+export interface WebServerWorkerUser extends WebServerUser {
+  /** Effective uid of the workers. */
+  uid: number;
+  /** Effective gid of the workers. */
+  gid: number;
+}
+
+/** One web server master found on the host, with what its configuration says about FPM. */
+export interface SnapshotWebServer {
+  kind: 'nginx' | 'apache';
+  pid: number;
+  /** Its binary (`/proc/PID/exe`), when readable. */
+  executable?: string;
+  /** The main configuration file. */
+  configPath: string;
+  /** How the configuration was read: nginx's own dump, or the files followed by fpmkit. */
+  configSource?: 'nginx -T' | 'files';
+  /** What faces FPM in an nginx configuration. */
+  nginx?: NginxFpmSettings;
+  /** What faces FPM in an Apache configuration. */
+  apache?: ApacheFpmSettings;
+  /** Why the configuration could not be read (or why `nginx -T` was not used). */
+  configError?: string;
+  /** Its worker processes. */
+  workerPids: number[];
+  /** The account the workers run as; absent when no worker was readable. */
+  workerUser?: WebServerWorkerUser;
 }
 
 /** The memory figures the doctor needs from meminfo and the cgroup. */
@@ -112,6 +154,8 @@ export interface HostSnapshot {
   meminfo: SnapshotPart<Meminfo>;
   cgroup: SnapshotPart<SnapshotCgroup | null>;
   nginxErrorLog: SnapshotPart<LogWindow>;
+  /** The web servers found running (nginx, Apache), for the cross-layer checks. */
+  webServers?: SnapshotPart<SnapshotWebServer[]>;
   /** Local-time zone of the logs, minutes east of UTC. @default 0 */
   utcOffsetMinutes?: number;
   /** Only log lines at or after this time are considered. */

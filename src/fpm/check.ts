@@ -14,7 +14,7 @@ import {
   maxRequestsAdvice,
   processControlTimeoutAdvice,
 } from './advice.js';
-import { type ListenAddress, parseListen } from './listen.js';
+import { type ListenAddress, MAX_UNIX_SOCKET_PATH_BYTES, parseListen } from './listen.js';
 import {
   DEBIAN_PHP_PREFIX,
   describeErrno,
@@ -23,6 +23,12 @@ import {
   type SourceLocation,
 } from './parse.js';
 import { type FpmConfig, type FpmConfigInput, fpmConfigSchema, type PoolConfig } from './schema.js';
+import {
+  DEFAULT_FPM_PHP_VERSION,
+  FPM_VERSION_FACTS,
+  type FpmPhpVersion,
+  parseFpmPhpVersion,
+} from './versions.js';
 
 /**
  * What `php-fpm -t` asks of the machine. Each hook is optional; without it the check assumes
@@ -81,6 +87,8 @@ interface Ctx {
   findings: Finding<FpmFindingCode>[];
   options: CheckFpmConfigOptions;
   system: Required<Omit<FpmSystem, 'eventMechanisms'>> & { eventMechanisms: readonly string[] };
+  /** The PHP version decided as. */
+  version: FpmPhpVersion;
   locations:
     | { global: Record<string, SourceLocation>; pools: Record<string, SourceLocation>[] }
     | undefined;
@@ -276,6 +284,8 @@ interface ProcessedPool {
   /** The hidden `<name>_status` pool that `pm.status_listen` creates. */
   hidden: boolean;
   listen: string | undefined;
+  /** The UNIX socket path FPM binds, relative paths resolved; undefined for TCP. */
+  unixPath?: string | undefined;
 }
 
 function checkGlobal(ctx: Ctx, config: FpmConfig): boolean {
@@ -399,6 +409,12 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
     // compiled one, before FPM compares the pools' addresses.
     const listen = listenOf(address, poolPrefix ?? globalPrefix ?? DEBIAN_PHP_PREFIX);
     entry.listen = listen?.kind === 'unix' ? listen.path : address;
+    // FPM's own rule (`fpm_sockets_domain_from_address`): a colon or only digits is TCP; the
+    // path is kept whatever its length, which parseListen refuses.
+    entry.unixPath =
+      address.includes(':') || /^\d*$/.test(address)
+        ? undefined
+        : fullPath(address, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
   }
   const prio = pool.process.priority;
   if (prio !== undefined && prio !== 64 && (prio < -19 || prio > 20)) {
@@ -742,11 +758,16 @@ function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
   }
 }
 
-/** The lookups only `php-fpm -t` makes (`fpm_unix_test_config`), after the config is processed. */
+/**
+ * The lookups only `php-fpm -t` makes (`fpm_unix_test_config`), after the config is processed:
+ * accounts from 8.2, the UNIX socket path's length from 8.3 (between the group and the
+ * listen owner, as FPM orders them).
+ */
 function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
-  for (const { pool, index } of pools) {
+  const facts = FPM_VERSION_FACTS[ctx.version];
+  for (const { pool, index, unixPath } of pools) {
     const loc = { pool: pool.name, poolIndex: index };
-    if (pool.user && !ctx.system.userExists(pool.user)) {
+    if (facts.testChecksAccounts && pool.user && !ctx.system.userExists(pool.user)) {
       fpm(
         ctx,
         'ERROR',
@@ -755,7 +776,7 @@ function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
         { ...loc, directive: 'user' },
       );
     }
-    if (pool.group && !ctx.system.groupExists(pool.group)) {
+    if (facts.testChecksAccounts && pool.group && !ctx.system.groupExists(pool.group)) {
       fpm(
         ctx,
         'ERROR',
@@ -764,7 +785,23 @@ function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
         { ...loc, directive: 'group' },
       );
     }
-    if (pool.listen.owner && !ctx.system.userExists(pool.listen.owner)) {
+    if (facts.testChecksSocketPathLength && unixPath !== undefined) {
+      const bytes = Buffer.byteLength(unixPath);
+      if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
+        fpm(
+          ctx,
+          'ERROR',
+          'fpm.listen-path-too-long',
+          `[pool ${pool.name}] cannot bind to UNIX socket '${unixPath}' as path is too long (found length: ${bytes}, maximal length: ${MAX_UNIX_SOCKET_PATH_BYTES + 1}): Success (0)`,
+          { ...loc, directive: 'listen' },
+        );
+      }
+    }
+    if (
+      facts.testChecksAccounts &&
+      pool.listen.owner &&
+      !ctx.system.userExists(pool.listen.owner)
+    ) {
       fpm(
         ctx,
         'ERROR',
@@ -776,7 +813,11 @@ function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
         },
       );
     }
-    if (pool.listen.group && !ctx.system.groupExists(pool.listen.group)) {
+    if (
+      facts.testChecksAccounts &&
+      pool.listen.group &&
+      !ctx.system.groupExists(pool.listen.group)
+    ) {
       fpm(
         ctx,
         'ERROR',
@@ -941,6 +982,10 @@ export function checkFpmConfig(
     findings: [],
     options,
     system: resolveSystem(options.system),
+    version:
+      options.phpVersion === undefined
+        ? DEFAULT_FPM_PHP_VERSION
+        : parseFpmPhpVersion(options.phpVersion),
     locations: undefined,
   };
   let config: FpmConfig;

@@ -1,7 +1,7 @@
 /**
- * Every directive PHP-FPM 8.2 knows, as `sapi/fpm/fpm/fpm_conf.c` lists them
+ * Every directive PHP-FPM 8.0 to 8.4 knows, as `sapi/fpm/fpm/fpm_conf.c` lists them
  * (`ini_fpm_global_options`, `ini_fpm_pool_options` and the array directives), in FPM's own
- * order. Each row names the value type FPM parses, the default FPM applies when the directive is
+ * order; `since` says which versions have it (8.2, 8.3 and 8.4 list the same names). Each row names the value type FPM parses, the default FPM applies when the directive is
  * absent, the PHP version that introduced it, the build option it depends on, and where it
  * lives in the fpmkit model.
  */
@@ -14,6 +14,7 @@ import {
   FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
   FPM_DEFAULT_SYSTEMD_INTERVAL_SECONDS,
 } from '../defaults.js';
+import { DEFAULT_FPM_PHP_VERSION, existsInVersion, type FpmPhpVersion } from './versions.js';
 
 /** How FPM reads a directive's value. */
 export const FPM_VALUE_TYPES = [
@@ -513,18 +514,35 @@ export const fpmDirectives: readonly FpmDirective[] = [
 
 const directiveIndex = new Map<string, Map<string, FpmDirective>>();
 
-/** Finds a scalar directive the way FPM does: by name, ignoring case, among those the build has. */
+/**
+ * The directives FPM of `version` knows, in the table's order: those introduced in that version
+ * or before (`since`). @param version @default DEFAULT_FPM_PHP_VERSION (8.2)
+ */
+export function fpmDirectivesFor(
+  version: FpmPhpVersion = DEFAULT_FPM_PHP_VERSION,
+): readonly FpmDirective[] {
+  return fpmDirectives.filter((d) => existsInVersion(d.since, version));
+}
+
+/**
+ * Finds a scalar directive the way FPM does: by name, ignoring case, among those the build has
+ * and the PHP version knows.
+ */
 export function findScalarDirective(
   section: 'global' | 'pool',
   name: string,
   build: Readonly<Record<FpmBuildFeature, boolean>> = DEBIAN_LINUX_BUILD,
+  version: FpmPhpVersion = DEFAULT_FPM_PHP_VERSION,
 ): FpmDirective | undefined {
-  const key = `${section}:${FPM_BUILD_FEATURES.map((f) => (build[f] ? 1 : 0)).join('')}`;
+  const key = `${section}:${version}:${FPM_BUILD_FEATURES.map((f) => (build[f] ? 1 : 0)).join('')}`;
   let index = directiveIndex.get(key);
   if (!index) {
     const table = section === 'global' ? FPM_GLOBAL_DIRECTIVES : FPM_POOL_DIRECTIVES;
     index = new Map(
-      table.filter((d) => d.build === undefined || build[d.build]).map((d) => [d.name, d]),
+      table
+        .filter((d) => d.build === undefined || build[d.build])
+        .filter((d) => existsInVersion(d.since, version))
+        .map((d) => [d.name, d]),
     );
     directiveIndex.set(key, index);
   }

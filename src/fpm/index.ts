@@ -9,6 +9,7 @@ export {
   FPM_POOL_DIRECTIVES,
   FPM_VALUE_TYPES,
   fpmDirectives,
+  fpmDirectivesFor,
 } from './directives.js';
 export type { EffectiveOptions, FpmDump } from './dump.js';
 export { effectiveFpmConfig, parseFpmDump } from './dump.js';
@@ -90,3 +91,11 @@ export {
   poolSchema,
   SYSLOG_FACILITIES,
 } from './schema.js';
+export type { FpmPhpVersion, FpmVersionFacts } from './versions.js';
+export {
+  compareFpmPhpVersions,
+  DEFAULT_FPM_PHP_VERSION,
+  FPM_PHP_VERSIONS,
+  FPM_VERSION_FACTS,
+  parseFpmPhpVersion,
+} from './versions.js';

@@ -35,6 +35,13 @@ export interface IniScanContext {
   variable(name: string): string;
   /** A bare word that names a PHP constant becomes the constant's value. */
   constant(name: string): string | undefined;
+  /**
+   * Read `${NAME:-fallback}` as PHP 8.3 and later do (the fallback when `NAME` is not set);
+   * without it `:-` is part of the name, as in 8.2. @default false
+   */
+  fallbacks?: boolean;
+  /** Whether `NAME` is set (a php.ini directive or the environment), for the fallback. */
+  isSet?(name: string): boolean;
 }
 
 /** PHP's E_* constants, the ones pool files use (`php_value[error_reporting] = E_ALL & ~E_NOTICE`). */
@@ -224,12 +231,17 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
     while (pos < s.length && isBlank(s.charCodeAt(pos))) pos++;
   };
 
-  /** `${NAME}` starting at pos (pointing at `$`). */
+  const fallbacks = ctx.fallbacks === true;
+  const fallbackStarts = (at: number) => fallbacks && s[at] === ':' && s[at + 1] === '-';
+
+  /** `${NAME}` (or `${NAME:-fallback}`) starting at pos (pointing at `$`). */
   const readVariable = (): string => {
     pos += 2;
     let end = pos;
-    while (end < s.length && !NOT_LABEL.has(s[end]!) && s[end] !== '}') end++;
+    while (end < s.length && !NOT_LABEL.has(s[end]!) && s[end] !== '}' && !fallbackStarts(end))
+      end++;
     if (end >= s.length) fail('end of file', 'TC_VARNAME');
+    if (end === pos && fallbackStarts(pos)) fail('TC_FALLBACK', 'TC_VARNAME');
     if (end === pos) {
       const c = s[pos];
       if (c === undefined || isNewline(s.charCodeAt(pos))) fail('end of file', 'TC_VARNAME');
@@ -237,9 +249,57 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
     }
     const name = trimBlanks(s.slice(pos, end));
     pos = end;
+    let fallback: string | undefined;
+    if (fallbackStarts(pos)) {
+      pos += 2;
+      fallback = readFallback();
+    }
     if (s[pos] !== '}') fail('end of file', "'}'");
     pos++;
+    if (fallback !== undefined && !(ctx.isSet?.(name) ?? ctx.variable(name) !== ''))
+      return fallback;
     return ctx.variable(name);
+  };
+
+  /**
+   * The fallback of `${NAME:-fallback}` up to its `}` (ST_VAR_FALLBACK of PHP 8.3's scanner):
+   * nested `${...}`, double-quoted strings (blanks around the quotes dropped), and runs of other
+   * characters kept as written (a backslash keeps the next character, a `$` not before `{`
+   * the next one too); a run that is exactly a constant's name is the constant's value.
+   * A `'`, `;` or the end of the line leaves the `}` missing.
+   */
+  const readFallback = (): string => {
+    let out = '';
+    for (;;) {
+      if (pos >= s.length) return out;
+      if (s[pos] === '}') return out;
+      if (s[pos] === '$' && s[pos + 1] === '{') {
+        out += readVariable();
+        continue;
+      }
+      let q = pos;
+      while (q < s.length && isBlank(s.charCodeAt(q))) q++;
+      if (s[q] === '"') {
+        pos = q + 1;
+        out += readDoubleQuoted();
+        continue;
+      }
+      let end = pos;
+      while (end < s.length) {
+        const c = s[end]!;
+        if (c === '\\') end += 2;
+        else if (c === '$') {
+          if (s[end + 1] === '{') break;
+          end += s[end + 1] === '\\' ? 3 : 2;
+        } else if ('\n\r;"\'}'.includes(c)) break;
+        else end++;
+      }
+      end = Math.min(end, s.length);
+      if (end === pos) return out;
+      const run = s.slice(pos, end);
+      pos = end;
+      out += /^[A-Za-z_][A-Za-z0-9_]*$/.test(run) ? (ctx.constant(run) ?? run) : run;
+    }
   };
 
   /** Whether the last double-quoted string held a `${NAME}` (it takes more parser states). */

@@ -22,6 +22,13 @@ import {
   type PoolConfig,
   SYSLOG_FACILITIES,
 } from './schema.js';
+import {
+  DEFAULT_FPM_PHP_VERSION,
+  existsInVersion,
+  FPM_VERSION_FACTS,
+  type FpmPhpVersion,
+  parseFpmPhpVersion,
+} from './versions.js';
 
 /**
  * Reads an included file. On failure throw an error with an errno `code` (or `errno`): what
@@ -71,6 +78,12 @@ export interface ParseFpmConfigOptions {
   constants?: Readonly<Record<string, string>>;
   /** Build features of the target php-fpm. @default Debian's Linux build (everything but setfib) */
   build?: Partial<Record<FpmBuildFeature, boolean>>;
+  /**
+   * The PHP version of the php-fpm that reads the file (`8.0` to `8.4`, or `8.4.27`, or the
+   * first line of `php-fpm -v`): which directives exist and how booleans and array keys are
+   * read follow that version (see `FPM_VERSION_FACTS`). @default '8.2'
+   */
+  phpVersion?: string;
 }
 
 /** Where a directive was set. */
@@ -141,6 +154,7 @@ interface LoadState {
   fpmLine: number;
   scan: IniScanContext;
   build: Record<FpmBuildFeature, boolean>;
+  version: FpmPhpVersion;
   options: ParseFpmConfigOptions;
   /** In collecting mode syntax errors become findings instead of exceptions. */
   collect: boolean;
@@ -190,10 +204,22 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
 }
 
 /** A scalar value as the model stores it, or FPM's reason for refusing it. */
+/**
+ * `fpm_conf_set_boolean` of a version: every version takes `1` and the empty string (what the
+ * INI scanner makes of bare yes/no words); 8.2 and later also take the words themselves.
+ */
+function fpmBoolean(text: string, version: FpmPhpVersion): ReturnType<typeof parseFpmBoolean> {
+  if (FPM_VERSION_FACTS[version].booleanWords) return parseFpmBoolean(text);
+  if (text === '1') return { ok: true, value: true };
+  if (text === '') return { ok: true, value: false };
+  return { ok: false, reason: 'invalid boolean value' };
+}
+
 function convertScalar(
   directive: FpmDirective,
   raw: string,
   pool: PoolConfig | undefined,
+  version: FpmPhpVersion,
 ): { ok: true; value: unknown; warning?: string } | { ok: false; reason: string } {
   switch (directive.type) {
     case 'string':
@@ -231,7 +257,7 @@ function convertScalar(
       return r.ok ? { ok: true, value: r.value } : r;
     }
     case 'boolean': {
-      const r = parseFpmBoolean(raw);
+      const r = fpmBoolean(raw, version);
       return r.ok ? { ok: true, value: r.value } : r;
     }
     case 'log_level': {
@@ -290,12 +316,13 @@ function handleEntry(
   }
   if (name === 'include') return value;
   const section = state.current ? 'pool' : 'global';
-  const directive = findScalarDirective(section, name, state.build);
+  const directive = findScalarDirective(section, name, state.build, state.version);
   if (!directive) {
     const elsewhere = findScalarDirective(
       section === 'pool' ? 'global' : 'pool',
       name,
       state.build,
+      state.version,
     );
     loadError(state, 'fpm.unknown-entry', file, line, `${where} unknown entry '${name}'`, {
       directive: name,
@@ -307,7 +334,7 @@ function handleEntry(
     });
     return undefined;
   }
-  const converted = convertScalar(directive, value, state.current);
+  const converted = convertScalar(directive, value, state.current, state.version);
   if (!converted.ok) {
     loadError(
       state,
@@ -364,7 +391,13 @@ function handleArray(
 ): void {
   const where = `[${file}:${state.fpmLine}]`;
   const extra = { directive: `${name}[${key}]` };
-  if (name === 'access.suppress_path') {
+  if (!existsInVersion('8.2', state.version)) {
+    // Before 8.2 (no access.suppress_path): an empty key is "Misspelled array", checked first.
+    if (key === '') {
+      loadError(state, 'fpm.array-key-missing', file, line, `${where} Misspelled  array ?`, extra);
+      return;
+    }
+  } else if (name === 'access.suppress_path') {
     let bad = false;
     if (key !== '') {
       loadError(
@@ -412,7 +445,7 @@ function handleArray(
     );
     return;
   }
-  if (name === 'access.suppress_path') {
+  if (name === 'access.suppress_path' && existsInVersion('8.2', state.version)) {
     pool.access.suppressPaths.push(expandPoolName(value, pool)!);
     return;
   }
@@ -434,7 +467,7 @@ function handleArray(
   }
   let stored: string | boolean;
   if (name === 'php_flag' || name === 'php_admin_flag') {
-    const b = parseFpmBoolean(value);
+    const b = fpmBoolean(value, state.version);
     if (!b.ok) {
       loadError(
         state,
@@ -723,14 +756,20 @@ function newlines(text: string): number {
   return count;
 }
 
-function makeScanContext(options: ParseFpmConfigOptions): IniScanContext {
-  const constants = options.constants ?? PHP_FPM_CONSTANTS;
+function makeScanContext(options: ParseFpmConfigOptions, version: FpmPhpVersion): IniScanContext {
+  const changes = FPM_VERSION_FACTS[version].constantChanges;
+  const constants =
+    options.constants ??
+    (Object.keys(changes).length === 0 ? PHP_FPM_CONSTANTS : { ...PHP_FPM_CONSTANTS, ...changes });
   const ini = options.iniDirectives ?? {};
   const env = options.env ?? {};
   return {
     variable: (name) =>
       Object.hasOwn(ini, name) ? ini[name]! : Object.hasOwn(env, name) ? (env[name] ?? '') : '',
     constant: (name) => phpConstantValue(name, constants),
+    fallbacks: FPM_VERSION_FACTS[version].iniFallbacks,
+    isSet: (name) =>
+      Object.hasOwn(ini, name) || (Object.hasOwn(env, name) && env[name] !== undefined),
   };
 }
 
@@ -743,6 +782,10 @@ export function loadFpmConfigText(
   if (typeof text !== 'string') {
     throw new FpmkitInvalidOptionError('text', 'must be the configuration text as a string');
   }
+  const version =
+    options.phpVersion === undefined
+      ? DEFAULT_FPM_PHP_VERSION
+      : parseFpmPhpVersion(options.phpVersion);
   const state: LoadState = {
     config: { global: emptyGlobal(), pools: [] },
     current: undefined,
@@ -752,8 +795,9 @@ export function loadFpmConfigText(
     written: { global: {}, pools: [] },
     depth: 0,
     fpmLine: 0,
-    scan: makeScanContext(options),
+    scan: makeScanContext(options, version),
     build: { ...DEBIAN_LINUX_BUILD, ...options.build },
+    version,
     options,
     collect,
   };
@@ -767,7 +811,7 @@ export function loadFpmConfigText(
 }
 
 /**
- * Parses a php-fpm configuration exactly as FPM 8.2 reads it: one line at a time through PHP's
+ * Parses a php-fpm configuration exactly as FPM reads it (8.2's, or `options.phpVersion`'s): one line at a time through PHP's
  * INI parser, `;` comments (`#` is an error), case-insensitive scalar names, `$pool` and
  * `${ENV}`, FPM's time and boolean rules, includes in sorted order with the section carried
  * across them, re-opened sections merged, the last scalar and the first array key winning.

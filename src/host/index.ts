@@ -44,6 +44,7 @@ export {
   loadFpmConfig,
   readFpmConfigFile,
 } from './fpm-config.js';
+export { FPM_VERSION_TIMEOUT_MS, readFpmBinaryVersion } from './fpm-version.js';
 export type { ReadOptions } from './io.js';
 export { DEFAULT_PROC_ROOT, DEFAULT_SYS_ROOT } from './io.js';
 export type { HostCgroupMemory, WorkerMemory, WorkerMemorySample } from './memory.js';
@@ -85,6 +86,16 @@ export type { MasterTrust } from './trust.js';
 export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';
 export type { ReadApacheConfigFileOptions, ReadNginxConfigFileOptions } from './web-config.js';
 export { readApacheConfigFile, readNginxConfigFile } from './web-config.js';
+export type { DiscoverWebServersOptions, WebServerInfo } from './web-discover.js';
+export {
+  APACHE_DEFAULT_CONFIG_FILE,
+  APACHE_DEFAULT_SERVER_ROOT,
+  discoverWebServers,
+  NGINX_DEFAULT_CONFIG_PATH,
+  readProcessUser,
+  WEB_DUMP_MAX_BYTES,
+  WEB_DUMP_TIMEOUT_MS,
+} from './web-discover.js';
 export type {
   FileToWrite,
   FileWriteRecovery,

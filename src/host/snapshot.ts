@@ -21,12 +21,14 @@ import {
 import { fetchStatus } from '../status/fetch.js';
 import { discoverFpm, type FpmDiscovery, type FpmMasterInfo } from './discover.js';
 import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
+import { readFpmBinaryVersion } from './fpm-version.js';
 import { type ReadOptions, roots } from './io.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 import { openRegularFile, type RegularFileReadOptions } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
 import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
+import { discoverWebServers, readProcessUser } from './web-discover.js';
 
 /** Default size of a log window: the last 4 MiB of each log. */
 export const DEFAULT_LOG_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -64,6 +66,13 @@ export interface CollectSnapshotOptions extends ReadOptions {
   queueSampleIntervalMs?: number;
   /** Environment for `${VAR}` in the config. @default process.env */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Find the nginx and Apache masters and read their configuration (`discoverWebServers`), for
+   * the cross-layer checks. @default true
+   */
+  webServers?: boolean;
+  /** Where passwd and group are, to name the accounts processes run as. @default '/etc' */
+  etcRoot?: string;
 }
 
 function fail(error: unknown): { ok: false; reason: string; code?: string; errno?: string } {
@@ -177,15 +186,25 @@ function loadConfig(
   path: string,
   paths: PathMap,
   env: Readonly<Record<string, string | undefined>>,
-): { config: SnapshotPart<FpmConfig>; findings: SnapshotMaster['configFindings'] } {
+  phpVersion: string | undefined,
+): {
+  config: SnapshotPart<FpmConfig>;
+  findings: SnapshotMaster['configFindings'];
+  locations?: SnapshotMaster['configLocations'];
+} {
   try {
     const result = parseFpmConfig(paths.readFile(path), {
       path,
       readFile: paths.readFile,
       glob: paths.glob,
       env: env as Record<string, string>,
+      ...(phpVersion === undefined ? {} : { phpVersion }),
     });
-    return { config: { ok: true, value: result.config, source: path }, findings: result.findings };
+    return {
+      config: { ok: true, value: result.config, source: path },
+      findings: result.findings,
+      locations: result.locations,
+    };
   } catch (error) {
     return { config: { ...fail(error), source: path }, findings: [] };
   }
@@ -344,7 +363,18 @@ async function collectMaster(
   info: FpmMasterInfo | undefined,
 ): Promise<SnapshotMaster> {
   const { options } = ctx;
-  const { config, findings } = loadConfig(configPath, ctx.paths, options.env ?? process.env);
+  const phpVersion =
+    info?.executable === undefined ? undefined : await readFpmBinaryVersion(info.executable);
+  const account =
+    info === undefined
+      ? undefined
+      : await readProcessUser(roots(options).procRoot, [info.pid], options.etcRoot);
+  const { config, findings, locations } = loadConfig(
+    configPath,
+    ctx.paths,
+    options.env ?? process.env,
+    phpVersion,
+  );
   const prefix = options.prefix ?? resolve(configPath, '..');
   const errorLog =
     options.fpmErrorLogPath !== undefined
@@ -374,6 +404,11 @@ async function collectMaster(
     configPath,
     config,
     configFindings: findings,
+    ...(locations === undefined ? {} : { configLocations: locations }),
+    ...(phpVersion === undefined ? {} : { phpVersion }),
+    ...(account === undefined
+      ? {}
+      : { user: { name: account.name, group: account.groups[0] ?? account.name } }),
     errorLog,
     pools,
   };
@@ -489,6 +524,15 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     options.nginxErrorLogPath === undefined
       ? ({ ok: false, reason: 'no nginx error log was given' } as const)
       : await logPart(options.nginxErrorLogPath, '', given, '/', maxLogBytes);
+  const webServers: HostSnapshot['webServers'] =
+    options.webServers === false
+      ? { ok: false, reason: 'web server discovery is off' }
+      : await part(() =>
+          discoverWebServers({
+            ...options,
+            ...(options.etcRoot === undefined ? {} : { etcRoot: options.etcRoot }),
+          }),
+        );
   return {
     takenAt: new Date(),
     origin: 'live',
@@ -499,6 +543,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     ...k,
     cgroup: await part(async () => cgroupOf(await readCgroupMemory(cgroupPid, options))),
     nginxErrorLog,
+    webServers,
     // The logs were written in this machine's local time.
     utcOffsetMinutes: options.utcOffsetMinutes ?? -new Date().getTimezoneOffset(),
     ...(options.since === undefined ? {} : { since: options.since }),

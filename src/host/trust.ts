@@ -51,11 +51,16 @@ function errnoOf(error: unknown): string {
  * give a process that title, so it must run as root or as the user running fpmkit (all four
  * uids of `/proc/PID/status`: a set-user-ID program keeps its caller's real uid), and its
  * `/proc/PID/exe` must be a binary named like php-fpm (`FPM_BINARY_NAME`), owned by root or
- * that user, and not writable by others. When fpmkit is not root the kernel refuses it the
+ * that user, and not writable by others. `binary` names another server's binaries (nginx,
+ * Apache) for their masters. When fpmkit is not root the kernel refuses it the
  * `exe` link of a root process (EACCES); such a process is trusted on its uids alone, since
  * only root can start a process whose uids are all 0.
  */
-export async function checkMasterTrust(procRoot: string, pid: number): Promise<MasterTrust> {
+export async function checkMasterTrust(
+  procRoot: string,
+  pid: number,
+  binary: { name: RegExp; what: string } = { name: FPM_BINARY_NAME, what: 'php-fpm' },
+): Promise<MasterTrust> {
   const me = currentUid();
   const statusText = await readTextQuietly(join(procRoot, String(pid), 'status'));
   let uids: number[] | undefined;
@@ -84,8 +89,13 @@ export async function checkMasterTrust(procRoot: string, pid: number): Promise<M
     return { trusted: false, uids, reason: `its executable cannot be read (${errno})` };
   }
   const executable = link.endsWith(DELETED) ? link.slice(0, -DELETED.length) : link;
-  if (!FPM_BINARY_NAME.test(basename(executable)))
-    return { trusted: false, uids, executable, reason: 'its executable is not a php-fpm binary' };
+  if (!binary.name.test(basename(executable)))
+    return {
+      trusted: false,
+      uids,
+      executable,
+      reason: `its executable is not a ${binary.what} binary`,
+    };
   let st: Awaited<ReturnType<typeof stat>>;
   try {
     // stat() through the link reaches the running image, even when it was replaced since.

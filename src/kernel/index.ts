@@ -13,8 +13,14 @@ export {
   parseCgroupMemoryStat,
   parseCgroupMemoryUsage,
 } from './cgroup-memory.js';
-export type { FpmProcessTitle } from './cmdline.js';
-export { parseCmdline, parseFpmProcessTitle, parseProcPidCmdline } from './cmdline.js';
+export type { FpmProcessTitle, NginxCommandLine, NginxProcessTitle } from './cmdline.js';
+export {
+  parseCmdline,
+  parseFpmProcessTitle,
+  parseNginxCommandLine,
+  parseNginxProcessTitle,
+  parseProcPidCmdline,
+} from './cmdline.js';
 export type {
   KeyValueEditChange,
   KeyValueEditResult,

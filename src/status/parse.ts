@@ -1,4 +1,5 @@
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import { FPM_VERSION_FACTS, parseFpmPhpVersion } from '../fpm/versions.js';
 import type { SafeResult } from '../safe-result.js';
 import { parseStatusHtml } from './html.js';
 import { parseStatusJson } from './json.js';
@@ -15,6 +16,14 @@ export interface ParseStatusOptions extends ParseFormatOptions {
   format?: StatusFormat | undefined;
   /** The response's Content-Type header, used to detect the format. @default undefined */
   contentType?: string | undefined;
+  /**
+   * The PHP version of the FPM that served the page (`8.0` to `8.4`, `8.4.27`, or `php-fpm -v`'s
+   * first line). When given, the page must have exactly that version's fields and format:
+   * `memory peak` from 8.4 on (absent before), `openmetrics` from 8.1 on, and a page that does
+   * not fit throws `FpmkitParseError` (a truncated page, or another version's).
+   * @default undefined (any version's page is read)
+   */
+  phpVersion?: string | undefined;
 }
 
 const PARSERS: Record<StatusFormat, (body: string, options: ParseFormatOptions) => FpmStatus> = {
@@ -102,6 +111,8 @@ export function parseStatus(
   if (options.format !== undefined && !STATUS_FORMATS.includes(options.format)) {
     throw new FpmkitInvalidOptionError('format', `must be one of ${STATUS_FORMATS.join(', ')}`);
   }
+  const version =
+    options.phpVersion === undefined ? undefined : parseFpmPhpVersion(options.phpVersion);
   const format = options.format ?? detectStatusFormat(text, options.contentType);
   if (format === undefined) {
     throw new FpmkitParseError(`not an FPM status page: ${explainNonStatusBody(text)}`, {
@@ -111,7 +122,27 @@ export function parseStatus(
   const formatOptions: ParseFormatOptions = {};
   if (options.listen !== undefined) formatOptions.listen = options.listen;
   if (options.now !== undefined) formatOptions.now = options.now;
-  return PARSERS[format](text, formatOptions);
+  if (
+    version !== undefined &&
+    format === 'openmetrics' &&
+    !FPM_VERSION_FACTS[version].statusOpenMetrics
+  )
+    throw new FpmkitParseError(
+      `PHP ${version}'s status page has no openmetrics format (added in 8.1)`,
+      { source: 'status page (openmetrics)' },
+    );
+  const status = PARSERS[format](text, formatOptions);
+  if (version !== undefined) {
+    const expected = FPM_VERSION_FACTS[version].statusMemoryPeak;
+    if (expected !== (status.memoryPeakBytes !== undefined))
+      throw new FpmkitParseError(
+        expected
+          ? `the status page has no memory peak, which PHP ${version}'s has in every format: a truncated page, or an older FPM's`
+          : `the status page has a memory peak, which PHP ${version}'s has not (added in 8.4): a newer FPM's page`,
+        { source: `status page (${format})` },
+      );
+  }
+  return status;
 }
 
 /** The result of `safeParseStatus`. */

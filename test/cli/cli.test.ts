@@ -71,6 +71,21 @@ describe('the fpmkit command', () => {
     });
   });
 
+  it('check --php-version: decides as that version', async () => {
+    const spawn = join(dir, 'spawn.conf');
+    await writeFile(
+      spawn,
+      `[global]\nerror_log = ${dir}/fpm.log\n[www]\nuser = www-data\nlisten = ${dir}/www.sock\npm = static\npm.max_children = 4\npm.max_spawn_rate = 8\n`,
+    );
+    expect((await fpmkit(['check', '--php-version', '8.1', spawn])).exitCode).toBe(0);
+    const old = await fpmkit(['check', '--php-version', '8.0', spawn]);
+    expect(old.exitCode).toBe(1);
+    expect(old.stdout).toContain("unknown entry 'pm.max_spawn_rate'");
+    const bad = await fpmkit(['check', '--php-version', '7.4', spawn]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('PHP 7.4 is not one fpmkit models');
+  });
+
   it('bad flags exit 2 with a message; an unreadable file exits 3; no stack traces', async () => {
     const usage = await fpmkit(['check', '--bogus', 'x.conf']);
     expect(usage.exitCode).toBe(2);

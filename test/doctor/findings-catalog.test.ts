@@ -52,11 +52,16 @@ describe('FINDING_CATALOG', () => {
     expect(FINDING_CODES.filter((c) => !used.has(c))).toEqual([]);
   });
 
-  it('counts 67 fpm, 31 stack and 12 live codes, each with a summary, fix and anchor', () => {
+  it('splits the codes into fpm, stack and live, each with a summary, fix and anchor', () => {
     const per = (p: string) => FINDING_CODES.filter((c) => c.startsWith(p)).length;
-    expect([per('fpm.'), per('stack.'), per('live.')]).toEqual([67, 31, 12]);
-    expect(FINDING_CODES).toHaveLength(110);
-    expect(STACK_FINDING_CODES).toHaveLength(31);
+    expect(per('fpm.')).toBeGreaterThan(60);
+    expect(per('stack.')).toBeGreaterThan(25);
+    expect(per('live.')).toBeGreaterThan(10);
+    expect(per('fpm.') + per('stack.') + per('live.')).toBe(FINDING_CODES.length);
+    expect(new Set(FINDING_CODES).size).toBe(FINDING_CODES.length);
+    expect([...STACK_FINDING_CODES].sort()).toEqual(
+      FINDING_CODES.filter((c) => c.startsWith('stack.')).sort(),
+    );
     expect(LIVE_FINDING_CODES).toContain('live.untrusted-master');
     const doc = readFileSync('docs/findings.md', 'utf8');
     for (const code of FINDING_CODES) {

@@ -13,6 +13,8 @@ export interface StartNginxOptions {
   http: string;
   /** Lines for the main context (e.g. `worker_processes 1;`). */
   main?: string;
+  /** The workers' `user` line's arguments when run as root. @default 'root' */
+  user?: string;
 }
 
 export interface StartedNginx {
@@ -29,7 +31,7 @@ export interface StartedNginx {
 
 function mainConf(dir: string, options: StartNginxOptions, port: number): string {
   const http = options.http.replaceAll('@PORT@', String(port)).replaceAll('@DIR@', dir);
-  return `${isRoot() ? 'user root;\n' : ''}daemon off;
+  return `${isRoot() ? `user ${options.user ?? 'root'};\n` : ''}daemon off;
 worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} info;

@@ -4,6 +4,7 @@
  */
 import { checkStack } from '../check-stack.js';
 import { type LiveContext, report } from './context.js';
+import { citeFpm, unreadWebServers, webStackFindings } from './web-stack.js';
 
 /**
  * `text` with control characters written as `\xNN`: a process title is chosen by whoever
@@ -46,14 +47,22 @@ export function untrustedMasters(ctx: LiveContext): void {
 
 /**
  * Each configuration's findings (`fpm.*` from reading it) and, when the kernel settings are
- * known, `checkStack`'s. A configuration `checkStack` refuses is reported as a missing part.
+ * known, `checkStack`'s: first over FPM and the kernel, then with each web server found in
+ * front of the master (`webStackFindings`), citing both sides' files and lines. A
+ * configuration `checkStack` refuses is reported as a missing part.
  */
 export function configurationFindings(ctx: LiveContext): void {
+  unreadWebServers(ctx);
   for (const master of ctx.snapshot.masters) {
     ctx.findings.push(...master.configFindings);
     if (!master.config.ok || !ctx.kernel) continue;
     try {
-      ctx.findings.push(...checkStack({ fpm: master.config.value, kernel: ctx.kernel }));
+      const base = checkStack(
+        { fpm: master.config.value, kernel: ctx.kernel },
+        master.user ? { fpmMasterUser: master.user } : {},
+      );
+      ctx.findings.push(...base.map((f) => citeFpm(master, f)));
+      ctx.findings.push(...webStackFindings(ctx, master, ctx.kernel, base));
     } catch (error) {
       ctx.missing.push({
         part: `checkStack(${master.configPath})`,
