@@ -29,6 +29,13 @@ function checkValue(option: string, value: string): void {
   }
 }
 
+/** The lines of `text` to edit, or undefined when there is no edit; refuses other types. */
+function linesToEdit(text: unknown, edits: unknown): Line[] | undefined {
+  if (typeof text !== 'string') throw new FpmkitInvalidOptionError('text', 'must be a string');
+  if (!Array.isArray(edits)) throw new FpmkitInvalidOptionError('edits', 'must be an array');
+  return edits.length === 0 ? undefined : splitEditLines(text);
+}
+
 /** What one edit did, with 1-based line numbers before and after all edits. */
 export interface KeyValueEditChange {
   edit: number;
@@ -103,10 +110,8 @@ const sysctlGroup = (key: string) => key.split('.').slice(0, 2).join('.');
  * editSysctlConf(text, [{ key: 'net.core.somaxconn', value: 4096 }]);
  */
 export function editSysctlConf(text: string, edits: readonly SysctlEdit[]): KeyValueEditResult {
-  if (typeof text !== 'string') throw new FpmkitInvalidOptionError('text', 'must be a string');
-  if (!Array.isArray(edits)) throw new FpmkitInvalidOptionError('edits', 'must be an array');
-  if (edits.length === 0) return { text, changes: [] };
-  const lines = splitEditLines(text);
+  const lines = linesToEdit(text, edits);
+  if (lines === undefined) return { text, changes: [] };
   const pending: { change: KeyValueEditChange; after: Line[] }[] = [];
   const seen = new Set<string>();
   for (const [i, edit] of edits.entries()) {
@@ -276,10 +281,8 @@ const unitGroup = (key: string) => /^[A-Z][a-z]+/.exec(key)?.[0] ?? key;
  * editSystemdDropIn(text, [{ key: 'LimitNOFILE', value: 65536 }]);
  */
 export function editSystemdDropIn(text: string, edits: readonly SystemdEdit[]): KeyValueEditResult {
-  if (typeof text !== 'string') throw new FpmkitInvalidOptionError('text', 'must be a string');
-  if (!Array.isArray(edits)) throw new FpmkitInvalidOptionError('edits', 'must be an array');
-  if (edits.length === 0) return { text, changes: [] };
-  const lines = splitEditLines(text);
+  const lines = linesToEdit(text, edits);
+  if (lines === undefined) return { text, changes: [] };
   const pending: { change: KeyValueEditChange; after: Line[] }[] = [];
   const seen = new Set<string>();
   for (const [i, edit] of edits.entries()) {
