@@ -555,16 +555,18 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
     ? fullPath(pool.slowlog, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX)
     : undefined;
   const slowTimeout = pool.requestSlowlogTimeoutSeconds ?? 0;
+  const slowlogRequired = (directive: string, fix?: string) =>
+    fail(
+      'ERROR',
+      'fpm.slowlog-required',
+      `[pool ${p}] 'slowlog' must be specified for use with '${directive}'`,
+      directive,
+      fix,
+    );
   const terminate = pool.requestTerminateTimeoutSeconds ?? 0;
   if (slowTimeout !== 0) {
     if (!slowlog) {
-      fail(
-        'ERROR',
-        'fpm.slowlog-required',
-        `[pool ${p}] 'slowlog' must be specified for use with 'request_slowlog_timeout'`,
-        'request_slowlog_timeout',
-        'set `slowlog` to a file path',
-      );
+      slowlogRequired('request_slowlog_timeout', 'set `slowlog` to a file path');
     } else {
       const errno = ctx.system.openForAppend(slowlog);
       if (errno)
@@ -587,12 +589,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
   const depth = pool.requestSlowlogTraceDepth ?? 0;
   if (depth !== 0) {
     if (!slowlog) {
-      fail(
-        'ERROR',
-        'fpm.slowlog-required',
-        `[pool ${p}] 'slowlog' must be specified for use with 'request_slowlog_trace_depth'`,
-        'request_slowlog_trace_depth',
-      );
+      slowlogRequired('request_slowlog_trace_depth');
     } else if (depth <= 0) {
       fail(
         'ERROR',
@@ -602,34 +599,21 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
       );
     }
   }
+  // FPM's messages for chroot and chdir: relative, then missing.
+  const pathFail = (what: 'chroot' | 'chdir', path: string, problem: string) =>
+    fail('ERROR', `fpm.${what}`, `[pool ${p}] the ${what} path '${path}' ${problem}`, what);
   let chroot: string | undefined;
   if (pool.chroot) {
     chroot = chrootPath(pool.chroot, poolPrefix, globalPrefix);
-    if (!chroot.startsWith('/')) {
-      fail(
-        'ERROR',
-        'fpm.chroot',
-        `[pool ${p}] the chroot path '${chroot}' must start with a '/'`,
-        'chroot',
-      );
-    } else if (!ctx.system.isDirectory(chroot)) {
-      fail(
-        'ERROR',
-        'fpm.chroot',
-        `[pool ${p}] the chroot path '${chroot}' does not exist or is not a directory`,
-        'chroot',
-      );
+    if (!chroot.startsWith('/')) pathFail('chroot', chroot, "must start with a '/'");
+    else if (!ctx.system.isDirectory(chroot)) {
+      pathFail('chroot', chroot, 'does not exist or is not a directory');
     }
   }
   if (pool.chdir) {
     const chdir = fullPath(pool.chdir, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
     if (!chdir.startsWith('/')) {
-      fail(
-        'ERROR',
-        'fpm.chdir',
-        `[pool ${p}] the chdir path '${chdir}' must start with a '/'`,
-        'chdir',
-      );
+      pathFail('chdir', chdir, "must start with a '/'");
     } else if (pool.chroot !== undefined) {
       const inside = `${chroot ?? pool.chroot}/${chdir}`;
       if (!ctx.system.isDirectory(inside)) {
@@ -641,12 +625,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
         );
       }
     } else if (!ctx.system.isDirectory(chdir)) {
-      fail(
-        'ERROR',
-        'fpm.chdir',
-        `[pool ${p}] the chdir path '${chdir}' does not exist or is not a directory`,
-        'chdir',
-      );
+      pathFail('chdir', chdir, 'does not exist or is not a directory');
     }
   }
 }
@@ -745,49 +724,33 @@ function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
 /** The lookups only `php-fpm -t` makes (`fpm_unix_test_config`), after the config is processed. */
 function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
   for (const { pool, index } of pools) {
-    const loc = { pool: pool.name, poolIndex: index };
-    if (pool.user && !ctx.system.userExists(pool.user)) {
+    // FPM's getpwnam/getgrnam messages; for listen.* it appends the errno, which is 0.
+    const lookup = (
+      kind: 'user' | 'group',
+      name: string | undefined,
+      code: FpmFindingCode,
+      directive: string,
+      suffix: string,
+    ) => {
+      const exists = kind === 'user' ? ctx.system.userExists : ctx.system.groupExists;
+      if (!name || exists(name)) return;
+      const id = kind === 'user' ? 'uid' : 'gid';
       fpm(
         ctx,
         'ERROR',
-        'fpm.user-unknown',
-        `[pool ${pool.name}] cannot get uid for user '${pool.user}'`,
-        { ...loc, directive: 'user' },
-      );
-    }
-    if (pool.group && !ctx.system.groupExists(pool.group)) {
-      fpm(
-        ctx,
-        'ERROR',
-        'fpm.group-unknown',
-        `[pool ${pool.name}] cannot get gid for group '${pool.group}'`,
-        { ...loc, directive: 'group' },
-      );
-    }
-    if (pool.listen.owner && !ctx.system.userExists(pool.listen.owner)) {
-      fpm(
-        ctx,
-        'ERROR',
-        'fpm.listen-owner-unknown',
-        `[pool ${pool.name}] cannot get uid for user '${pool.listen.owner}': Success (0)`,
+        code,
+        `[pool ${pool.name}] cannot get ${id} for ${kind} '${name}'${suffix}`,
         {
-          ...loc,
-          directive: 'listen.owner',
+          pool: pool.name,
+          poolIndex: index,
+          directive,
         },
       );
-    }
-    if (pool.listen.group && !ctx.system.groupExists(pool.listen.group)) {
-      fpm(
-        ctx,
-        'ERROR',
-        'fpm.listen-group-unknown',
-        `[pool ${pool.name}] cannot get gid for group '${pool.listen.group}': Success (0)`,
-        {
-          ...loc,
-          directive: 'listen.group',
-        },
-      );
-    }
+    };
+    lookup('user', pool.user, 'fpm.user-unknown', 'user', '');
+    lookup('group', pool.group, 'fpm.group-unknown', 'group', '');
+    lookup('user', pool.listen.owner, 'fpm.listen-owner-unknown', 'listen.owner', ': Success (0)');
+    lookup('group', pool.listen.group, 'fpm.listen-group-unknown', 'listen.group', ': Success (0)');
   }
 }
 
