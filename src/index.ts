@@ -3,6 +3,7 @@
 
 export type {
   CheckStackOptions,
+  CheckStackResult,
   DatabaseLimits,
   DiagnoseOptions,
   HostSnapshot,
@@ -110,7 +111,7 @@ export {
   RecordType,
   Role,
 } from './fastcgi/index.js';
-export type { Finding, Severity } from './findings.js';
+export type { CheckResult, Finding, Severity } from './findings.js';
 export { findingSchema, hasErrors, SEVERITIES, sortFindings } from './findings.js';
 export type {
   FindingCode,

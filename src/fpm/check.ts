@@ -4,7 +4,7 @@ import {
   FPM_DEFAULT_MAX_SPAWN_RATE,
   FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
 } from '../defaults.js';
-import type { Finding } from '../findings.js';
+import { type CheckResult, checkResult, type Finding, hasErrors } from '../findings.js';
 import { catalogFinding, type FindingBody, type FpmFindingCode } from '../findings-catalog.js';
 import { parseOptions } from '../options.js';
 import {
@@ -60,13 +60,13 @@ export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
   somaxconn?: number;
 }
 
-/** What {@link checkFpmConfig} decides, in the terms of `php-fpm -t`, with fpmkit's findings. */
-export interface CheckFpmConfigResult {
-  /** Exactly what `php-fpm -t` decides: true for exit 0, false for exit 78. */
-  ok: boolean;
-  /** FPM's errors (with its message text in `evidence.fpmMessage`), then warnings and notes. */
-  findings: Finding<FpmFindingCode>[];
-}
+/**
+ * What {@link checkFpmConfig} decides: the {@link CheckResult} every check returns. `ok` (no
+ * error finding) is exactly what `php-fpm -t` decides, true for exit 0 and false for exit 78,
+ * because only FPM's own refusals are errors here; `findings` holds FPM's errors (with its
+ * message text in `evidence.fpmMessage`), then warnings and notes.
+ */
+export interface CheckFpmConfigResult extends CheckResult<FpmFindingCode> {}
 
 /** The compiled `localstatedir` of Debian's php-fpm: where relative pid and error_log go. */
 const DEBIAN_LOCALSTATEDIR = '/var';
@@ -601,7 +601,12 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
   }
   // FPM's messages for chroot and chdir: relative, then missing.
   const pathFail = (what: 'chroot' | 'chdir', path: string, problem: string) =>
-    fail('ERROR', `fpm.${what}`, `[pool ${p}] the ${what} path '${path}' ${problem}`, what);
+    fail(
+      'ERROR',
+      what === 'chroot' ? 'fpm.chroot' : 'fpm.chdir',
+      `[pool ${p}] the ${what} path '${path}' ${problem}`,
+      what,
+    );
   let chroot: string | undefined;
   if (pool.chroot) {
     chroot = chrootPath(pool.chroot, poolPrefix, globalPrefix);
@@ -889,7 +894,7 @@ function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
  * Decides what `php-fpm -t` would decide for the same configuration, with FPM's own message
  * texts, and adds warnings for what FPM accepts but a person would not want.
  *
- * `ok` is false exactly when `php-fpm -t` exits 78. The first error finding is the error FPM
+ * `ok` is false exactly when a finding is an error, which is when `php-fpm -t` exits 78. The first error finding is the error FPM
  * prints first (FPM stops there; fpmkit goes on and reports every problem it can). Checks that
  * need the machine (users, directories, log files) use `options.system`. Throws `FpmkitIoError`
  * when `readFile` refuses an included file (a FIFO, a device, a file over the size bound).
@@ -911,14 +916,12 @@ export function checkFpmConfig(
     const loaded = loadFpmConfigText(input, options, true);
     ctx.locations = loaded.locations;
     ctx.findings.push(...loaded.findings);
-    if (loaded.findings.some((f) => f.severity === 'error'))
-      return { ok: false, findings: ctx.findings };
+    if (hasErrors(loaded.findings)) return checkResult(ctx.findings);
     config = loaded.config;
   } else {
     config = parseOptions(fpmConfigSchema, input, undefined, 'config');
   }
-  let ok = checkGlobal(ctx, config);
-  const before = ctx.findings.length;
+  checkGlobal(ctx, config);
   if (config.pools.length === 0) {
     fpm(
       ctx,
@@ -940,7 +943,6 @@ export function checkFpmConfig(
   checkAfterPools(ctx, processed);
   checkAccessLogs(ctx, processed);
   checkAccounts(ctx, processed);
-  if (ctx.findings.slice(before).some((f) => f.severity === 'error')) ok = false;
   advisories(ctx, config);
-  return { ok, findings: ctx.findings };
+  return checkResult(ctx.findings);
 }
