@@ -4,10 +4,12 @@ import { isFpmkitError } from '../errors.js';
 import type { FpmEdit } from '../fpm/edit.js';
 import { type ApplyFpmOptions, applyFpmChanges, recoverFpmApply } from '../host/apply.js';
 import { FpmkitApplyFailedError, FpmkitApplyRejectedError } from '../host/apply-errors.js';
+import { type ApplySource, readApplySource } from './apply-source.js';
 import { intOption, parseArgs, UsageError } from './args.js';
 import { type CliIo, EXIT, styleFor } from './io.js';
 
 export const APPLY_HELP = `Usage: fpmkit apply --config FILE --set POOL.DIRECTIVE=VALUE [...] [options]
+       fpmkit apply --config FILE --from PLAN_OR_REPORT [--pool NAME] [options]
        fpmkit apply --config FILE --recover [options]
 
 Changes a running php-fpm: edits the files where each directive is set (comments,
@@ -23,6 +25,13 @@ Options:
   --set P.D=V            set directive D of pool P (global.D for [global]);
                          repeatable; [P].D=V for a pool name with a dot
   --unset P.D            remove directive D of pool P; repeatable
+  --from FILE            apply what a file sets, only where the running value
+                         differs: the output of fpmkit plan --json, a pool file
+                         fpmkit plan rendered, or fpmkit doctor --json (its
+                         FPM fix); other files in it are listed, not written
+  --pool NAME            with --from: the running pool a one-pool plan goes to
+  --include-identity     with --from a plan: also set user, group, listen and
+                         listen.owner/group/mode (kept as they are by default)
   --pid N                the master's pid
   --pid-file FILE        a file with the master's pid (read again after a restart)
   --prefix DIR           the master's -p prefix (FPM overwrites its arguments
@@ -81,6 +90,23 @@ function takeRepeated(argv: readonly string[]): { rest: string[]; edits: FpmEdit
   return { rest, edits };
 }
 
+/** What --from found, for people: the changes, what was kept and the files left to write. */
+function sourceLines(source: ApplySource, from: string): string {
+  const what = { plan: 'plan', doctor: "doctor's fix", fpm: 'FPM file' }[source.kind];
+  const out = [
+    `from ${what} ${from}: ${source.edits.length} value(s) differ from the running configuration`,
+    ...source.edits.map(
+      (e) => `  [${e.section}] ${e.directive}${e.remove ? ' (remove)' : ` = ${String(e.value)}`}`,
+    ),
+  ];
+  for (const s of source.skipped)
+    out.push(
+      `  kept [${s.section}] ${s.directive} (the plan says ${s.value}; --include-identity sets it)`,
+    );
+  for (const f of source.notApplied) out.push(`  not written by apply: ${f.name} (${f.how})`);
+  return `${out.join('\n')}\n`;
+}
+
 /** `fpmkit apply`: returns the exit code. */
 export async function runApply(argv: readonly string[], io: CliIo): Promise<number> {
   const style = styleFor(io);
@@ -91,9 +117,11 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
     const taken = takeRepeated(argv);
     edits = taken.edits;
     args = parseArgs(taken.rest, {
-      flags: ['dry-run', 'recover', 'json', 'help'],
+      flags: ['dry-run', 'recover', 'json', 'help', 'include-identity'],
       valued: [
         'config',
+        'from',
+        'pool',
         'pid',
         'pid-file',
         'prefix',
@@ -110,8 +138,13 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
     const config = args.options.config;
     if (typeof config !== 'string') throw new UsageError('--config FILE is required');
     if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
-    if (!args.options.recover && edits.length === 0)
-      throw new UsageError('give at least one --set or --unset');
+    if (!args.options.recover && edits.length === 0 && typeof args.options.from !== 'string')
+      throw new UsageError('give --from FILE or at least one --set or --unset');
+    if (
+      typeof args.options.from !== 'string' &&
+      (args.options.pool || args.options['include-identity'])
+    )
+      throw new UsageError('--pool and --include-identity go with --from');
     const pid = intOption(args, 'pid');
     const lockWaitMs = intOption(args, 'lock-wait-ms');
     const verifyDeadlineMs = intOption(args, 'verify-deadline-ms');
@@ -153,7 +186,26 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
     }
     throw error;
   }
+  let source: ApplySource | undefined;
   try {
+    if (typeof args.options.from === 'string' && !args.options.recover) {
+      source = readApplySource({
+        from: args.options.from,
+        configPath: options.configPath,
+        pool: typeof args.options.pool === 'string' ? args.options.pool : undefined,
+        includeIdentity: args.options['include-identity'] === true,
+        prefix: options.prefix,
+        env: io.env,
+      });
+      edits = [...edits, ...source.edits];
+      if (!args.options.json) io.stdout(sourceLines(source, args.options.from));
+      if (edits.length === 0) {
+        if (args.options.json)
+          io.stdout(`${JSON.stringify({ outcome: 'unchanged', source }, null, 2)}\n`);
+        else io.stdout('nothing to change: every value is already in force\n');
+        return EXIT.ok;
+      }
+    }
     if (args.options.recover) {
       const r = await recoverFpmApply(options);
       if (args.options.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
@@ -165,7 +217,7 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
     }
     const r = await applyFpmChanges(edits, options);
     if (args.options.json) {
-      io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      io.stdout(`${JSON.stringify(source ? { ...r, source } : r, null, 2)}\n`);
       return EXIT.ok;
     }
     io.stdout(r.diff);
