@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import { lines as splitLines } from '../kernel/internal.js';
 import type { LineSource } from './lines.js';
 
 /**
@@ -213,15 +214,7 @@ export function requireLine(
 }
 
 /** Splits a whole text into lines (LF or CRLF); a final newline does not make an empty line. */
-export function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
-  }
-  return lines;
-}
+export { splitLines };
 
 /** Reads every non-empty line of a whole text into a record, numbering lines from `firstLine`. */
 export function recordsOf<R>(
