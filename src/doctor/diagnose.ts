@@ -1,4 +1,4 @@
-import type { CheckResult, Finding } from '../findings.js';
+import type { Finding } from '../findings.js';
 import { hasErrors, sortFindings } from '../findings.js';
 import type { FindingCode } from '../findings-catalog.js';
 import { FINDING_CODES, type LiveFindingCode } from '../findings-catalog.js';
@@ -17,8 +17,8 @@ export type {
   SnapshotUntrustedMaster,
 } from './snapshot.js';
 
-/** What `diagnose` returns: `ok` is true when no finding is an error, as for every check. */
-export interface Report extends CheckResult<FindingCode> {
+/** What `diagnose` returns. */
+export interface Report {
   /** Errors first. */
   findings: Finding<FindingCode>[];
   summary: {
@@ -77,12 +77,5 @@ export function diagnose(snapshot: HostSnapshot, options: DiagnoseOptions = {}):
   runLiveChecks(ctx);
   const findings = sortFindings(ctx.findings);
   const { noFpm, ...summary } = summarize(snapshot, findings, ctx.pools.length);
-  return {
-    ok: !hasErrors(findings),
-    findings,
-    summary,
-    missing: ctx.missing,
-    noFpm,
-    files: ctx.files,
-  };
+  return { findings, summary, missing: ctx.missing, noFpm, files: ctx.files };
 }
