@@ -2,11 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isFpmkitError } from '../errors.js';
 import type { FpmEdit } from '../fpm/edit.js';
-import { type ApplyFpmOptions, applyFpmChanges, recoverFpmApply } from '../host/apply.js';
+import {
+  type ApplyFpmOptions,
+  type ApplyFpmResult,
+  applyFpmChanges,
+  recoverFpmApply,
+} from '../host/apply.js';
 import { FpmkitApplyFailedError, FpmkitApplyRejectedError } from '../host/apply-errors.js';
 import { type ApplySource, readApplySource } from './apply-source.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, styleFor } from './io.js';
+import { type CliIo, EXIT, type Style, styleFor } from './io.js';
 
 export const APPLY_HELP = `Usage: fpmkit apply --config FILE --set POOL.DIRECTIVE=VALUE [...] [options]
        fpmkit apply --config FILE --from PLAN_OR_REPORT [--pool NAME] [options]
@@ -107,78 +112,122 @@ function sourceLines(source: ApplySource, from: string): string {
   return `${out.join('\n')}\n`;
 }
 
+/** The command line read: the options for `applyFpmChanges`, the edits and the flags. */
+interface ApplyCommand {
+  options: ApplyFpmOptions;
+  edits: FpmEdit[];
+  args: ReturnType<typeof parseArgs>;
+}
+
+/** A command that runs `--restart-command` and reads the new master's pid from the pid file. */
+function restartBy(command: string, pidFile: string): () => Promise<number> {
+  return async () => {
+    const r = spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`--restart-command exited ${r.status}: ${r.stderr}`);
+    return Number(readFileSync(pidFile, 'utf8').trim());
+  };
+}
+
+/** Reads the command line; throws UsageError. With --help only `args` matters. */
+function readApplyCommand(argv: readonly string[]): ApplyCommand {
+  const taken = takeRepeated(argv);
+  const args = parseArgs(taken.rest, {
+    flags: ['dry-run', 'recover', 'json', 'help', 'include-identity'],
+    valued: [
+      'config',
+      'from',
+      'pool',
+      'pid',
+      'pid-file',
+      'prefix',
+      'restart-command',
+      'state-dir',
+      'lock-wait-ms',
+      'verify-deadline-ms',
+    ],
+  });
+  const edits = taken.edits;
+  if (args.options.help) return { options: { configPath: '' }, edits, args };
+  const config = args.options.config;
+  if (typeof config !== 'string') throw new UsageError('--config FILE is required');
+  if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
+  const from = typeof args.options.from === 'string';
+  if (!args.options.recover && edits.length === 0 && !from)
+    throw new UsageError('give --from FILE or at least one --set or --unset');
+  if (!from && (args.options.pool || args.options['include-identity']))
+    throw new UsageError('--pool and --include-identity go with --from');
+  const pid = intOption(args, 'pid');
+  const lockWaitMs = intOption(args, 'lock-wait-ms');
+  const verifyDeadlineMs = intOption(args, 'verify-deadline-ms');
+  const str = (name: string) =>
+    typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined;
+  const pidFile = str('pid-file');
+  const restartCommand = str('restart-command');
+  if (restartCommand && !pidFile) {
+    throw new UsageError('--restart-command needs --pid-file to find the new master');
+  }
+  const options: ApplyFpmOptions = {
+    configPath: config,
+    ...(pid !== undefined ? { pid } : {}),
+    ...(pidFile ? { pidFile } : {}),
+    ...(str('prefix') ? { prefix: str('prefix')! } : {}),
+    ...(str('state-dir') ? { stateDir: str('state-dir')! } : {}),
+    ...(lockWaitMs !== undefined ? { lockWaitMs } : {}),
+    ...(verifyDeadlineMs !== undefined ? { verifyDeadlineMs } : {}),
+    ...(args.options['dry-run'] ? { dryRun: true } : {}),
+    ...(restartCommand && pidFile ? { restart: restartBy(restartCommand, pidFile) } : {}),
+  };
+  return { options, edits, args };
+}
+
+/** What an apply did, for people. */
+function printApplied(io: CliIo, style: Style, r: ApplyFpmResult): void {
+  io.stdout(r.diff);
+  const validator = r.validation
+    ? r.validation.validator === 'php-fpm'
+      ? `php-fpm -t (${r.validation.binary})`
+      : "fpmkit's own check (no php-fpm binary found)"
+    : 'none';
+  if (r.outcome === 'dry-run') {
+    io.stdout(
+      `dry run: would ${r.action === 'reload' ? 'send SIGUSR2 (reload)' : 'restart the master'}; validated by ${validator}; nothing written\n`,
+    );
+  } else if (r.outcome === 'unchanged') {
+    io.stdout('nothing to change: every value is already in force\n');
+  } else {
+    io.stdout(
+      `${style.green('applied')} by ${r.signal === 'SIGUSR2' ? 'SIGUSR2 (reload)' : 'restart'} in ${r.reloadWindowMs} ms; validated by ${validator}\n`,
+    );
+    for (const c of r.verification?.checks ?? [])
+      io.stdout(`  ${c.kind}${c.pool ? ` [${c.pool}]` : ''}: ${c.evidence}\n`);
+  }
+}
+
+/** Why an apply stopped, for people, as an exit code; rethrows what is not fpmkit's. */
+function applyFailure(io: CliIo, style: Style, error: unknown): number {
+  if (error instanceof FpmkitApplyRejectedError) {
+    io.stderr(
+      `${style.red('refused')}: ${error.validator === 'php-fpm' ? 'php-fpm -t' : "fpmkit's check"} rejected the change; nothing written, no signal sent\n${error.output}`,
+    );
+    return EXIT.problems;
+  }
+  if (error instanceof FpmkitApplyFailedError) {
+    io.stderr(`${style.red('rolled back')}: ${error.message}\n`);
+    return EXIT.problems;
+  }
+  if (isFpmkitError(error)) {
+    io.stderr(`fpmkit apply: ${error.message}\n`);
+    return error.code === 'FPMKIT_INVALID_OPTION' ? EXIT.usage : EXIT.input;
+  }
+  throw error;
+}
+
 /** `fpmkit apply`: returns the exit code. */
 export async function runApply(argv: readonly string[], io: CliIo): Promise<number> {
   const style = styleFor(io);
-  let options: ApplyFpmOptions;
-  let edits: FpmEdit[];
-  let args: ReturnType<typeof parseArgs>;
+  let command: ApplyCommand;
   try {
-    const taken = takeRepeated(argv);
-    edits = taken.edits;
-    args = parseArgs(taken.rest, {
-      flags: ['dry-run', 'recover', 'json', 'help', 'include-identity'],
-      valued: [
-        'config',
-        'from',
-        'pool',
-        'pid',
-        'pid-file',
-        'prefix',
-        'restart-command',
-        'state-dir',
-        'lock-wait-ms',
-        'verify-deadline-ms',
-      ],
-    });
-    if (args.options.help) {
-      io.stdout(APPLY_HELP);
-      return EXIT.ok;
-    }
-    const config = args.options.config;
-    if (typeof config !== 'string') throw new UsageError('--config FILE is required');
-    if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
-    if (!args.options.recover && edits.length === 0 && typeof args.options.from !== 'string')
-      throw new UsageError('give --from FILE or at least one --set or --unset');
-    if (
-      typeof args.options.from !== 'string' &&
-      (args.options.pool || args.options['include-identity'])
-    )
-      throw new UsageError('--pool and --include-identity go with --from');
-    const pid = intOption(args, 'pid');
-    const lockWaitMs = intOption(args, 'lock-wait-ms');
-    const verifyDeadlineMs = intOption(args, 'verify-deadline-ms');
-    const str = (name: string) =>
-      typeof args.options[name] === 'string' ? (args.options[name] as string) : undefined;
-    const pidFile = str('pid-file');
-    const restartCommand = str('restart-command');
-    if (restartCommand && !pidFile) {
-      throw new UsageError('--restart-command needs --pid-file to find the new master');
-    }
-    options = {
-      configPath: config,
-      ...(pid !== undefined ? { pid } : {}),
-      ...(pidFile ? { pidFile } : {}),
-      ...(str('prefix') ? { prefix: str('prefix')! } : {}),
-      ...(str('state-dir') ? { stateDir: str('state-dir')! } : {}),
-      ...(lockWaitMs !== undefined ? { lockWaitMs } : {}),
-      ...(verifyDeadlineMs !== undefined ? { verifyDeadlineMs } : {}),
-      ...(args.options['dry-run'] ? { dryRun: true } : {}),
-      env: io.env,
-      ...(restartCommand
-        ? {
-            restart: async () => {
-              const r = spawnSync('/bin/sh', ['-c', restartCommand], {
-                encoding: 'utf8',
-                timeout: 120_000,
-              });
-              if (r.status !== 0)
-                throw new Error(`--restart-command exited ${r.status}: ${r.stderr}`);
-              return Number(readFileSync(pidFile!, 'utf8').trim());
-            },
-          }
-        : {}),
-    };
+    command = readApplyCommand(argv);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`fpmkit apply: ${error.message}\n\n${APPLY_HELP}`);
@@ -186,9 +235,26 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
     }
     throw error;
   }
-  let source: ApplySource | undefined;
+  const { args } = command;
+  if (args.options.help) {
+    io.stdout(APPLY_HELP);
+    return EXIT.ok;
+  }
+  const options: ApplyFpmOptions = { ...command.options, env: io.env };
+  let edits = command.edits;
+  const json = args.options.json === true;
   try {
-    if (typeof args.options.from === 'string' && !args.options.recover) {
+    if (args.options.recover) {
+      const r = await recoverFpmApply(options);
+      if (json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      else
+        io.stdout(
+          `recovery: ${r.outcome}${r.step ? ` (interrupted at ${r.step})` : ''}${r.verification ? `, ${r.verification.ok ? 'verified' : 'NOT verified'}` : ''}\n`,
+        );
+      return r.verification && !r.verification.ok ? EXIT.problems : EXIT.ok;
+    }
+    let source: ApplySource | undefined;
+    if (typeof args.options.from === 'string') {
       source = readApplySource({
         from: args.options.from,
         configPath: options.configPath,
@@ -198,63 +264,18 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
         env: io.env,
       });
       edits = [...edits, ...source.edits];
-      if (!args.options.json) io.stdout(sourceLines(source, args.options.from));
+      if (!json) io.stdout(sourceLines(source, args.options.from));
       if (edits.length === 0) {
-        if (args.options.json)
-          io.stdout(`${JSON.stringify({ outcome: 'unchanged', source }, null, 2)}\n`);
+        if (json) io.stdout(`${JSON.stringify({ outcome: 'unchanged', source }, null, 2)}\n`);
         else io.stdout('nothing to change: every value is already in force\n');
         return EXIT.ok;
       }
     }
-    if (args.options.recover) {
-      const r = await recoverFpmApply(options);
-      if (args.options.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
-      else
-        io.stdout(
-          `recovery: ${r.outcome}${r.step ? ` (interrupted at ${r.step})` : ''}${r.verification ? `, ${r.verification.ok ? 'verified' : 'NOT verified'}` : ''}\n`,
-        );
-      return r.verification && !r.verification.ok ? EXIT.problems : EXIT.ok;
-    }
     const r = await applyFpmChanges(edits, options);
-    if (args.options.json) {
-      io.stdout(`${JSON.stringify(source ? { ...r, source } : r, null, 2)}\n`);
-      return EXIT.ok;
-    }
-    io.stdout(r.diff);
-    const validator = r.validation
-      ? r.validation.validator === 'php-fpm'
-        ? `php-fpm -t (${r.validation.binary})`
-        : "fpmkit's own check (no php-fpm binary found)"
-      : 'none';
-    if (r.outcome === 'dry-run') {
-      io.stdout(
-        `dry run: would ${r.action === 'reload' ? 'send SIGUSR2 (reload)' : 'restart the master'}; validated by ${validator}; nothing written\n`,
-      );
-    } else if (r.outcome === 'unchanged') {
-      io.stdout('nothing to change: every value is already in force\n');
-    } else {
-      io.stdout(
-        `${style.green('applied')} by ${r.signal === 'SIGUSR2' ? 'SIGUSR2 (reload)' : 'restart'} in ${r.reloadWindowMs} ms; validated by ${validator}\n`,
-      );
-      for (const c of r.verification?.checks ?? [])
-        io.stdout(`  ${c.kind}${c.pool ? ` [${c.pool}]` : ''}: ${c.evidence}\n`);
-    }
+    if (json) io.stdout(`${JSON.stringify(source ? { ...r, source } : r, null, 2)}\n`);
+    else printApplied(io, style, r);
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof FpmkitApplyRejectedError) {
-      io.stderr(
-        `${style.red('refused')}: ${error.validator === 'php-fpm' ? 'php-fpm -t' : "fpmkit's check"} rejected the change; nothing written, no signal sent\n${error.output}`,
-      );
-      return EXIT.problems;
-    }
-    if (error instanceof FpmkitApplyFailedError) {
-      io.stderr(`${style.red('rolled back')}: ${error.message}\n`);
-      return EXIT.problems;
-    }
-    if (isFpmkitError(error)) {
-      io.stderr(`fpmkit apply: ${error.message}\n`);
-      return error.code === 'FPMKIT_INVALID_OPTION' ? EXIT.usage : EXIT.input;
-    }
-    throw error;
+    return applyFailure(io, style, error);
   }
 }
