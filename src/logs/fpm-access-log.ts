@@ -128,28 +128,28 @@ const integer =
     if (/^\d+$/.test(v)) e[key] = Number.parseInt(v, 10);
   };
 
+/** Tokens logged as text and as whole numbers, by their letter. */
+const TEXT_TOKENS: Record<string, Parameters<typeof text>[0]> = {
+  R: 'remoteAddr',
+  u: 'remoteUser',
+  m: 'method',
+  r: 'uri',
+  q: 'query',
+  f: 'script',
+  n: 'pool',
+};
+const INTEGER_TOKENS: Record<string, Parameters<typeof integer>[0]> = {
+  s: 'status',
+  l: 'contentLength',
+  p: 'pid',
+};
+
 function setterFor(letter: string, arg: string): Setter | undefined {
+  const textKey = Object.hasOwn(TEXT_TOKENS, letter) ? TEXT_TOKENS[letter] : undefined;
+  if (textKey) return text(textKey);
+  const integerKey = Object.hasOwn(INTEGER_TOKENS, letter) ? INTEGER_TOKENS[letter] : undefined;
+  if (integerKey) return integer(integerKey);
   switch (letter) {
-    case 'R':
-      return text('remoteAddr');
-    case 'u':
-      return text('remoteUser');
-    case 'm':
-      return text('method');
-    case 'r':
-      return text('uri');
-    case 'q':
-      return text('query');
-    case 'f':
-      return text('script');
-    case 'n':
-      return text('pool');
-    case 's':
-      return integer('status');
-    case 'l':
-      return integer('contentLength');
-    case 'p':
-      return integer('pid');
     case 't':
     case 'T':
       if (arg !== '') return undefined;
