@@ -110,8 +110,9 @@ export function fpmEditsToMatch(
 
 /**
  * Reads a configuration fpmkit rendered (no includes) as the target of
- * {@link fpmEditsToMatch}. Throws `FpmkitInvalidOptionError` naming `option` when FPM would
- * refuse the text.
+ * {@link fpmEditsToMatch}. A syntax error throws `FpmkitParseError` naming `source` and the
+ * line; another load error FPM reports throws `FpmkitInvalidOptionError` naming `option`. What
+ * only `php-fpm -t` refuses is left to the validation of the staged files.
  */
 export function parseFpmTarget(text: string, source: string, option: string): ParseFpmConfigResult {
   const parsed = parseFpmConfig(text, { path: source });
