@@ -35,6 +35,13 @@ interface Finding {
 Branch on \`code\`, never on \`message\`. \`hasErrors(findings)\` tells whether any is an error and
 \`sortFindings(findings)\` puts errors first.
 
+Every check returns the same shape, \`{ ok, findings }\` (\`CheckResult\`), and \`ok\` means one
+thing everywhere: no finding has severity \`error\`. Warnings and notes never change it. That
+holds for \`checkFpmConfig\` (where it is exactly what \`php-fpm -t\` decides) and
+\`checkStack\` (whose result is also still the array of findings it used to be; read
+\`findings\`). \`diagnose\`'s \`Report\` carries the same findings and counts errors in
+\`summary.errors\`.
+
 Every code below is an entry of \`FINDING_CATALOG\` (fpmkit): its severity, a one-line summary,
 the fix and its anchor in this page (\`findingDocAnchor(code)\`). The functions that produce
 findings take each finding's severity from there, and this page is generated from it

@@ -35,6 +35,24 @@ export function hasErrors(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.severity === 'error');
 }
 
+/**
+ * What every `check*` function returns: all its findings and `ok`, which means one thing
+ * everywhere: no finding has severity `error` (warnings and notes never change it). For
+ * `checkFpmConfig` that is exactly what `php-fpm -t` decides, since only FPM's own refusals are
+ * errors there.
+ */
+export interface CheckResult<C extends string = string> {
+  /** True when no finding has severity `error`. */
+  ok: boolean;
+  /** Every finding, in the check's order (`sortFindings` puts errors first). */
+  findings: Finding<C>[];
+}
+
+/** A {@link CheckResult} over `findings`: `ok` is true when none of them is an error. */
+export function checkResult<C extends string>(findings: Finding<C>[]): CheckResult<C> {
+  return { ok: !hasErrors(findings), findings };
+}
+
 /** Findings ordered by severity (errors first), keeping the original order within a severity. */
 export function sortFindings<F extends Finding>(findings: readonly F[]): F[] {
   const rank = (s: Severity) => SEVERITIES.indexOf(s);

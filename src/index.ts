@@ -3,6 +3,7 @@
 
 export type {
   CheckStackOptions,
+  CheckStackResult,
   DatabaseLimits,
   DiagnoseOptions,
   HostSnapshot,
@@ -112,7 +113,7 @@ export {
   RecordType,
   Role,
 } from './fastcgi/index.js';
-export type { Finding, Severity } from './findings.js';
+export type { CheckResult, Finding, Severity } from './findings.js';
 export { findingSchema, hasErrors, SEVERITIES, sortFindings } from './findings.js';
 export type {
   FindingCode,
@@ -240,6 +241,9 @@ export type {
   FileWriteRecovery,
   FpmApplyPlan,
   FpmDiscovery,
+  FpmEditSkipped,
+  FpmEditsToMatch,
+  FpmEditsToMatchOptions,
   FpmMasterInfo,
   FpmPoolInfo,
   FpmSocket,
@@ -290,6 +294,7 @@ export {
   discoverWebServers,
   EVIDENCE_CONFIG_CANDIDATES,
   FPM_BINARY_NAME,
+  FPM_IDENTITY_DIRECTIVES,
   FPM_LINUX_DEFAULT_BACKLOG,
   FPM_VERSION_TIMEOUT_MS,
   FpmkitApplyFailedError,
@@ -298,6 +303,7 @@ export {
   FpmkitApplyStaleError,
   FpmkitFileExistsError,
   fpmDiscoverySchema,
+  fpmEditsToMatch,
   fpmMasterInfoSchema,
   fpmPoolInfoSchema,
   fpmSocketSchema,

@@ -20,7 +20,7 @@ import {
   PHP_DEFAULT_UPLOAD_MAX_FILESIZE_BYTES,
 } from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
-import type { Finding } from '../findings.js';
+import { type CheckResult, type Finding, hasErrors } from '../findings.js';
 import {
   catalogFinding,
   FINDING_CODES,
@@ -1075,19 +1075,31 @@ function readStackInput(input: StackInput, options: CheckStackOptions) {
 }
 
 /**
+ * What {@link checkStack} returns: the {@link CheckResult} every check returns, `ok` (no
+ * finding is an error) and `findings`. The result is also still the array of findings that
+ * `checkStack` returned before; reading it as an array is deprecated, read `findings`.
+ */
+export type CheckStackResult = Finding<StackFindingCode>[] & CheckResult<StackFindingCode>;
+
+/** The findings with `ok` and `findings` on them, not enumerable so the array looks as before. */
+function stackResult(findings: Finding<StackFindingCode>[]): CheckStackResult {
+  return Object.defineProperties(findings, {
+    ok: { value: !hasErrors(findings), enumerable: false },
+    findings: { value: [...findings], enumerable: false },
+  }) as CheckStackResult;
+}
+
+/**
  * Checks the layers of a PHP-FPM stack against each other and returns every contradiction as a
- * `Finding` (codes `stack.*`, listed with their fixes in docs/findings.md), in check order;
- * `sortFindings` puts errors first. Unset FPM directives take FPM's effective defaults, unset
+ * `Finding` (codes `stack.*`, listed with their fixes in docs/findings.md) in `findings`, in
+ * check order (`sortFindings` puts errors first), and `ok`: true when none is an error. Unset FPM directives take FPM's effective defaults, unset
  * php.ini directives PHP's built-in ones, and a pool's `php_value`/`php_admin_value` override
  * php.ini. Web-server checks apply to the pools whose listen address the web server passes to.
  *
  * Throws `FpmkitInvalidOptionError` naming the option (`fpm.pools.0.listen.mode`,
  * `nginx.upstream.servers`, ...) when an input does not fit its schema.
  */
-export function checkStack(
-  input: StackInput,
-  options: CheckStackOptions = {},
-): Finding<StackFindingCode>[] {
+export function checkStack(input: StackInput, options: CheckStackOptions = {}): CheckStackResult {
   const { margin, master, config, kernel, nginx, apache, php, user, database, budget } =
     readStackInput(input, options);
   const ctx: Ctx = { findings: [], margin };
@@ -1177,7 +1189,7 @@ export function checkStack(
   }
   if (database) checkDatabase(ctx, pools, database);
   if (budget !== undefined) checkMemory(ctx, pools, php, budget);
-  return ctx.findings;
+  return stackResult(ctx.findings);
 }
 
 /**

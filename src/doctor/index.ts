@@ -1,5 +1,6 @@
 export type {
   CheckStackOptions,
+  CheckStackResult,
   DatabaseLimits,
   StackFindingCode,
   StackFpmInput,

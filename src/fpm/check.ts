@@ -4,7 +4,7 @@ import {
   FPM_DEFAULT_MAX_SPAWN_RATE,
   FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
 } from '../defaults.js';
-import type { Finding } from '../findings.js';
+import { type CheckResult, checkResult, type Finding, hasErrors } from '../findings.js';
 import { catalogFinding, type FindingBody, type FpmFindingCode } from '../findings-catalog.js';
 import { parseOptions } from '../options.js';
 import {
@@ -66,13 +66,13 @@ export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
   somaxconn?: number;
 }
 
-/** What {@link checkFpmConfig} decides, in the terms of `php-fpm -t`, with fpmkit's findings. */
-export interface CheckFpmConfigResult {
-  /** Exactly what `php-fpm -t` decides: true for exit 0, false for exit 78. */
-  ok: boolean;
-  /** FPM's errors (with its message text in `evidence.fpmMessage`), then warnings and notes. */
-  findings: Finding<FpmFindingCode>[];
-}
+/**
+ * What {@link checkFpmConfig} decides: the {@link CheckResult} every check returns. `ok` (no
+ * error finding) is exactly what `php-fpm -t` decides, true for exit 0 and false for exit 78,
+ * because only FPM's own refusals are errors here; `findings` holds FPM's errors (with its
+ * message text in `evidence.fpmMessage`), then warnings and notes.
+ */
+export interface CheckFpmConfigResult extends CheckResult<FpmFindingCode> {}
 
 /** The compiled `localstatedir` of Debian's php-fpm: where relative pid and error_log go. */
 const DEBIAN_LOCALSTATEDIR = '/var';
@@ -571,16 +571,18 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
     ? fullPath(pool.slowlog, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX)
     : undefined;
   const slowTimeout = pool.requestSlowlogTimeoutSeconds ?? 0;
+  const slowlogRequired = (directive: string, fix?: string) =>
+    fail(
+      'ERROR',
+      'fpm.slowlog-required',
+      `[pool ${p}] 'slowlog' must be specified for use with '${directive}'`,
+      directive,
+      fix,
+    );
   const terminate = pool.requestTerminateTimeoutSeconds ?? 0;
   if (slowTimeout !== 0) {
     if (!slowlog) {
-      fail(
-        'ERROR',
-        'fpm.slowlog-required',
-        `[pool ${p}] 'slowlog' must be specified for use with 'request_slowlog_timeout'`,
-        'request_slowlog_timeout',
-        'set `slowlog` to a file path',
-      );
+      slowlogRequired('request_slowlog_timeout', 'set `slowlog` to a file path');
     } else {
       const errno = ctx.system.openForAppend(slowlog);
       if (errno)
@@ -603,12 +605,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
   const depth = pool.requestSlowlogTraceDepth ?? 0;
   if (depth !== 0) {
     if (!slowlog) {
-      fail(
-        'ERROR',
-        'fpm.slowlog-required',
-        `[pool ${p}] 'slowlog' must be specified for use with 'request_slowlog_trace_depth'`,
-        'request_slowlog_trace_depth',
-      );
+      slowlogRequired('request_slowlog_trace_depth');
     } else if (depth <= 0) {
       fail(
         'ERROR',
@@ -618,34 +615,26 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
       );
     }
   }
+  // FPM's messages for chroot and chdir: relative, then missing.
+  const pathFail = (what: 'chroot' | 'chdir', path: string, problem: string) =>
+    fail(
+      'ERROR',
+      what === 'chroot' ? 'fpm.chroot' : 'fpm.chdir',
+      `[pool ${p}] the ${what} path '${path}' ${problem}`,
+      what,
+    );
   let chroot: string | undefined;
   if (pool.chroot) {
     chroot = chrootPath(pool.chroot, poolPrefix, globalPrefix);
-    if (!chroot.startsWith('/')) {
-      fail(
-        'ERROR',
-        'fpm.chroot',
-        `[pool ${p}] the chroot path '${chroot}' must start with a '/'`,
-        'chroot',
-      );
-    } else if (!ctx.system.isDirectory(chroot)) {
-      fail(
-        'ERROR',
-        'fpm.chroot',
-        `[pool ${p}] the chroot path '${chroot}' does not exist or is not a directory`,
-        'chroot',
-      );
+    if (!chroot.startsWith('/')) pathFail('chroot', chroot, "must start with a '/'");
+    else if (!ctx.system.isDirectory(chroot)) {
+      pathFail('chroot', chroot, 'does not exist or is not a directory');
     }
   }
   if (pool.chdir) {
     const chdir = fullPath(pool.chdir, poolPrefix, globalPrefix, DEBIAN_PHP_PREFIX);
     if (!chdir.startsWith('/')) {
-      fail(
-        'ERROR',
-        'fpm.chdir',
-        `[pool ${p}] the chdir path '${chdir}' must start with a '/'`,
-        'chdir',
-      );
+      pathFail('chdir', chdir, "must start with a '/'");
     } else if (pool.chroot !== undefined) {
       const inside = `${chroot ?? pool.chroot}/${chdir}`;
       if (!ctx.system.isDirectory(inside)) {
@@ -657,12 +646,7 @@ function checkPool(ctx: Ctx, config: FpmConfig, entry: ProcessedPool, all: Proce
         );
       }
     } else if (!ctx.system.isDirectory(chdir)) {
-      fail(
-        'ERROR',
-        'fpm.chdir',
-        `[pool ${p}] the chdir path '${chdir}' does not exist or is not a directory`,
-        'chdir',
-      );
+      pathFail('chdir', chdir, 'does not exist or is not a directory');
     }
   }
 }
@@ -766,25 +750,28 @@ function checkAccessLogs(ctx: Ctx, pools: ProcessedPool[]): void {
 function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
   const facts = FPM_VERSION_FACTS[ctx.version];
   for (const { pool, index, unixPath } of pools) {
-    const loc = { pool: pool.name, poolIndex: index };
-    if (facts.testChecksAccounts && pool.user && !ctx.system.userExists(pool.user)) {
+    // FPM's getpwnam/getgrnam messages; for listen.* it appends the errno, which is 0.
+    const lookup = (
+      kind: 'user' | 'group',
+      name: string | undefined,
+      code: FpmFindingCode,
+      directive: string,
+      suffix: string,
+    ) => {
+      if (!facts.testChecksAccounts) return;
+      const exists = kind === 'user' ? ctx.system.userExists : ctx.system.groupExists;
+      if (!name || exists(name)) return;
+      const id = kind === 'user' ? 'uid' : 'gid';
       fpm(
         ctx,
         'ERROR',
-        'fpm.user-unknown',
-        `[pool ${pool.name}] cannot get uid for user '${pool.user}'`,
-        { ...loc, directive: 'user' },
+        code,
+        `[pool ${pool.name}] cannot get ${id} for ${kind} '${name}'${suffix}`,
+        { pool: pool.name, poolIndex: index, directive },
       );
-    }
-    if (facts.testChecksAccounts && pool.group && !ctx.system.groupExists(pool.group)) {
-      fpm(
-        ctx,
-        'ERROR',
-        'fpm.group-unknown',
-        `[pool ${pool.name}] cannot get gid for group '${pool.group}'`,
-        { ...loc, directive: 'group' },
-      );
-    }
+    };
+    lookup('user', pool.user, 'fpm.user-unknown', 'user', '');
+    lookup('group', pool.group, 'fpm.group-unknown', 'group', '');
     if (facts.testChecksSocketPathLength && unixPath !== undefined) {
       const bytes = Buffer.byteLength(unixPath);
       if (bytes > MAX_UNIX_SOCKET_PATH_BYTES) {
@@ -793,42 +780,12 @@ function checkAccounts(ctx: Ctx, pools: ProcessedPool[]): void {
           'ERROR',
           'fpm.listen-path-too-long',
           `[pool ${pool.name}] cannot bind to UNIX socket '${unixPath}' as path is too long (found length: ${bytes}, maximal length: ${MAX_UNIX_SOCKET_PATH_BYTES + 1}): Success (0)`,
-          { ...loc, directive: 'listen' },
+          { pool: pool.name, poolIndex: index, directive: 'listen' },
         );
       }
     }
-    if (
-      facts.testChecksAccounts &&
-      pool.listen.owner &&
-      !ctx.system.userExists(pool.listen.owner)
-    ) {
-      fpm(
-        ctx,
-        'ERROR',
-        'fpm.listen-owner-unknown',
-        `[pool ${pool.name}] cannot get uid for user '${pool.listen.owner}': Success (0)`,
-        {
-          ...loc,
-          directive: 'listen.owner',
-        },
-      );
-    }
-    if (
-      facts.testChecksAccounts &&
-      pool.listen.group &&
-      !ctx.system.groupExists(pool.listen.group)
-    ) {
-      fpm(
-        ctx,
-        'ERROR',
-        'fpm.listen-group-unknown',
-        `[pool ${pool.name}] cannot get gid for group '${pool.listen.group}': Success (0)`,
-        {
-          ...loc,
-          directive: 'listen.group',
-        },
-      );
-    }
+    lookup('user', pool.listen.owner, 'fpm.listen-owner-unknown', 'listen.owner', ': Success (0)');
+    lookup('group', pool.listen.group, 'fpm.listen-group-unknown', 'listen.group', ': Success (0)');
   }
 }
 
@@ -967,7 +924,7 @@ function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
  * Decides what `php-fpm -t` would decide for the same configuration, with FPM's own message
  * texts, and adds warnings for what FPM accepts but a person would not want.
  *
- * `ok` is false exactly when `php-fpm -t` exits 78. The first error finding is the error FPM
+ * `ok` is false exactly when a finding is an error, which is when `php-fpm -t` exits 78. The first error finding is the error FPM
  * prints first (FPM stops there; fpmkit goes on and reports every problem it can). Checks that
  * need the machine (users, directories, log files) use `options.system`. Throws `FpmkitIoError`
  * when `readFile` refuses an included file (a FIFO, a device, a file over the size bound).
@@ -993,14 +950,12 @@ export function checkFpmConfig(
     const loaded = loadFpmConfigText(input, options, true);
     ctx.locations = loaded.locations;
     ctx.findings.push(...loaded.findings);
-    if (loaded.findings.some((f) => f.severity === 'error'))
-      return { ok: false, findings: ctx.findings };
+    if (hasErrors(loaded.findings)) return checkResult(ctx.findings);
     config = loaded.config;
   } else {
     config = parseOptions(fpmConfigSchema, input, undefined, 'config');
   }
-  let ok = checkGlobal(ctx, config);
-  const before = ctx.findings.length;
+  checkGlobal(ctx, config);
   if (config.pools.length === 0) {
     fpm(
       ctx,
@@ -1022,7 +977,6 @@ export function checkFpmConfig(
   checkAfterPools(ctx, processed);
   checkAccessLogs(ctx, processed);
   checkAccounts(ctx, processed);
-  if (ctx.findings.slice(before).some((f) => f.severity === 'error')) ok = false;
   advisories(ctx, config);
-  return { ok, findings: ctx.findings };
+  return checkResult(ctx.findings);
 }

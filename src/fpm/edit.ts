@@ -1,3 +1,12 @@
+import {
+  assertOneLineValue,
+  type EditLine,
+  finishEdits,
+  insertLinesAfter,
+  type LineEnding,
+  removeLineAt,
+  splitEditLines,
+} from '../edit-lines.js';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
 import { formatFpmTime, formatOctalMode, parseFpmBoolean, parseFpmInteger } from '../units.js';
 import {
@@ -219,23 +228,13 @@ function arrayFamily(name: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Values
 
-/** Unpaired UTF-16 surrogates cannot be written as UTF-8. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 /** A bare value FPM reads back as itself: no INI syntax, not a boolean word, not a constant. */
 const BARE_RE = /^[A-Za-z0-9_./:@%+,-]+$/;
 const BOOL_WORDS = new Set(['true', 'on', 'yes', 'false', 'off', 'no', 'none', 'null']);
 const CONSTANT_LIKE = /^[A-Z_][A-Z0-9_]*$/;
 
 function checkText(option: string, text: string, options: EditFpmConfigOptions): void {
-  if (/[\n\r\0]/.test(text)) {
-    throw new FpmkitInvalidOptionError(option, 'a value cannot contain a line break or NUL byte');
-  }
-  if (LONE_SURROGATE.test(text)) {
-    throw new FpmkitInvalidOptionError(
-      option,
-      'a value cannot contain an unpaired UTF-16 surrogate',
-    );
-  }
+  assertOneLineValue(option, text);
   if (!options.allowPoolVariable && text.includes('$pool')) {
     throw new FpmkitInvalidOptionError(
       option,
@@ -400,12 +399,7 @@ export function formatFpmEditValue(
 // ---------------------------------------------------------------------------------------------
 // The document: lines, their scans and the sections they are in
 
-interface Line {
-  /** Text without the line ending (a `\r` before `\n` belongs to the ending). */
-  text: string;
-  eol: '' | '\n' | '\r\n';
-  /** 1-based line number in the input; undefined for inserted lines. */
-  before?: number;
+interface Line extends EditLine {
   scan?: { statements: IniStatement[]; syntaxError?: string };
 }
 
@@ -424,20 +418,8 @@ interface Analysis {
 const BOM = '\uFEFF';
 
 /** Splits text into lines as FPM does (on `\n`), keeping each line's ending. */
-export function splitFpmLines(text: string): { text: string; eol: '' | '\n' | '\r\n' }[] {
-  const out: { text: string; eol: '' | '\n' | '\r\n' }[] = [];
-  let start = 0;
-  while (start < text.length) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) {
-      out.push({ text: text.slice(start), eol: '' });
-      break;
-    }
-    const crlf = nl > start && text.charCodeAt(nl - 1) === 13;
-    out.push({ text: text.slice(start, crlf ? nl - 1 : nl), eol: crlf ? '\r\n' : '\n' });
-    start = nl + 1;
-  }
-  return out;
+export function splitFpmLines(text: string): { text: string; eol: LineEnding }[] {
+  return splitEditLines(text).map(({ text: t, eol }) => ({ text: t, eol }));
 }
 
 function envContext(env: Readonly<Record<string, string | undefined>>): IniScanContext {
@@ -467,7 +449,7 @@ class Doc {
     text: string,
     readonly options: EditFpmConfigOptions,
   ) {
-    this.lines = splitFpmLines(text).map((l, i) => ({ ...l, before: i + 1 }));
+    this.lines = splitEditLines(text);
     this.ctx = envContext(options.env ?? {});
   }
   scan(line: Line) {
@@ -505,31 +487,9 @@ class Doc {
     }
     return { after, sections, present };
   }
-  /** The line ending new lines get: the file's most common one, `\n` when it has none. */
-  eol(): '\n' | '\r\n' {
-    let crlf = 0;
-    let lf = 0;
-    for (const l of this.lines) {
-      if (l.eol === '\r\n') crlf++;
-      else if (l.eol === '\n') lf++;
-    }
-    return crlf > lf ? '\r\n' : '\n';
-  }
-  text(): string {
-    return this.lines.map((l) => l.text + l.eol).join('');
-  }
   /** Inserts lines after index `at` (-1: at the top), keeping a missing final newline missing. */
   insertAfter(at: number, texts: string[]): Line[] {
-    const anchor = this.lines[at];
-    // New lines end as the line they follow does; after a last line without one, as most do.
-    const eol = anchor?.eol || this.eol();
-    const added: Line[] = texts.map((text) => ({ text, eol }));
-    if (anchor && anchor.eol === '') {
-      anchor.eol = eol;
-      added[added.length - 1]!.eol = '';
-    }
-    this.lines.splice(at + 1, 0, ...added);
-    return added;
+    return insertLinesAfter(this.lines, at, texts);
   }
 }
 
@@ -896,12 +856,7 @@ function applyRemove(
     if (line.before !== undefined) change.linesBefore.push(line.before);
     change.oldText!.push(line.text);
   }
-  for (const i of doomed.reverse()) {
-    const line = doc.lines[i]!;
-    // Removing a last line without a newline leaves the one before it as the last line.
-    if (line.eol === '' && i > 0 && doc.lines[i - 1]) doc.lines[i - 1]!.eol = '';
-    doc.lines.splice(i, 1);
-  }
+  for (const i of doomed.reverse()) removeLineAt(doc.lines, i);
   return { change, after: [] };
 }
 
@@ -983,15 +938,5 @@ export function editFpmConfig(
         : applySet(doc, i, edit as FpmEdit & { remove?: false }, target, section, options),
     );
   }
-  const numbers = new Map<Line, number>();
-  for (const [i, line] of doc.lines.entries()) numbers.set(line, i + 1);
-  for (const p of pending) {
-    p.change.linesAfter = p.after
-      .map((l) => numbers.get(l))
-      .filter((n): n is number => n !== undefined);
-  }
-  const changed = pending.some(
-    (p) => p.change.action !== 'unchanged' && p.change.action !== 'absent',
-  );
-  return { text: changed ? doc.text() : text, changes: pending.map((p) => p.change) };
+  return finishEdits(text, doc.lines, pending);
 }

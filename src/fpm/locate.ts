@@ -296,29 +296,34 @@ export interface PlanFpmEditsOptions {
   allowPoolVariable?: boolean;
 }
 
+/**
+ * One glob(3) path component (`*`, `?`, `[...]`, `[!...]`) as regular-expression source; the
+ * in-memory glob here and the host's directory glob both match components with it.
+ */
+export function globComponentSource(part: string): string {
+  let re = '';
+  for (let i = 0; i < part.length; i++) {
+    const c = part[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const close = part.indexOf(']', i + 2);
+      if (close < 0) re += '\\[';
+      else {
+        let set = part.slice(i + 1, close);
+        if (set.startsWith('!')) set = `^${set.slice(1)}`;
+        re += `[${set.replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return re;
+}
+
 /** glob(3) over the paths of an in-memory file set: `*`, `?` and `[...]` within one component. */
 function mapGlob(files: ReadonlyMap<string, string>): FpmGlob {
-  const component = (part: string): string => {
-    let re = '';
-    for (let i = 0; i < part.length; i++) {
-      const c = part[i]!;
-      if (c === '*') re += '[^/]*';
-      else if (c === '?') re += '[^/]';
-      else if (c === '[') {
-        const close = part.indexOf(']', i + 2);
-        if (close < 0) re += '\\[';
-        else {
-          let set = part.slice(i + 1, close);
-          if (set.startsWith('!')) set = `^${set.slice(1)}`;
-          re += `[${set.replace(/\\/g, '\\\\')}]`;
-          i = close;
-        }
-      } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-    }
-    return re;
-  };
   return (pattern) => {
-    const re = new RegExp(`^${pattern.split('/').map(component).join('/')}$`);
+    const re = new RegExp(`^${pattern.split('/').map(globComponentSource).join('/')}$`);
     return [...files.keys()]
       .filter((p) => re.test(p) && !/(^|\/)\.[^/]*$/.test(p.slice(p.lastIndexOf('/'))))
       .sort();

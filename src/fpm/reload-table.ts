@@ -48,12 +48,12 @@ export const FPM_RESTART_DIRECTIVES: readonly FpmReloadRule[] = [
   {
     directive: 'listen.acl_users',
     action: 'restart',
-    reason: `${INHERITED}: the socket file keeps its ACL`,
+    reason: `${INHERITED}: the socket file keeps its ACL (none added, none removed)`,
   },
   {
     directive: 'listen.acl_groups',
     action: 'restart',
-    reason: `${INHERITED}: the socket file keeps its ACL`,
+    reason: `${INHERITED}: the socket file keeps its ACL (none added, none removed)`,
   },
   {
     directive: 'listen.setfib',
@@ -102,7 +102,8 @@ export const FPM_RELOAD_DIRECTIVES: readonly FpmReloadRule[] = [
   {
     directive: 'process_control_timeout',
     action: 'reload',
-    reason: 'read again by the new master',
+    reason:
+      'read again by the new master, whose value then bounds how long the next reload waits for a request in flight',
   },
   {
     directive: 'events.mechanism',

@@ -7,6 +7,7 @@ import {
   checkFpmConfig,
   type FpmSystem,
 } from '../fpm/check.js';
+import { globComponentSource } from '../fpm/locate.js';
 import {
   type ParseFpmConfigOptions,
   type ParseFpmConfigResult,
@@ -18,23 +19,7 @@ const WILDCARD = /[*?[]/;
 
 /** Translates one glob(3) path component into a regular expression (`*`, `?`, `[...]`). */
 function componentRegExp(component: string): RegExp {
-  let re = '';
-  for (let i = 0; i < component.length; i++) {
-    const c = component[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = component.indexOf(']', i + 2);
-      if (close < 0) re += '\\[';
-      else {
-        let set = component.slice(i + 1, close);
-        if (set.startsWith('!')) set = `^${set.slice(1)}`;
-        re += `[${set.replace(/\\/g, '\\\\')}]`;
-        i = close;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
+  return new RegExp(`^${globComponentSource(component)}$`);
 }
 
 function isDir(path: string): boolean {

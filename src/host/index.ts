@@ -6,6 +6,8 @@ export {
   FpmkitApplyRejectedError,
   FpmkitApplyStaleError,
 } from './apply-errors.js';
+export type { FpmEditSkipped, FpmEditsToMatch, FpmEditsToMatchOptions } from './apply-from.js';
+export { FPM_IDENTITY_DIRECTIVES, fpmEditsToMatch } from './apply-from.js';
 export type { ApplyJournal, ApplyStep } from './apply-journal.js';
 export { APPLY_JOURNAL_NAME, APPLY_STEPS } from './apply-journal.js';
 export { APPLY_LOCK_NAME } from './apply-lock.js';

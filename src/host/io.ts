@@ -26,6 +26,19 @@ function errnoOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * A bounded reader's `FpmkitIoError` said again for what the file was for: `cannot open log
+ * (ENOENT)`, keeping the reader's detail (a FIFO, a wrong owner) after a colon, and the errno.
+ */
+export function ioErrorFor(path: string, error: unknown, what: string): FpmkitIoError {
+  const io = error as FpmkitIoError;
+  const errno = io.errno ?? 'EIO';
+  const detail = io.message.startsWith(`${path}: cannot read file`)
+    ? ''
+    : `: ${io.message.slice(path.length + 2)}`;
+  return new FpmkitIoError(path, `${what} (${errno})${detail}`, { cause: error, errno });
+}
+
 function ioError(path: string, error: unknown): FpmkitIoError {
   const errno = errnoOf(error);
   return new FpmkitIoError(path, (error as Error)?.message ?? String(error), {

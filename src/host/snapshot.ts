@@ -9,7 +9,7 @@ import type {
   SnapshotPool,
   SnapshotUntrustedMaster,
 } from '../doctor/snapshot.js';
-import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
+import { FpmkitInvalidOptionError, isFpmkitError } from '../errors.js';
 import { type ListenAddress, listenConnectTarget, parseListen } from '../fpm/listen.js';
 import { parseFpmConfig } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
@@ -22,7 +22,7 @@ import { fetchStatus } from '../status/fetch.js';
 import { discoverFpm, type FpmDiscovery, type FpmMasterInfo } from './discover.js';
 import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import { readFpmBinaryVersion } from './fpm-version.js';
-import { type ReadOptions, roots } from './io.js';
+import { ioErrorFor, type ReadOptions, roots } from './io.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
 import { openRegularFile, type RegularFileReadOptions } from './safe-read.js';
@@ -116,12 +116,7 @@ export async function readLogWindow(
   try {
     opened = await openRegularFile(path, options);
   } catch (error) {
-    const io = error as FpmkitIoError;
-    const errno = io.errno ?? 'EIO';
-    const detail = io.message.startsWith(`${path}: cannot read file`)
-      ? ''
-      : `: ${io.message.slice(path.length + 2)}`;
-    throw new FpmkitIoError(path, `cannot open log (${errno})${detail}`, { cause: error, errno });
+    throw ioErrorFor(path, error, 'cannot open log');
   }
   const { handle, stats } = opened;
   try {

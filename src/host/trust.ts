@@ -1,8 +1,7 @@
 import { readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { FpmkitIoError } from '../errors.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
-import { readTextQuietly } from './io.js';
+import { ioErrorFor, readTextQuietly } from './io.js';
 import { readRegularFileSync } from './safe-read.js';
 
 /**
@@ -134,14 +133,6 @@ export function readTrustedConfigFile(path: string, owners: readonly number[]): 
   try {
     return readRegularFileSync(path, { owners });
   } catch (error) {
-    const io = error as FpmkitIoError;
-    const errno = io.errno ?? 'EIO';
-    const detail = io.message.startsWith(`${path}: cannot read file`)
-      ? ''
-      : `: ${io.message.slice(path.length + 2)}`;
-    throw new FpmkitIoError(path, `cannot read configuration file (${errno})${detail}`, {
-      cause: error,
-      errno,
-    });
+    throw ioErrorFor(path, error, 'cannot read configuration file');
   }
 }

@@ -1,3 +1,11 @@
+import {
+  assertOneLineValue,
+  type EditLine,
+  finishEdits,
+  insertLinesAfter,
+  removeLineAt,
+  splitEditLines,
+} from '../edit-lines.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { normalizeSysctlKey } from './sysctl.js';
 
@@ -8,76 +16,24 @@ import { normalizeSysctlKey } from './sysctl.js';
  * Every byte an edit does not name is kept, line endings and a missing final newline included.
  */
 
-type Eol = '' | '\n' | '\r\n';
-interface Line {
-  text: string;
-  eol: Eol;
-  before?: number;
-}
+type Line = EditLine;
 
-function split(text: string): Line[] {
-  const out: Line[] = [];
-  let start = 0;
-  while (start < text.length) {
-    const nl = text.indexOf('\n', start);
-    if (nl < 0) {
-      out.push({ text: text.slice(start), eol: '', before: out.length + 1 });
-      break;
-    }
-    const crlf = nl > start && text.charCodeAt(nl - 1) === 13;
-    out.push({
-      text: text.slice(start, crlf ? nl - 1 : nl),
-      eol: crlf ? '\r\n' : '\n',
-      before: out.length + 1,
-    });
-    start = nl + 1;
-  }
-  return out;
-}
-
-function eolOf(lines: readonly Line[]): '\n' | '\r\n' {
-  const crlf = lines.filter((l) => l.eol === '\r\n').length;
-  return crlf * 2 > lines.filter((l) => l.eol !== '').length ? '\r\n' : '\n';
-}
-
-function insertAfter(lines: Line[], at: number, texts: string[]): Line[] {
-  // New lines end as the line they follow does; after a last line without one, as most do.
-  const eol = lines[at]?.eol || eolOf(lines);
-  const added: Line[] = texts.map((text) => ({ text, eol }));
-  const anchor = lines[at];
-  if (anchor && anchor.eol === '') {
-    anchor.eol = eol;
-    added[added.length - 1]!.eol = '';
-  } else if (!anchor && at >= 0) {
-    throw new FpmkitInvalidOptionError('at', 'internal: no such line');
-  }
-  lines.splice(at + 1, 0, ...added);
-  return added;
-}
-
-function removeAt(lines: Line[], index: number): void {
-  if (lines[index]!.eol === '' && index > 0) lines[index - 1]!.eol = '';
-  lines.splice(index, 1);
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
+/** A value every reader here reads back as written: one line, no NUL, no surrounding blanks. */
 function checkValue(option: string, value: string): void {
-  if (/[\n\r\0]/.test(value)) {
-    throw new FpmkitInvalidOptionError(option, 'a value cannot contain a line break or NUL byte');
-  }
-  if (LONE_SURROGATE.test(value)) {
-    throw new FpmkitInvalidOptionError(
-      option,
-      'a value cannot contain an unpaired UTF-16 surrogate',
-    );
-  }
+  assertOneLineValue(option, value);
   if (value !== value.trim() || value === '') {
     throw new FpmkitInvalidOptionError(
       option,
       'the value must be non-empty without leading or trailing white space (the reader strips it)',
     );
   }
+}
+
+/** The lines of `text` to edit, or undefined when there is no edit; refuses other types. */
+function linesToEdit(text: unknown, edits: unknown): Line[] | undefined {
+  if (typeof text !== 'string') throw new FpmkitInvalidOptionError('text', 'must be a string');
+  if (!Array.isArray(edits)) throw new FpmkitInvalidOptionError('edits', 'must be an array');
+  return edits.length === 0 ? undefined : splitEditLines(text);
 }
 
 /** What one edit did, with 1-based line numbers before and after all edits. */
@@ -98,27 +54,6 @@ export interface KeyValueEditChange {
 export interface KeyValueEditResult {
   text: string;
   changes: KeyValueEditChange[];
-}
-
-function finish(
-  text: string,
-  lines: Line[],
-  pending: { change: KeyValueEditChange; after: Line[] }[],
-): KeyValueEditResult {
-  const numbers = new Map<Line, number>();
-  for (const [i, l] of lines.entries()) numbers.set(l, i + 1);
-  for (const p of pending) {
-    p.change.linesAfter = p.after
-      .map((l) => numbers.get(l))
-      .filter((n): n is number => n !== undefined);
-  }
-  const changed = pending.some(
-    (p) => p.change.action !== 'unchanged' && p.change.action !== 'absent',
-  );
-  return {
-    text: changed ? lines.map((l) => l.text + l.eol).join('') : text,
-    changes: pending.map((p) => p.change),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,10 +110,8 @@ const sysctlGroup = (key: string) => key.split('.').slice(0, 2).join('.');
  * editSysctlConf(text, [{ key: 'net.core.somaxconn', value: 4096 }]);
  */
 export function editSysctlConf(text: string, edits: readonly SysctlEdit[]): KeyValueEditResult {
-  if (typeof text !== 'string') throw new FpmkitInvalidOptionError('text', 'must be a string');
-  if (!Array.isArray(edits)) throw new FpmkitInvalidOptionError('edits', 'must be an array');
-  if (edits.length === 0) return { text, changes: [] };
-  const lines = split(text);
+  const lines = linesToEdit(text, edits);
+  if (lines === undefined) return { text, changes: [] };
   const pending: { change: KeyValueEditChange; after: Line[] }[] = [];
   const seen = new Set<string>();
   for (const [i, edit] of edits.entries()) {
@@ -212,7 +145,7 @@ export function editSysctlConf(text: string, edits: readonly SysctlEdit[]): KeyV
           .map((n) => lines[n]!.before)
           .filter((n): n is number => n !== undefined);
         change.oldText = hits.map((n) => lines[n]!.text);
-        for (const n of [...hits].reverse()) removeAt(lines, n);
+        for (const n of [...hits].reverse()) removeLineAt(lines, n);
       }
       pending.push({ change, after: [] });
       continue;
@@ -263,9 +196,9 @@ export function editSysctlConf(text: string, edits: readonly SysctlEdit[]): KeyV
     const newText = `${key}${style ? `${style[1]}=${style[2]}` : ' = '}${value}`;
     change.action = 'add';
     change.newText = newText;
-    pending.push({ change, after: insertAfter(lines, at, [newText]) });
+    pending.push({ change, after: insertLinesAfter(lines, at, [newText]) });
   }
-  return finish(text, lines, pending);
+  return finishEdits(text, lines, pending);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,10 +281,8 @@ const unitGroup = (key: string) => /^[A-Z][a-z]+/.exec(key)?.[0] ?? key;
  * editSystemdDropIn(text, [{ key: 'LimitNOFILE', value: 65536 }]);
  */
 export function editSystemdDropIn(text: string, edits: readonly SystemdEdit[]): KeyValueEditResult {
-  if (typeof text !== 'string') throw new FpmkitInvalidOptionError('text', 'must be a string');
-  if (!Array.isArray(edits)) throw new FpmkitInvalidOptionError('edits', 'must be an array');
-  if (edits.length === 0) return { text, changes: [] };
-  const lines = split(text);
+  const lines = linesToEdit(text, edits);
+  if (lines === undefined) return { text, changes: [] };
   const pending: { change: KeyValueEditChange; after: Line[] }[] = [];
   const seen = new Set<string>();
   for (const [i, edit] of edits.entries()) {
@@ -397,7 +328,7 @@ export function editSystemdDropIn(text: string, edits: readonly SystemdEdit[]): 
           ];
         }
         for (const e of [...hits].reverse())
-          for (let k = e.span - 1; k >= 0; k--) removeAt(lines, e.index + k);
+          for (let k = e.span - 1; k >= 0; k--) removeLineAt(lines, e.index + k);
       }
       pending.push({ change, after: [] });
       continue;
@@ -444,14 +375,14 @@ export function editSystemdDropIn(text: string, edits: readonly SystemdEdit[]): 
     if (anchor || header) {
       const at = anchor ? anchor.index + anchor.span - 1 : header![header!.length - 1]!;
       change.action = 'add';
-      pending.push({ change, after: insertAfter(lines, at, [newText]) });
+      pending.push({ change, after: insertLinesAfter(lines, at, [newText]) });
       continue;
     }
     const last = lines[lines.length - 1];
     const blank = last && last.text.trim() !== '' ? [''] : [];
     change.action = 'add-section';
-    const added = insertAfter(lines, lines.length - 1, [...blank, `[${section}]`, newText]);
+    const added = insertLinesAfter(lines, lines.length - 1, [...blank, `[${section}]`, newText]);
     pending.push({ change, after: added.slice(-1) });
   }
-  return finish(text, lines, pending);
+  return finishEdits(text, lines, pending);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError, FpmkitParseError } from '../errors.js';
+import { lines as splitLines } from '../kernel/internal.js';
 import type { LineSource } from './lines.js';
 
 /**
@@ -18,6 +19,14 @@ export const localTimeSchema = z.object({
 });
 /** A timestamp as written in a log, without a time zone: its fields as local wall-clock time. */
 export type LocalTime = z.infer<typeof localTimeSchema>;
+
+/** Schema of a line that does not fit a log's format (only without `strict`). */
+export const unknownLogLineSchema = z.object({
+  kind: z.literal('unknown'),
+  /** 1-based line number in the input. */
+  line: z.number().int(),
+  raw: z.string(),
+});
 
 /** Options every log parser takes. */
 export interface LogParseOptions {
@@ -113,6 +122,30 @@ export function monthNumber(name: string): number | undefined {
   return MONTHS[name];
 }
 
+const CLF_TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
+
+/**
+ * The instant of an access log's `21/Nov/2026:08:47:16 +0000` (nginx's `$time_local`, FPM's
+ * `%t`: the common log format's time, which carries its zone); undefined when malformed.
+ */
+export function parseClfTime(v: string): Date | undefined {
+  const m = CLF_TIME.exec(v);
+  if (!m) return undefined;
+  const month = monthNumber(m[2] ?? '');
+  if (month === undefined) return undefined;
+  const offsetMin = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
+  const ms = Date.UTC(
+    Number(m[3]),
+    month - 1,
+    Number(m[1]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+  );
+  const d = new Date(ms - offsetMin * 60_000);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
 /**
  * Builds a LocalTime from already-matched digits, or undefined when a field is out of range
  * (a regex accepts `99-Nov-2026 25:61:00`; the calendar does not).
@@ -181,15 +214,7 @@ export function requireLine(
 }
 
 /** Splits a whole text into lines (LF or CRLF); a final newline does not make an empty line. */
-export function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
-  }
-  return lines;
-}
+export { splitLines };
 
 /** Reads every non-empty line of a whole text into a record, numbering lines from `firstLine`. */
 export function recordsOf<R>(
@@ -261,4 +286,57 @@ export function fillAccessEntry<E extends { fields: Record<string, string> }>(
     setters[i]?.(entry, value);
   }
   return entry;
+}
+
+/** A compiled access-log format: reads one line into an entry, or undefined when it does not fit. */
+export interface AccessLineParser<E> {
+  parseLine(text: string, line?: number): E | undefined;
+}
+
+/** The options of an access log parser: the common ones and the `format` it was written with. */
+export interface AccessLogOptions extends LogParseOptions {
+  format?: string | undefined;
+}
+
+/** How one kind of access log is read: its source name, what a bad line is not, its compiler. */
+export interface AccessLogKind<E> {
+  source: string;
+  what: string;
+  defaultFormat: string;
+  compile(format: string): AccessLineParser<E>;
+}
+
+/** A line nobody recognised. */
+export type UnknownLogLine = z.infer<typeof unknownLogLineSchema>;
+
+function accessReader<E>(
+  kind: AccessLogKind<E>,
+  options: AccessLogOptions | undefined,
+): { opts: ResolvedLogOptions; record: (line: string, n: number) => E | UnknownLogLine } {
+  const opts = resolveLogOptions(options, kind.source);
+  const parser = kind.compile(options?.format ?? kind.defaultFormat);
+  return {
+    opts,
+    record: (line, n) => entryOrUnknown(parser.parseLine(line, n), kind.what, opts, n, line),
+  };
+}
+
+/** Reads a whole access log, its format compiled once. */
+export function readAccessLog<E>(
+  kind: AccessLogKind<E>,
+  text: string,
+  options: AccessLogOptions | undefined,
+): (E | UnknownLogLine)[] {
+  const { opts, record } = accessReader(kind, options);
+  return recordsOf(text, opts, record);
+}
+
+/** {@link readAccessLog} over a stream of lines. */
+export async function* streamAccessLog<E>(
+  kind: AccessLogKind<E>,
+  lines: LineSource,
+  options: AccessLogOptions | undefined,
+): AsyncGenerator<E | UnknownLogLine, void, undefined> {
+  const { opts, record } = accessReader(kind, options);
+  yield* streamRecordsOf(lines, opts, record);
 }

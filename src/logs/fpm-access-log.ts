@@ -2,14 +2,13 @@ import { z } from 'zod';
 import { FPM_DEFAULT_ACCESS_FORMAT } from '../defaults.js';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
-  entryOrUnknown,
+  type AccessLogKind,
   fillAccessEntry,
   type LogParseOptions,
-  monthNumber,
-  type ResolvedLogOptions,
-  recordsOf,
-  resolveLogOptions,
-  streamRecordsOf,
+  parseClfTime,
+  readAccessLog,
+  streamAccessLog,
+  unknownLogLineSchema,
 } from './common.js';
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
@@ -57,11 +56,7 @@ export const fpmAccessEntrySchema = z.object({
 export type FpmAccessEntry = z.infer<typeof fpmAccessEntrySchema>;
 
 /** Schema of a line that does not fit the access log format (only without `strict`). */
-export const fpmAccessUnknownSchema = z.object({
-  kind: z.literal('unknown'),
-  line: z.number().int(),
-  raw: z.string(),
-});
+export const fpmAccessUnknownSchema = unknownLogLineSchema;
 
 /** Schema of {@link FpmAccessRecord}. */
 export const fpmAccessRecordSchema = z.discriminatedUnion('kind', [
@@ -98,24 +93,9 @@ export const MAX_ACCESS_FORMAT_LENGTH = 4096;
 type Setter = (e: FpmAccessEntry, v: string) => void;
 
 const NUMBER = /^\d+(?:\.\d+)?$/;
-const TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
-
+/** `%t` in FPM's default layout, with or without the brackets a format puts around it. */
 function parseTime(v: string): Date | undefined {
-  const m = TIME.exec(v.trim().replace(/^\[(.*)\]$/, '$1'));
-  if (!m) return undefined;
-  const month = monthNumber(m[2] ?? '');
-  if (month === undefined) return undefined;
-  const offsetMin = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
-  const ms = Date.UTC(
-    Number(m[3]),
-    month - 1,
-    Number(m[1]),
-    Number(m[4]),
-    Number(m[5]),
-    Number(m[6]),
-  );
-  const d = new Date(ms - offsetMin * 60_000);
-  return Number.isNaN(d.getTime()) ? undefined : d;
+  return parseClfTime(v.trim().replace(/^\[(.*)\]$/, '$1'));
 }
 
 const DURATION_SCALE: Record<string, number> = {
@@ -148,28 +128,28 @@ const integer =
     if (/^\d+$/.test(v)) e[key] = Number.parseInt(v, 10);
   };
 
+/** Tokens logged as text and as whole numbers, by their letter. */
+const TEXT_TOKENS: Record<string, Parameters<typeof text>[0]> = {
+  R: 'remoteAddr',
+  u: 'remoteUser',
+  m: 'method',
+  r: 'uri',
+  q: 'query',
+  f: 'script',
+  n: 'pool',
+};
+const INTEGER_TOKENS: Record<string, Parameters<typeof integer>[0]> = {
+  s: 'status',
+  l: 'contentLength',
+  p: 'pid',
+};
+
 function setterFor(letter: string, arg: string): Setter | undefined {
+  const textKey = Object.hasOwn(TEXT_TOKENS, letter) ? TEXT_TOKENS[letter] : undefined;
+  if (textKey) return text(textKey);
+  const integerKey = Object.hasOwn(INTEGER_TOKENS, letter) ? INTEGER_TOKENS[letter] : undefined;
+  if (integerKey) return integer(integerKey);
   switch (letter) {
-    case 'R':
-      return text('remoteAddr');
-    case 'u':
-      return text('remoteUser');
-    case 'm':
-      return text('method');
-    case 'r':
-      return text('uri');
-    case 'q':
-      return text('query');
-    case 'f':
-      return text('script');
-    case 'n':
-      return text('pool');
-    case 's':
-      return integer('status');
-    case 'l':
-      return integer('contentLength');
-    case 'p':
-      return integer('pid');
     case 't':
     case 'T':
       if (arg !== '') return undefined;
@@ -282,14 +262,12 @@ export function compileFpmAccessFormat(format: string): FpmAccessLogParser {
   };
 }
 
-function recordOf(
-  parser: FpmAccessLogParser,
-  line: string,
-  n: number,
-  opts: ResolvedLogOptions,
-): FpmAccessRecord {
-  return entryOrUnknown(parser.parseLine(line, n), 'this php-fpm access log format', opts, n, line);
-}
+const FPM_ACCESS_LOG: AccessLogKind<FpmAccessEntry> = {
+  source: 'php-fpm access log',
+  what: 'this php-fpm access log format',
+  defaultFormat: FPM_DEFAULT_ACCESS_FORMAT,
+  compile: compileFpmAccessFormat,
+};
 
 /**
  * Parses a PHP-FPM pool access log (`access.log`, written by `sapi/fpm/fpm/fpm_log.c` with the
@@ -305,9 +283,7 @@ function recordOf(
  * fit come back as `unknown`, or throw `FpmkitParseError` with `strict: true`.
  */
 export function parseFpmAccessLog(text: string, options?: FpmAccessLogOptions): FpmAccessRecord[] {
-  const opts = resolveLogOptions(options, 'php-fpm access log');
-  const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
-  return recordsOf(text, opts, (l, n) => recordOf(parser, l, n, opts));
+  return readAccessLog(FPM_ACCESS_LOG, text, options);
 }
 
 /** {@link parseFpmAccessLog} over a stream of lines; the format is compiled once. */
@@ -315,7 +291,5 @@ export async function* streamFpmAccessLog(
   lines: LineSource,
   options?: FpmAccessLogOptions,
 ): AsyncGenerator<FpmAccessRecord, void, undefined> {
-  const opts = resolveLogOptions(options, 'php-fpm access log');
-  const parser = compileFpmAccessFormat(options?.format ?? FPM_DEFAULT_ACCESS_FORMAT);
-  yield* streamRecordsOf(lines, opts, (l, n) => recordOf(parser, l, n, opts));
+  yield* streamAccessLog(FPM_ACCESS_LOG, lines, options);
 }

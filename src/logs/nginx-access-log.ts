@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import {
-  entryOrUnknown,
+  type AccessLogKind,
   fillAccessEntry,
   type LogParseOptions,
-  monthNumber,
-  type ResolvedLogOptions,
-  recordsOf,
-  resolveLogOptions,
-  streamRecordsOf,
+  parseClfTime,
+  readAccessLog,
+  streamAccessLog,
+  unknownLogLineSchema,
 } from './common.js';
 import { compileFieldMatcher, type FieldSpec } from './field-matcher.js';
 import type { LineSource } from './lines.js';
@@ -62,11 +61,7 @@ export const nginxAccessEntrySchema = z.object({
 export type NginxAccessEntry = z.infer<typeof nginxAccessEntrySchema>;
 
 /** Schema of {@link NginxAccessUnknown}. */
-export const nginxAccessUnknownSchema = z.object({
-  kind: z.literal('unknown'),
-  line: z.number().int(),
-  raw: z.string(),
-});
+export const nginxAccessUnknownSchema = unknownLogLineSchema;
 /** An nginx access log line that does not fit the format (only without `strict`). */
 export type NginxAccessUnknown = z.infer<typeof nginxAccessUnknownSchema>;
 
@@ -155,28 +150,6 @@ export function decodeNginxEscapes(value: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-const TIME_LOCAL =
-  /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
-
-/** `21/Nov/2026:08:47:16 +0000` → Date; undefined when malformed. */
-function parseTimeLocal(v: string): Date | undefined {
-  const m = TIME_LOCAL.exec(v);
-  if (!m) return undefined;
-  const month = monthNumber(m[2] ?? '');
-  if (month === undefined) return undefined;
-  const offsetMin = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
-  const ms = Date.UTC(
-    Number(m[3]),
-    month - 1,
-    Number(m[1]),
-    Number(m[4]),
-    Number(m[5]),
-    Number(m[6]),
-  );
-  const d = new Date(ms - offsetMin * 60_000);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
 function setRequest(e: NginxAccessEntry, v: string): void {
   if (v === '-' || v === '') return;
   const request = decodeNginxEscapes(v);
@@ -227,7 +200,7 @@ const SETTERS = new Map<string, Setter>([
   [
     'time_local',
     (e, v) => {
-      const d = parseTimeLocal(v);
+      const d = parseClfTime(v);
       if (d) e.time = d;
     },
   ],
@@ -358,20 +331,12 @@ export function compileNginxLogFormat(format: string): NginxAccessLogParser {
   };
 }
 
-function recordOf(
-  parser: NginxAccessLogParser,
-  text: string,
-  line: number,
-  opts: ResolvedLogOptions,
-): NginxAccessRecord {
-  return entryOrUnknown(
-    parser.parseLine(text, line),
-    'this nginx access log format',
-    opts,
-    line,
-    text,
-  );
-}
+const NGINX_ACCESS_LOG: AccessLogKind<NginxAccessEntry> = {
+  source: 'nginx access log',
+  what: 'this nginx access log format',
+  defaultFormat: 'combined',
+  compile: compileNginxLogFormat,
+};
 
 /**
  * Parses an nginx access log (`access_log`, e.g. `/var/log/nginx/access.log`) written with the
@@ -390,9 +355,7 @@ export function parseNginxAccessLog(
   text: string,
   options?: NginxAccessLogOptions,
 ): NginxAccessRecord[] {
-  const opts = resolveLogOptions(options, 'nginx access log');
-  const parser = compileNginxLogFormat(options?.format ?? 'combined');
-  return recordsOf(text, opts, (l, n) => recordOf(parser, l, n, opts));
+  return readAccessLog(NGINX_ACCESS_LOG, text, options);
 }
 
 /** {@link parseNginxAccessLog} over a stream of lines; the format is compiled once. */
@@ -400,7 +363,5 @@ export async function* streamNginxAccessLog(
   lines: LineSource,
   options?: NginxAccessLogOptions,
 ): AsyncGenerator<NginxAccessRecord, void, undefined> {
-  const opts = resolveLogOptions(options, 'nginx access log');
-  const parser = compileNginxLogFormat(options?.format ?? 'combined');
-  yield* streamRecordsOf(lines, opts, (l, n) => recordOf(parser, l, n, opts));
+  yield* streamAccessLog(NGINX_ACCESS_LOG, lines, options);
 }

@@ -1,3 +1,4 @@
+import type { SimulationSettings } from './simulate.js';
 import type { EventQueue } from './simulate-queue.js';
 import type { ServiceSampler } from './simulate-random.js';
 import {
@@ -18,21 +19,9 @@ import type { ArrivalStream } from './simulate-traffic.js';
  */
 
 /** Everything the model needs, resolved and checked by `simulatePool`. */
-export interface ModelConfig {
-  mode: 'static' | 'dynamic' | 'ondemand';
-  maxChildren: number;
-  startServers: number;
-  minSpareServers: number;
-  maxSpareServers: number;
-  maxSpawnRate: number;
-  processIdleTimeoutSeconds: number;
-  /** 0: never recycle. */
-  maxRequests: number;
-  /** min(listen.backlog, somaxconn) + 1. */
-  queueCapacity: number;
+export interface ModelConfig extends Omit<SimulationSettings, 'listen'> {
   /** UNIX socket (EAGAIN when full) or TCP (SYN dropped and retried). */
   unix: boolean;
-  processControlTimeoutSeconds: number;
   forkSeconds: number;
   masterForkSeconds: number;
   masterWakeSeconds: number;

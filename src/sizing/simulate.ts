@@ -135,6 +135,7 @@ export interface SimulationSettings {
   maxSpareServers: number;
   maxSpawnRate: number;
   processIdleTimeoutSeconds: number;
+  /** 0: never recycle. */
   maxRequests: number;
   /** min(listen.backlog, somaxconn) + 1. */
   queueCapacity: number;

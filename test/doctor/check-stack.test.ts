@@ -699,6 +699,11 @@ describe('checkStack', () => {
   it('finds nothing in a stack where the layers agree (nginx and Apache)', () => {
     expect(checkStack(good())).toEqual([]);
     expect(checkStack(withApache(good()))).toEqual([]);
+    const result = checkStack(good());
+    expect({ ok: result.ok, findings: result.findings }).toEqual({ ok: true, findings: [] });
+    // Still the array it was: ok and findings are not enumerable, so JSON and spreads are as before.
+    expect(JSON.stringify(result)).toBe('[]');
+    expect(Object.keys(result)).toEqual([]);
   });
 
   it('has a firing row for every code it can return', () => {
@@ -717,6 +722,10 @@ describe('checkStack', () => {
       expect(f.fix).toBeTruthy();
       expect(f.evidence).toBeTruthy();
       if (row.evidence) expect(f.evidence).toMatchObject(row.evidence);
+      // The one shape of every check: `ok` is false exactly when a finding is an error.
+      expect(findings.findings).toEqual([...findings]);
+      expect(findings.ok).toBe(!findings.findings.some((x) => x.severity === 'error'));
+      if (row.severity === 'error') expect(findings.ok).toBe(false);
     });
     it('stays quiet on the near miss', () => {
       const findings = checkStack(row.quiet(good())!, row.options);

@@ -37,6 +37,49 @@ interface Row {
   observe(s: ApplyStack): Promise<string> | string;
   /** What it shows once the new value is in force. */
   expected: string | ((s: ApplyStack) => string);
+  /** How many times to look before giving up (an observation that reloads FPM itself is slow). */
+  tries?: number;
+}
+
+/** `+` when the file carries a POSIX ACL beyond its mode bits, as `ls -l` marks it. */
+const aclMark = (path: string) =>
+  execFileSync('ls', ['-l', path], { encoding: 'utf8' }).split(' ')[0]?.slice(10) || 'none';
+
+/**
+ * Whether a request in flight survives a reload: the master sends SIGQUIT, which lets a worker
+ * finish its request, then SIGTERM after process_control_timeout seconds. With the default 0
+ * the request is cut; with a timeout longer than the request it finishes. So this observes the
+ * timeout of the master that receives the signal.
+ */
+async function requestAcrossReload(s: ApplyStack): Promise<string> {
+  const script = join(s.dir, 'slow.php');
+  // A signal ends one usleep() early; the loop keeps the request running for its 2.5 s anyway.
+  writeFileSync(
+    script,
+    '<?php $end = microtime(true) + 2.5; while (microtime(true) < $end) usleep(10000); echo "done";',
+  );
+  const client = new FastCGIClient({ socketPath: s.socketPath });
+  try {
+    const pending = client
+      .request({
+        params: { SCRIPT_FILENAME: script, REQUEST_METHOD: 'GET', SCRIPT_NAME: '/slow.php' },
+      })
+      .then(
+        (r) => (r.body.toString() === 'done' ? 'finished' : `answered ${r.body.toString()}`),
+        () => 'cut',
+      );
+    // The request is in a worker once the status page counts two active processes.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const st = await fetchStatus({ socketPath: s.socketPath }, { timeoutMs: 2000 });
+      if (st.activeProcesses >= 2) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await reloadFpmMaster(s.pid(), 15_000);
+    return await pending;
+  } finally {
+    client.close();
+  }
 }
 
 const ROWS: Row[] = [
@@ -112,6 +155,25 @@ const ROWS: Row[] = [
     expected: '1100',
   },
   {
+    directive: 'listen.acl_users',
+    pool: ['', 'listen.acl_users = nobody'],
+    observe: (s) => aclMark(s.socketPath),
+    expected: '+',
+  },
+  {
+    directive: 'listen.acl_groups',
+    pool: ['', 'listen.acl_groups = nogroup'],
+    observe: (s) => aclMark(s.socketPath),
+    expected: '+',
+  },
+  {
+    directive: 'process_control_timeout',
+    global: ['', 'process_control_timeout = 20'],
+    observe: requestAcrossReload,
+    expected: 'finished',
+    tries: 1,
+  },
+  {
     directive: 'events.mechanism',
     global: ['log_level = debug', 'log_level = debug\nevents.mechanism = poll'],
     observe: (s) =>
@@ -150,9 +212,13 @@ const ROWS: Row[] = [
   },
 ];
 
-async function settle(read: () => Promise<string> | string, want: string): Promise<string> {
+async function settle(
+  read: () => Promise<string> | string,
+  want: string,
+  tries = 40,
+): Promise<string> {
   let seen = '';
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < tries; i++) {
     try {
       seen = await read();
       if (seen === want) return seen;
@@ -177,10 +243,8 @@ describe.skipIf(!fpm.path && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
         const stack = await startApplyStack(row.pool?.[0] ?? '', row.global?.[0] ?? '');
         try {
           const want = typeof row.expected === 'string' ? row.expected : row.expected(stack);
-          expect(
-            await settle(() => row.observe(stack), '\0'),
-            'already in force before the change',
-          ).not.toBe(want);
+          const before = await settle(() => row.observe(stack), '\0', row.tries);
+          expect(before, 'already in force before the change').not.toBe(want);
           if (row.pool)
             writeFileSync(
               stack.poolPath,
@@ -194,15 +258,15 @@ describe.skipIf(!fpm.path && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
             );
           }
           expect(await reloadFpmMaster(stack.pid(), 10_000)).toBe(true);
-          const afterReload = await settle(() => row.observe(stack), want);
+          const afterReload = await settle(() => row.observe(stack), want, row.tries);
           const applied = afterReload === want;
           console.log(
-            `${where} ${row.directive}: after SIGUSR2 ${JSON.stringify(afterReload)} (new value ${want}): ${applied ? 'reload applies' : 'needs a restart'}`,
+            `${where} ${row.directive}: before ${JSON.stringify(before)}, after SIGUSR2 ${JSON.stringify(afterReload)} (new value ${want}): ${applied ? 'reload applies' : 'needs a restart'}`,
           );
           expect(applied ? 'reload' : 'restart').toBe(fpmApplyActionFor(row.directive));
           if (!applied) {
             await stack.restart();
-            expect(await settle(() => row.observe(stack), want)).toBe(want);
+            expect(await settle(() => row.observe(stack), want, row.tries)).toBe(want);
           }
         } finally {
           await stack.stop();
