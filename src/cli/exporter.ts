@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { isFpmkitError } from '../errors.js';
 import { discoverFpm } from '../host/discover.js';
 import { loadFpmConfig } from '../host/fpm-config.js';
+import { METRIC_FAMILIES } from '../metrics/catalog.js';
 import { FpmCollector } from '../metrics/collect.js';
-import { negotiateFormat, renderMetrics } from '../metrics/render.js';
+import { COMPAT_MODES, type CompatMode, HIPAGES_FAMILIES } from '../metrics/hipages.js';
+import { negotiateFormat, PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../metrics/render.js';
 import type { PoolTarget } from '../metrics/sampler.js';
 import type { MetricSample } from '../metrics/samples.js';
 import {
@@ -35,6 +37,9 @@ Options (each also read from the environment variable named after it):
                         (FPMKIT_EXPORTER_PER_PROCESS=1)
   --no-memory           do not read worker PSS and cgroup limits
                         (FPMKIT_EXPORTER_NO_MEMORY=1)
+  --compat hipages      also emit hipages/php-fpm_exporter's metric names and
+                        labels, for its dashboards; answers are then always
+                        in the 0.0.4 text format (FPMKIT_EXPORTER_COMPAT)
   --telemetry-path P    where the metrics are served
                         (FPMKIT_EXPORTER_TELEMETRY_PATH, default /metrics)
   --help                show this help
@@ -63,6 +68,7 @@ interface ExporterConfig {
   perProcess: boolean;
   memory: boolean;
   telemetryPath: string;
+  compat: CompatMode | undefined;
   targets: PoolTarget[] | (() => Promise<PoolTarget[]>);
 }
 
@@ -114,7 +120,7 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   const { rest, values } = takeRepeated(argv, ['target', 'fpm-config']);
   const args = parseArgs(rest, {
     flags: ['per-process', 'no-memory'],
-    valued: ['listen', 'deadline', 'telemetry-path'],
+    valued: ['listen', 'deadline', 'telemetry-path', 'compat'],
   });
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
@@ -137,6 +143,10 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   const telemetryPath = opt('telemetry-path') ?? EXPORTER_DEFAULTS.telemetryPath;
   if (!/^\/[\x21-\x7e]*$/.test(telemetryPath) || telemetryPath === '/')
     throw new UsageError('--telemetry-path must start with / and name a path other than /');
+  const compatText = opt('compat');
+  if (compatText !== undefined && !(COMPAT_MODES as readonly string[]).includes(compatText))
+    throw new UsageError(`--compat must be one of ${COMPAT_MODES.join(', ')}, not '${compatText}'`);
+  const compat = compatText as CompatMode | undefined;
   const targetTexts =
     values.target!.length > 0
       ? values.target!
@@ -175,6 +185,7 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
     perProcess: args.options['per-process'] === true || flagFromEnv(env[envName('per-process')]),
     memory: !(args.options['no-memory'] === true || flagFromEnv(env[envName('no-memory')])),
     telemetryPath,
+    compat,
     targets,
   };
 }
@@ -217,7 +228,10 @@ export async function runExporter(
     targets: config.targets,
     perProcess: config.perProcess,
     memory: config.memory,
+    compat: config.compat,
   });
+  const families =
+    config.compat === 'hipages' ? [...METRIC_FAMILIES, ...HIPAGES_FAMILIES] : METRIC_FAMILIES;
   let scrapes = 0;
   const page = `<!doctype html><html><head><title>fpmkit exporter</title></head><body><h1>fpmkit exporter</h1><p><a href="${htmlEscape(config.telemetryPath)}">Metrics</a></p></body></html>\n`;
 
@@ -226,7 +240,11 @@ export async function runExporter(
       req.headers['x-prometheus-scrape-timeout-seconds'],
       config.deadlineMs,
     );
-    const { format, contentType } = negotiateFormat(req.headers.accept);
+    // hipages' counters have no _total suffix, which OpenMetrics requires: 0.0.4 only then.
+    const { format, contentType } =
+      config.compat === undefined
+        ? negotiateFormat(req.headers.accept)
+        : { format: 'prometheus' as const, contentType: PROMETHEUS_CONTENT_TYPE };
     let samples: MetricSample[];
     try {
       samples = await collector.collect({ deadlineMs, signal });
@@ -239,7 +257,7 @@ export async function runExporter(
     const body = renderMetrics(
       [...samples, { name: 'fpmkit_exporter_scrapes_total', labels: {}, value: scrapes }],
       format,
-      { perProcess: config.perProcess },
+      { perProcess: config.perProcess, families },
     );
     res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);

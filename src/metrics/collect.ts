@@ -6,6 +6,7 @@ import type { ReadOptions } from '../host/io.js';
 import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import { readNetstat, readTcpListenQueues, readUnixListenQueues } from '../host/net.js';
 import { parseSs } from '../kernel/ss.js';
+import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
 import {
   fetchStatusSampler,
   type PoolSample,
@@ -47,6 +48,11 @@ export interface FpmCollectorOptions extends ReadOptions {
    * @default runs `ss` (iproute2) with a 3 s bound, cached for 30 s
    */
   listListeners?: () => Promise<string | undefined>;
+  /**
+   * Also emit another exporter's families: `hipages` adds hipages/php-fpm_exporter's names and
+   * labels (see `HIPAGES_FAMILIES`). @default none
+   */
+  compat?: CompatMode | undefined;
 }
 
 /** Options of one collection. */
@@ -110,7 +116,7 @@ function kernelBacklog(address: ListenAddress, kernel: KernelView): number | und
 const PHASES: Readonly<Record<string, string>> = {
   Running: 'running',
   'Reading headers': 'reading_headers',
-  Info: 'info',
+  'Getting request information': 'info',
   Finishing: 'finishing',
   Ending: 'ending',
 };
@@ -130,6 +136,7 @@ export class FpmCollector {
   #collections = 0;
   #backlog: { at: number; text: string | undefined } | undefined;
   readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
+  readonly #compatFailures = new Map<string, number>();
 
   constructor(options: FpmCollectorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -231,6 +238,7 @@ export class FpmCollector {
       for (let i = 0; i < listed.length; i++) {
         await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);
       }
+      if (this.#options.compat === 'hipages') this.#hipages(listed, samples, out);
       const tcpExt = kernel.netstat?.TcpExt;
       if (tcpExt?.ListenOverflows !== undefined)
         out.push({
@@ -252,6 +260,19 @@ export class FpmCollector {
       // A sampler still running past its deadline lets go of its socket now.
       abort.abort();
       options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #hipages(targets: readonly PoolTarget[], samples: PoolSample[], out: MetricSample[]): void {
+    if (this.#compatFailures.size > MAX_POOLS) this.#compatFailures.clear();
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i]!;
+      const sample = samples[i]!;
+      const uri = hipagesScrapeUri(target);
+      const key = `${target.name ?? ''}\u0000${uri}`;
+      const failures = (this.#compatFailures.get(key) ?? 0) + (sample.status ? 0 : 1);
+      this.#compatFailures.set(key, failures);
+      hipagesPoolSamples(target, sample, uri, failures, out);
     }
   }
 
