@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { isFpmkitError } from '../errors.js';
 import { discoverFpm } from '../host/discover.js';
 import { loadFpmConfig } from '../host/fpm-config.js';
@@ -14,6 +15,7 @@ import {
   poolTargetsFromDiscovery,
 } from '../metrics/targets.js';
 import { parseArgs, UsageError } from './args.js';
+import { BasicAuth, type ExporterWebConfig, loadExporterWebConfig } from './exporter-web.js';
 import { type CliIo, EXIT } from './io.js';
 
 export const EXPORTER_HELP = `Usage: fpmkit exporter [options]
@@ -40,6 +42,8 @@ Options (each also read from the environment variable named after it):
   --compat hipages      also emit hipages/php-fpm_exporter's metric names and
                         labels, for its dashboards; answers are then always
                         in the 0.0.4 text format (FPMKIT_EXPORTER_COMPAT)
+  --web-config-file F   TLS and basic authentication, in the exporter-toolkit's
+                        web-config shape (FPMKIT_EXPORTER_WEB_CONFIG_FILE)
   --telemetry-path P    where the metrics are served
                         (FPMKIT_EXPORTER_TELEMETRY_PATH, default /metrics)
   --help                show this help
@@ -69,6 +73,7 @@ interface ExporterConfig {
   memory: boolean;
   telemetryPath: string;
   compat: CompatMode | undefined;
+  web: ExporterWebConfig | undefined;
   targets: PoolTarget[] | (() => Promise<PoolTarget[]>);
 }
 
@@ -120,7 +125,7 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   const { rest, values } = takeRepeated(argv, ['target', 'fpm-config']);
   const args = parseArgs(rest, {
     flags: ['per-process', 'no-memory'],
-    valued: ['listen', 'deadline', 'telemetry-path', 'compat'],
+    valued: ['listen', 'deadline', 'telemetry-path', 'compat', 'web-config-file'],
   });
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
@@ -147,6 +152,15 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   if (compatText !== undefined && !(COMPAT_MODES as readonly string[]).includes(compatText))
     throw new UsageError(`--compat must be one of ${COMPAT_MODES.join(', ')}, not '${compatText}'`);
   const compat = compatText as CompatMode | undefined;
+  const webPath = opt('web-config-file');
+  let web: ExporterWebConfig | undefined;
+  if (webPath !== undefined) {
+    try {
+      web = loadExporterWebConfig(webPath);
+    } catch (error) {
+      throw new UsageError(`--web-config-file: ${(error as Error).message}`);
+    }
+  }
   const targetTexts =
     values.target!.length > 0
       ? values.target!
@@ -186,6 +200,7 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
     memory: !(args.options['no-memory'] === true || flagFromEnv(env[envName('no-memory')])),
     telemetryPath,
     compat,
+    web,
     targets,
   };
 }
@@ -263,7 +278,18 @@ export async function runExporter(
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
-  const server = createServer((req, res) => {
+  const auth = config.web?.users ? new BasicAuth(config.web.users) : undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    for (const [name, value] of Object.entries(config.web?.headers ?? {}))
+      res.setHeader(name, value);
+    if (auth && !auth.check(req.headers.authorization)) {
+      res.writeHead(401, {
+        'www-authenticate': 'Basic realm="fpmkit exporter", charset="UTF-8"',
+        'content-type': 'text/plain; charset=utf-8',
+      });
+      res.end('authentication required\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
@@ -282,7 +308,22 @@ export async function runExporter(
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('not found\n');
     }
-  });
+  };
+  const tls = config.web?.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          requestCert: tls.requestCert,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          minVersion: tls.minVersion,
+          ...(tls.maxVersion === undefined ? {} : { maxVersion: tls.maxVersion }),
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        },
+        handler,
+      )
+    : createServer(handler);
   server.maxConnections = EXPORTER_DEFAULTS.maxConnections;
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
@@ -309,7 +350,9 @@ export async function runExporter(
     typeof address === 'object' && address !== null
       ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
       : String(address);
-  io.stderr(`fpmkit exporter: listening on http://${shown}${config.telemetryPath}\n`);
+  io.stderr(
+    `fpmkit exporter: listening on ${tls ? 'https' : 'http'}://${shown}${config.telemetryPath}${auth ? ' (basic authentication)' : ''}\n`,
+  );
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
