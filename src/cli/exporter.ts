@@ -42,6 +42,8 @@ Options (each also read from the environment variable named after it):
   --compat hipages      also emit hipages/php-fpm_exporter's metric names and
                         labels, for its dashboards; answers are then always
                         in the 0.0.4 text format (FPMKIT_EXPORTER_COMPAT)
+  --nginx-error-log F   count nginx's EAGAIN and 'upstream timed out' lines per
+                        pool from this log (FPMKIT_EXPORTER_NGINX_ERROR_LOG)
   --web-config-file F   TLS and basic authentication, in the exporter-toolkit's
                         web-config shape (FPMKIT_EXPORTER_WEB_CONFIG_FILE)
   --telemetry-path P    where the metrics are served
@@ -74,6 +76,7 @@ interface ExporterConfig {
   telemetryPath: string;
   compat: CompatMode | undefined;
   web: ExporterWebConfig | undefined;
+  nginxErrorLog: string | undefined;
   targets: PoolTarget[] | (() => Promise<PoolTarget[]>);
 }
 
@@ -125,7 +128,14 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   const { rest, values } = takeRepeated(argv, ['target', 'fpm-config']);
   const args = parseArgs(rest, {
     flags: ['per-process', 'no-memory'],
-    valued: ['listen', 'deadline', 'telemetry-path', 'compat', 'web-config-file'],
+    valued: [
+      'listen',
+      'deadline',
+      'telemetry-path',
+      'compat',
+      'web-config-file',
+      'nginx-error-log',
+    ],
   });
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
@@ -201,6 +211,7 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
     telemetryPath,
     compat,
     web,
+    nginxErrorLog: opt('nginx-error-log'),
     targets,
   };
 }
@@ -244,6 +255,7 @@ export async function runExporter(
     perProcess: config.perProcess,
     memory: config.memory,
     compat: config.compat,
+    nginxErrorLog: config.nginxErrorLog,
   });
   const families =
     config.compat === 'hipages' ? [...METRIC_FAMILIES, ...HIPAGES_FAMILIES] : METRIC_FAMILIES;

@@ -7,6 +7,7 @@ import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import { readNetstat, readTcpListenQueues, readUnixListenQueues } from '../host/net.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
+import { NginxErrorTail } from './nginx-errors.js';
 import {
   fetchStatusSampler,
   type PoolSample,
@@ -53,6 +54,12 @@ export interface FpmCollectorOptions extends ReadOptions {
    * labels (see `HIPAGES_FAMILIES`). @default none
    */
   compat?: CompatMode | undefined;
+  /**
+   * An nginx error log to follow: per pool, the EAGAIN (accept queue full) and `upstream timed
+   * out` lines since the collector started, matched by the upstream's socket or address.
+   * @default none
+   */
+  nginxErrorLog?: string | undefined;
 }
 
 /** Options of one collection. */
@@ -137,6 +144,7 @@ export class FpmCollector {
   #backlog: { at: number; text: string | undefined } | undefined;
   readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
   readonly #compatFailures = new Map<string, number>();
+  readonly #nginx: NginxErrorTail | undefined;
 
   constructor(options: FpmCollectorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -145,6 +153,8 @@ export class FpmCollector {
       throw new FpmkitInvalidOptionError('targets', 'must be an array of pools or a function');
     this.#options = options;
     this.#sampler = options.sampler ?? fetchStatusSampler;
+    if (options.nginxErrorLog !== undefined)
+      this.#nginx = new NginxErrorTail(options.nginxErrorLog);
   }
 
   /** Collections run so far (concurrent `collect` calls count once). */
@@ -239,6 +249,7 @@ export class FpmCollector {
         await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);
       }
       if (this.#options.compat === 'hipages') this.#hipages(listed, samples, out);
+      if (this.#nginx) await this.#nginxCounts(listed, out);
       const tcpExt = kernel.netstat?.TcpExt;
       if (tcpExt?.ListenOverflows !== undefined)
         out.push({
@@ -260,6 +271,25 @@ export class FpmCollector {
       // A sampler still running past its deadline lets go of its socket now.
       abort.abort();
       options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #nginxCounts(targets: readonly PoolTarget[], out: MetricSample[]): Promise<void> {
+    const tail = this.#nginx!;
+    const read = await tail.read().then(
+      () => true,
+      () => false,
+    );
+    out.push({
+      name: 'fpm_nginx_error_log_readable',
+      labels: { path: this.#options.nginxErrorLog ?? '' },
+      value: read ? 1 : 0,
+    });
+    for (const target of targets) {
+      const labels = { pool: target.name ?? '', listen: target.listen };
+      const counts = tail.countsFor(target.listen);
+      out.push({ name: 'fpm_nginx_upstream_eagain_total', labels, value: counts.eagain });
+      out.push({ name: 'fpm_nginx_upstream_timed_out_total', labels, value: counts.timedOut });
     }
   }
 
