@@ -76,6 +76,14 @@ interface KernelView {
   backlog: { unix: Map<string, number>; tcp: Map<string, number> };
 }
 
+function safeListen(listen: string): ListenAddress | undefined {
+  try {
+    return parseListen(listen);
+  } catch {
+    return undefined;
+  }
+}
+
 function runSs(): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile('ss', ['-lnxt'], { timeout: 3_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout) =>
@@ -192,11 +200,24 @@ export class FpmCollector {
     return text ?? this.#backlog?.text;
   }
 
-  async #kernel(): Promise<KernelView> {
+  /**
+   * The kernel's view of the listeners. /proc/net/tcp and tcp6 are read only when a pool listens
+   * on TCP: the kernel walks its whole established-connection hash table to print them, which
+   * costs milliseconds of system time on a large host even when few sockets exist; likewise
+   * /proc/net/unix only for UNIX pools.
+   */
+  async #kernel(targets: readonly PoolTarget[]): Promise<KernelView> {
     const read = this.#readOptions();
+    let wantUnix = false;
+    let wantTcp = false;
+    for (const t of targets) {
+      const address = safeListen(t.listen);
+      if (address?.kind === 'unix') wantUnix = true;
+      else if (address?.kind === 'tcp') wantTcp = true;
+    }
     const [unix, tcp, netstat, ss] = await Promise.all([
-      readUnixListenQueues(read).catch(() => []),
-      readTcpListenQueues(read).catch(() => []),
+      wantUnix ? readUnixListenQueues(read).catch(() => []) : [],
+      wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
       readNetstat(read).catch(() => undefined),
       this.#listeners(),
     ]);
@@ -238,7 +259,7 @@ export class FpmCollector {
         throw new FpmkitInvalidOptionError('targets', `at most ${MAX_POOLS} pools per collection`);
       // The queues are read before the status requests go out, so that fpmkit's own request
       // waiting in a busy pool's queue is not counted as a client.
-      const kernel = await this.#kernel();
+      const kernel = await this.#kernel(listed);
       const samples = await Promise.all(
         listed.map((t) =>
           this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal),
