@@ -4,7 +4,7 @@ import { FpmkitInvalidOptionError } from '../errors.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
 import type { ReadOptions } from '../host/io.js';
 import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
-import { readNetstat, readTcpListenQueues, readUnixListenQueues } from '../host/net.js';
+import { readNetstatSync, readTcpListenQueues, readUnixListenQueuesSync } from '../host/net.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
 import { NginxErrorTail } from './nginx-errors.js';
@@ -215,10 +215,19 @@ export class FpmCollector {
       if (address?.kind === 'unix') wantUnix = true;
       else if (address?.kind === 'tcp') wantTcp = true;
     }
-    const [unix, tcp, netstat, ss] = await Promise.all([
-      wantUnix ? readUnixListenQueues(read).catch(() => []) : [],
+    // The small pseudo-files are read synchronously (a fraction of a millisecond, against
+    // several thread-pool round trips); the TCP tables, costly to generate, off the loop.
+    const syncRead = <T>(f: () => T, fallback: T): T => {
+      try {
+        return f();
+      } catch {
+        return fallback;
+      }
+    };
+    const unix = wantUnix ? syncRead(() => readUnixListenQueuesSync(read), []) : [];
+    const netstat = syncRead(() => readNetstatSync(read), undefined);
+    const [tcp, ss] = await Promise.all([
       wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
-      readNetstat(read).catch(() => undefined),
       this.#listeners(),
     ]);
     const backlog = { unix: new Map<string, number>(), tcp: new Map<string, number>() };
