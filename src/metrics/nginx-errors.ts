@@ -1,5 +1,5 @@
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
-import { openRegularFile } from '../host/safe-read.js';
+import { openRegularFile, readFileRange } from '../host/safe-read.js';
 import { parseNginxErrorLog } from '../logs/nginx-error-log.js';
 
 /** Defaults of `NginxErrorTail`. */
@@ -88,15 +88,9 @@ export class NginxErrorTail {
       }
       const length = size - start;
       if (length <= 0) return;
-      const buffer = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const r = await handle.read(buffer, got, length - got, start + got);
-        if (r.bytesRead === 0) break;
-        got += r.bytesRead;
-      }
-      this.#position.offset = start + got;
-      const text = this.#pending + buffer.subarray(0, got).toString('utf8');
+      const bytes = await readFileRange(handle, start, length);
+      this.#position.offset = start + bytes.length;
+      const text = this.#pending + bytes.toString('utf8');
       const nl = text.lastIndexOf('\n');
       this.#pending = nl < 0 ? text : text.slice(nl + 1);
       if (this.#pending.length > 64 * 1024) this.#pending = '';

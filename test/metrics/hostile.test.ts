@@ -54,7 +54,7 @@ function rssBytes(pid: number): number {
 }
 
 /** Unescapes a 0.0.4 label value. */
-function unescape(text: string): string {
+function unescapeLabel(text: string): string {
   return text.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 }
 
@@ -63,7 +63,7 @@ function upByPool(body: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const [series, value] of sampleLines(body)) {
     const m = /^fpm_up\{pool="((?:[^"\\]|\\.)*)",listen="(?:[^"\\]|\\.)*"\}$/.exec(series);
-    if (m) out.set(unescape(m[1]!), value);
+    if (m) out.set(unescapeLabel(m[1]!), value);
   }
   return out;
 }
