@@ -275,6 +275,10 @@ export class FpmCollector {
         ),
       );
       const out: MetricSample[] = [];
+      // Memory readings due for a refresh are taken for all pools at once (each walks the
+      // workers' mappings); the loop below then finds them cached.
+      if (this.#options.memory ?? COLLECTOR_DEFAULTS.memory)
+        await Promise.all(listed.map((t, k) => this.#memory(t, samples[k]!.status, () => {})));
       for (let i = 0; i < listed.length; i++) {
         await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);
       }
