@@ -1,16 +1,16 @@
 /**
  * The exporter's web configuration: a YAML file in the shape the Prometheus exporter-toolkit
  * reads (`tls_server_config`, `http_server_config`, `basic_auth_users`), for TLS and basic
- * authentication. Only the part of YAML such a file needs is read (nested mappings of scalars),
- * and only password hashes Node can verify with its own crypto: SHA-256-crypt (`$5$`) and
- * SHA-512-crypt (`$6$`), as `openssl passwd -5` / `-6` and `mkpasswd` write them. bcrypt
- * (`$2a$`, `$2b$`, `$2y$`, the toolkit's only kind) needs Blowfish, which Node's OpenSSL 3 build
- * does not offer, so such a hash is refused with a message saying how to write another.
+ * authentication. Only the part of YAML such a file needs is read (nested mappings of scalars).
+ * Passwords are bcrypt hashes (`$2a$`, `$2b$`, `$2y$`, the toolkit's kind, verified by the
+ * Blowfish code in bcrypt.ts since Node's crypto has none) or SHA-crypt hashes (`$5$`, `$6$`,
+ * as `openssl passwd -5` / `-6` write them).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { FpmkitParseError } from '../errors.js';
 import { readRegularFileSync } from '../host/safe-read.js';
+import { bcryptHash, parseBcryptHash } from './bcrypt.js';
 
 /** Largest web configuration file read. */
 const MAX_WEB_CONFIG_BYTES = 64 * 1024;
@@ -237,18 +237,25 @@ export function shaCrypt(kind: 5 | 6, password: string, salt: string, rounds?: n
   return `$${kind}$${roundsPart}${s.toString('utf8')}$${out}`;
 }
 
-/** A parsed `$5$` / `$6$` hash. */
-interface CryptHash {
-  kind: 5 | 6;
-  salt: string;
-  rounds: number | undefined;
-  text: string;
-}
+/** Highest bcrypt cost accepted: each check of a cost-14 hash takes seconds of this process's CPU. */
+export const MAX_BCRYPT_COST = 14;
 
-/** Reads a stored hash; throws a reason (a string) when it is not one fpmkit can verify. */
-function parseCryptHash(text: string): CryptHash | string {
-  if (/^\$2[abxy]?\$/.test(text))
-    return 'is a bcrypt hash, which this exporter cannot verify (Node has no Blowfish); write a SHA-512-crypt hash instead: openssl passwd -6';
+/** A parsed `$5$` / `$6$` (SHA-crypt) or `$2a$` / `$2b$` / `$2y$` (bcrypt) hash. */
+export type CryptHash =
+  | { kind: 5 | 6; salt: string; rounds: number | undefined; text: string }
+  | { kind: 'bcrypt'; cost: number; salt: string; prefix: string; text: string };
+
+/** Reads a stored hash; returns a reason (a string) when it is not one fpmkit can verify. */
+export function parseCryptHash(text: string): CryptHash | string {
+  if (text.startsWith('$2x$'))
+    return "is a '$2x$' bcrypt hash (the variant kept for a historic bug), which is not verified; write a '$2b$' hash (htpasswd -nB USER)";
+  if (/^\$2[aby]?\$/.test(text)) {
+    const b = parseBcryptHash(text);
+    if (typeof b === 'string') return b;
+    if (b.cost > MAX_BCRYPT_COST)
+      return `has bcrypt cost ${b.cost}; at most ${MAX_BCRYPT_COST} is accepted, since each check runs in this process (htpasswd -nB -C 10 USER)`;
+    return { kind: 'bcrypt', cost: b.cost, salt: b.saltText, prefix: b.prefix, text };
+  }
   const m = /^\$([56])\$(?:rounds=(\d{1,9})\$)?([^$:\n]{0,16})\$([./0-9A-Za-z]+)$/.exec(text);
   if (!m)
     return "is not a '$6$' (SHA-512-crypt) or '$5$' (SHA-256-crypt) hash, as openssl passwd -6 writes";
@@ -442,7 +449,11 @@ export class BasicAuth {
     const digest = createHash('sha256').update(password).digest();
     const remembered = this.#good.get(user);
     if (hash && remembered && timingSafeEqual(remembered, digest)) return true;
-    const computed = Buffer.from(shaCrypt(stored.kind, password, stored.salt, stored.rounds));
+    const computed = Buffer.from(
+      stored.kind === 'bcrypt'
+        ? bcryptHash(password, stored.cost, stored.salt, stored.prefix)
+        : shaCrypt(stored.kind, password, stored.salt, stored.rounds),
+    );
     const expected = Buffer.from(stored.text);
     const ok = computed.length === expected.length && timingSafeEqual(computed, expected);
     if (ok && hash) {
