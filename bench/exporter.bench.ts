@@ -45,29 +45,43 @@ interface Result {
   rssMb: number;
 }
 
-async function measure(name: string, pid: number, once: () => Promise<void>): Promise<Result> {
-  for (let i = 0; i < 20; i++) await once();
-  const times: number[] = [];
-  const cpu0 = pid === process.pid ? process.cpuUsage() : undefined;
-  const c0 = cpuSeconds(pid);
+interface Contender {
+  name: string;
+  /** The process whose CPU is charged: an exporter's, or this one's for the floor. */
+  pid: number;
+  once: () => Promise<void>;
+}
+
+/**
+ * Times the contenders round by round (one scrape of each per round, in turn), so a machine
+ * whose load changes during the run weighs on all of them alike. CPU: the exporter process's
+ * utime + stime over the run; for the floor, this process's CPU around its own calls only.
+ */
+async function measureAll(contenders: Contender[]): Promise<Result[]> {
+  for (let i = 0; i < 20; i++) for (const c of contenders) await c.once();
+  const times = contenders.map(() => [] as number[]);
+  const cpu = contenders.map(() => 0);
+  const c0 = contenders.map((c) => (c.pid === process.pid ? 0 : cpuSeconds(c.pid)));
   for (let i = 0; i < ROUNDS; i++) {
-    const t = performance.now();
-    await once();
-    times.push(performance.now() - t);
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[k]!;
+      const own = c.pid === process.pid ? process.cpuUsage() : undefined;
+      const t = performance.now();
+      await c.once();
+      times[k]!.push(performance.now() - t);
+      if (own) {
+        const d = process.cpuUsage(own);
+        cpu[k]! += (d.user + d.system) / 1e6;
+      }
+    }
   }
-  const cpu = cpu0
-    ? (() => {
-        const d = process.cpuUsage(cpu0);
-        return (d.user + d.system) / 1e6;
-      })()
-    : cpuSeconds(pid) - c0;
-  return {
-    name,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-    cpuMs: (cpu * 1000) / ROUNDS,
-    rssMb: rssBytes(pid) / 2 ** 20,
-  };
+  return contenders.map((c, k) => ({
+    name: c.name,
+    p50: percentile(times[k]!, 50),
+    p99: percentile(times[k]!, 99),
+    cpuMs: ((c.pid === process.pid ? cpu[k]! : cpuSeconds(c.pid) - c0[k]!) * 1000) / ROUNDS,
+    rssMb: rssBytes(c.pid) / 2 ** 20,
+  }));
 }
 
 checkLoad();
@@ -82,13 +96,16 @@ const stops: (() => Promise<void>)[] = [() => fpm.stop()];
 try {
   const fpmkit = await startExporter(['--fpm-config', fpm.confPath]);
   stops.unshift(() => fpmkit.stop());
-  const results: Result[] = [];
-  results.push(
-    await measure('fpmkit exporter', fpmkit.daemon.pid, async () => {
-      const r = await fetch(`${fpmkit.url}/metrics`);
-      await r.text();
-    }),
-  );
+  const contenders: Contender[] = [
+    {
+      name: 'fpmkit exporter',
+      pid: fpmkit.daemon.pid,
+      once: async () => {
+        const r = await fetch(`${fpmkit.url}/metrics`);
+        await r.text();
+      },
+    },
+  ];
 
   const peerBinary = join(DEBIAN13_ROOT, 'usr', 'bin', 'prometheus-phpfpm-exporter');
   let peerPid: number | undefined;
@@ -109,19 +126,23 @@ try {
       100,
     );
     if (!ok) throw new Error(peer.output());
-    results.push(
-      await measure('peer exporter (prometheus-phpfpm-exporter)', peer.pid, async () => {
+    contenders.push({
+      name: 'peer exporter (prometheus-phpfpm-exporter)',
+      pid: peer.pid,
+      once: async () => {
         const r = await fetch(`http://127.0.0.1:${port}/metrics`);
         await r.text();
-      }),
-    );
+      },
+    });
   } catch (error) {
     console.log(`peer exporter not measured: ${(error as Error).message.split('\n')[0]}`);
   }
 
   const clients = fpm.pools.map((p) => new FastCGIClient(p.target));
-  results.push(
-    await measure('floor: 20 raw status fetches + /proc/net/unix', process.pid, async () => {
+  contenders.push({
+    name: 'floor: 20 raw status fetches + /proc/net/unix',
+    pid: process.pid,
+    once: async () => {
       await Promise.all(
         clients.map((c) =>
           c
@@ -130,12 +151,15 @@ try {
         ),
       );
       readFileSync('/proc/net/unix', 'utf8');
-    }),
-  );
+    },
+  });
+  const results = await measureAll(contenders);
   for (const c of clients) c.close();
 
   const floor = results.at(-1)!;
-  console.log(`\n${POOLS} pools, ${ROUNDS} scrapes each (peer pid ${peerPid ?? '-'})`);
+  console.log(
+    `\n${POOLS} pools, ${ROUNDS} rounds of one scrape each, in turn (peer pid ${peerPid ?? '-'})`,
+  );
   console.log(
     'contender                                        p50 ms   p99 ms  CPU ms/scrape  RSS MB   p50 vs floor',
   );
@@ -145,6 +169,11 @@ try {
     );
   }
 
+  const peerResult = results.find((r) => r.name.startsWith('peer'));
+  if (peerResult)
+    console.log(
+      `fpmkit vs peer: p50 ${(results[0]!.p50 / peerResult.p50).toFixed(2)}x, p99 ${(results[0]!.p99 / peerResult.p99).toFixed(2)}x, CPU ${(results[0]!.cpuMs / peerResult.cpuMs).toFixed(2)}x`,
+    );
   const rss: string[] = [];
   const started = performance.now();
   for (let i = 1; i <= LONG; i++) {

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { isFpmkitError } from '../errors.js';
 import { discoverFpm } from '../host/discover.js';
 import { loadFpmConfig } from '../host/fpm-config.js';
+import { METRIC_FAMILIES } from '../metrics/catalog.js';
 import { FpmCollector } from '../metrics/collect.js';
-import { negotiateFormat, renderMetrics } from '../metrics/render.js';
+import { COMPAT_MODES, type CompatMode, HIPAGES_FAMILIES } from '../metrics/hipages.js';
+import { negotiateFormat, PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../metrics/render.js';
 import type { PoolTarget } from '../metrics/sampler.js';
 import type { MetricSample } from '../metrics/samples.js';
 import {
@@ -12,6 +15,7 @@ import {
   poolTargetsFromDiscovery,
 } from '../metrics/targets.js';
 import { parseArgs, UsageError } from './args.js';
+import { BasicAuth, type ExporterWebConfig, loadExporterWebConfig } from './exporter-web.js';
 import { type CliIo, EXIT } from './io.js';
 
 export const EXPORTER_HELP = `Usage: fpmkit exporter [options]
@@ -35,6 +39,13 @@ Options (each also read from the environment variable named after it):
                         (FPMKIT_EXPORTER_PER_PROCESS=1)
   --no-memory           do not read worker PSS and cgroup limits
                         (FPMKIT_EXPORTER_NO_MEMORY=1)
+  --compat hipages      also emit hipages/php-fpm_exporter's metric names and
+                        labels, for its dashboards; answers are then always
+                        in the 0.0.4 text format (FPMKIT_EXPORTER_COMPAT)
+  --nginx-error-log F   count nginx's EAGAIN and 'upstream timed out' lines per
+                        pool from this log (FPMKIT_EXPORTER_NGINX_ERROR_LOG)
+  --web-config-file F   TLS and basic authentication, in the exporter-toolkit's
+                        web-config shape (FPMKIT_EXPORTER_WEB_CONFIG_FILE)
   --telemetry-path P    where the metrics are served
                         (FPMKIT_EXPORTER_TELEMETRY_PATH, default /metrics)
   --help                show this help
@@ -63,6 +74,9 @@ interface ExporterConfig {
   perProcess: boolean;
   memory: boolean;
   telemetryPath: string;
+  compat: CompatMode | undefined;
+  web: ExporterWebConfig | undefined;
+  nginxErrorLog: string | undefined;
   targets: PoolTarget[] | (() => Promise<PoolTarget[]>);
 }
 
@@ -114,7 +128,14 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   const { rest, values } = takeRepeated(argv, ['target', 'fpm-config']);
   const args = parseArgs(rest, {
     flags: ['per-process', 'no-memory'],
-    valued: ['listen', 'deadline', 'telemetry-path'],
+    valued: [
+      'listen',
+      'deadline',
+      'telemetry-path',
+      'compat',
+      'web-config-file',
+      'nginx-error-log',
+    ],
   });
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
@@ -137,6 +158,19 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
   const telemetryPath = opt('telemetry-path') ?? EXPORTER_DEFAULTS.telemetryPath;
   if (!/^\/[\x21-\x7e]*$/.test(telemetryPath) || telemetryPath === '/')
     throw new UsageError('--telemetry-path must start with / and name a path other than /');
+  const compatText = opt('compat');
+  if (compatText !== undefined && !(COMPAT_MODES as readonly string[]).includes(compatText))
+    throw new UsageError(`--compat must be one of ${COMPAT_MODES.join(', ')}, not '${compatText}'`);
+  const compat = compatText as CompatMode | undefined;
+  const webPath = opt('web-config-file');
+  let web: ExporterWebConfig | undefined;
+  if (webPath !== undefined) {
+    try {
+      web = loadExporterWebConfig(webPath);
+    } catch (error) {
+      throw new UsageError(`--web-config-file: ${(error as Error).message}`);
+    }
+  }
   const targetTexts =
     values.target!.length > 0
       ? values.target!
@@ -175,6 +209,9 @@ function resolveConfig(argv: readonly string[], env: CliIo['env']): ExporterConf
     perProcess: args.options['per-process'] === true || flagFromEnv(env[envName('per-process')]),
     memory: !(args.options['no-memory'] === true || flagFromEnv(env[envName('no-memory')])),
     telemetryPath,
+    compat,
+    web,
+    nginxErrorLog: opt('nginx-error-log'),
     targets,
   };
 }
@@ -217,7 +254,11 @@ export async function runExporter(
     targets: config.targets,
     perProcess: config.perProcess,
     memory: config.memory,
+    compat: config.compat,
+    nginxErrorLog: config.nginxErrorLog,
   });
+  const families =
+    config.compat === 'hipages' ? [...METRIC_FAMILIES, ...HIPAGES_FAMILIES] : METRIC_FAMILIES;
   let scrapes = 0;
   const page = `<!doctype html><html><head><title>fpmkit exporter</title></head><body><h1>fpmkit exporter</h1><p><a href="${htmlEscape(config.telemetryPath)}">Metrics</a></p></body></html>\n`;
 
@@ -226,7 +267,11 @@ export async function runExporter(
       req.headers['x-prometheus-scrape-timeout-seconds'],
       config.deadlineMs,
     );
-    const { format, contentType } = negotiateFormat(req.headers.accept);
+    // hipages' counters have no _total suffix, which OpenMetrics requires: 0.0.4 only then.
+    const { format, contentType } =
+      config.compat === undefined
+        ? negotiateFormat(req.headers.accept)
+        : { format: 'prometheus' as const, contentType: PROMETHEUS_CONTENT_TYPE };
     let samples: MetricSample[];
     try {
       samples = await collector.collect({ deadlineMs, signal });
@@ -239,13 +284,24 @@ export async function runExporter(
     const body = renderMetrics(
       [...samples, { name: 'fpmkit_exporter_scrapes_total', labels: {}, value: scrapes }],
       format,
-      { perProcess: config.perProcess },
+      { perProcess: config.perProcess, families },
     );
     res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
-  const server = createServer((req, res) => {
+  const auth = config.web?.users ? new BasicAuth(config.web.users) : undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    for (const [name, value] of Object.entries(config.web?.headers ?? {}))
+      res.setHeader(name, value);
+    if (auth && !auth.check(req.headers.authorization)) {
+      res.writeHead(401, {
+        'www-authenticate': 'Basic realm="fpmkit exporter", charset="UTF-8"',
+        'content-type': 'text/plain; charset=utf-8',
+      });
+      res.end('authentication required\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
@@ -264,7 +320,22 @@ export async function runExporter(
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('not found\n');
     }
-  });
+  };
+  const tls = config.web?.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          requestCert: tls.requestCert,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          minVersion: tls.minVersion,
+          ...(tls.maxVersion === undefined ? {} : { maxVersion: tls.maxVersion }),
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        },
+        handler,
+      )
+    : createServer(handler);
   server.maxConnections = EXPORTER_DEFAULTS.maxConnections;
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
@@ -291,7 +362,9 @@ export async function runExporter(
     typeof address === 'object' && address !== null
       ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
       : String(address);
-  io.stderr(`fpmkit exporter: listening on http://${shown}${config.telemetryPath}\n`);
+  io.stderr(
+    `fpmkit exporter: listening on ${tls ? 'https' : 'http'}://${shown}${config.telemetryPath}${auth ? ' (basic authentication)' : ''}\n`,
+  );
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });

@@ -12,7 +12,7 @@ import { parseProcNetTcp, type TcpListenQueue, tcpListenQueues } from '../kernel
 import { type UnixListenQueue, unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseSs } from '../kernel/ss.js';
 import type { ListenQueueReader, ListenQueueReading } from '../status/sampler.js';
-import { type ReadOptions, readText, readTextIfExists, roots } from './io.js';
+import { type ReadOptions, readPseudoFileSync, readText, readTextIfExists, roots } from './io.js';
 
 /**
  * The accept queue of every listening UNIX stream socket with a name, from
@@ -23,6 +23,21 @@ import { type ReadOptions, readText, readTextIfExists, roots } from './io.js';
 export async function readUnixListenQueues(options: ReadOptions = {}): Promise<UnixListenQueue[]> {
   const { procRoot } = roots(options);
   return unixListenQueues(await readText(join(procRoot, 'net', 'unix')));
+}
+
+/**
+ * `readUnixListenQueues` read in one synchronous call (see `readPseudoFileSync`): for a caller
+ * that samples it often, such as the exporter at every scrape.
+ */
+export function readUnixListenQueuesSync(options: ReadOptions = {}): UnixListenQueue[] {
+  const { procRoot } = roots(options);
+  return unixListenQueues(readPseudoFileSync(join(procRoot, 'net', 'unix')));
+}
+
+/** `readNetstat` read in one synchronous call (see `readPseudoFileSync`). */
+export function readNetstatSync(options: ReadOptions = {}): NetstatCounters {
+  const { procRoot } = roots(options);
+  return parseProcNetNetstat(readPseudoFileSync(join(procRoot, 'net', 'netstat')));
 }
 
 /**

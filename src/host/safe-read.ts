@@ -248,3 +248,22 @@ export async function openRegularFile(
     throw error;
   }
 }
+
+/**
+ * Reads `length` bytes of an open file from `start`, stopping early at end of file: the bytes
+ * read (fewer than `length` when the file was shorter).
+ */
+export async function readFileRange(
+  handle: Awaited<ReturnType<typeof open>>,
+  start: number,
+  length: number,
+): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  let read = 0;
+  while (read < length) {
+    const r = await handle.read(buffer, read, length - read, start + read);
+    if (r.bytesRead === 0) break;
+    read += r.bytesRead;
+  }
+  return buffer.subarray(0, read);
+}

@@ -25,7 +25,7 @@ import { readFpmBinaryVersion } from './fpm-version.js';
 import { ioErrorFor, type ReadOptions, roots } from './io.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
-import { openRegularFile, type RegularFileReadOptions } from './safe-read.js';
+import { openRegularFile, type RegularFileReadOptions, readFileRange } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
 import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
 import { discoverWebServers, readProcessUser } from './web-discover.js';
@@ -123,14 +123,7 @@ export async function readLogWindow(
     const size = stats.size;
     const start = Math.max(0, size - maxBytes);
     const length = size - start;
-    const buffer = Buffer.alloc(length);
-    let read = 0;
-    while (read < length) {
-      const r = await handle.read(buffer, read, length - read, start + read);
-      if (r.bytesRead === 0) break;
-      read += r.bytesRead;
-    }
-    let text = buffer.subarray(0, read).toString('utf8');
+    let text = (await readFileRange(handle, start, length)).toString('utf8');
     if (start > 0) {
       const nl = text.indexOf('\n');
       text = nl < 0 ? '' : text.slice(nl + 1);

@@ -189,6 +189,24 @@ export const METRIC_FAMILIES = [
     perProcess: true,
   },
   {
+    name: 'fpm_nginx_upstream_eagain_total',
+    type: 'counter',
+    help: "nginx error-log lines since the exporter started saying the pool's accept queue was full (connect() failed with 11: Resource temporarily unavailable); only with an nginx error log given.",
+    labels: pool,
+  },
+  {
+    name: 'fpm_nginx_upstream_timed_out_total',
+    type: 'counter',
+    help: 'nginx error-log lines since the exporter started saying the pool timed out (upstream timed out while connecting, sending or reading); only with an nginx error log given.',
+    labels: pool,
+  },
+  {
+    name: 'fpm_nginx_error_log_readable',
+    type: 'gauge',
+    help: 'Only with an nginx error log given: 1 when the last collection could read it, 0 otherwise; path is the log file.',
+    labels: ['path'],
+  },
+  {
     name: 'fpm_tcp_listen_overflows_total',
     type: 'counter',
     help: 'TcpExt ListenOverflows of the network namespace: connections dropped because an accept queue was full.',

@@ -5,12 +5,14 @@ import type { ReadOptions } from '../host/io.js';
 import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import {
   matchTcpListeners,
-  readNetstat,
+  readNetstatSync,
   readTcpListenQueues,
-  readUnixListenQueues,
+  readUnixListenQueuesSync,
   runSsListeners,
 } from '../host/net.js';
 import { parseSs } from '../kernel/ss.js';
+import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
+import { NginxErrorTail } from './nginx-errors.js';
 import {
   createStatusSampler,
   type PoolSample,
@@ -56,6 +58,17 @@ export interface FpmCollectorOptions extends ReadOptions {
    * @default runs `ss` (iproute2) with a 3 s bound, cached for 30 s
    */
   listListeners?: () => Promise<string | undefined>;
+  /**
+   * Also emit another exporter's families: `hipages` adds hipages/php-fpm_exporter's names and
+   * labels (see `HIPAGES_FAMILIES`). @default none
+   */
+  compat?: CompatMode | undefined;
+  /**
+   * An nginx error log to follow: per pool, the EAGAIN (accept queue full) and `upstream timed
+   * out` lines since the collector started, matched by the upstream's socket or address.
+   * @default none
+   */
+  nginxErrorLog?: string | undefined;
 }
 
 /** Options of one collection. */
@@ -70,6 +83,14 @@ interface KernelView {
   tcp: { address: string; port: number; queued: number }[];
   netstat: Record<string, Record<string, number>> | undefined;
   backlog: { unix: Map<string, number>; tcp: Map<string, number> };
+}
+
+function safeListen(listen: string): ListenAddress | undefined {
+  try {
+    return parseListen(listen);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `host:port` key of a TCP listener as ss and /proc print it. */
@@ -99,7 +120,7 @@ function kernelBacklog(address: ListenAddress, kernel: KernelView): number | und
 const PHASES: Readonly<Record<string, string>> = {
   Running: 'running',
   'Reading headers': 'reading_headers',
-  Info: 'info',
+  'Getting request information': 'info',
   Finishing: 'finishing',
   Ending: 'ending',
 };
@@ -121,6 +142,8 @@ export class FpmCollector {
   #collections = 0;
   #backlog: { at: number; text: string | undefined } | undefined;
   readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
+  readonly #compatFailures = new Map<string, number>();
+  readonly #nginx: NginxErrorTail | undefined;
 
   constructor(options: FpmCollectorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -130,6 +153,8 @@ export class FpmCollector {
     this.#options = options;
     this.#ownSampler = options.sampler === undefined ? createStatusSampler() : undefined;
     this.#sampler = options.sampler ?? this.#ownSampler!;
+    if (options.nginxErrorLog !== undefined)
+      this.#nginx = new NginxErrorTail(options.nginxErrorLog);
   }
 
   /**
@@ -175,12 +200,34 @@ export class FpmCollector {
     return text ?? this.#backlog?.text;
   }
 
-  async #kernel(): Promise<KernelView> {
+  /**
+   * The kernel's view of the listeners. /proc/net/tcp and tcp6 are read only when a pool listens
+   * on TCP: the kernel walks its whole established-connection hash table to print them, which
+   * costs milliseconds of system time on a large host even when few sockets exist; likewise
+   * /proc/net/unix only for UNIX pools.
+   */
+  async #kernel(targets: readonly PoolTarget[]): Promise<KernelView> {
     const read = this.#readOptions();
-    const [unix, tcp, netstat, ss] = await Promise.all([
-      readUnixListenQueues(read).catch(() => []),
-      readTcpListenQueues(read).catch(() => []),
-      readNetstat(read).catch(() => undefined),
+    let wantUnix = false;
+    let wantTcp = false;
+    for (const t of targets) {
+      const address = safeListen(t.listen);
+      if (address?.kind === 'unix') wantUnix = true;
+      else if (address?.kind === 'tcp') wantTcp = true;
+    }
+    // The small pseudo-files are read synchronously (a fraction of a millisecond, against
+    // several thread-pool round trips); the TCP tables, costly to generate, off the loop.
+    const syncRead = <T>(f: () => T, fallback: T): T => {
+      try {
+        return f();
+      } catch {
+        return fallback;
+      }
+    };
+    const unix = wantUnix ? syncRead(() => readUnixListenQueuesSync(read), []) : [];
+    const netstat = syncRead(() => readNetstatSync(read), undefined);
+    const [tcp, ss] = await Promise.all([
+      wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
       this.#listeners(),
     ]);
     const backlog = { unix: new Map<string, number>(), tcp: new Map<string, number>() };
@@ -221,16 +268,22 @@ export class FpmCollector {
         throw new FpmkitInvalidOptionError('targets', `at most ${MAX_POOLS} pools per collection`);
       // The queues are read before the status requests go out, so that fpmkit's own request
       // waiting in a busy pool's queue is not counted as a client.
-      const kernel = await this.#kernel();
+      const kernel = await this.#kernel(listed);
       const samples = await Promise.all(
         listed.map((t) =>
           this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal),
         ),
       );
       const out: MetricSample[] = [];
+      // Memory readings due for a refresh are taken for all pools at once (each walks the
+      // workers' mappings); the loop below then finds them cached.
+      if (this.#options.memory ?? COLLECTOR_DEFAULTS.memory)
+        await Promise.all(listed.map((t, k) => this.#memory(t, samples[k]!.status, () => {})));
       for (let i = 0; i < listed.length; i++) {
         await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);
       }
+      if (this.#options.compat === 'hipages') this.#hipages(listed, samples, out);
+      if (this.#nginx) await this.#nginxCounts(listed, out);
       const tcpExt = kernel.netstat?.TcpExt;
       if (tcpExt?.ListenOverflows !== undefined)
         out.push({
@@ -252,6 +305,38 @@ export class FpmCollector {
       // A sampler still running past its deadline lets go of its socket now.
       abort.abort();
       options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #nginxCounts(targets: readonly PoolTarget[], out: MetricSample[]): Promise<void> {
+    const tail = this.#nginx!;
+    const read = await tail.read().then(
+      () => true,
+      () => false,
+    );
+    out.push({
+      name: 'fpm_nginx_error_log_readable',
+      labels: { path: this.#options.nginxErrorLog ?? '' },
+      value: read ? 1 : 0,
+    });
+    for (const target of targets) {
+      const labels = { pool: target.name ?? '', listen: target.listen };
+      const counts = tail.countsFor(target.listen);
+      out.push({ name: 'fpm_nginx_upstream_eagain_total', labels, value: counts.eagain });
+      out.push({ name: 'fpm_nginx_upstream_timed_out_total', labels, value: counts.timedOut });
+    }
+  }
+
+  #hipages(targets: readonly PoolTarget[], samples: PoolSample[], out: MetricSample[]): void {
+    if (this.#compatFailures.size > MAX_POOLS) this.#compatFailures.clear();
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[i]!;
+      const sample = samples[i]!;
+      const uri = hipagesScrapeUri(target);
+      const key = `${target.name ?? ''}\u0000${uri}`;
+      const failures = (this.#compatFailures.get(key) ?? 0) + (sample.status ? 0 : 1);
+      this.#compatFailures.set(key, failures);
+      hipagesPoolSamples(target, sample, uri, failures, out);
     }
   }
 

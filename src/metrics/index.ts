@@ -15,6 +15,14 @@ export {
   MAX_POOLS,
 } from './collect.js';
 export {
+  COMPAT_MODES,
+  type CompatMode,
+  HIPAGES_FAMILIES,
+  HIPAGES_PROCESS_STATES,
+  hipagesPoolSamples,
+  hipagesScrapeUri,
+} from './hipages.js';
+export {
   PROM_CLIENT_PACKAGE,
   type PromClientMetricsOptions,
   type PromClientModule,

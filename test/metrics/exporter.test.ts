@@ -106,7 +106,9 @@ describe.skipIf(!available)(
         (f) =>
           !('perProcess' in f) &&
           f.name !== 'fpm_scrape_error' &&
-          f.name !== 'fpm_cgroup_memory_limit_bytes',
+          f.name !== 'fpm_cgroup_memory_limit_bytes' &&
+          // Only with --nginx-error-log (nginx-errors.test.ts).
+          !f.name.startsWith('fpm_nginx_'),
       ).map((f) => f.name);
       expect(expected.filter((n) => !names.has(n))).toEqual([]);
     });

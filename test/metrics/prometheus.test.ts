@@ -67,8 +67,12 @@ describe.skipIf(!available)(
         }),
         startPhpFpm({ pools: [{ name: 'www', listen: 'unix', directives: STATUS }] }),
       ]);
+      // An nginx error log (empty: the counters are 0) so the nginx families are scraped too.
+      await writeFile(join(a.dir, 'nginx-error.log'), '');
       exporter = await startExporter([
         '--per-process',
+        '--nginx-error-log',
+        join(a.dir, 'nginx-error.log'),
         '--fpm-config',
         a.confPath,
         '--fpm-config',

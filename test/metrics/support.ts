@@ -31,7 +31,7 @@ export async function startExporter(
     },
   );
   const port = await poll(async () => {
-    const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(daemon.output());
+    const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(daemon.output());
     if (m) return Number(m[1]);
     return daemon.child.exitCode === null ? undefined : -1;
   }, 10_000);
