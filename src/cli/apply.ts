@@ -5,7 +5,7 @@ import type { FpmEdit } from '../fpm/edit.js';
 import { type ApplyFpmOptions, applyFpmChanges, recoverFpmApply } from '../host/apply.js';
 import { FpmkitApplyFailedError, FpmkitApplyRejectedError } from '../host/apply-errors.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose, styleFor } from './io.js';
 
 export const APPLY_HELP = `Usage: fpmkit apply --config FILE --set POOL.DIRECTIVE=VALUE [...] [options]
        fpmkit apply --config FILE --recover [options]
@@ -87,7 +87,8 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
   let options: ApplyFpmOptions;
   let edits: FpmEdit[];
   let args: ReturnType<typeof parseArgs>;
-  try {
+  {
+    // A UsageError thrown here reaches main, which prints it with where the help is.
     const taken = takeRepeated(argv);
     edits = taken.edits;
     args = parseArgs(taken.rest, {
@@ -146,26 +147,25 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
           }
         : {}),
     };
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`fpmkit apply: ${error.message}\n\n${APPLY_HELP}`);
-      return EXIT.usage;
-    }
-    throw error;
   }
   try {
     if (args.options.recover) {
       const r = await recoverFpmApply(options);
-      if (args.options.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      const failed = r.verification !== undefined && !r.verification.ok;
+      if (args.options.json) io.stdout(jsonDocument('apply', !failed, { ...r }));
       else
         io.stdout(
-          `recovery: ${r.outcome}${r.step ? ` (interrupted at ${r.step})` : ''}${r.verification ? `, ${r.verification.ok ? 'verified' : 'NOT verified'}` : ''}\n`,
+          prose(
+            io,
+            `recovery: ${r.outcome}${r.step ? ` (interrupted at ${r.step})` : ''}${r.verification ? `, ${r.verification.ok ? 'verified' : 'NOT verified'}` : ''}\n`,
+            2,
+          ),
         );
-      return r.verification && !r.verification.ok ? EXIT.problems : EXIT.ok;
+      return failed ? EXIT.problems : EXIT.ok;
     }
     const r = await applyFpmChanges(edits, options);
     if (args.options.json) {
-      io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      io.stdout(jsonDocument('apply', true, { ...r }));
       return EXIT.ok;
     }
     io.stdout(r.diff);
@@ -176,31 +176,48 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
       : 'none';
     if (r.outcome === 'dry-run') {
       io.stdout(
-        `dry run: would ${r.action === 'reload' ? 'send SIGUSR2 (reload)' : 'restart the master'}; validated by ${validator}; nothing written\n`,
+        prose(
+          io,
+          `dry run: would ${r.action === 'reload' ? 'send SIGUSR2 (reload)' : 'restart the master'}; validated by ${validator}; nothing written\n`,
+          2,
+        ),
       );
     } else if (r.outcome === 'unchanged') {
       io.stdout('nothing to change: every value is already in force\n');
     } else {
       io.stdout(
-        `${style.green('applied')} by ${r.signal === 'SIGUSR2' ? 'SIGUSR2 (reload)' : 'restart'} in ${r.reloadWindowMs} ms; validated by ${validator}\n`,
+        prose(
+          io,
+          `${style.green('applied')} by ${r.signal === 'SIGUSR2' ? 'SIGUSR2 (reload)' : 'restart'} in ${r.reloadWindowMs} ms; validated by ${validator}\n`,
+          2,
+        ),
       );
       for (const c of r.verification?.checks ?? [])
-        io.stdout(`  ${c.kind}${c.pool ? ` [${c.pool}]` : ''}: ${c.evidence}\n`);
+        io.stdout(prose(io, `  ${c.kind}${c.pool ? ` [${c.pool}]` : ''}: ${c.evidence}\n`, 4));
     }
     return EXIT.ok;
   } catch (error) {
+    if (args.options.json && isFpmkitError(error)) {
+      const output = error instanceof FpmkitApplyRejectedError ? { output: error.output } : {};
+      io.stdout(jsonError('apply', { code: error.code, message: error.message, ...output }));
+      return error instanceof FpmkitApplyRejectedError || error instanceof FpmkitApplyFailedError
+        ? EXIT.problems
+        : error.code === 'FPMKIT_INVALID_OPTION'
+          ? EXIT.usage
+          : EXIT.input;
+    }
     if (error instanceof FpmkitApplyRejectedError) {
       io.stderr(
-        `${style.red('refused')}: ${error.validator === 'php-fpm' ? 'php-fpm -t' : "fpmkit's check"} rejected the change; nothing written, no signal sent\n${error.output}`,
+        `${prose(io, `${style.red('refused')}: ${error.validator === 'php-fpm' ? 'php-fpm -t' : "fpmkit's check"} rejected the change; nothing written, no signal sent`, 2)}\n${error.output}`,
       );
       return EXIT.problems;
     }
     if (error instanceof FpmkitApplyFailedError) {
-      io.stderr(`${style.red('rolled back')}: ${error.message}\n`);
+      io.stderr(prose(io, `${style.red('rolled back')}: ${error.message}\n`, 2));
       return EXIT.problems;
     }
     if (isFpmkitError(error)) {
-      io.stderr(`fpmkit apply: ${error.message}\n`);
+      io.stderr(prose(io, `fpmkit apply: ${error.message}\n`, 2));
       return error.code === 'FPMKIT_INVALID_OPTION' ? EXIT.usage : EXIT.input;
     }
     throw error;

@@ -2,7 +2,7 @@ import { isFpmkitError } from '../errors.js';
 import { renderFpmConfig } from '../fpm/render.js';
 import { readRegularFileSync } from '../host/safe-read.js';
 import { parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT } from './io.js';
+import { type CliIo, EXIT, prose } from './io.js';
 
 export const RENDER_HELP = `Usage: fpmkit render MODEL.json [options]
 
@@ -30,7 +30,7 @@ export function runRender(argv: readonly string[], io: CliIo, readStdin: () => s
   try {
     model = JSON.parse(file === '-' ? readStdin() : readRegularFileSync(file));
   } catch (error) {
-    io.stderr(`fpmkit render: cannot read ${file}: ${(error as Error).message}\n`);
+    io.stderr(prose(io, `fpmkit render: cannot read ${file}: ${(error as Error).message}\n`, 2));
     return EXIT.input;
   }
   try {
@@ -42,7 +42,7 @@ export function runRender(argv: readonly string[], io: CliIo, readStdin: () => s
     return EXIT.ok;
   } catch (error) {
     if (!isFpmkitError(error)) throw error;
-    io.stderr(`fpmkit render: ${error.message}\n`);
+    io.stderr(prose(io, `fpmkit render: ${error.message}\n`, 2));
     return EXIT.input;
   }
 }

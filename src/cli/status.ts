@@ -6,7 +6,7 @@ import { fetchStatus } from '../status/fetch.js';
 import type { FpmStatus } from '../status/model.js';
 import { STATUS_FORMATS, type StatusFormat } from '../status/names.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, type Style, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose, type Style, styleFor } from './io.js';
 
 export const STATUS_HELP = `Usage: fpmkit status TARGET [options]
 
@@ -111,9 +111,16 @@ export function reportError(command: string, error: unknown, io: CliIo, json: bo
   const extra = advice !== undefined && !error.message.includes(advice) ? advice : undefined;
   if (json)
     io.stdout(
-      `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) } })}\n`,
+      jsonError(
+        command,
+        { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) },
+        {},
+      ),
     );
-  else io.stderr(`fpmkit ${command}: ${error.message}${extra ? `\n  fix: ${extra}` : ''}\n`);
+  else
+    io.stderr(
+      prose(io, `fpmkit ${command}: ${error.message}${extra ? `\n  fix: ${extra}` : ''}\n`, 2),
+    );
   return error.code === 'FPMKIT_STATUS_MISCONFIGURED' ? EXIT.problems : EXIT.input;
 }
 
@@ -140,8 +147,12 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
   const queued = status.listenQueueMeasured ? undefined : await kernelQueue(target);
   if (args.options.json)
     io.stdout(
-      `${JSON.stringify({ target, status, ...(queued === undefined ? {} : { kernelQueue: queued }) }, null, 2)}\n`,
+      jsonDocument('status', true, {
+        target,
+        status,
+        ...(queued === undefined ? {} : { kernelQueue: queued }),
+      }),
     );
-  else io.stdout(formatStatus(status, queued, styleFor(io)));
+  else io.stdout(prose(io, formatStatus(status, queued, styleFor(io)), 22));
   return EXIT.ok;
 }

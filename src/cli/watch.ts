@@ -1,6 +1,6 @@
 import { type StatusSample, watchStatus } from '../status/watch.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, prose, styleFor } from './io.js';
 import { kernelQueue, reportError, statusOptions } from './status.js';
 
 export const WATCH_HELP = `Usage: fpmkit watch TARGET [options]
@@ -106,16 +106,16 @@ export async function runWatch(
         ? sample.status.listenQueue
         : await kernelQueue(target);
       const line = lineOf(sample, queue);
-      if (json) io.stdout(`${JSON.stringify(line)}\n`);
+      if (json) io.stdout(jsonDocument('watch', true, { ...line }, 0));
       else if (redraw) {
-        history.push(textOf(line));
+        history.push(prose(io, textOf(line), 26));
         if (history.length > 20) history.shift();
         io.stdout(
           `\u001b[H\u001b[2J${style.bold(`fpmkit watch ${target}  pool ${line.pool}`)}\n${style.dim(HEADER)}\n${history.join('\n')}\n`,
         );
       } else {
         if (seen === 0) io.stdout(`${HEADER}\n`);
-        io.stdout(`${textOf(line)}\n`);
+        io.stdout(`${prose(io, textOf(line), 26)}\n`);
       }
       seen++;
       if (count !== undefined && seen >= count) break;

@@ -559,6 +559,32 @@ export interface SnapshotFromDirectoryOptions extends EvidenceManifest {
 }
 
 /**
+ * Refuses an evidence directory that does not exist or is not a directory, in one error,
+ * rather than one "not examined" line per file that is then missing from it.
+ */
+async function evidenceDirectory(dir: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(dir)).isDirectory();
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    throw new FpmkitIoError(
+      dir,
+      `cannot read the evidence directory${errno ? ` (${errno})` : ''}`,
+      { cause: error, ...(errno ? { errno } : {}) },
+    );
+  }
+  if (!isDirectory)
+    throw new FpmkitIoError(
+      dir,
+      'the evidence is not a directory (docs/doctor.md, Saved evidence)',
+      {
+        errno: 'ENOTDIR',
+      },
+    );
+}
+
+/**
  * Builds a snapshot from a directory of saved evidence (docs/doctor.md, "Saved evidence"):
  * `files/` holds config files and logs at their original absolute paths
  * (`files/etc/php/8.2/fpm/php-fpm.conf`), `proc/` copies of /proc files (`proc/net/unix`,
@@ -570,6 +596,7 @@ export async function snapshotFromDirectory(
   options: SnapshotFromDirectoryOptions = {},
 ): Promise<HostSnapshot> {
   const maxLogBytes = checkOptions(options);
+  await evidenceDirectory(dir);
   let manifest: EvidenceManifest = {};
   const manifestText = await readFile(join(dir, 'fpmkit-evidence.json'), 'utf8').catch(
     () => undefined,
