@@ -590,6 +590,8 @@ async function evidenceDirectory(dir: string): Promise<void> {
  * (`files/etc/php/8.2/fpm/php-fpm.conf`), `proc/` copies of /proc files (`proc/net/unix`,
  * `proc/net/unix.1` ... for extra samples, `proc/sys/net/core/somaxconn`, `proc/meminfo`),
  * `sys/` copies of /sys files, and an optional `fpmkit-evidence.json` (`EvidenceManifest`).
+ * A `dir` that does not exist or is not a directory throws `FpmkitIoError` (errno `ENOENT`,
+ * `ENOTDIR`, ...); files missing inside it are listed in the snapshot's `missing`.
  */
 export async function snapshotFromDirectory(
   dir: string,
