@@ -226,6 +226,8 @@ describe('the command line conventions of every command', () => {
       ['doctor', ['doctor', '--from', '/nonexistent', '--json']],
       ['doctor', ['doctor', '--proc-root', dir, '--sys-root', dir, '--no-status', '--json']],
       ['simulate', [...lines.simulate!, '--json']],
+      ['render', [...lines.render!, '--json']],
+      ['render', ['render', join(dir, 'pool.conf'), '--json']],
       ['status', ['status', join(dir, 'none.sock'), '--json']],
       ['watch', ['watch', join(dir, 'none.sock'), '--json', '--count', '1']],
     ];
