@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS as COMMAND_LOADERS } from '../../src/cli/commands.js';
 import { type CliIo, flagNames, styleFor, wrapLine } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { type ApplyStack, startApplyStack } from '../host/apply-harness.js';
@@ -67,17 +68,8 @@ function commandLines(): Record<string, string[]> {
   return lines;
 }
 
-const COMMANDS = [
-  'plan',
-  'check',
-  'render',
-  'status',
-  'watch',
-  'doctor',
-  'apply',
-  'exporter',
-  'simulate',
-];
+/** Every command of the command line. */
+const COMMANDS = Object.keys(COMMAND_LOADERS);
 
 beforeAll(async () => {
   if (!existsSync(bin)) throw new Error('dist/cli/bin.js is missing: run npm run build');
