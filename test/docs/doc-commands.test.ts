@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands.js';
-import { findBinary, phpFpmBinary } from '../support/integration.js';
+import { findBinary, isRoot, phpFpmBinary } from '../support/integration.js';
 import { type Daemon, freePort, run, startDaemon, waitForSockets } from '../support/process.js';
 
 /**
@@ -316,9 +316,17 @@ describe('every fpmkit command in README.md and docs/*.md', () => {
   });
 
   for (const c of commands) {
-    const needsFpm = c.setup.has('live-fpm');
-    it.skipIf(needsFpm && !HAS_FPM)(
-      `${c.where}: ${c.command}`,
+    // A set-up this machine cannot give is a visible skip, or a failure in CI.
+    const missing =
+      c.setup.has('live-fpm') && !HAS_FPM
+        ? phpFpmBinary().reason
+        : c.setup.has('no-fpm') && !isRoot()
+          ? ' [skipped: a PID namespace of its own needs root]'
+          : '';
+    if (missing !== '' && process.env.FPMKIT_REQUIRE_INTEGRATION)
+      throw new Error(`${c.where}: cannot set up ${c.command}${missing}`);
+    it.skipIf(missing !== '')(
+      `${c.where}: ${c.command}${missing}`,
       async () => {
         const text = localize(c);
         if (/#\s*until Ctrl-C/.test(c.command)) {
