@@ -11,7 +11,7 @@ import {
 import { FpmkitApplyFailedError, FpmkitApplyRejectedError } from '../host/apply-errors.js';
 import { type ApplySource, readApplySource } from './apply-source.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, type Style, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose, type Style, styleFor } from './io.js';
 
 export const APPLY_HELP = `Usage: fpmkit apply --config FILE --set POOL.DIRECTIVE=VALUE [...] [options]
        fpmkit apply --config FILE --from PLAN_OR_REPORT [--pool NAME] [options]
@@ -190,33 +190,50 @@ function printApplied(io: CliIo, style: Style, r: ApplyFpmResult): void {
     : 'none';
   if (r.outcome === 'dry-run') {
     io.stdout(
-      `dry run: would ${r.action === 'reload' ? 'send SIGUSR2 (reload)' : 'restart the master'}; validated by ${validator}; nothing written\n`,
+      prose(
+        io,
+        `dry run: would ${r.action === 'reload' ? 'send SIGUSR2 (reload)' : 'restart the master'}; validated by ${validator}; nothing written\n`,
+        2,
+      ),
     );
   } else if (r.outcome === 'unchanged') {
     io.stdout('nothing to change: every value is already in force\n');
   } else {
     io.stdout(
-      `${style.green('applied')} by ${r.signal === 'SIGUSR2' ? 'SIGUSR2 (reload)' : 'restart'} in ${r.reloadWindowMs} ms; validated by ${validator}\n`,
+      prose(
+        io,
+        `${style.green('applied')} by ${r.signal === 'SIGUSR2' ? 'SIGUSR2 (reload)' : 'restart'} in ${r.reloadWindowMs} ms; validated by ${validator}\n`,
+        2,
+      ),
     );
     for (const c of r.verification?.checks ?? [])
-      io.stdout(`  ${c.kind}${c.pool ? ` [${c.pool}]` : ''}: ${c.evidence}\n`);
+      io.stdout(prose(io, `  ${c.kind}${c.pool ? ` [${c.pool}]` : ''}: ${c.evidence}\n`, 4));
   }
 }
 
 /** Why an apply stopped, for people, as an exit code; rethrows what is not fpmkit's. */
-function applyFailure(io: CliIo, style: Style, error: unknown): number {
+function applyFailure(io: CliIo, style: Style, error: unknown, json: boolean): number {
+  if (json && isFpmkitError(error)) {
+    const output = error instanceof FpmkitApplyRejectedError ? { output: error.output } : {};
+    io.stdout(jsonError('apply', { code: error.code, message: error.message, ...output }));
+    return error instanceof FpmkitApplyRejectedError || error instanceof FpmkitApplyFailedError
+      ? EXIT.problems
+      : error.code === 'FPMKIT_INVALID_OPTION'
+        ? EXIT.usage
+        : EXIT.input;
+  }
   if (error instanceof FpmkitApplyRejectedError) {
     io.stderr(
-      `${style.red('refused')}: ${error.validator === 'php-fpm' ? 'php-fpm -t' : "fpmkit's check"} rejected the change; nothing written, no signal sent\n${error.output}`,
+      `${prose(io, `${style.red('refused')}: ${error.validator === 'php-fpm' ? 'php-fpm -t' : "fpmkit's check"} rejected the change; nothing written, no signal sent`, 2)}\n${error.output}`,
     );
     return EXIT.problems;
   }
   if (error instanceof FpmkitApplyFailedError) {
-    io.stderr(`${style.red('rolled back')}: ${error.message}\n`);
+    io.stderr(prose(io, `${style.red('rolled back')}: ${error.message}\n`, 2));
     return EXIT.problems;
   }
   if (isFpmkitError(error)) {
-    io.stderr(`fpmkit apply: ${error.message}\n`);
+    io.stderr(prose(io, `fpmkit apply: ${error.message}\n`, 2));
     return error.code === 'FPMKIT_INVALID_OPTION' ? EXIT.usage : EXIT.input;
   }
   throw error;
@@ -225,16 +242,8 @@ function applyFailure(io: CliIo, style: Style, error: unknown): number {
 /** `fpmkit apply`: returns the exit code. */
 export async function runApply(argv: readonly string[], io: CliIo): Promise<number> {
   const style = styleFor(io);
-  let command: ApplyCommand;
-  try {
-    command = readApplyCommand(argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`fpmkit apply: ${error.message}\n\n${APPLY_HELP}`);
-      return EXIT.usage;
-    }
-    throw error;
-  }
+  // A UsageError thrown here reaches main, which prints it with where the help is.
+  const command = readApplyCommand(argv);
   const { args } = command;
   if (args.options.help) {
     io.stdout(APPLY_HELP);
@@ -246,12 +255,17 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
   try {
     if (args.options.recover) {
       const r = await recoverFpmApply(options);
-      if (json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+      const failed = r.verification !== undefined && !r.verification.ok;
+      if (json) io.stdout(jsonDocument('apply', !failed, { ...r }));
       else
         io.stdout(
-          `recovery: ${r.outcome}${r.step ? ` (interrupted at ${r.step})` : ''}${r.verification ? `, ${r.verification.ok ? 'verified' : 'NOT verified'}` : ''}\n`,
+          prose(
+            io,
+            `recovery: ${r.outcome}${r.step ? ` (interrupted at ${r.step})` : ''}${r.verification ? `, ${r.verification.ok ? 'verified' : 'NOT verified'}` : ''}\n`,
+            2,
+          ),
         );
-      return r.verification && !r.verification.ok ? EXIT.problems : EXIT.ok;
+      return failed ? EXIT.problems : EXIT.ok;
     }
     let source: ApplySource | undefined;
     if (typeof args.options.from === 'string') {
@@ -266,16 +280,16 @@ export async function runApply(argv: readonly string[], io: CliIo): Promise<numb
       edits = [...edits, ...source.edits];
       if (!json) io.stdout(sourceLines(source, args.options.from));
       if (edits.length === 0) {
-        if (json) io.stdout(`${JSON.stringify({ outcome: 'unchanged', source }, null, 2)}\n`);
+        if (json) io.stdout(jsonDocument('apply', true, { outcome: 'unchanged', source }));
         else io.stdout('nothing to change: every value is already in force\n');
         return EXIT.ok;
       }
     }
     const r = await applyFpmChanges(edits, options);
-    if (json) io.stdout(`${JSON.stringify(source ? { ...r, source } : r, null, 2)}\n`);
+    if (json) io.stdout(jsonDocument('apply', true, source ? { ...r, source } : { ...r }));
     else printApplied(io, style, r);
     return EXIT.ok;
   } catch (error) {
-    return applyFailure(io, style, error);
+    return applyFailure(io, style, error, json);
   }
 }

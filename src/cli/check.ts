@@ -7,7 +7,7 @@ import {
   readFpmConfigStdin,
 } from '../host/fpm-config.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose, styleFor } from './io.js';
 
 export const CHECK_HELP = `Usage: fpmkit check FILE [options]
 
@@ -100,24 +100,27 @@ export function runCheck(
     if (!isFpmkitError(error)) throw error;
     const hint = STDIN_PATHS.has(file) ? ' (to check standard input, name it as -)' : '';
     const message = `${error.message}${hint}`;
-    if (args.options.json)
-      io.stdout(`${JSON.stringify({ ok: false, file, error: { code: error.code, message } })}\n`);
-    else io.stderr(`fpmkit check: ${message}\n`);
+    if (args.options.json) io.stdout(jsonError('check', { code: error.code, message }, { file }));
+    else io.stderr(prose(io, `fpmkit check: ${message}\n`, 2));
     return EXIT.input;
   }
   if (args.options.json) {
-    io.stdout(`${JSON.stringify({ ok: result.ok, file, findings: result.findings }, null, 2)}\n`);
+    io.stdout(jsonDocument('check', result.ok, { file, findings: result.findings }));
     return result.ok ? EXIT.ok : EXIT.problems;
   }
   const style = styleFor(io);
   const shown = file === '-' ? 'standard input' : file;
-  for (const f of result.findings) io.stdout(formatFinding(f, style));
+  for (const f of result.findings) io.stdout(prose(io, formatFinding(f, style), 8));
   const count = (s: Finding['severity']) => result.findings.filter((f) => f.severity === s).length;
   const tally = `${count('error')} error(s), ${count('warning')} warning(s)`;
   io.stdout(
-    result.ok
-      ? `${style.green('ok')}: php-fpm -t would accept ${shown} (${tally})\n`
-      : `${style.red('refused')}: php-fpm -t would refuse ${shown} and exit 78 (${tally})\n`,
+    prose(
+      io,
+      result.ok
+        ? `${style.green('ok')}: php-fpm -t would accept ${shown} (${tally})\n`
+        : `${style.red('refused')}: php-fpm -t would refuse ${shown} and exit 78 (${tally})\n`,
+      2,
+    ),
   );
   return result.ok ? EXIT.ok : EXIT.problems;
 }

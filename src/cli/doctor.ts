@@ -9,7 +9,17 @@ import {
   snapshotFromDirectory,
 } from '../host/snapshot.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, type Style, styleFor } from './io.js';
+import {
+  type CliIo,
+  EXIT,
+  jsonDocument,
+  jsonError,
+  outputWidth,
+  prose,
+  type Style,
+  styleFor,
+  wrapText,
+} from './io.js';
 
 export const DOCTOR_HELP = `Usage: fpmkit doctor [options]
 
@@ -72,16 +82,21 @@ function formatValue(v: unknown): string {
 }
 
 /** The report for people: findings with evidence and fix, the files a fix writes, what was not read. */
-export function formatReport(report: Report, style: Style): string {
+export function formatReport(
+  report: Report,
+  style: Style,
+  width = Number.POSITIVE_INFINITY,
+): string {
   const out: string[] = [];
+  const wrapAt = (text: string, hang: number) => wrapText(text, width, hang);
   for (const f of report.findings) {
     const where = f.pool ? style.dim(` [pool ${f.pool}]`) : '';
-    out.push(`${label(f, style)} ${style.bold(f.code)}${where} ${f.message}`);
+    out.push(wrapAt(`${label(f, style)} ${style.bold(f.code)}${where} ${f.message}`, 8));
     for (const [k, v] of Object.entries(f.evidence ?? {})) {
       if (v === undefined) continue;
-      out.push(`          ${style.dim(`${k}:`)} ${formatValue(v)}`);
+      out.push(wrapAt(`          ${style.dim(`${k}:`)} ${formatValue(v)}`, 12));
     }
-    if (f.fix) out.push(`          ${style.green('fix:')} ${f.fix}`);
+    if (f.fix) out.push(wrapAt(`          ${style.green('fix:')} ${f.fix}`, 15));
   }
   for (const [name, text] of Object.entries(report.files)) {
     out.push('', style.bold(`--- ${name} (with the fix applied) ---`), text.trimEnd());
@@ -92,9 +107,11 @@ export function formatReport(report: Report, style: Style): string {
     for (const m of report.missing)
       byReason.set(m.reason, [...(byReason.get(m.reason) ?? []), m.part]);
     out.push('', style.dim('Not examined:'));
-    for (const [reason, parts] of byReason) out.push(style.dim(`  ${parts.join(', ')}: ${reason}`));
+    for (const [reason, parts] of byReason)
+      out.push(style.dim(wrapAt(`  ${parts.join(', ')}: ${reason}`, 4)));
   }
-  out.push('', report.noFpm ? style.yellow(report.summary.text) : report.summary.text);
+  const summary = wrapAt(report.summary.text, 0);
+  out.push('', report.noFpm ? style.yellow(summary) : summary);
   return `${out.join('\n')}\n`;
 }
 
@@ -186,15 +203,13 @@ export async function runDoctor(
   } catch (error) {
     if (!isFpmkitError(error)) throw error;
     if (args.options.json)
-      io.stdout(
-        `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message } })}\n`,
-      );
-    else io.stderr(`fpmkit doctor: ${error.message}\n`);
+      io.stdout(jsonError('doctor', { code: error.code, message: error.message }));
+    else io.stderr(prose(io, `fpmkit doctor: ${error.message}\n`, 2));
     return EXIT.input;
   }
   const report = diagnose(snapshot);
-  if (args.options.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-  else io.stdout(formatReport(report, styleFor(io)));
-  if (report.summary.errors > 0) return EXIT.problems;
-  return report.noFpm ? EXIT.input : EXIT.ok;
+  const exit = report.summary.errors > 0 ? EXIT.problems : report.noFpm ? EXIT.input : EXIT.ok;
+  if (args.options.json) io.stdout(jsonDocument('doctor', exit === EXIT.ok, { ...report }));
+  else io.stdout(formatReport(report, styleFor(io), outputWidth(io)));
+  return exit;
 }

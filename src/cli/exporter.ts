@@ -16,7 +16,7 @@ import {
 } from '../metrics/targets.js';
 import { parseArgs, UsageError } from './args.js';
 import { BasicAuth, type ExporterWebConfig, loadExporterWebConfig } from './exporter-web.js';
-import { type CliIo, EXIT } from './io.js';
+import { type CliIo, EXIT, prose } from './io.js';
 
 export const EXPORTER_HELP = `Usage: fpmkit exporter [options]
 
@@ -240,16 +240,8 @@ export async function runExporter(
   io: CliIo,
   signal: AbortSignal,
 ): Promise<number> {
-  let config: ExporterConfig;
-  try {
-    config = resolveConfig(argv, io.env);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`fpmkit exporter: ${error.message}\n\n${EXPORTER_HELP}`);
-      return EXIT.usage;
-    }
-    throw error;
-  }
+  // A UsageError reaches main, which prints it with where the help is.
+  const config = resolveConfig(argv, io.env);
   const collector = new FpmCollector({
     targets: config.targets,
     perProcess: config.perProcess,
@@ -353,7 +345,11 @@ export async function runExporter(
   });
   if (bound) {
     io.stderr(
-      `fpmkit exporter: cannot listen on ${config.host ?? ''}:${config.port}: ${bound.message}\n`,
+      prose(
+        io,
+        `fpmkit exporter: cannot listen on ${config.host ?? ''}:${config.port}: ${bound.message}\n`,
+        2,
+      ),
     );
     return EXIT.input;
   }

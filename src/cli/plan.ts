@@ -11,7 +11,7 @@ import { PLAN_PM_MODES, type PlanPmMode } from '../sizing/pm.js';
 import { type PlanFile, renderPlan } from '../sizing/render-plan.js';
 import { parsePhpSize } from '../units.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, type Style, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, perLine, prose, type Style, styleFor } from './io.js';
 
 export const PLAN_HELP = `Usage: fpmkit plan [options]
 
@@ -203,11 +203,11 @@ function show(e: Explanation): string {
   }
 }
 
-function explanationLines(list: readonly Explanation[], style: Style): string {
+function explanationLines(list: readonly Explanation[], style: Style, io: CliIo): string {
   return list
     .map(
       (e) =>
-        `  ${style.bold(`${e.setting} = ${show(e)}`)}\n      ${style.dim(`${e.rule}: ${e.text}`)}\n`,
+        `${perLine(prose(io, `  ${e.setting} = ${show(e)}`, 6), style.bold)}\n${perLine(prose(io, `      ${e.rule}: ${e.text}`), style.dim)}\n`,
     )
     .join('');
 }
@@ -396,7 +396,8 @@ function planBasis(o: PlanOptions, facts: PlanHostFacts): PlanBasis {
   return { base, serviceTimeSeconds, assumed, cores, somaxconn, totalMemoryBytes, cgroup };
 }
 
-const printJson = (io: CliIo, value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+const printJson = (io: CliIo, value: { ok: boolean } & Record<string, unknown>) =>
+  io.stdout(jsonDocument('plan', value.ok, value));
 
 /** The plan and its files, or the exit code after reporting why there is none. */
 function makePlan(
@@ -418,7 +419,11 @@ function makePlan(
         });
       } else {
         io.stderr(
-          `fpmkit plan: ${style.red('no feasible plan')} for [${o.name}]:\n${error.reasons.map((r) => `  - ${r.message}\n`).join('')}Give more --memory or --cpus, a smaller --worker-memory, or less traffic.\n`,
+          prose(
+            io,
+            `fpmkit plan: ${style.red('no feasible plan')} for [${o.name}]:\n${error.reasons.map((r) => `  - ${r.message}\n`).join('')}Give more --memory or --cpus, a smaller --worker-memory, or less traffic.\n`,
+            4,
+          ),
         );
       }
       return EXIT.problems;
@@ -440,7 +445,7 @@ interface PlanReport {
   written: string[] | undefined;
 }
 
-function jsonReport(r: PlanReport): unknown {
+function jsonReport(r: PlanReport): { ok: boolean } & Record<string, unknown> {
   const { o, facts, basis } = r;
   const host = {
     memTotalBytes: facts.memTotalBytes ?? null,
@@ -484,26 +489,34 @@ function hostLine(r: PlanReport): string {
   );
 }
 
-function textReport(r: PlanReport, style: Style): string {
+function textReport(r: PlanReport, style: Style, io: CliIo): string {
   const { o, outcome, plan } = r;
   const rate = outcome.input.arrivalRate.toFixed(1);
-  const out: string[] = [style.bold(`fpmkit plan for pool [${o.name}]`), '', hostLine(r)];
+  const out: string[] = [
+    style.bold(`fpmkit plan for pool [${o.name}]`),
+    '',
+    prose(io, hostLine(r), 2),
+  ];
   out.push(
-    outcome.mode === 'traffic'
-      ? `Traffic: ${o.rps} requests/s, ${r.basis.serviceTimeSeconds * 1000} ms each, ${(r.basis.base.cpuShare ?? 0) * 100} % on CPU`
-      : `Traffic: none given; planned for the capacity, ${rate} requests/s`,
+    prose(
+      io,
+      outcome.mode === 'traffic'
+        ? `Traffic: ${o.rps} requests/s, ${r.basis.serviceTimeSeconds * 1000} ms each, ${(r.basis.base.cpuShare ?? 0) * 100} % on CPU`
+        : `Traffic: none given; planned for the capacity, ${rate} requests/s`,
+      2,
+    ),
   );
-  for (const n of r.notes) out.push(style.yellow(`note: ${n}`));
+  for (const n of r.notes) out.push(perLine(prose(io, `note: ${n}`, 6), style.yellow));
   const predictions = plan.explanations.filter((e) => e.setting.startsWith('predictions.'));
   const settings = plan.explanations.filter((e) => !e.setting.startsWith('predictions.'));
-  out.push('', style.bold('Settings'), explanationLines(settings, style).trimEnd());
+  out.push('', style.bold('Settings'), explanationLines(settings, style, io).trimEnd());
   out.push('', style.bold(`Predictions at ${rate} requests/s`));
-  out.push(explanationLines(predictions, style).trimEnd());
+  out.push(explanationLines(predictions, style, io).trimEnd());
   out.push('', style.bold('Files'));
   for (const f of r.files) {
     out.push(
       '',
-      `${style.green(`==> ${f.path} <==`)}  ${style.dim(f.description)}`,
+      prose(io, `${style.green(`==> ${f.path} <==`)}  ${style.dim(f.description)}`, 4),
       f.content.trimEnd(),
     );
   }
@@ -551,7 +564,7 @@ export async function runPlan(
   if (fatal !== undefined) {
     if (o.json)
       printJson(io, { ok: false, error: { code: 'FPMKIT_IO', message: fatal.join('; ') } });
-    else io.stderr(`fpmkit plan: ${fatal.join('\n')}\n`);
+    else io.stderr(prose(io, `fpmkit plan: ${fatal.join('\n')}\n`, 2));
     return EXIT.input;
   }
   const basis = planBasis(o, facts);
@@ -572,7 +585,7 @@ export async function runPlan(
       const { code, errno, message } = result;
       if (o.json)
         printJson(io, { ok: false, error: { code, ...(errno ? { errno } : {}), message } });
-      else io.stderr(`fpmkit plan: ${message}\n`);
+      else io.stderr(prose(io, `fpmkit plan: ${message}\n`, 2));
       return result.exit;
     }
     written = result.paths;
@@ -580,7 +593,7 @@ export async function runPlan(
   }
   const report: PlanReport = { o, facts, basis, outcome, ...made, notes, written };
   if (o.json) printJson(io, jsonReport(report));
-  else io.stdout(textReport(report, style));
+  else io.stdout(textReport(report, style, io));
   return EXIT.ok;
 }
 

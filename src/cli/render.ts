@@ -2,7 +2,7 @@ import { isFpmkitError } from '../errors.js';
 import { renderFpmConfig } from '../fpm/render.js';
 import { readRegularFileSync } from '../host/safe-read.js';
 import { parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose } from './io.js';
 
 export const RENDER_HELP = `Usage: fpmkit render MODEL.json [options]
 
@@ -11,6 +11,7 @@ the shape of fpmkit's FpmConfig) to standard output. Use - to read standard inpu
 
 Options:
   --allow-pool-variable  let values contain $pool (FPM substitutes the pool name)
+  --json                 print { ok, command, file, config } with the file as a string
   --help                 show this help
 
 Exit status: 0 rendered, 2 bad command line, 3 unreadable or invalid model.
@@ -18,7 +19,8 @@ Exit status: 0 rendered, 2 bad command line, 3 unreadable or invalid model.
 
 /** `fpmkit render MODEL.json`: returns the exit code. */
 export function runRender(argv: readonly string[], io: CliIo, readStdin: () => string): number {
-  const args = parseArgs(argv, { flags: ['help', 'allow-pool-variable'] });
+  const args = parseArgs(argv, { flags: ['help', 'allow-pool-variable', 'json'] });
+  const json = args.options.json === true;
   if (args.options.help) {
     io.stdout(RENDER_HELP);
     return EXIT.ok;
@@ -30,19 +32,24 @@ export function runRender(argv: readonly string[], io: CliIo, readStdin: () => s
   try {
     model = JSON.parse(file === '-' ? readStdin() : readRegularFileSync(file));
   } catch (error) {
-    io.stderr(`fpmkit render: cannot read ${file}: ${(error as Error).message}\n`);
+    const message = `cannot read ${file}: ${(error as Error).message}`;
+    // A model that is not JSON is a parse error; a file that cannot be read, an I/O error.
+    const code = isFpmkitError(error) ? error.code : 'FPMKIT_PARSE';
+    if (json) io.stdout(jsonError('render', { code, message }, { file }));
+    else io.stderr(prose(io, `fpmkit render: ${message}\n`, 2));
     return EXIT.input;
   }
   try {
-    io.stdout(
-      renderFpmConfig(model as never, {
-        allowPoolVariable: args.options['allow-pool-variable'] === true,
-      }),
-    );
+    const config = renderFpmConfig(model as never, {
+      allowPoolVariable: args.options['allow-pool-variable'] === true,
+    });
+    io.stdout(json ? jsonDocument('render', true, { file, config }) : config);
     return EXIT.ok;
   } catch (error) {
     if (!isFpmkitError(error)) throw error;
-    io.stderr(`fpmkit render: ${error.message}\n`);
+    if (json)
+      io.stdout(jsonError('render', { code: error.code, message: error.message }, { file }));
+    else io.stderr(prose(io, `fpmkit render: ${error.message}\n`, 2));
     return EXIT.input;
   }
 }

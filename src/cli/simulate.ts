@@ -14,7 +14,7 @@ import {
   trafficFromNginxAccessLog,
 } from '../sizing/simulate-traffic.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose, styleFor } from './io.js';
 import { type PlanDeps, runPlan } from './plan.js';
 
 export const SIMULATE_HELP = `Usage: fpmkit simulate [plan options] [options]
@@ -94,7 +94,7 @@ interface PlanJson {
   ok: boolean;
   plan?: Plan;
   inputs?: { arrivalRate: number; serviceTimeSeconds: number; serviceTimeCv?: number };
-  error?: { message: string };
+  error?: { code: string; message: string };
 }
 
 /** `fpmkit simulate`: returns the exit code. */
@@ -109,7 +109,7 @@ export async function runSimulate(
     io.stdout(SIMULATE_HELP);
     return EXIT.ok;
   }
-  const planned = await planOf(planArgv, io, deps);
+  const planned = await planOf(planArgv, io, deps, args.options.json === true);
   if (typeof planned === 'number') return planned;
   const { plan, inputs } = planned;
   const traffic = await trafficOf(args, inputs.arrivalRate, io);
@@ -158,6 +158,7 @@ async function planOf(
   planArgv: readonly string[],
   io: CliIo,
   deps: PlanDeps,
+  json: boolean,
 ): Promise<number | { plan: Plan; inputs: NonNullable<PlanJson['inputs']> }> {
   let out = '';
   const code = await runPlan(
@@ -172,7 +173,12 @@ async function planOf(
   );
   const parsed = JSON.parse(out || '{}') as PlanJson;
   if (code !== EXIT.ok || !parsed.ok || !parsed.plan || !parsed.inputs) {
-    io.stderr(`fpmkit simulate: no plan to simulate: ${parsed.error?.message ?? `exit ${code}`}\n`);
+    const message = `no plan to simulate: ${parsed.error?.message ?? `exit ${code}`}`;
+    if (json)
+      io.stdout(
+        jsonError('simulate', { code: 'FPMKIT_SIZING_INFEASIBLE', ...parsed.error, message }),
+      );
+    else io.stderr(prose(io, `fpmkit simulate: ${message}\n`, 2));
     return code === EXIT.ok ? EXIT.problems : code;
   }
   return { plan: parsed.plan, inputs: parsed.inputs };
@@ -192,7 +198,9 @@ async function trafficOf(
     try {
       text = await readRegularFile(file, { maxBytes: 1024 * 1024 * 1024 });
     } catch (error) {
-      io.stderr(`fpmkit simulate: cannot read ${file}: ${(error as Error).message}\n`);
+      io.stderr(
+        prose(io, `fpmkit simulate: cannot read ${file}: ${(error as Error).message}\n`, 2),
+      );
       return EXIT.input;
     }
     const opts = format === undefined ? { source: file } : { source: file, format };
@@ -204,7 +212,7 @@ async function trafficOf(
       ];
     } catch (error) {
       if (isFpmkitError(error)) {
-        io.stderr(`fpmkit simulate: ${file}: ${error.message}\n`);
+        io.stderr(prose(io, `fpmkit simulate: ${file}: ${error.message}\n`, 2));
         return EXIT.input;
       }
       throw error;
@@ -241,7 +249,9 @@ async function writeOutputs(
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, content());
     } catch (error) {
-      io.stderr(`fpmkit simulate: cannot write ${file}: ${(error as Error).message}\n`);
+      io.stderr(
+        prose(io, `fpmkit simulate: cannot write ${file}: ${(error as Error).message}\n`, 2),
+      );
       return EXIT.input;
     }
   }
@@ -257,7 +267,8 @@ const ms = (s: number) => (Number.isNaN(s) ? '-' : `${(s * 1000).toFixed(1)} ms`
 
 function jsonOf(r: SimulationResult): string {
   const { reloads, ...summary } = r.summary;
-  return `${JSON.stringify({ ok: true, seed: r.seed, settings: r.settings, summary, reloads }, null, 2)}\n`;
+  const ok = summary.status502 + summary.status504 === 0;
+  return jsonDocument('simulate', ok, { seed: r.seed, settings: r.settings, summary, reloads });
 }
 
 function textOf(r: SimulationResult, io: CliIo): string {
@@ -279,5 +290,5 @@ function textOf(r: SimulationResult, io: CliIo): string {
       `reload at ${rl.atSeconds.toFixed(2)} s: nothing accepted for ${rl.noAcceptSeconds.toFixed(3)} s, ${rl.refused} refused, ${rl.killed} killed`,
     );
   }
-  return `${lines.join('\n')}\n`;
+  return `${prose(io, lines.join('\n'), 2)}\n`;
 }

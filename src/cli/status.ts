@@ -14,7 +14,7 @@ import {
   type StatusSamplerOptions,
 } from '../status/sampler.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, type Style, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, jsonError, prose, type Style, styleFor } from './io.js';
 
 export const STATUS_HELP = `Usage: fpmkit status TARGET [options]
 
@@ -204,9 +204,16 @@ export function reportError(command: string, error: unknown, io: CliIo, json: bo
   const extra = advice !== undefined && !error.message.includes(advice) ? advice : undefined;
   if (json)
     io.stdout(
-      `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) } })}\n`,
+      jsonError(
+        command,
+        { code: error.code, message: error.message, ...(extra ? { fix: extra } : {}) },
+        {},
+      ),
     );
-  else io.stderr(`fpmkit ${command}: ${error.message}${extra ? `\n  fix: ${extra}` : ''}\n`);
+  else
+    io.stderr(
+      prose(io, `fpmkit ${command}: ${error.message}${extra ? `\n  fix: ${extra}` : ''}\n`, 2),
+    );
   return error.code === 'FPMKIT_STATUS_MISCONFIGURED' ? EXIT.problems : EXIT.input;
 }
 
@@ -258,38 +265,29 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
     if (json) {
       const error = reading.gap?.error as { code?: string; message?: string } | undefined;
       io.stdout(
-        `${JSON.stringify(
-          {
-            ok: false,
-            target,
-            saturated: true,
-            reason: reading.gap?.reason,
-            message: reading.gap?.message,
-            queue: reading.queue,
-            error: { code: error?.code ?? 'FPMKIT_ERROR', message: reading.gap?.message ?? '' },
-          },
-          null,
-          2,
-        )}\n`,
+        jsonDocument('status', false, {
+          target,
+          saturated: true,
+          reason: reading.gap?.reason,
+          message: reading.gap?.message,
+          queue: reading.queue,
+          error: { code: error?.code ?? 'FPMKIT_ERROR', message: reading.gap?.message ?? '' },
+        }),
       );
-    } else io.stdout(formatUnavailable(target, reading, styleFor(io)));
+    } else io.stdout(prose(io, formatUnavailable(target, reading, styleFor(io)), 14));
     return EXIT_SATURATED;
   }
   const kernel = reading.queue?.source === 'status-page' ? undefined : reading.queue;
   const queued = status.listenQueueMeasured ? undefined : kernel?.queued;
   if (json)
     io.stdout(
-      `${JSON.stringify(
-        {
-          target,
-          status,
-          ...(queued === undefined ? {} : { kernelQueue: queued }),
-          ...(reading.queue ? { queue: reading.queue } : {}),
-        },
-        null,
-        2,
-      )}\n`,
+      jsonDocument('status', true, {
+        target,
+        status,
+        ...(queued === undefined ? {} : { kernelQueue: queued }),
+        ...(reading.queue ? { queue: reading.queue } : {}),
+      }),
     );
-  else io.stdout(formatStatus(status, queued, styleFor(io), kernel));
+  else io.stdout(prose(io, formatStatus(status, queued, styleFor(io), kernel), 22));
   return EXIT.ok;
 }

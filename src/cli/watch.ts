@@ -1,6 +1,6 @@
 import { type PoolReading, type StatusGapReason, samplePool } from '../status/sampler.js';
 import { intOption, parseArgs, UsageError } from './args.js';
-import { type CliIo, EXIT, styleFor } from './io.js';
+import { type CliIo, EXIT, jsonDocument, styleFor } from './io.js';
 import { cliSamplerArgs, gapError, reportError, statusOptions } from './status.js';
 
 export const WATCH_HELP = `Usage: fpmkit watch TARGET [options]
@@ -193,7 +193,7 @@ export async function runWatch(
       const line = lineOf(r, pool);
       pool = line.pool;
       const text = textOf(line, r.gap?.pendingMs);
-      if (json) io.stdout(`${JSON.stringify(line)}\n`);
+      if (json) io.stdout(jsonDocument('watch', true, { ...line }, 0));
       else if (redraw) {
         history.push(text);
         if (history.length > HISTORY_ROWS) history.shift();

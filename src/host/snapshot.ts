@@ -9,7 +9,7 @@ import type {
   SnapshotPool,
   SnapshotUntrustedMaster,
 } from '../doctor/snapshot.js';
-import { FpmkitInvalidOptionError, isFpmkitError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitIoError, isFpmkitError } from '../errors.js';
 import { type ListenAddress, listenConnectTarget, parseListen } from '../fpm/listen.js';
 import { parseFpmConfig } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
@@ -592,17 +592,46 @@ export interface SnapshotFromDirectoryOptions extends EvidenceManifest {
 }
 
 /**
+ * Refuses an evidence directory that does not exist or is not a directory, in one error,
+ * rather than one "not examined" line per file that is then missing from it.
+ */
+async function evidenceDirectory(dir: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(dir)).isDirectory();
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    throw new FpmkitIoError(
+      dir,
+      `cannot read the evidence directory${errno ? ` (${errno})` : ''}`,
+      { cause: error, ...(errno ? { errno } : {}) },
+    );
+  }
+  if (!isDirectory)
+    throw new FpmkitIoError(
+      dir,
+      'the evidence is not a directory (docs/doctor.md, Saved evidence)',
+      {
+        errno: 'ENOTDIR',
+      },
+    );
+}
+
+/**
  * Builds a snapshot from a directory of saved evidence (docs/doctor.md, "Saved evidence"):
  * `files/` holds config files and logs at their original absolute paths
  * (`files/etc/php/8.2/fpm/php-fpm.conf`), `proc/` copies of /proc files (`proc/net/unix`,
  * `proc/net/unix.1` ... for extra samples, `proc/sys/net/core/somaxconn`, `proc/meminfo`),
  * `sys/` copies of /sys files, and an optional `fpmkit-evidence.json` (`EvidenceManifest`).
+ * A `dir` that does not exist or is not a directory throws `FpmkitIoError` (errno `ENOENT`,
+ * `ENOTDIR`, ...); files missing inside it are listed in the snapshot's `missing`.
  */
 export async function snapshotFromDirectory(
   dir: string,
   options: SnapshotFromDirectoryOptions = {},
 ): Promise<HostSnapshot> {
   const maxLogBytes = checkOptions(options);
+  await evidenceDirectory(dir);
   let manifest: EvidenceManifest = {};
   const manifestText = await readFile(join(dir, 'fpmkit-evidence.json'), 'utf8').catch(
     () => undefined,

@@ -7,6 +7,7 @@ import { parseSetArgument, runApply } from '../../src/cli/apply.js';
 import { readApplySource } from '../../src/cli/apply-source.js';
 import { UsageError } from '../../src/cli/args.js';
 import type { CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
 import { runPlan } from '../../src/cli/plan.js';
 import { type FpmDump, parseFpmDump } from '../../src/fpm/dump.js';
 import { renderFpmConfig } from '../../src/fpm/render.js';
@@ -72,15 +73,20 @@ describe('fpmkit apply --set parsing', () => {
     );
   });
   it('a command line without --config or --set is a usage error (exit 2)', async () => {
+    // The command throws the usage error; main prints it with where the help is, and exits 2.
     const io = capture();
-    expect(await runApply(['--set', 'www.pm=static'], io)).toBe(2);
-    expect(io.err).toMatch(/--config FILE is required/);
+    expect(await main(['apply', '--set', 'www.pm=static'], io)).toBe(2);
+    expect(io.err).toBe("fpmkit apply: --config FILE is required\nsee 'fpmkit apply --help'\n");
     const io2 = capture();
-    expect(await runApply(['--config', '/etc/php-fpm.conf', '--set', 'nodot'], io2)).toBe(2);
+    expect(await main(['apply', '--config', '/etc/php-fpm.conf', '--set', 'nodot'], io2)).toBe(2);
     const io3 = capture();
     expect(
-      await runApply(
-        ['--config', '/etc/php-fpm.conf', '--set', 'www.pm=static', '--restart-command', 'true'],
+      await main(
+        [
+          'apply',
+          ...['--config', '/etc/php-fpm.conf', '--set', 'www.pm=static'],
+          ...['--restart-command', 'true'],
+        ],
         io3,
       ),
     ).toBe(2);

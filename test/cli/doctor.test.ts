@@ -19,7 +19,10 @@ const fpmkit = (args: string[]) =>
     timeoutMs: 60_000,
   });
 
+/** The `--json` document: the envelope every command prints, around the doctor's Report. */
 const reportSchema = z.strictObject({
+  ok: z.boolean(),
+  command: z.literal('doctor'),
   findings: z.array(
     z.strictObject({
       code: z.string().regex(/^(fpm|stack|live)\.[a-z-]+$/),

@@ -19,6 +19,8 @@ const fpmkit = (args: string[]) =>
   });
 
 const statusJson = z.object({
+  ok: z.literal(true),
+  command: z.literal('status'),
   target: z.string(),
   status: z.object({
     pool: z.string(),
@@ -36,6 +38,8 @@ const statusJson = z.object({
   kernelQueue: z.number().int().nonnegative().optional(),
 });
 const watchLine = z.strictObject({
+  ok: z.literal(true),
+  command: z.literal('watch'),
   time: z.iso.datetime(),
   pool: z.string(),
   restarted: z.boolean(),
@@ -60,6 +64,7 @@ const watchLine = z.strictObject({
 });
 const errorJson = z.object({
   ok: z.literal(false),
+  command: z.enum(['status', 'watch']),
   error: z.object({ code: z.string(), message: z.string() }),
 });
 const noStack = /\n\s+at .+:\d+:\d+/;

@@ -139,10 +139,23 @@ describe('snapshotFromDirectory', () => {
   });
 
   it('says there is no FPM when the directory holds no configuration', async () => {
-    const s = await snapshotFromDirectory(join(dir, 'does-not-exist'));
+    const empty = join(dir, 'empty-evidence');
+    await mkdir(empty);
+    const s = await snapshotFromDirectory(empty);
     expect(s.masters).toEqual([]);
     expect(s.noFpm).toMatch(/no FPM configuration/);
     expect(diagnose(s).noFpm).toBe(true);
+  });
+
+  it('refuses a directory that does not exist, or a file, in one FpmkitIoError', async () => {
+    await expect(snapshotFromDirectory(join(dir, 'does-not-exist'))).rejects.toMatchObject({
+      code: 'FPMKIT_IO',
+      errno: 'ENOENT',
+      message: expect.stringContaining('cannot read the evidence directory'),
+    });
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    await expect(snapshotFromDirectory(file)).rejects.toMatchObject({ errno: 'ENOTDIR' });
   });
 
   it('refuses a manifest that is not JSON', async () => {
