@@ -901,6 +901,19 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
         { ...loc, directive: 'pm.status_path', fix: 'set pm.status_path, e.g. /status' },
       );
     }
+    const extensions = pool.securityLimitExtensions;
+    if (extensions !== undefined && extensions.length === 0) {
+      advise(
+        ctx,
+        'fpm.any-extension-executed',
+        'security.limit_extensions is empty, so FPM runs any file it is asked for as PHP, whatever its extension (a bare none, no, off, false or null is read as empty): an uploaded image holding PHP code is executed',
+        {
+          ...loc,
+          directive: 'security.limit_extensions',
+          fix: 'remove the line (FPM then allows .php .phar) or list the extensions, e.g. security.limit_extensions = .php',
+        },
+      );
+    }
     if (Buffer.byteLength(pool.name) > STATUS_POOL_NAME_BYTES) {
       advise(
         ctx,
@@ -910,6 +923,22 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
       );
     }
   }
+}
+
+/**
+ * Drops what a load error already says: a directive FPM could not read is absent from the
+ * model, so the checks after loading would report it again as missing (`pm = auto` is also
+ * "the process manager is missing").
+ */
+function withoutEchoes(
+  findings: Finding<FpmFindingCode>[],
+  loadFindings: number,
+  loadErrors: readonly Finding<FpmFindingCode>[],
+): Finding<FpmFindingCode>[] {
+  if (loadErrors.length === 0) return findings;
+  const key = (f: Finding) => `${f.pool ?? ''}\0${f.directive ?? ''}`;
+  const refused = new Set(loadErrors.filter((f) => f.directive !== undefined).map(key));
+  return findings.filter((f, i) => i < loadFindings || !refused.has(key(f)));
 }
 
 function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
@@ -944,19 +973,25 @@ export function checkFpmConfig(
     locations: undefined,
   };
   let config: FpmConfig;
+  let loadErrors: Finding<FpmFindingCode>[] = [];
   if (typeof input === 'string') {
     const loaded = loadFpmConfigText(input, options, true);
     ctx.locations = loaded.locations;
     ctx.findings.push(...loaded.findings);
-    if (loaded.findings.some((f) => f.severity === 'error'))
-      return { ok: false, findings: ctx.findings };
+    loadErrors = loaded.findings.filter((f) => f.severity === 'error');
     config = loaded.config;
   } else {
     config = parseOptions(fpmConfigSchema, input, undefined, 'config');
   }
-  let ok = checkGlobal(ctx, config);
+  const loadFindings = ctx.findings.length;
+  let ok = checkGlobal(ctx, config) && loadErrors.length === 0;
   const before = ctx.findings.length;
-  if (config.pools.length === 0) {
+  // A file FPM stops reading is still checked to the end, so one bad line does not hide the
+  // rest; a section lost to a syntax error or an include is not reported as missing pools.
+  const sectionsLost = loadErrors.some(
+    (f) => f.code === 'fpm.syntax' || f.code.startsWith('fpm.include-'),
+  );
+  if (config.pools.length === 0 && !sectionsLost) {
     fpm(
       ctx,
       'ERROR',
@@ -979,5 +1014,5 @@ export function checkFpmConfig(
   checkAccounts(ctx, processed);
   if (ctx.findings.slice(before).some((f) => f.severity === 'error')) ok = false;
   advisories(ctx, config);
-  return { ok, findings: ctx.findings };
+  return { ok, findings: withoutEchoes(ctx.findings, loadFindings, loadErrors) };
 }

@@ -57,6 +57,25 @@ describe('the fpmkit command', () => {
     expect(r.stdout).toContain('refused: php-fpm -t would refuse');
   });
 
+  it('check: a # line does not hide the rest; each finding says its location once, and its code', async () => {
+    const file = join(dir, 'hash.conf');
+    await writeFile(
+      file,
+      `[global]\nerror_log = ${dir}/fpm.log\n[www]\n# shop pool\nuser = www-data\nlisten = ${dir}/www.sock\npm = static\npm.max_children = 4\nrequest_terminate_timeout = 5ms\n`,
+    );
+    const r = await fpmkit(['check', file]);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stdout.split('\n');
+    const hash = lines.find((l) => l.includes('value is NULL'));
+    expect(hash).toBe(
+      `${file}:4: error: value is NULL for a ZEND_INI_PARSER_ENTRY [fpm.null-value]`,
+    );
+    expect(lines).toContain(
+      `${file}:9: warning: request_terminate_timeout = 5ms is read by FPM as 5s: only the last character is a unit (s, m, h, d) and the number before it is read up to its first character that is not a digit (FPM has no millisecond unit) [fpm.time-misread]`,
+    );
+    for (const line of lines) expect(line.split(file).length, line).toBeLessThanOrEqual(2);
+  });
+
   it('check --json: machine-readable findings', async () => {
     const r = await fpmkit(['check', '--json', join(dir, 'bad.conf')]);
     expect(r.exitCode).toBe(1);
