@@ -1,4 +1,4 @@
-import { isFpmkitError } from '../errors.js';
+import { FpmkitFpmRefusedError, isFpmkitError } from '../errors.js';
 import { renderFpmConfig } from '../fpm/render.js';
 import { readRegularFileSync } from '../host/safe-read.js';
 import { parseArgs, UsageError } from './args.js';
@@ -9,16 +9,23 @@ export const RENDER_HELP = `Usage: fpmkit render MODEL.json [options]
 Renders a php-fpm configuration from a JSON model ({ "global": {...}, "pools": [...] },
 the shape of fpmkit's FpmConfig) to standard output. Use - to read standard input.
 
+Unknown keys in the model are an error naming them (pools[0].pmm). A model
+php-fpm -t would refuse (no pool, spare servers above pm.max_children, a pool
+without listen or pm) is not rendered: FPM's messages go to standard error.
+
 Options:
   --allow-pool-variable  let values contain $pool (FPM substitutes the pool name)
+  --allow-refused        render a model php-fpm -t would refuse (a file that
+                         other included files complete)
   --help                 show this help
 
-Exit status: 0 rendered, 2 bad command line, 3 unreadable or invalid model.
+Exit status: 0 rendered, 1 php-fpm -t would refuse the result, 2 bad command
+line, 3 unreadable or invalid model.
 `;
 
 /** `fpmkit render MODEL.json`: returns the exit code. */
 export function runRender(argv: readonly string[], io: CliIo, readStdin: () => string): number {
-  const args = parseArgs(argv, { flags: ['help', 'allow-pool-variable'] });
+  const args = parseArgs(argv, { flags: ['help', 'allow-pool-variable', 'allow-refused'] });
   if (args.options.help) {
     io.stdout(RENDER_HELP);
     return EXIT.ok;
@@ -37,10 +44,16 @@ export function runRender(argv: readonly string[], io: CliIo, readStdin: () => s
     io.stdout(
       renderFpmConfig(model as never, {
         allowPoolVariable: args.options['allow-pool-variable'] === true,
+        allowRefused: args.options['allow-refused'] === true,
       }),
     );
     return EXIT.ok;
   } catch (error) {
+    if (error instanceof FpmkitFpmRefusedError) {
+      io.stderr('fpmkit render: php-fpm -t would refuse this model; nothing was rendered\n');
+      for (const f of error.refusals) io.stderr(`error: ${f.message} [${f.code}]\n`);
+      return EXIT.problems;
+    }
     if (!isFpmkitError(error)) throw error;
     io.stderr(`fpmkit render: ${error.message}\n`);
     return EXIT.input;

@@ -925,6 +925,16 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
   }
 }
 
+/** Load errors after which pools of the file may be missing from the model. */
+const SECTION_LOSING_CODES: ReadonlySet<FpmFindingCode> = new Set<FpmFindingCode>([
+  'fpm.syntax',
+  'fpm.include-failed',
+  'fpm.include-unreadable',
+  'fpm.include-unresolved',
+  'fpm.include-depth',
+  'fpm.include-twice',
+]);
+
 /**
  * Drops what a load error already says: a directive FPM could not read is absent from the
  * model, so the checks after loading would report it again as missing (`pm = auto` is also
@@ -988,9 +998,7 @@ export function checkFpmConfig(
   const before = ctx.findings.length;
   // A file FPM stops reading is still checked to the end, so one bad line does not hide the
   // rest; a section lost to a syntax error or an include is not reported as missing pools.
-  const sectionsLost = loadErrors.some(
-    (f) => f.code === 'fpm.syntax' || f.code.startsWith('fpm.include-'),
-  );
+  const sectionsLost = loadErrors.some((f) => SECTION_LOSING_CODES.has(f.code));
   if (config.pools.length === 0 && !sectionsLost) {
     fpm(
       ctx,

@@ -1,7 +1,9 @@
-import { FpmkitInvalidOptionError } from '../errors.js';
+import { FpmkitFpmRefusedError, FpmkitInvalidOptionError } from '../errors.js';
+import type { Finding } from '../findings.js';
 import { type OptionSchema, parseOptions } from '../options.js';
 import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
+import { checkFpmConfig } from './check.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
 import { arrayKeyConstant } from './ini-line.js';
 import { phpConstantValue } from './php-constants.js';
@@ -10,6 +12,7 @@ import {
   type FpmConfigInput,
   fpmConfigSchema,
   type GlobalConfig,
+  type GlobalConfigInput,
   globalSchema,
   type PoolConfig,
   type PoolConfigInput,
@@ -24,6 +27,12 @@ export interface RenderFpmOptions {
    * parse back to the same text value. @default false
    */
   allowPoolVariable?: boolean;
+  /**
+   * `renderFpmConfig` only: render a model that `php-fpm -t` would refuse (no pool, spare
+   * servers above `pm.max_children`, a pool without `listen` or `pm`) instead of throwing
+   * `FpmkitFpmRefusedError`, e.g. a file that other included files complete. @default false
+   */
+  allowRefused?: boolean;
 }
 
 /** Pool names, array keys: a conservative set FPM's INI parser reads back unchanged. */
@@ -127,7 +136,7 @@ function validated<T>(schema: OptionSchema<T>, input: unknown, where: string): T
 
 /** Renders the `[global]` section. Directives come in FPM's own order; unset ones are left out. */
 export function renderGlobal(
-  global: GlobalConfig | FpmConfigInput['global'] = {},
+  global: GlobalConfig | GlobalConfigInput = {},
   options: RenderFpmOptions = {},
 ): string {
   const g = validated<GlobalConfig>(globalSchema, global, 'global');
@@ -203,9 +212,30 @@ export function renderPool(
 }
 
 /**
- * Renders a whole configuration that `php-fpm -t` accepts (when the model is valid) and that
- * `parseFpmConfig` reads back to the same model. Any value that could add a line, a section
- * or a directive is refused with `FpmkitInvalidOptionError` naming it.
+ * The field of the model a refusal names: `pools[1].pm.maxSpareServers`, `global.logLimit`,
+ * `pools` when there is no pool.
+ */
+function refusedField(model: FpmConfig, refusal: Finding): string {
+  if (refusal.code === 'fpm.no-pool') return 'pools';
+  const index =
+    refusal.pool === undefined
+      ? -1
+      : model.pools.findIndex((p) => p.name.toLowerCase() === refusal.pool!.toLowerCase());
+  const where = index < 0 ? (refusal.pool === undefined ? 'global' : 'pools') : `pools[${index}]`;
+  const table = where === 'global' ? FPM_GLOBAL_DIRECTIVES : FPM_POOL_DIRECTIVES;
+  const directive = table.find((d) => d.name === refusal.directive);
+  return directive ? `${where}.${directive.path.join('.')}` : where;
+}
+
+/**
+ * Renders a whole configuration that `php-fpm -t` accepts and that `parseFpmConfig` reads back
+ * to the same model. Any value that could add a line, a section or a directive is refused with
+ * `FpmkitInvalidOptionError` naming it, and so is an unknown key (`pools[0].pmm`). A model FPM
+ * would refuse (as `checkFpmConfig` decides for php-fpm run by a non-root user on a host where
+ * every user, directory and log file exists) throws `FpmkitFpmRefusedError`, a subclass naming
+ * the first refused field and listing every refusal, unless `allowRefused` is set.
+ * `renderPool` and `renderGlobal` write one section and do not decide this: a section alone is
+ * not a configuration.
  */
 export function renderFpmConfig(
   config: FpmConfig | FpmConfigInput,
@@ -223,6 +253,11 @@ export function renderFpmConfig(
       );
     seen.add(lower);
     sections.push(renderPoolModel(pool, `pools[${i}]`, options));
+  }
+  if (!options.allowRefused) {
+    const refusals = checkFpmConfig(model).findings.filter((f) => f.severity === 'error');
+    if (refusals.length > 0)
+      throw new FpmkitFpmRefusedError(refusedField(model, refusals[0]!), refusals);
   }
   return sections.join('\n');
 }

@@ -76,14 +76,15 @@ function keyRecord<V extends z.ZodType>(value: V) {
 }
 
 /**
- * `[global]` settings as written in the file. An absent field means the directive is not set
+ * `[global]` settings as written in the file. Unknown keys are refused (every schema here is
+ * strict), so a misspelt field is an error naming it rather than a directive silently left out. An absent field means the directive is not set
  * and FPM's default applies (see `fpmDirectives` and `effectiveFpmConfig`).
  */
-export const globalSchema = z.object({
+export const globalSchema = z.strictObject({
   pid: z.string().optional(),
   errorLog: z.string().optional(),
   syslog: z
-    .object({
+    .strictObject({
       ident: z.string().optional(),
       facility: z.enum(SYSLOG_FACILITIES).optional(),
     })
@@ -95,7 +96,7 @@ export const globalSchema = z.object({
   emergencyRestartIntervalSeconds: seconds().optional(),
   processControlTimeoutSeconds: seconds().optional(),
   process: z
-    .object({
+    .strictObject({
       max: int().optional(),
       priority: int().optional(),
     })
@@ -112,13 +113,13 @@ export const globalSchema = z.object({
  * are directives the file does not set. `listen.mode` is a number (`0o660`); comma- and
  * space-separated directives are lists.
  */
-export const poolSchema = z.object({
+export const poolSchema = z.strictObject({
   name: z.string(),
   prefix: z.string().optional(),
   user: z.string().optional(),
   group: z.string().optional(),
   listen: z
-    .object({
+    .strictObject({
       address: z.string().optional(),
       backlog: int().optional(),
       aclUsers: z.array(z.string()).min(1).optional(),
@@ -131,13 +132,13 @@ export const poolSchema = z.object({
     })
     .prefault({}),
   process: z
-    .object({
+    .strictObject({
       priority: int().optional(),
       dumpable: z.boolean().optional(),
     })
     .prefault({}),
   pm: z
-    .object({
+    .strictObject({
       mode: z.enum(PM_MODES).optional(),
       maxChildren: int().optional(),
       startServers: int().optional(),
@@ -151,13 +152,13 @@ export const poolSchema = z.object({
     })
     .prefault({}),
   ping: z
-    .object({
+    .strictObject({
       path: z.string().optional(),
       response: z.string().optional(),
     })
     .prefault({}),
   access: z
-    .object({
+    .strictObject({
       log: z.string().optional(),
       format: z.string().optional(),
       suppressPaths: z.array(z.string()).prefault([]),
@@ -185,20 +186,42 @@ export const poolSchema = z.object({
 });
 
 /** A whole FPM configuration: the `[global]` section and the pools in file order. */
-export const fpmConfigSchema = z.object({
+export const fpmConfigSchema = z.strictObject({
   global: globalSchema.prefault({}),
   pools: z.array(poolSchema),
 });
 
-/** The `[global]` section of an FPM configuration. */
+/**
+ * The `[global]` section as fpmkit returns it (`parseFpmConfig`, the planner): every group
+ * present. To write one, use {@link GlobalConfigInput}.
+ */
 export type GlobalConfig = z.infer<typeof globalSchema>;
-/** One pool section of an FPM configuration. */
+/**
+ * One pool section as fpmkit returns it: every group and record present (`listen`, `pm`,
+ * `env`, ...). To write one, use {@link PoolConfigInput}.
+ */
 export type PoolConfig = z.infer<typeof poolSchema>;
-/** A whole FPM configuration: `[global]` and the pools, as {@link fpmConfigSchema} outputs it. */
+/**
+ * A whole FPM configuration as fpmkit returns it: `[global]` and the pools, as
+ * {@link fpmConfigSchema} outputs it. To write one, use {@link FpmConfigInput}.
+ */
 export type FpmConfig = z.infer<typeof fpmConfigSchema>;
-/** What callers may pass: groups and records may be omitted. */
+/**
+ * A `[global]` section as a user writes it, the type the renderers and checks take: every
+ * field and group may be left out, and an optional field may also be `undefined` (the same as
+ * leaving it out). A `GlobalConfig` is one too.
+ */
+export type GlobalConfigInput = z.input<typeof globalSchema>;
+/**
+ * A pool as a user writes it: only `name` is required; groups (`listen`, `pm`, ...) and records
+ * (`env`, `phpValue`, ...) may be left out, optional fields may be `undefined`, and
+ * `listen.mode` may be a number (`0o660`) or octal text (`'0660'`). A `PoolConfig` is one too.
+ */
 export type PoolConfigInput = z.input<typeof poolSchema>;
-/** What callers may pass for an {@link FpmConfig}: groups and records may be omitted. */
+/**
+ * A whole configuration as a user writes it: `{ pools: [...] }`, with `global` optional. The
+ * type `renderFpmConfig`, `checkFpmConfig` and `fpmkit render` take; an `FpmConfig` is one too.
+ */
 export type FpmConfigInput = z.input<typeof fpmConfigSchema>;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

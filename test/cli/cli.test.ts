@@ -121,4 +121,36 @@ describe('the fpmkit command', () => {
     expect(bad.exitCode).toBe(3);
     expect(bad.stderr).toContain("invalid option 'pools[0].name'");
   });
+
+  it('render: an unknown key exits 3 naming it; a model php-fpm -t would refuse exits 1', async () => {
+    const typo = await fpmkit(
+      ['render', '-'],
+      JSON.stringify({ pools: [{ name: 'www', pmm: {} }] }),
+    );
+    expect(typo.exitCode).toBe(3);
+    expect(typo.stdout).toBe('');
+    expect(typo.stderr).toContain("invalid option 'pools[0].pmm': unknown key");
+    const empty = await fpmkit(['render', '-'], '{"pools":[]}');
+    expect(empty.exitCode).toBe(1);
+    expect(empty.stdout).toBe('');
+    expect(empty.stderr).toContain('No pool defined. at least one pool section must be specified');
+    const spare = {
+      pools: [
+        {
+          name: 'www',
+          listen: { address: '/run/php/www.sock' },
+          pm: { mode: 'dynamic', maxChildren: 2, minSpareServers: 1, maxSpareServers: 3 },
+        },
+      ],
+    };
+    const refused = await fpmkit(['render', '-'], JSON.stringify(spare));
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(
+      'cannot be greater than pm.max_children(2) [fpm.spare-above-max-children]',
+    );
+    const anyway = await fpmkit(['render', '--allow-refused', '-'], JSON.stringify(spare));
+    expect(anyway.exitCode).toBe(0);
+    expect(anyway.stdout).toContain('pm.max_spare_servers = 3');
+  });
 });
