@@ -626,6 +626,7 @@ export {
   burstOverflow,
   burstOverflowRange,
   childrenForTarget,
+  DEFAULT_CPU_SHARE,
   DEFAULT_GROWTH_BUDGET_FRACTION,
   DEFAULT_HEADROOM,
   DEFAULT_LONGEST_REQUEST_SECONDS,

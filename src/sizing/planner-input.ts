@@ -21,6 +21,15 @@ export const DEFAULT_LONGEST_REQUEST_SECONDS = PHP_DEFAULT_MAX_EXECUTION_TIME_SE
 export const DEFAULT_MEMORY_LIMIT_BYTES = PHP_DEFAULT_MEMORY_LIMIT_BYTES;
 /** PHP's default `post_max_size`, 8 MiB: fpmkit/doctor's `PHP_DEFAULT_POST_MAX_SIZE_BYTES`. */
 export const DEFAULT_POST_MAX_SIZE_BYTES = PHP_DEFAULT_POST_MAX_SIZE_BYTES;
+/**
+ * Share of a request's service time spent on CPU when a pool does not say (`cpuShare`): a
+ * typical PHP page waits on its database and other services for about three quarters of its
+ * time. `planPool`, `planHost` and `fpmkit plan` all use it, so the CPUs always bound a plan:
+ * a pool cannot use more than floor(cores / cpuShare) children, and Σ rate × service time ×
+ * cpuShare must stay below the cores. Give `cpuShare` (`--cpu-share`) when it is known; 0 means
+ * all I/O, and the cores then bound nothing.
+ */
+export const DEFAULT_CPU_SHARE = 0.25;
 /** Extra children above the need, as a share, when memory and CPU allow. */
 export const DEFAULT_HEADROOM = 0.25;
 /** Growth a leaking worker may show before recycling, as a share of its measured size. */
@@ -48,7 +57,10 @@ export interface PoolDemand {
   serviceTimeSeconds: number;
   /** Coefficient of variation of the service time; 0 for a fixed time. Absent: exponential. */
   serviceTimeCv?: number;
-  /** Share of the service time spent on CPU. @default 0 */
+  /**
+   * Share of the service time spent on CPU, 0 to 1 (0: all waiting on I/O).
+   * @default 0.25 ({@link DEFAULT_CPU_SHARE})
+   */
   cpuShare?: number;
   /** Longest legitimate request, seconds; sets the timeout corridor. @default 30 */
   longestRequestSeconds?: number;
@@ -91,7 +103,7 @@ export interface PoolDemand {
 
 /** The host the pools share. */
 export interface HostResources {
-  /** CPU cores available to PHP. */
+  /** CPU cores available to PHP; with `cpuShare` they cap the children and the traffic. */
   cores: number;
   /** Host memory (MemTotal), bytes. */
   totalMemoryBytes: number;
