@@ -51,13 +51,13 @@ export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
    * Decide as php-fpm run by root would (then every pool needs `user`), unless `allowRoot`.
    * @default false
    */
-  asRoot?: boolean;
+  asRoot?: boolean | undefined;
   /** As `php-fpm -R`: root may run pools without `user`. @default false */
-  allowRoot?: boolean;
+  allowRoot?: boolean | undefined;
   /** The machine's answers to the lookups `-t` makes. @default permissive, Linux */
-  system?: FpmSystem;
+  system?: FpmSystem | undefined;
   /** The kernel's `net.core.somaxconn`, to warn about backlogs it caps. @default undefined (no check) */
-  somaxconn?: number;
+  somaxconn?: number | undefined;
 }
 
 /** What {@link checkFpmConfig} decides, in the terms of `php-fpm -t`, with fpmkit's findings. */

@@ -55,28 +55,28 @@ export type FpmGlob = (pattern: string) => readonly string[];
 /** Options of {@link parseFpmConfig} and {@link safeParseFpmConfig}. */
 export interface ParseFpmConfigOptions {
   /** Name of the file, used in messages and findings, as FPM prints it. @default 'php-fpm.conf' */
-  path?: string;
+  path?: string | undefined;
   /** The master's environment for `${NAME}`; an unset name expands to nothing. @default {} */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** php.ini directives, which `${NAME}` consults before the environment. @default {} */
-  iniDirectives?: Readonly<Record<string, string>>;
+  iniDirectives?: Readonly<Record<string, string>> | undefined;
   /** Reads included files. Without it an `include` cannot be followed and is reported. */
-  readFile?: FpmReadFile;
+  readFile?: FpmReadFile | undefined;
   /** Expands include patterns. Without it only patterns without wildcards are followed. */
-  glob?: FpmGlob;
+  glob?: FpmGlob | undefined;
   /**
    * The global prefix (`php-fpm -p`). Relative includes resolve against it, or against the
    * compiled prefix `/usr` (Debian) when it is unset. @default undefined
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * PHP constants a bare word in a value or a whole array key may name; FPM puts their value in
    * its place (`env[PHP_OS]` is `env[Linux]`). `true`, `false` and `null` in keys need no entry.
    * @default PHP_FPM_CONSTANTS, those of Debian's php-fpm 8.2 with its default modules
    */
-  constants?: Readonly<Record<string, string>>;
+  constants?: Readonly<Record<string, string>> | undefined;
   /** Build features of the target php-fpm. @default Debian's Linux build (everything but setfib) */
-  build?: Partial<Record<FpmBuildFeature, boolean>>;
+  build?: Partial<Record<FpmBuildFeature, boolean>> | undefined;
 }
 
 /** Where a directive was set. */

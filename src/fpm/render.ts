@@ -14,6 +14,7 @@ import {
   type GlobalConfig,
   type GlobalConfigInput,
   globalSchema,
+  LISTEN_MODE_TEXT_RE,
   type PoolConfig,
   type PoolConfigInput,
   poolSchema,
@@ -26,13 +27,13 @@ export interface RenderFpmOptions {
    * file (useful in templates such as `listen = /run/php/$pool.sock`). Such a file does not
    * parse back to the same text value. @default false
    */
-  allowPoolVariable?: boolean;
+  allowPoolVariable?: boolean | undefined;
   /**
    * `renderFpmConfig` only: render a model that `php-fpm -t` would refuse (no pool, spare
    * servers above `pm.max_children`, a pool without `listen` or `pm`) instead of throwing
    * `FpmkitFpmRefusedError`, e.g. a file that other included files complete. @default false
    */
-  allowRefused?: boolean;
+  allowRefused?: boolean | undefined;
 }
 
 /** Pool names, array keys: a conservative set FPM's INI parser reads back unchanged. */
@@ -118,16 +119,27 @@ function scalarLines(
   table: readonly FpmDirective[],
   prefix: string,
   options: RenderFpmOptions,
+  written: Readonly<Record<string, string>> = {},
 ): string[] {
   const lines: string[] = [];
   for (const directive of table) {
     const value = getPath(source, directive.path);
     if (value === undefined) continue;
-    lines.push(
-      `${directive.name} = ${formatValue(`${prefix}.${directive.path.join('.')}`, directive, value, options)}`,
-    );
+    const text =
+      written[directive.name] ??
+      formatValue(`${prefix}.${directive.path.join('.')}`, directive, value, options);
+    lines.push(`${directive.name} = ${text}`);
   }
   return lines;
+}
+
+/**
+ * Values a pool input gives as text that the model holds as numbers, by directive: a
+ * `listen.mode` of `'660'` is written `660`, as given, which is what `php-fpm -tt` prints.
+ */
+function writtenText(pool: unknown): Record<string, string> {
+  const mode = (pool as { listen?: { mode?: unknown } } | null)?.listen?.mode;
+  return typeof mode === 'string' && LISTEN_MODE_TEXT_RE.test(mode) ? { 'listen.mode': mode } : {};
 }
 
 function validated<T>(schema: OptionSchema<T>, input: unknown, where: string): T {
@@ -147,11 +159,16 @@ export function renderGlobal(
   return `[global]\n${lines.map((l) => `${l}\n`).join('')}`;
 }
 
-function renderPoolModel(pool: PoolConfig, where: string, options: RenderFpmOptions): string {
+function renderPoolModel(
+  pool: PoolConfig,
+  where: string,
+  options: RenderFpmOptions,
+  written: Readonly<Record<string, string>> = {},
+): string {
   if (!POOL_NAME_RE.test(pool.name) || pool.name.toLowerCase() === 'global') {
     reject(`${where}.name`, "a pool name is letters, digits and _ . @ + - only, and not 'global'");
   }
-  const lines = scalarLines(pool, FPM_POOL_DIRECTIVES, where, options);
+  const lines = scalarLines(pool, FPM_POOL_DIRECTIVES, where, options, written);
   const arrays: [string, Record<string, string | boolean>, RegExp][] = [
     ['env', pool.env, ENV_KEY_RE],
     ['php_value', pool.phpValue, INI_KEY_RE],
@@ -208,7 +225,12 @@ export function renderPool(
   pool: PoolConfig | PoolConfigInput,
   options: RenderFpmOptions = {},
 ): string {
-  return renderPoolModel(validated<PoolConfig>(poolSchema, pool, 'pool'), 'pool', options);
+  return renderPoolModel(
+    validated<PoolConfig>(poolSchema, pool, 'pool'),
+    'pool',
+    options,
+    writtenText(pool),
+  );
 }
 
 /**
@@ -252,7 +274,8 @@ export function renderFpmConfig(
         'pool names must be unique (FPM merges sections whose names differ only in case)',
       );
     seen.add(lower);
-    sections.push(renderPoolModel(pool, `pools[${i}]`, options));
+    const given = (config as { pools?: unknown[] }).pools?.[i];
+    sections.push(renderPoolModel(pool, `pools[${i}]`, options, writtenText(given)));
   }
   if (!options.allowRefused) {
     const refusals = checkFpmConfig(model).findings.filter((f) => f.severity === 'error');

@@ -40,6 +40,21 @@ export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
 const int = () => z.number().int().min(-2147483648).max(2147483647);
 /** Seconds as FPM stores them (a C int; negative values are accepted by FPM). */
 const seconds = () => int();
+/**
+ * `listen.mode`: a number (`0o660`) or, as FPM takes it, octal digits as text (`'0660'`,
+ * `'660'`); the model holds the number. The renderers write text as it was given, so
+ * `php-fpm -tt` prints it back unchanged.
+ */
+const listenMode = () =>
+  z.union([
+    z.number().int().min(0).max(0o7777),
+    z
+      .string()
+      .regex(LISTEN_MODE_TEXT_RE, { error: "must be octal digits up to 7777, e.g. '0660'" })
+      .transform((text) => Number.parseInt(text, 8)),
+  ]);
+/** `listen.mode` written as text: octal digits, at most 0o7777 (leading zeros allowed). */
+export const LISTEN_MODE_TEXT_RE = /^0*[0-7]{1,4}$/;
 const rlimitCore = () => z.union([z.literal('unlimited'), int().min(0)]);
 
 /**
@@ -126,7 +141,7 @@ export const poolSchema = z.strictObject({
       aclGroups: z.array(z.string()).min(1).optional(),
       owner: z.string().optional(),
       group: z.string().optional(),
-      mode: z.number().int().min(0).max(0o7777).optional(),
+      mode: listenMode().optional(),
       allowedClients: z.array(z.string()).min(1).optional(),
       setfib: int().optional(),
     })

@@ -37,23 +37,23 @@ export interface FpmCollectorOptions extends ReadOptions {
   /** The pools, or a function that lists them at each collection (discovery). */
   targets: readonly PoolTarget[] | (() => Promise<readonly PoolTarget[]>);
   /** Reads one pool's status. @default fetchStatusSampler */
-  sampler?: PoolSampler;
+  sampler?: PoolSampler | undefined;
   /** Emit per-process series (one set per worker). @default false */
-  perProcess?: boolean;
+  perProcess?: boolean | undefined;
   /** Read worker PSS and the cgroup memory limit. @default true */
-  memory?: boolean;
+  memory?: boolean | undefined;
   /**
    * Reads the backlog of every listener: `ss -lnxt` output, or undefined when unavailable.
    * @default runs `ss` (iproute2) with a 3 s bound, cached for 30 s
    */
-  listListeners?: () => Promise<string | undefined>;
+  listListeners?: (() => Promise<string | undefined>) | undefined;
 }
 
 /** Options of one collection. */
 export interface CollectOptions {
   /** Milliseconds the whole collection may take. @default 5000 */
-  deadlineMs?: number;
-  signal?: AbortSignal;
+  deadlineMs?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 interface KernelView {

@@ -50,55 +50,55 @@ export interface PoolDemand {
   /** Pool name (the `[name]` section). */
   name: string;
   /** `listen` address. @default `/run/php/<name>.sock` */
-  listenAddress?: string;
+  listenAddress?: string | undefined;
   /** Peak arrival rate, requests per second. */
   arrivalRate: number;
   /** Mean service time, seconds (time a child is busy with one request). */
   serviceTimeSeconds: number;
   /** Coefficient of variation of the service time; 0 for a fixed time. Absent: exponential. */
-  serviceTimeCv?: number;
+  serviceTimeCv?: number | undefined;
   /**
    * Share of the service time spent on CPU, 0 to 1 (0: all waiting on I/O).
    * @default 0.25 ({@link DEFAULT_CPU_SHARE})
    */
-  cpuShare?: number;
+  cpuShare?: number | undefined;
   /** Longest legitimate request, seconds; sets the timeout corridor. @default 30 */
-  longestRequestSeconds?: number;
+  longestRequestSeconds?: number | undefined;
   /** @default { waitSeconds: 0.1, percentile: 0.99 } */
-  target?: ConcurrencyTarget;
+  target?: ConcurrencyTarget | undefined;
   /** @default 'dynamic' */
-  mode?: PlanPmMode;
+  mode?: PlanPmMode | undefined;
   /** Measured worker PSS samples, bytes. Without them `memoryLimitBytes` bounds the worker. */
-  pssSamplesBytes?: readonly number[];
+  pssSamplesBytes?: readonly number[] | undefined;
   /** Percentile of the samples. @default 0.95 */
-  workerPercentile?: number;
+  workerPercentile?: number | undefined;
   /** PHP memory_limit in bytes or `'unlimited'`. @default 128 MiB */
-  memoryLimitBytes?: number | 'unlimited';
+  memoryLimitBytes?: number | 'unlimited' | undefined;
   /** Measured growth per request, bytes; sets pm.max_requests. Absent: no recycling. */
-  leakBytesPerRequest?: number;
+  leakBytesPerRequest?: number | undefined;
   /** Growth allowed before recycling as a share of the worker size. @default 0.25 */
-  growthBudgetFraction?: number;
+  growthBudgetFraction?: number | undefined;
   /** Weight when memory is shared by weight. @default 1 */
-  weight?: number;
+  weight?: number | undefined;
   /** Children above the need, as a share. @default 0.25 */
-  headroom?: number;
+  headroom?: number | undefined;
   /** No-accept window of a reload, seconds, when known; else from the timeout corridor. */
-  reloadWindowSeconds?: number;
+  reloadWindowSeconds?: number | undefined;
   /**
    * Bytes one worker takes, when known from elsewhere; overrides `pssSamplesBytes` and
    * `memoryLimitBytes` as the worker size (leak growth is still added).
    */
-  workerBytes?: number;
+  workerBytes?: number | undefined;
   /** `user` of the pool's workers (needed when FPM runs as root). Absent: not set. */
-  user?: string;
+  user?: string | undefined;
   /** `group` of the pool's workers. Absent: not set (FPM uses the user's group). */
-  group?: string;
+  group?: string | undefined;
   /** `listen.owner` of a UNIX socket: the web server's user must be able to connect. */
-  listenOwner?: string;
+  listenOwner?: string | undefined;
   /** `listen.group` of a UNIX socket. */
-  listenGroup?: string;
+  listenGroup?: string | undefined;
   /** `listen.mode` of a UNIX socket, e.g. `0o660`. */
-  listenMode?: number;
+  listenMode?: number | undefined;
 }
 
 /** The host the pools share. */
@@ -108,23 +108,23 @@ export interface HostResources {
   /** Host memory (MemTotal), bytes. */
   totalMemoryBytes: number;
   /** cgroup `memory.max` values from the leaf up; `'unlimited'` for `max`. */
-  cgroupLimitsBytes?: ReadonlyArray<number | 'unlimited'>;
+  cgroupLimitsBytes?: ReadonlyArray<number | 'unlimited'> | undefined;
   /** @default max(256 MiB, 10 % of the limit) */
-  reserveBytes?: number;
+  reserveBytes?: number | undefined;
   /** @default 0 */
-  otherServicesBytes?: number;
+  otherServicesBytes?: number | undefined;
   /** Current net.core.somaxconn. @default 4096 */
-  currentSomaxconn?: number;
+  currentSomaxconn?: number | undefined;
   /** Current listen.backlog; -1 means somaxconn. Used for the "current settings" prediction. */
-  currentListenBacklog?: number;
+  currentListenBacklog?: number | undefined;
   /** Restart time of FPM after SIGUSR2, seconds. @default 0.05 */
-  restartSeconds?: number;
+  restartSeconds?: number | undefined;
   /** Accepted chance that one reload refuses a connection. @default 0.001 */
-  overflowProbability?: number;
+  overflowProbability?: number | undefined;
   /** Smallest backlog planned. @default 511 */
-  minBacklog?: number;
+  minBacklog?: number | undefined;
   /** How memory beyond the need is shared: by need (`demand`) or by `weight`. @default 'demand' */
-  share?: 'demand' | 'weight';
+  share?: 'demand' | 'weight' | undefined;
 }
 
 /** Input of {@link planPool}: the demand of one pool and the host it runs on. */

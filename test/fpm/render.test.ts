@@ -353,3 +353,42 @@ describe('renderFpmConfig refuses a model php-fpm -t would refuse', () => {
     },
   );
 });
+
+describe('listen.mode as FPM takes it: a number or octal text, written as given', () => {
+  const withMode = (mode: number | string): FpmConfigInput => ({
+    global: { errorLog: '/dev/null' },
+    pools: [{ ...POOL, listen: { address: '/tmp/fpmkit-mode.sock', mode } }],
+  });
+
+  it.each([
+    ['0660', 'listen.mode = 0660'],
+    ['660', 'listen.mode = 660'],
+    ['00660', 'listen.mode = 00660'],
+    [0o660, 'listen.mode = 0660'],
+  ] as const)('%s is written %s and read back as 0o660', (mode, line) => {
+    const text = renderFpmConfig(withMode(mode));
+    expect(text.split('\n')).toContain(line);
+    expect(parseFpmConfig(text).config.pools[0]!.listen.mode).toBe(0o660);
+  });
+
+  it.each(['0899', '66a', '17777', '', ' 660'])('refuses %j, naming the field', (mode) => {
+    const error = thrown(() => renderFpmConfig(withMode(mode)));
+    expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+    expect((error as FpmkitInvalidOptionError).option).toBe('pools[0].listen.mode');
+  });
+
+  it.skipIf(!fpmRefuses.available)(
+    `php-fpm8.2 -tt prints the text as given${fpmRefuses.reason}`,
+    { timeout: 30_000 },
+    async () => {
+      for (const mode of ['660', '0660']) {
+        const real = await phpFpmTest(renderFpmConfig(withMode(mode)), {
+          tt: true,
+          allowRoot: true,
+        });
+        expect(real.exitCode, real.output).toBe(0);
+        expect(real.messages).toContain(`NOTICE: \tlisten.mode = ${mode}`);
+      }
+    },
+  );
+});
