@@ -6,15 +6,16 @@ import { type CliIo, EXIT } from './io.js';
 
 export const RENDER_HELP = `Usage: fpmkit render MODEL.json [options]
 
-Renders a php-fpm configuration from a JSON model ({ "global": {...}, "pools": [...] },
-the shape of fpmkit's FpmConfig) to standard output. Use - to read standard input.
+Renders a php-fpm configuration from a JSON model to standard output: the
+shape of fpmkit's FpmConfigInput, { "global": {...}, "pools": [...] }. Use -
+to read standard input.
 
 Unknown keys in the model are an error naming them (pools[0].pmm). A model
 php-fpm -t would refuse (no pool, spare servers above pm.max_children, a pool
 without listen or pm) is not rendered: FPM's messages go to standard error.
 
 Options:
-  --allow-pool-variable  let values contain $pool (FPM substitutes the pool name)
+  --allow-pool-variable  let values contain $pool (FPM puts the pool name there)
   --allow-refused        render a model php-fpm -t would refuse (a file that
                          other included files complete)
   --help                 show this help
