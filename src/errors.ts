@@ -10,6 +10,8 @@
  * prototypes. The same technique is used by undici (lib/core/errors.js).
  */
 
+import type { Finding } from './findings.js';
+
 /** Stable error codes. Add new codes, never rename one. */
 export const ERROR_CODES = [
   'FPMKIT_ERROR',
@@ -41,7 +43,7 @@ export type FpmkitErrorCode = (typeof ERROR_CODES)[number];
 /** Options every fpmkit error accepts. */
 export interface FpmkitErrorOptions {
   /** The error behind this one, kept on `cause`. */
-  cause?: unknown;
+  cause?: unknown | undefined;
 }
 
 /** Brand symbol of each fpmkit class, keyed by the class of this copy of fpmkit. */
@@ -162,6 +164,26 @@ export class FpmkitInvalidOptionError extends FpmkitError {
   }
 }
 brand(FpmkitInvalidOptionError, 'FpmkitInvalidOptionError');
+
+/**
+ * `renderFpmConfig` was given a model that `php-fpm -t` would refuse (spare servers above
+ * `pm.max_children`, no pool at all): nothing was rendered. `option` names the field of the
+ * first refusal (`pools[0].pm.maxSpareServers`, `pools` when there is no pool) and `rule` is
+ * FPM's message; `refusals` lists them all, as `checkFpmConfig` finds them. Code
+ * `FPMKIT_INVALID_OPTION`, like every refused model value.
+ */
+export class FpmkitFpmRefusedError extends FpmkitInvalidOptionError {
+  /** Every error finding `checkFpmConfig` gives for the model, FPM's first one first. */
+  readonly refusals: readonly Finding[];
+
+  constructor(option: string, refusals: readonly Finding[], options: FpmkitErrorOptions = {}) {
+    const first = refusals[0]?.message ?? 'php-fpm -t would refuse the configuration';
+    const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more)` : '';
+    super(option, `php-fpm -t would refuse the configuration: ${first}${more}`, options);
+    this.refusals = refusals;
+  }
+}
+brand(FpmkitFpmRefusedError, 'FpmkitFpmRefusedError');
 
 /** The operation was aborted through its `AbortSignal`. */
 export class FpmkitAbortError extends FpmkitError {

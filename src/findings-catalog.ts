@@ -91,6 +91,20 @@ export const FINDING_CATALOG = {
       '`listen.mode` is not made of octal digits; FPM reads it with `strtoul(..., 8)` and may get 0.',
     fix: 'Write the mode as octal digits, e.g. `0660`.',
   },
+  'fpm.time-misread': {
+    section: 'fpm-load',
+    severity: 'warning',
+    summary:
+      'A time value FPM reads otherwise than it looks: only the last character is a unit and the number before it goes through `atoi`, so `5ms` is 5 s, `1.5m` is 60 s, `1h30m` is 60 s and `x5` is 0 (`evidence.seconds`).',
+    fix: 'Write a whole number with one unit (`s`, `m`, `h`, `d`): `90s`, not `1.5m`; FPM has no millisecond unit.',
+  },
+  'fpm.boolean-word': {
+    section: 'fpm-load',
+    severity: 'warning',
+    summary:
+      "A text directive written as a bare boolean word: PHP's INI scanner turns `yes`, `on`, `true` into `1` and `no`, `off`, `none`, `false`, `null` into an empty value before FPM sees it (`ping.response = yes` answers `1`).",
+    fix: 'Quote the value: `ping.response = "yes"`.',
+  },
   'fpm.array-key-missing': {
     section: 'fpm-load',
     severity: 'error',
@@ -462,6 +476,13 @@ export const FINDING_CATALOG = {
     summary:
       '`pm.status_listen` without `pm.status_path` serves status at `/` on the main socket too.',
     fix: 'Set `pm.status_path`.',
+  },
+  'fpm.any-extension-executed': {
+    section: 'fpm-advice',
+    severity: 'warning',
+    summary:
+      'Security: `security.limit_extensions` is empty (often written `none`, which the INI scanner reads as empty), so FPM runs any file it is asked for as PHP, whatever its extension: an uploaded `avatar.jpg` holding PHP code is executed.',
+    fix: 'Leave it out (FPM then allows `.php .phar`) or list the extensions: `security.limit_extensions = .php`.',
   },
   'fpm.pool-name-truncated': {
     section: 'fpm-advice',

@@ -6,13 +6,19 @@ import { FpmkitInvalidOptionError } from './errors.js';
  * (`parseSettings`, `formatPath` in `fpmkit/web`) are built on it.
  */
 
+/** One issue of a schema, as zod reports it; `keys` is set for unknown keys. */
+export interface OptionIssue {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
+}
+
 /** What is needed of a schema: zod's `safeParse`. */
 export interface OptionSchema<T> {
   safeParse(
     value: unknown,
-  ):
-    | { success: true; data: T }
-    | { success: false; error: { issues: readonly { path: PropertyKey[]; message: string }[] } };
+  ): { success: true; data: T } | { success: false; error: { issues: readonly OptionIssue[] } };
 }
 
 /**
@@ -36,7 +42,8 @@ export function optionPath(
 /**
  * Parses `input` with `schema`; on failure throws `FpmkitInvalidOptionError` for the first
  * issue, named by optionPath() (under `root`; `whole` when the issue is about the whole input
- * and there is no root). The schema's error is the `cause`.
+ * and there is no root). An unknown key is named itself (`pools[0].pmm`), not the object
+ * holding it. The schema's error is the `cause`.
  */
 export function parseOptions<T>(
   schema: OptionSchema<T>,
@@ -47,7 +54,10 @@ export function parseOptions<T>(
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new FpmkitInvalidOptionError(optionPath(issue.path, root, whole), issue.message, {
+  const unknown = issue.code === 'unrecognized_keys' ? issue.keys?.[0] : undefined;
+  const path = unknown === undefined ? issue.path : [...issue.path, unknown];
+  const rule = unknown === undefined ? issue.message : 'unknown key (no such field in the model)';
+  throw new FpmkitInvalidOptionError(optionPath(path, root, whole), rule, {
     cause: result.error,
   });
 }

@@ -15,7 +15,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 export interface TextSafetyOptions {
   /** Let the value hold a tab (where the reader keeps it as written). @default false */
-  allowTab?: boolean;
+  allowTab?: boolean | undefined;
 }
 
 function codePoint(ch: string): string {

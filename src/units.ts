@@ -58,6 +58,17 @@ export function parseFpmTime(text: string): UnitResult<number> {
   return { ok: true, value: cAtoi(text) };
 }
 
+/**
+ * Whether FPM reads a time value the way it looks: the text before the unit (the whole text
+ * when it ends in a digit) is a whole number, so nothing is dropped by `atoi`. False for `5ms`
+ * (5 s), `1.5m` (60 s), `1h30m` (60 s), `x5` and `s` (0).
+ */
+export function fpmTimeReadAsWritten(text: string): boolean {
+  const last = text[text.length - 1];
+  const number = last !== undefined && TIME_SUFFIX_SECONDS[last] ? text.slice(0, -1) : text;
+  return /^[ \t]*[+-]?\d+[ \t]*$/.test(number);
+}
+
 /** Formats seconds as an FPM time value FPM reads back unchanged, e.g. `30s`. */
 export function formatFpmTime(seconds: number): string {
   if (!Number.isInteger(seconds))

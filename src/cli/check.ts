@@ -33,16 +33,31 @@ Exit status: 0 when php-fpm would accept the file, 1 when it would refuse it,
 refused.
 `;
 
+/** FPM's own `[file:line] ` at the start of a load message. */
+const FPM_WHERE_RE = /^\[(.+):(\d+)\] /;
+
+/**
+ * One finding as `file:line: severity: message [code]`, the location said once: FPM's own
+ * `[file:line]` prefix is dropped, and kept as a note only where FPM counts the line otherwise
+ * (after an include).
+ */
 function formatFinding(f: Finding, style: ReturnType<typeof styleFor>): string {
   const label =
     f.severity === 'error'
-      ? style.red('error  ')
+      ? style.red('error')
       : f.severity === 'warning'
         ? style.yellow('warning')
-        : style.dim('info   ');
-  const where = f.file ? style.dim(` (${f.file}${f.line ? `:${f.line}` : ''})`) : '';
-  const fix = f.fix ? `\n         ${style.dim(`fix: ${f.fix}`)}` : '';
-  return `${label} ${f.message}${where}${fix}\n`;
+        : style.dim('info');
+  let message = f.message;
+  const fpmWhere = FPM_WHERE_RE.exec(message);
+  if (fpmWhere && f.file !== undefined && fpmWhere[1] === f.file) {
+    message = message.slice(fpmWhere[0].length);
+    if (f.line !== undefined && Number(fpmWhere[2]) !== f.line)
+      message += ` (php-fpm counts this as line ${fpmWhere[2]})`;
+  }
+  const where = f.file ? `${f.file}${f.line ? `:${f.line}` : ''}: ` : '';
+  const fix = f.fix ? `\n    ${style.dim(`fix: ${f.fix}`)}` : '';
+  return `${where}${label}: ${message} ${style.dim(`[${f.code}]`)}${fix}\n`;
 }
 
 /** Names by which standard input is opened as a path, where `-` was probably meant. */

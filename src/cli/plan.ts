@@ -7,6 +7,7 @@ import { FpmkitFileExistsError, writeFilesAtomically } from '../host/write-files
 import { FpmkitInfeasiblePlanError } from '../sizing/errors.js';
 import type { Explanation, Plan } from '../sizing/plan.js';
 import { fastcgiBackendOf, type PlanPoolInput, planPool, safePlanPool } from '../sizing/planner.js';
+import { DEFAULT_CPU_SHARE } from '../sizing/planner-input.js';
 import { PLAN_PM_MODES, type PlanPmMode } from '../sizing/pm.js';
 import { type PlanFile, renderPlan } from '../sizing/render-plan.js';
 import { parsePhpSize } from '../units.js';
@@ -63,8 +64,8 @@ const GiB = 1024 * MiB;
 
 /** Service time assumed when none is given, seconds: a typical dynamic PHP page. */
 export const ASSUMED_SERVICE_TIME_SECONDS = 0.1;
-/** CPU share assumed when none is given: three quarters of a request waits on I/O. */
-export const ASSUMED_CPU_SHARE = 0.25;
+/** CPU share assumed when none is given: the planner's own default. */
+export const ASSUMED_CPU_SHARE = DEFAULT_CPU_SHARE;
 /** net.core.somaxconn assumed when it cannot be read: the kernel's default since 5.4. */
 export const ASSUMED_SOMAXCONN = LINUX_DEFAULT_SOMAXCONN;
 /** Bisection steps for the capacity rate: 2^-50 of the range, far below a request per second. */
@@ -421,7 +422,7 @@ function makePlan(
         io.stderr(
           prose(
             io,
-            `fpmkit plan: ${style.red('no feasible plan')} for [${o.name}]:\n${error.reasons.map((r) => `  - ${r.message}\n`).join('')}Give more --memory or --cpus, a smaller --worker-memory, or less traffic.\n`,
+            `fpmkit plan: ${style.red('no feasible plan')} for [${o.name}]:\n${error.reasons.map((r) => `  - ${r.message}\n`).join('')}Give more --memory or --cpus, a smaller --worker-memory, less traffic, or the share of a request really spent on CPU (--cpu-share; this plan used ${o.cpuShare ?? `${ASSUMED_CPU_SHARE}, assumed`}).\n`,
             4,
           ),
         );

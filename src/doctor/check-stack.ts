@@ -108,17 +108,17 @@ export interface StackInput {
    */
   kernel: KernelSettings;
   /** The nginx side (`renderNginxFastCGI`'s input). */
-  nginx?: NginxFastCGIInput;
+  nginx?: NginxFastCGIInput | undefined;
   /** The Apache side (`renderApacheProxyFcgi`'s input). */
-  apache?: ApacheProxyFcgiInput;
+  apache?: ApacheProxyFcgiInput | undefined;
   /** php.ini as FPM loads it (`renderPhpIni`'s input); absent directives take PHP's defaults. */
-  php?: PhpIniInput;
+  php?: PhpIniInput | undefined;
   /** The user the web server's workers run as. */
-  webServerUser?: WebServerUser;
+  webServerUser?: WebServerUser | undefined;
   /** The database all pools connect to. */
-  database?: DatabaseLimits;
+  database?: DatabaseLimits | undefined;
   /** Memory the pools may use together (RAM minus what else runs), in bytes. */
-  memoryBudgetBytes?: number;
+  memoryBudgetBytes?: number | undefined;
 }
 
 /** Options of `checkStack`. */
@@ -128,15 +128,15 @@ export interface CheckStackOptions {
    * FPM's, then the web server's), in seconds. @default TIMEOUT_CORRIDOR_MARGIN_SECONDS (5), the
    * margin fpmkit/sizing's `timeoutCorridor` plans with
    */
-  timeoutMarginSeconds?: number;
+  timeoutMarginSeconds?: number | undefined;
   /**
    * The account FPM's master runs as: it owns a UNIX socket whose `listen.owner` is unset, and
    * only root may raise `rlimit_files` above the service's hard limit.
    * @default { name: 'root', group: 'root' }
    */
-  fpmMasterUser?: { name: string; group: string };
+  fpmMasterUser?: { name: string; group: string } | undefined;
   /** How many nginx workers `worker_processes auto` starts (the CPU count). @default 1 */
-  nginxAutoWorkerProcesses?: number;
+  nginxAutoWorkerProcesses?: number | undefined;
 }
 
 /**

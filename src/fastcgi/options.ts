@@ -4,20 +4,20 @@ import { MAX_TIMER_MS } from './timers.js';
 /** Options of {@link FastCGIClient}. Every duration is in milliseconds. */
 export interface FastCGIClientOptions {
   /** Longest wait for the connection to be established. @default 5000 */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /**
    * Longest silence while waiting for response bytes (an idle timer, restarted by every chunk).
    * @default 30000
    */
-  readTimeoutMs?: number;
+  readTimeoutMs?: number | undefined;
   /**
    * Bound on a whole call, from `request()` to the parsed response, including time spent
    * waiting for a free slot under `maxConcurrency`. `request({ timeoutMs })` overrides it.
    * @default 60000
    */
-  totalTimeoutMs?: number;
+  totalTimeoutMs?: number | undefined;
   /** Most STDOUT + STDERR bytes buffered for one response; more fails the call. @default 8 MiB */
-  maxResponseBytes?: number;
+  maxResponseBytes?: number | undefined;
   /**
    * Reuse connections (FCGI_KEEP_CONN). Off by default because on PHP-FPM every kept
    * connection pins one worker in state "Reading headers" between requests, counted as active
@@ -26,16 +26,16 @@ export interface FastCGIClientOptions {
    * the request was written, or the request is GET/HEAD without a body and nothing was read.
    * @default false
    */
-  keepAlive?: boolean;
+  keepAlive?: boolean | undefined;
   /** Most requests in flight at once on this client; more wait in FIFO order. @default 16 */
-  maxConcurrency?: number;
+  maxConcurrency?: number | undefined;
   /**
    * Bound on a whole `getValues()` call, replacing `totalTimeoutMs` there; its own
    * `timeoutMs` overrides it. Short because some servers never answer FCGI_GET_VALUES (see
    * {@link GET_VALUES_TIMEOUT_MS}).
    * @default 2000
    */
-  getValuesTimeoutMs?: number;
+  getValuesTimeoutMs?: number | undefined;
 }
 
 /**

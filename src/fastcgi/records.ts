@@ -337,11 +337,11 @@ export function encodeParams(pairs: NameValuePairs, requestId = 1): Buffer {
 /** What {@link encodeRequest} puts on the wire. */
 export interface EncodeRequestInput {
   /** @default 1 */
-  requestId?: number;
+  requestId?: number | undefined;
   /** @default Role.RESPONDER */
-  role?: number;
+  role?: number | undefined;
   /** Sets FCGI_KEEP_CONN. @default false */
-  keepConn?: boolean;
+  keepConn?: boolean | undefined;
   params: NameValuePairs;
   /** Request body; sent as STDIN records of at most 65528 bytes. @default empty */
   stdin?: Uint8Array | undefined;

@@ -57,13 +57,13 @@ export interface CheckFpmConfigOptions extends ParseFpmConfigOptions {
    * Decide as php-fpm run by root would (then every pool needs `user`), unless `allowRoot`.
    * @default false
    */
-  asRoot?: boolean;
+  asRoot?: boolean | undefined;
   /** As `php-fpm -R`: root may run pools without `user`. @default false */
-  allowRoot?: boolean;
+  allowRoot?: boolean | undefined;
   /** The machine's answers to the lookups `-t` makes. @default permissive, Linux */
-  system?: FpmSystem;
+  system?: FpmSystem | undefined;
   /** The kernel's `net.core.somaxconn`, to warn about backlogs it caps. @default undefined (no check) */
-  somaxconn?: number;
+  somaxconn?: number | undefined;
 }
 
 /**
@@ -899,6 +899,19 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
         { ...loc, directive: 'pm.status_path', fix: 'set pm.status_path, e.g. /status' },
       );
     }
+    const extensions = pool.securityLimitExtensions;
+    if (extensions !== undefined && extensions.length === 0) {
+      advise(
+        ctx,
+        'fpm.any-extension-executed',
+        'security.limit_extensions is empty, so FPM runs any file it is asked for as PHP, whatever its extension (a bare none, no, off, false or null is read as empty): an uploaded image holding PHP code is executed',
+        {
+          ...loc,
+          directive: 'security.limit_extensions',
+          fix: 'remove the line (FPM then allows .php .phar) or list the extensions, e.g. security.limit_extensions = .php',
+        },
+      );
+    }
     if (Buffer.byteLength(pool.name) > STATUS_POOL_NAME_BYTES) {
       advise(
         ctx,
@@ -908,6 +921,32 @@ function advisories(ctx: Ctx, config: FpmConfig): void {
       );
     }
   }
+}
+
+/** Load errors after which pools of the file may be missing from the model. */
+const SECTION_LOSING_CODES: ReadonlySet<FpmFindingCode> = new Set<FpmFindingCode>([
+  'fpm.syntax',
+  'fpm.include-failed',
+  'fpm.include-unreadable',
+  'fpm.include-unresolved',
+  'fpm.include-depth',
+  'fpm.include-twice',
+]);
+
+/**
+ * Drops what a load error already says: a directive FPM could not read is absent from the
+ * model, so the checks after loading would report it again as missing (`pm = auto` is also
+ * "the process manager is missing").
+ */
+function withoutEchoes(
+  findings: Finding<FpmFindingCode>[],
+  loadFindings: number,
+  loadErrors: readonly Finding<FpmFindingCode>[],
+): Finding<FpmFindingCode>[] {
+  if (loadErrors.length === 0) return findings;
+  const key = (f: Finding) => `${f.pool ?? ''}\0${f.directive ?? ''}`;
+  const refused = new Set(loadErrors.filter((f) => f.directive !== undefined).map(key));
+  return findings.filter((f, i) => i < loadFindings || !refused.has(key(f)));
 }
 
 function resolveSystem(system: FpmSystem | undefined): Ctx['system'] {
@@ -946,17 +985,22 @@ export function checkFpmConfig(
     locations: undefined,
   };
   let config: FpmConfig;
+  let loadErrors: Finding<FpmFindingCode>[] = [];
   if (typeof input === 'string') {
     const loaded = loadFpmConfigText(input, options, true);
     ctx.locations = loaded.locations;
     ctx.findings.push(...loaded.findings);
-    if (hasErrors(loaded.findings)) return checkResult(ctx.findings);
+    loadErrors = loaded.findings.filter((f) => f.severity === 'error');
     config = loaded.config;
   } else {
     config = parseOptions(fpmConfigSchema, input, undefined, 'config');
   }
+  const loadFindings = ctx.findings.length;
   checkGlobal(ctx, config);
-  if (config.pools.length === 0) {
+  // A file FPM stops reading is still checked to the end, so one bad line does not hide the
+  // rest; a section lost to a syntax error or an include is not reported as missing pools.
+  const sectionsLost = loadErrors.some((f) => SECTION_LOSING_CODES.has(f.code));
+  if (config.pools.length === 0 && !sectionsLost) {
     fpm(
       ctx,
       'ERROR',
@@ -978,5 +1022,5 @@ export function checkFpmConfig(
   checkAccessLogs(ctx, processed);
   checkAccounts(ctx, processed);
   advisories(ctx, config);
-  return checkResult(ctx.findings);
+  return checkResult(withoutEchoes(ctx.findings, loadFindings, loadErrors));
 }

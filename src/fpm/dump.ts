@@ -25,16 +25,16 @@ export interface FpmDump {
 /** Options for resolving a config to the values FPM would use (prefix, pool name substitution). */
 export interface EffectiveOptions {
   /** The global prefix (`php-fpm -p`). @default undefined (compiled prefixes /usr and /var) */
-  prefix?: string;
+  prefix?: string | undefined;
   /** `events.mechanism` FPM picks when none is set. @default 'epoll' */
-  defaultEventsMechanism?: string;
+  defaultEventsMechanism?: string | undefined;
   /**
    * The text each directive was set to (`parseFpmConfig`'s `written`). With it `listen.mode`,
    * `security.limit_extensions` and an empty `listen.allowed_clients` come out exactly as
    * `-tt` prints them, the text as written; without it they are rebuilt from the model
    * (`0660`, extensions joined by one space, `undefined`). @default undefined
    */
-  written?: FpmWrittenValues;
+  written?: FpmWrittenValues | undefined;
 }
 
 /** FPM's `process.priority` value for "not set" (`fpm_conf.h`): `-tt` prints it as `undefined`. */

@@ -86,28 +86,28 @@ export interface EditFpmConfigResult {
 /** Options of {@link editFpmConfig}. */
 export interface EditFpmConfigOptions {
   /** Name of the file for messages. @default 'php-fpm.conf' */
-  path?: string;
+  path?: string | undefined;
   /**
    * The section in force at the top of the file: `global` for the main file, or the section
    * an `include` line is in for an included file. @default 'global'
    */
-  initialSection?: string;
+  initialSection?: string | undefined;
   /**
    * The section in force after each `include` line (by 1-based line number), as the files it
    * includes leave it. Lines after an include the map does not cover belong to no known
    * section and are never edited. @default none
    */
-  sectionsAfterInclude?: ReadonlyMap<number, string>;
+  sectionsAfterInclude?: ReadonlyMap<number, string> | undefined;
   /**
    * Append a new section at the end of the file for a section the file lacks. Only safe for
    * the main file: in an included file the new header would change the section of whatever
    * follows the include. @default false
    */
-  createSections?: boolean;
+  createSections?: boolean | undefined;
   /** Environment for `${NAME}` in section names and values, as the master has it. @default {} */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Let values contain `$pool`, which FPM replaces with the pool name. @default false */
-  allowPoolVariable?: boolean;
+  allowPoolVariable?: boolean | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

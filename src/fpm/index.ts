@@ -1,3 +1,4 @@
+export { FpmkitFpmRefusedError } from '../errors.js';
 export type { CheckFpmConfigOptions, CheckFpmConfigResult, FpmSystem } from './check.js';
 export { checkFpmConfig } from './check.js';
 export type { FpmBuildFeature, FpmDirective, FpmValueType } from './directives.js';
@@ -77,6 +78,7 @@ export type {
   FpmConfig,
   FpmConfigInput,
   GlobalConfig,
+  GlobalConfigInput,
   LogLevel,
   PmMode,
   PoolConfig,

@@ -16,7 +16,16 @@ import { PHP_FPM_CONSTANTS } from './php-constants.js';
 
 export type IniStatement =
   | { kind: 'section'; name: string }
-  | { kind: 'entry'; name: string; value: string | null }
+  | {
+      kind: 'entry';
+      name: string;
+      value: string | null;
+      /**
+       * Set when the whole value was one bare boolean or null word (`yes`, `Off`, `none`):
+       * the word as written, which the scanner turned into `1` or an empty value.
+       */
+      word?: string;
+    }
   | { kind: 'array'; name: string; key: string; value: string };
 
 /**
@@ -78,7 +87,7 @@ class SyntaxError_ {
 type Tok = { line: number } & (
   | { t: 'str'; v: string; name: string }
   | { t: 'op'; v: string }
-  | { t: 'bool'; v: string; name: string }
+  | { t: 'bool'; v: string; name: string; word: string }
   | { t: 'dq'; v: string; variables: boolean }
 );
 
@@ -170,7 +179,10 @@ function fastScan(line: string, ctx: IniScanContext): IniLineResult | undefined 
   let m = FAST_ENTRY.exec(line);
   if (m) {
     if (BOOL_WORDS.has(m[1]!.toLowerCase())) return undefined;
-    return { statements: [{ kind: 'entry', name: m[1]!, value: plainValue(m[2]!, ctx) }] };
+    const run = m[2]!;
+    const value = plainValue(run, ctx);
+    const word = run.length <= 5 && BOOL_WORDS.has(run.toLowerCase());
+    return { statements: [{ kind: 'entry', name: m[1]!, value, ...(word ? { word: run } : {}) }] };
   }
   m = FAST_SECTION.exec(line);
   if (m) return { statements: [{ kind: 'section', name: m[1]! }] };
@@ -503,9 +515,10 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
       const bool = BOOL_RE.exec(s.slice(pos, pos + Math.max(run.length, 5) + 64));
       if (bool && bool[0].length >= run.length) {
         pos += bool[0].length;
-        if (bool[1]) return { t: 'bool', v: '1', name: 'BOOL_TRUE', line };
-        if (bool[2]) return { t: 'bool', v: '', name: 'BOOL_FALSE', line };
-        return { t: 'bool', v: '', name: 'NULL_NULL', line };
+        const word = trimBlanks(bool[0]);
+        if (bool[1]) return { t: 'bool', v: '1', name: 'BOOL_TRUE', line, word };
+        if (bool[2]) return { t: 'bool', v: '', name: 'BOOL_FALSE', line, word };
+        return { t: 'bool', v: '', name: 'NULL_NULL', line, word };
       }
       if (run.length === 0) {
         // A `$` at a NUL: PHP's catch-all rule takes the byte and ends the value.
@@ -527,7 +540,9 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
    * states PHP's parser would hold, so nesting fails exactly where php-fpm's does.
    * `statesBelow` is how many states the statement already holds under its value.
    */
-  const evaluate = (statesBelow: number): { value: string | null; end: ValueEnd } => {
+  const evaluate = (
+    statesBelow: number,
+  ): { value: string | null; end: ValueEnd; word?: string } => {
     let look: Tok | ValueEnd = readValueToken();
     const failAt = (tok: Tok | ValueEnd, expecting?: string): never =>
       tok.t === 'end'
@@ -543,8 +558,10 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
     if (look.t === 'end') return { value: '', end: look };
     if (look.t === 'bool') {
       const value = look.v;
+      const word = look.word;
       look = readValueToken();
-      return finish(value);
+      const done = finish(value);
+      return done.value === value ? { ...done, word } : done;
     }
     const frames: Frame[] = [];
     let held = statesBelow;
@@ -686,8 +703,13 @@ export function scanIniLine(physicalLine: string, ctx: IniScanContext): IniLineR
         if (s[pos] === '=') {
           pos++;
           skipBlanks();
-          const { value, end } = evaluate(ENTRY_VALUE_STATES);
-          out.push({ kind: 'entry', name: trimBlanks(label), value });
+          const { value, end, word } = evaluate(ENTRY_VALUE_STATES);
+          out.push({
+            kind: 'entry',
+            name: trimBlanks(label),
+            value,
+            ...(word === undefined ? {} : { word }),
+          });
           if (end.end === 'eof') break;
           continue;
         }

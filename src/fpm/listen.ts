@@ -46,9 +46,9 @@ export interface ParseListenOptions {
    * The directory a relative UNIX path is resolved against: the pool's `prefix`, else the global
    * `prefix` (`php-fpm -p`), else FPM's compiled-in prefix. @default none (the path stays relative)
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /** The option path named in errors. @default 'listen' */
-  option?: string;
+  option?: string | undefined;
 }
 
 function refuse(option: string, rule: string): never {

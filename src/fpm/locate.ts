@@ -69,11 +69,11 @@ export interface MapFpmSourcesOptions {
   /** Reads a file; throw an error with an errno `code` on failure. */
   readFile: FpmReadFile;
   /** Expands include patterns. Without it only patterns without wildcards are followed. */
-  glob?: FpmGlob;
+  glob?: FpmGlob | undefined;
   /** The global prefix (`php-fpm -p`) relative includes resolve against. @default '/usr' */
-  prefix?: string;
+  prefix?: string | undefined;
   /** The master's environment for `${NAME}`. @default {} */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /** FPM refuses to nest includes deeper than this. */
@@ -287,13 +287,13 @@ export interface FpmEditPlan {
 /** Options of {@link planFpmEdits}. */
 export interface PlanFpmEditsOptions {
   /** Expands include patterns; with a Map of files the Map's keys are matched. */
-  glob?: FpmGlob;
+  glob?: FpmGlob | undefined;
   /** The global prefix relative includes resolve against. @default '/usr' */
-  prefix?: string;
+  prefix?: string | undefined;
   /** The master's environment for `${NAME}`. @default {} */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Let values contain `$pool`. @default false */
-  allowPoolVariable?: boolean;
+  allowPoolVariable?: boolean | undefined;
 }
 
 /**

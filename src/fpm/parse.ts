@@ -1,8 +1,14 @@
 import { FpmkitInvalidOptionError, FpmkitIoError, FpmkitParseError } from '../errors.js';
 import type { Finding } from '../findings.js';
-import type { FpmFindingCode } from '../findings-catalog.js';
+import { catalogFinding, type FpmFindingCode } from '../findings-catalog.js';
 import type { SafeResult } from '../safe-result.js';
-import { parseFpmBoolean, parseFpmInteger, parseFpmTime, parseOctalMode } from '../units.js';
+import {
+  fpmTimeReadAsWritten,
+  parseFpmBoolean,
+  parseFpmInteger,
+  parseFpmTime,
+  parseOctalMode,
+} from '../units.js';
 import {
   DEBIAN_LINUX_BUILD,
   type FpmBuildFeature,
@@ -56,34 +62,34 @@ export type FpmGlob = (pattern: string) => readonly string[];
 /** Options of {@link parseFpmConfig} and {@link safeParseFpmConfig}. */
 export interface ParseFpmConfigOptions {
   /** Name of the file, used in messages and findings, as FPM prints it. @default 'php-fpm.conf' */
-  path?: string;
+  path?: string | undefined;
   /** The master's environment for `${NAME}`; an unset name expands to nothing. @default {} */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** php.ini directives, which `${NAME}` consults before the environment. @default {} */
-  iniDirectives?: Readonly<Record<string, string>>;
+  iniDirectives?: Readonly<Record<string, string>> | undefined;
   /** Reads included files. Without it an `include` cannot be followed and is reported. */
-  readFile?: FpmReadFile;
+  readFile?: FpmReadFile | undefined;
   /** Expands include patterns. Without it only patterns without wildcards are followed. */
-  glob?: FpmGlob;
+  glob?: FpmGlob | undefined;
   /**
    * The global prefix (`php-fpm -p`). Relative includes resolve against it, or against the
    * compiled prefix `/usr` (Debian) when it is unset. @default undefined
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * PHP constants a bare word in a value or a whole array key may name; FPM puts their value in
    * its place (`env[PHP_OS]` is `env[Linux]`). `true`, `false` and `null` in keys need no entry.
    * @default PHP_FPM_CONSTANTS, those of Debian's php-fpm 8.2 with its default modules
    */
-  constants?: Readonly<Record<string, string>>;
+  constants?: Readonly<Record<string, string>> | undefined;
   /** Build features of the target php-fpm. @default Debian's Linux build (everything but setfib) */
-  build?: Partial<Record<FpmBuildFeature, boolean>>;
+  build?: Partial<Record<FpmBuildFeature, boolean>> | undefined;
   /**
    * The PHP version of the php-fpm that reads the file (`8.0` to `8.4`, or `8.4.27`, or the
    * first line of `php-fpm -v`): which directives exist and how booleans and array keys are
    * read follow that version (see `FPM_VERSION_FACTS`). @default '8.2'
    */
-  phpVersion?: string;
+  phpVersion?: string | undefined;
 }
 
 /** Where a directive was set. */
@@ -298,6 +304,7 @@ function handleEntry(
   line: number,
   name: string,
   value: string | null,
+  word?: string,
 ): string | undefined {
   const where = `[${file}:${state.fpmLine}]`;
   if (value === null) {
@@ -358,6 +365,18 @@ function handleEntry(
   locations[directive.name] = { file, line };
   const written = poolIndex === undefined ? state.written.global : state.written.pools[poolIndex]!;
   written[directive.name] = value;
+  const misread = misreadWarning(directive, value, word, converted.value);
+  if (misread) {
+    state.findings.push(
+      catalogFinding(misread.code, {
+        ...misread.body,
+        directive: directive.name,
+        file,
+        line,
+        ...(state.current ? { pool: state.current.name } : {}),
+      }),
+    );
+  }
   if (converted.warning) {
     state.findings.push({
       code: 'fpm.listen-mode-not-octal',
@@ -369,6 +388,59 @@ function handleEntry(
       ...(state.current ? { pool: state.current.name } : {}),
       fix: 'write the mode as octal digits, e.g. 0660',
     });
+  }
+  return undefined;
+}
+
+/** Directive types whose value FPM keeps as text (a bare `yes` there becomes the text `1`). */
+const TEXT_TYPES: ReadonlySet<FpmDirective['type']> = new Set([
+  'string',
+  'path',
+  'csv',
+  'extensions',
+  'octal',
+]);
+
+/**
+ * A value FPM accepts but reads otherwise than it looks: a time whose number is not whole
+ * (`5ms` is 5 s, `1.5m` 60 s), or a text directive written as a bare boolean word, which PHP's
+ * INI scanner turns into `1` (yes, on, true) or an empty value (no, off, none, false, null)
+ * before FPM sees it. An empty `security.limit_extensions` is left to `checkFpmConfig`'s
+ * security finding, which says what it does.
+ */
+function misreadWarning(
+  directive: FpmDirective,
+  value: string,
+  word: string | undefined,
+  converted: unknown,
+):
+  | {
+      code: FpmFindingCode;
+      body: { message: string; evidence: Record<string, unknown>; fix: string };
+    }
+  | undefined {
+  if (directive.type === 'time' && !fpmTimeReadAsWritten(value)) {
+    const unit = value.endsWith('ms') ? ' (FPM has no millisecond unit)' : '';
+    return {
+      code: 'fpm.time-misread',
+      body: {
+        message: `${directive.name} = ${value} is read by FPM as ${converted}s: only the last character is a unit (s, m, h, d) and the number before it is read up to its first character that is not a digit${unit}`,
+        evidence: { value, seconds: converted as number },
+        fix: `write a whole number with one unit, e.g. ${directive.name} = ${converted}s if that is what you mean`,
+      },
+    };
+  }
+  if (word !== undefined && TEXT_TYPES.has(directive.type)) {
+    if (directive.name === 'security.limit_extensions') return undefined;
+    const readAs = value === '' ? 'an empty value' : `"${value}"`;
+    return {
+      code: 'fpm.boolean-word',
+      body: {
+        message: `${directive.name} = ${word} is read by FPM as ${readAs}: PHP's INI scanner turns a bare yes, on or true into 1 and no, off, none, false or null into an empty value, in text directives too`,
+        evidence: { word, value },
+        fix: `quote the value: ${directive.name} = "${word}"`,
+      },
+    };
   }
   return undefined;
 }
@@ -698,7 +770,7 @@ function loadLines(state: LoadState, file: string, text: string): boolean {
       if (st.kind === 'section') handleSection(state, st.name);
       else if (st.kind === 'array') handleArray(state, file, line, st.name, st.key, st.value);
       else {
-        const inc = handleEntry(state, file, line, st.name, st.value);
+        const inc = handleEntry(state, file, line, st.name, st.value, st.word);
         if (inc !== undefined) {
           if (include !== undefined) twoIncludes = true;
           include = inc;

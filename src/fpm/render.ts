@@ -1,7 +1,9 @@
-import { FpmkitInvalidOptionError } from '../errors.js';
+import { FpmkitFpmRefusedError, FpmkitInvalidOptionError } from '../errors.js';
+import type { Finding } from '../findings.js';
 import { type OptionSchema, parseOptions } from '../options.js';
 import { assertSafeText } from '../text-safety.js';
 import { formatFpmTime, formatOctalMode } from '../units.js';
+import { checkFpmConfig } from './check.js';
 import { FPM_GLOBAL_DIRECTIVES, FPM_POOL_DIRECTIVES, type FpmDirective } from './directives.js';
 import { arrayKeyConstant } from './ini-line.js';
 import { phpConstantValue } from './php-constants.js';
@@ -10,7 +12,9 @@ import {
   type FpmConfigInput,
   fpmConfigSchema,
   type GlobalConfig,
+  type GlobalConfigInput,
   globalSchema,
+  LISTEN_MODE_TEXT_RE,
   type PoolConfig,
   type PoolConfigInput,
   poolSchema,
@@ -23,7 +27,13 @@ export interface RenderFpmOptions {
    * file (useful in templates such as `listen = /run/php/$pool.sock`). Such a file does not
    * parse back to the same text value. @default false
    */
-  allowPoolVariable?: boolean;
+  allowPoolVariable?: boolean | undefined;
+  /**
+   * `renderFpmConfig` only: render a model that `php-fpm -t` would refuse (no pool, spare
+   * servers above `pm.max_children`, a pool without `listen` or `pm`) instead of throwing
+   * `FpmkitFpmRefusedError`, e.g. a file that other included files complete. @default false
+   */
+  allowRefused?: boolean | undefined;
 }
 
 /** Pool names, array keys: a conservative set FPM's INI parser reads back unchanged. */
@@ -109,16 +119,27 @@ function scalarLines(
   table: readonly FpmDirective[],
   prefix: string,
   options: RenderFpmOptions,
+  written: Readonly<Record<string, string>> = {},
 ): string[] {
   const lines: string[] = [];
   for (const directive of table) {
     const value = getPath(source, directive.path);
     if (value === undefined) continue;
-    lines.push(
-      `${directive.name} = ${formatValue(`${prefix}.${directive.path.join('.')}`, directive, value, options)}`,
-    );
+    const text =
+      written[directive.name] ??
+      formatValue(`${prefix}.${directive.path.join('.')}`, directive, value, options);
+    lines.push(`${directive.name} = ${text}`);
   }
   return lines;
+}
+
+/**
+ * Values a pool input gives as text that the model holds as numbers, by directive: a
+ * `listen.mode` of `'660'` is written `660`, as given, which is what `php-fpm -tt` prints.
+ */
+function writtenText(pool: unknown): Record<string, string> {
+  const mode = (pool as { listen?: { mode?: unknown } } | null)?.listen?.mode;
+  return typeof mode === 'string' && LISTEN_MODE_TEXT_RE.test(mode) ? { 'listen.mode': mode } : {};
 }
 
 function validated<T>(schema: OptionSchema<T>, input: unknown, where: string): T {
@@ -127,7 +148,7 @@ function validated<T>(schema: OptionSchema<T>, input: unknown, where: string): T
 
 /** Renders the `[global]` section. Directives come in FPM's own order; unset ones are left out. */
 export function renderGlobal(
-  global: GlobalConfig | FpmConfigInput['global'] = {},
+  global: GlobalConfig | GlobalConfigInput = {},
   options: RenderFpmOptions = {},
 ): string {
   const g = validated<GlobalConfig>(globalSchema, global, 'global');
@@ -138,11 +159,16 @@ export function renderGlobal(
   return `[global]\n${lines.map((l) => `${l}\n`).join('')}`;
 }
 
-function renderPoolModel(pool: PoolConfig, where: string, options: RenderFpmOptions): string {
+function renderPoolModel(
+  pool: PoolConfig,
+  where: string,
+  options: RenderFpmOptions,
+  written: Readonly<Record<string, string>> = {},
+): string {
   if (!POOL_NAME_RE.test(pool.name) || pool.name.toLowerCase() === 'global') {
     reject(`${where}.name`, "a pool name is letters, digits and _ . @ + - only, and not 'global'");
   }
-  const lines = scalarLines(pool, FPM_POOL_DIRECTIVES, where, options);
+  const lines = scalarLines(pool, FPM_POOL_DIRECTIVES, where, options, written);
   const arrays: [string, Record<string, string | boolean>, RegExp][] = [
     ['env', pool.env, ENV_KEY_RE],
     ['php_value', pool.phpValue, INI_KEY_RE],
@@ -199,13 +225,39 @@ export function renderPool(
   pool: PoolConfig | PoolConfigInput,
   options: RenderFpmOptions = {},
 ): string {
-  return renderPoolModel(validated<PoolConfig>(poolSchema, pool, 'pool'), 'pool', options);
+  return renderPoolModel(
+    validated<PoolConfig>(poolSchema, pool, 'pool'),
+    'pool',
+    options,
+    writtenText(pool),
+  );
 }
 
 /**
- * Renders a whole configuration that `php-fpm -t` accepts (when the model is valid) and that
- * `parseFpmConfig` reads back to the same model. Any value that could add a line, a section
- * or a directive is refused with `FpmkitInvalidOptionError` naming it.
+ * The field of the model a refusal names: `pools[1].pm.maxSpareServers`, `global.logLimit`,
+ * `pools` when there is no pool.
+ */
+function refusedField(model: FpmConfig, refusal: Finding): string {
+  if (refusal.code === 'fpm.no-pool') return 'pools';
+  const index =
+    refusal.pool === undefined
+      ? -1
+      : model.pools.findIndex((p) => p.name.toLowerCase() === refusal.pool!.toLowerCase());
+  const where = index < 0 ? (refusal.pool === undefined ? 'global' : 'pools') : `pools[${index}]`;
+  const table = where === 'global' ? FPM_GLOBAL_DIRECTIVES : FPM_POOL_DIRECTIVES;
+  const directive = table.find((d) => d.name === refusal.directive);
+  return directive ? `${where}.${directive.path.join('.')}` : where;
+}
+
+/**
+ * Renders a whole configuration that `php-fpm -t` accepts and that `parseFpmConfig` reads back
+ * to the same model. Any value that could add a line, a section or a directive is refused with
+ * `FpmkitInvalidOptionError` naming it, and so is an unknown key (`pools[0].pmm`). A model FPM
+ * would refuse (as `checkFpmConfig` decides for php-fpm run by a non-root user on a host where
+ * every user, directory and log file exists) throws `FpmkitFpmRefusedError`, a subclass naming
+ * the first refused field and listing every refusal, unless `allowRefused` is set.
+ * `renderPool` and `renderGlobal` write one section and do not decide this: a section alone is
+ * not a configuration.
  */
 export function renderFpmConfig(
   config: FpmConfig | FpmConfigInput,
@@ -222,7 +274,13 @@ export function renderFpmConfig(
         'pool names must be unique (FPM merges sections whose names differ only in case)',
       );
     seen.add(lower);
-    sections.push(renderPoolModel(pool, `pools[${i}]`, options));
+    const given = (config as { pools?: unknown[] }).pools?.[i];
+    sections.push(renderPoolModel(pool, `pools[${i}]`, options, writtenText(given)));
+  }
+  if (!options.allowRefused) {
+    const refusals = checkFpmConfig(model).findings.filter((f) => f.severity === 'error');
+    if (refusals.length > 0)
+      throw new FpmkitFpmRefusedError(refusedField(model, refusals[0]!), refusals);
   }
   return sections.join('\n');
 }

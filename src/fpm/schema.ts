@@ -40,6 +40,21 @@ export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
 const int = () => z.number().int().min(-2147483648).max(2147483647);
 /** Seconds as FPM stores them (a C int; negative values are accepted by FPM). */
 const seconds = () => int();
+/**
+ * `listen.mode`: a number (`0o660`) or, as FPM takes it, octal digits as text (`'0660'`,
+ * `'660'`); the model holds the number. The renderers write text as it was given, so
+ * `php-fpm -tt` prints it back unchanged.
+ */
+const listenMode = () =>
+  z.union([
+    z.number().int().min(0).max(0o7777),
+    z
+      .string()
+      .regex(LISTEN_MODE_TEXT_RE, { error: "must be octal digits up to 7777, e.g. '0660'" })
+      .transform((text) => Number.parseInt(text, 8)),
+  ]);
+/** `listen.mode` written as text: octal digits, at most 0o7777 (leading zeros allowed). */
+export const LISTEN_MODE_TEXT_RE = /^0*[0-7]{1,4}$/;
 const rlimitCore = () => z.union([z.literal('unlimited'), int().min(0)]);
 
 /**
@@ -76,14 +91,15 @@ function keyRecord<V extends z.ZodType>(value: V) {
 }
 
 /**
- * `[global]` settings as written in the file. An absent field means the directive is not set
+ * `[global]` settings as written in the file. Unknown keys are refused (every schema here is
+ * strict), so a misspelt field is an error naming it rather than a directive silently left out. An absent field means the directive is not set
  * and FPM's default applies (see `fpmDirectives` and `effectiveFpmConfig`).
  */
-export const globalSchema = z.object({
+export const globalSchema = z.strictObject({
   pid: z.string().optional(),
   errorLog: z.string().optional(),
   syslog: z
-    .object({
+    .strictObject({
       ident: z.string().optional(),
       facility: z.enum(SYSLOG_FACILITIES).optional(),
     })
@@ -95,7 +111,7 @@ export const globalSchema = z.object({
   emergencyRestartIntervalSeconds: seconds().optional(),
   processControlTimeoutSeconds: seconds().optional(),
   process: z
-    .object({
+    .strictObject({
       max: int().optional(),
       priority: int().optional(),
     })
@@ -112,32 +128,32 @@ export const globalSchema = z.object({
  * are directives the file does not set. `listen.mode` is a number (`0o660`); comma- and
  * space-separated directives are lists.
  */
-export const poolSchema = z.object({
+export const poolSchema = z.strictObject({
   name: z.string(),
   prefix: z.string().optional(),
   user: z.string().optional(),
   group: z.string().optional(),
   listen: z
-    .object({
+    .strictObject({
       address: z.string().optional(),
       backlog: int().optional(),
       aclUsers: z.array(z.string()).min(1).optional(),
       aclGroups: z.array(z.string()).min(1).optional(),
       owner: z.string().optional(),
       group: z.string().optional(),
-      mode: z.number().int().min(0).max(0o7777).optional(),
+      mode: listenMode().optional(),
       allowedClients: z.array(z.string()).min(1).optional(),
       setfib: int().optional(),
     })
     .prefault({}),
   process: z
-    .object({
+    .strictObject({
       priority: int().optional(),
       dumpable: z.boolean().optional(),
     })
     .prefault({}),
   pm: z
-    .object({
+    .strictObject({
       mode: z.enum(PM_MODES).optional(),
       maxChildren: int().optional(),
       startServers: int().optional(),
@@ -151,13 +167,13 @@ export const poolSchema = z.object({
     })
     .prefault({}),
   ping: z
-    .object({
+    .strictObject({
       path: z.string().optional(),
       response: z.string().optional(),
     })
     .prefault({}),
   access: z
-    .object({
+    .strictObject({
       log: z.string().optional(),
       format: z.string().optional(),
       suppressPaths: z.array(z.string()).prefault([]),
@@ -185,20 +201,42 @@ export const poolSchema = z.object({
 });
 
 /** A whole FPM configuration: the `[global]` section and the pools in file order. */
-export const fpmConfigSchema = z.object({
+export const fpmConfigSchema = z.strictObject({
   global: globalSchema.prefault({}),
   pools: z.array(poolSchema),
 });
 
-/** The `[global]` section of an FPM configuration. */
+/**
+ * The `[global]` section as fpmkit returns it (`parseFpmConfig`, the planner): every group
+ * present. To write one, use {@link GlobalConfigInput}.
+ */
 export type GlobalConfig = z.infer<typeof globalSchema>;
-/** One pool section of an FPM configuration. */
+/**
+ * One pool section as fpmkit returns it: every group and record present (`listen`, `pm`,
+ * `env`, ...). To write one, use {@link PoolConfigInput}.
+ */
 export type PoolConfig = z.infer<typeof poolSchema>;
-/** A whole FPM configuration: `[global]` and the pools, as {@link fpmConfigSchema} outputs it. */
+/**
+ * A whole FPM configuration as fpmkit returns it: `[global]` and the pools, as
+ * {@link fpmConfigSchema} outputs it. To write one, use {@link FpmConfigInput}.
+ */
 export type FpmConfig = z.infer<typeof fpmConfigSchema>;
-/** What callers may pass: groups and records may be omitted. */
+/**
+ * A `[global]` section as a user writes it, the type the renderers and checks take: every
+ * field and group may be left out, and an optional field may also be `undefined` (the same as
+ * leaving it out). A `GlobalConfig` is one too.
+ */
+export type GlobalConfigInput = z.input<typeof globalSchema>;
+/**
+ * A pool as a user writes it: only `name` is required; groups (`listen`, `pm`, ...) and records
+ * (`env`, `phpValue`, ...) may be left out, optional fields may be `undefined`, and
+ * `listen.mode` may be a number (`0o660`) or octal text (`'0660'`). A `PoolConfig` is one too.
+ */
 export type PoolConfigInput = z.input<typeof poolSchema>;
-/** What callers may pass for an {@link FpmConfig}: groups and records may be omitted. */
+/**
+ * A whole configuration as a user writes it: `{ pools: [...] }`, with `global` optional. The
+ * type `renderFpmConfig`, `checkFpmConfig` and `fpmkit render` take; an `FpmConfig` is one too.
+ */
 export type FpmConfigInput = z.input<typeof fpmConfigSchema>;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

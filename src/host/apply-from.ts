@@ -33,11 +33,11 @@ export interface FpmEditsToMatchOptions {
    * The pool of the running configuration each target pool is applied to, by target pool name
    * (a plan made for `shop` applied to `[customer42]`). @default each pool by its own name
    */
-  pools?: Readonly<Record<string, string>>;
+  pools?: Readonly<Record<string, string>> | undefined;
   /** Directives the target writes that are left as they are (reported as skipped). @default [] */
-  skip?: readonly string[];
+  skip?: readonly string[] | undefined;
   /** The global prefix both configurations are read with (`-p`). @default FPM's compiled one */
-  prefix?: string;
+  prefix?: string | undefined;
 }
 
 /** A directive the target sets that was not turned into an edit, and why. */

@@ -63,8 +63,8 @@ export interface ValidateStagedOptions {
   /** The php-fpm binary to run `-t` with; without one fpmkit's own check decides. */
   binary?: string | undefined;
   /** Extra arguments the master was started with (`-R`, `-c FILE`, `-d K=V`, `-n`). @default [] */
-  extraArgs?: readonly string[];
-  env?: Readonly<Record<string, string | undefined>>;
+  extraArgs?: readonly string[] | undefined;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /**

@@ -37,11 +37,11 @@ export interface SysctlApplied {
 /** Options of `applySysctlFile`. */
 export interface ApplySysctlOptions {
   /** Compute the diff only. @default false */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** The `sysctl` program. @default 'sysctl' (found on PATH) */
-  sysctlBinary?: string;
+  sysctlBinary?: string | undefined;
   /** Where the kernel's settings are read back. @default '/proc/sys' */
-  procSysRoot?: string;
+  procSysRoot?: string | undefined;
 }
 
 /** What `applySysctlFile` did. */

@@ -106,9 +106,9 @@ export interface VerifyFpmOptions {
   /** The error log as it was before the signal; lines written since are checked. */
   log?: LogMark | undefined;
   /** How long the checks may keep failing before the verification fails, in milliseconds. @default 10000 */
-  deadlineMs?: number;
+  deadlineMs?: number | undefined;
   /** Each ping/status call's bound, in milliseconds. @default 2000 */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
 }
 
 async function checkOnce(options: VerifyFpmOptions, somaxconn: number): Promise<VerifyCheck[]> {

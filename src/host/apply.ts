@@ -44,36 +44,36 @@ export interface ApplyFpmOptions {
   /** The master's main configuration file (`php-fpm -y`). */
   configPath: string;
   /** The running master's pid. One of `pid` and `pidFile` is required (not for `dryRun`). */
-  pid?: number;
+  pid?: number | undefined;
   /** A file holding the master's pid, read again after a restart. */
-  pidFile?: string;
+  pidFile?: string | undefined;
   /** The global prefix (`-p`). @default the master's `-p`, else '/usr' */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * The php-fpm binary for `-t`. @default the running master's binary (/proc/PID/exe); without
    * a master or binary fpmkit's own check validates (the result says which ran)
    */
-  binary?: string;
+  binary?: string | undefined;
   /** Where the lock, journal and backups live. @default `.fpmkit-apply` beside `configPath` */
-  stateDir?: string;
+  stateDir?: string | undefined;
   /** How long to wait for another apply's lock, in milliseconds. @default 10000 */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /** How long the verification may take, in milliseconds. @default 10000 */
-  verifyDeadlineMs?: number;
+  verifyDeadlineMs?: number | undefined;
   /** How long a reload may take to replace the workers, in milliseconds. @default 10000 */
-  reloadDeadlineMs?: number;
+  reloadDeadlineMs?: number | undefined;
   /**
    * Stops and starts the master (systemd, a supervisor, a test), resolving to the new master's
    * pid. Needed when a change requires a restart, or when the master died. @default none: a
    * change that needs a restart is refused
    */
-  restart?: () => Promise<number>;
+  restart?: (() => Promise<number>) | undefined;
   /** Plan, validate and diff only: nothing written, no signal. @default false */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** The master's environment for `${NAME}`. @default process.env */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Called after each journal step is durable (for progress output). */
-  onStep?: (step: ApplyStep) => void | Promise<void>;
+  onStep?: ((step: ApplyStep) => void | Promise<void>) | undefined;
 }
 
 /** What `applyFpmChanges` did. */

@@ -138,13 +138,13 @@ export interface DiscoverFpmOptions extends ReadOptions {
    * @default FPM's own reading (`parseFpmConfig` with includes followed on this machine), so
    * `config` is an `FpmConfig`
    */
-  parseConfig?: ((text: string, path: string) => unknown) | false;
+  parseConfig?: ((text: string, path: string) => unknown) | false | undefined;
   /**
    * Reads a config file of a trusted master. @default reads the path as seen from this process
    * as a bounded regular file owned by root or the current user (for a master in another mount
    * namespace, such as a container, pass a reader that goes through `/proc/PID/root`)
    */
-  readConfig?: (path: string, pid: number) => Promise<string>;
+  readConfig?: ((path: string, pid: number) => Promise<string>) | undefined;
 }
 
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;

@@ -120,9 +120,9 @@ export const STDIN_LABEL = '<stdin>';
 /** Options of `readFpmConfigStdin`. */
 export interface ReadFpmConfigStdinOptions {
   /** Refuse input longer than this many bytes. @default MAX_CONFIG_FILE_BYTES (16 MiB) */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** The file descriptor to read. @default 0 (standard input) */
-  fd?: number;
+  fd?: number | undefined;
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -186,7 +186,7 @@ function namesIn(file: string): Set<string> {
  */
 export interface HostFpmSystemOptions {
   /** Where passwd and group live, for tests. @default '/etc' */
-  etcRoot?: string;
+  etcRoot?: string | undefined;
 }
 
 /**

@@ -5,9 +5,9 @@ import { FpmkitIoError } from '../errors.js';
 /** Where the readers look for the proc and sys file systems. */
 export interface ReadOptions {
   /** Mount point of procfs; point it at a fixture tree in tests. @default '/proc' */
-  procRoot?: string;
+  procRoot?: string | undefined;
   /** Mount point of sysfs. @default '/sys' */
-  sysRoot?: string;
+  sysRoot?: string | undefined;
 }
 
 /** Mount point of procfs read by the host readers. @default '/proc' */

@@ -28,14 +28,14 @@ export type SymlinkPolicy =
 /** Options of `readRegularFileSync` and `readRegularFile`. */
 export interface RegularFileReadOptions {
   /** Refuse files larger than this many bytes. @default MAX_CONFIG_FILE_BYTES (16 MiB) */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** What to do when the path is a symbolic link. @default 'owner-match' */
-  symlinks?: SymlinkPolicy;
+  symlinks?: SymlinkPolicy | undefined;
   /**
    * Accept only files owned by one of these user ids (e.g. `[0, process.getuid()]` for a file
    * that root trusts). @default any owner
    */
-  owners?: readonly number[];
+  owners?: readonly number[] | undefined;
 }
 
 // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; the fstat that follows

@@ -43,36 +43,36 @@ export interface CollectSnapshotOptions extends ReadOptions {
    * master's workers and sockets are used; otherwise the file is examined on its own.
    * @default every master `discoverFpm` finds, each with the config named in its title
    */
-  configPath?: string;
+  configPath?: string | undefined;
   /** nginx's error log. @default undefined (not read) */
-  nginxErrorLogPath?: string;
+  nginxErrorLogPath?: string | undefined;
   /** FPM's error log, instead of the config's `error_log`. */
-  fpmErrorLogPath?: string;
+  fpmErrorLogPath?: string | undefined;
   /** FPM's `--prefix`, against which relative log paths are resolved. @default the config file's directory */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Bytes read from the end of each log. @default 4 MiB (`DEFAULT_LOG_WINDOW_BYTES`) */
-  maxLogBytes?: number;
+  maxLogBytes?: number | undefined;
   /** Only log lines at or after this time count. @default undefined (the whole window) */
-  since?: Date;
+  since?: Date | undefined;
   /** Zone of the logs' local times, minutes east of UTC. @default this machine's current offset */
-  utcOffsetMinutes?: number;
+  utcOffsetMinutes?: number | undefined;
   /** Fetch each pool's status page when `pm.status_path` is set. @default true */
-  fetchStatus?: boolean;
+  fetchStatus?: boolean | undefined;
   /** Bound on each status fetch, milliseconds. @default 2000 */
-  statusTimeoutMs?: number;
+  statusTimeoutMs?: number | undefined;
   /** Extra readings of /proc/net/unix for the queue peak. @default 0 */
-  queueSamples?: number;
+  queueSamples?: number | undefined;
   /** Milliseconds between those readings. @default 100 */
-  queueSampleIntervalMs?: number;
+  queueSampleIntervalMs?: number | undefined;
   /** Environment for `${VAR}` in the config. @default process.env */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /**
    * Find the nginx and Apache masters and read their configuration (`discoverWebServers`), for
    * the cross-layer checks. @default true
    */
-  webServers?: boolean;
+  webServers?: boolean | undefined;
   /** Where passwd and group are, to name the accounts processes run as. @default '/etc' */
-  etcRoot?: string;
+  etcRoot?: string | undefined;
 }
 
 function fail(error: unknown): { ok: false; reason: string; code?: string; errno?: string } {
@@ -586,9 +586,9 @@ async function findEvidenceConfig(files: string): Promise<string | undefined> {
 /** Options of `snapshotFromDirectory`: the manifest's fields, which these override. */
 export interface SnapshotFromDirectoryOptions extends EvidenceManifest {
   /** @default DEFAULT_LOG_WINDOW_BYTES */
-  maxLogBytes?: number;
-  since?: Date;
-  env?: Readonly<Record<string, string | undefined>>;
+  maxLogBytes?: number | undefined;
+  since?: Date | undefined;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /**
@@ -646,7 +646,9 @@ export async function snapshotFromDirectory(
       );
     }
   }
-  const m = { ...manifest, ...options };
+  // An option given as undefined is not given: the manifest's value stands.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const m = { ...manifest, ...(given as typeof options) };
   const files = join(dir, 'files');
   const paths = underRoot(files);
   const read: ReadOptions = { procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') };

@@ -77,7 +77,7 @@ export interface ReadNginxConfigFileOptions
    * How each file is read: size bound, symbolic-link policy, trusted owners.
    * @default { symlinks: 'follow' } (Debian's sites-enabled/ holds links into sites-available/)
    */
-  read?: RegularFileReadOptions;
+  read?: RegularFileReadOptions | undefined;
 }
 
 /**
@@ -118,7 +118,7 @@ export function listConfigDirectory(path: string): ApacheDirEntry[] | undefined 
 export interface ReadApacheConfigFileOptions
   extends Omit<ParseApacheConfigOptions, 'readFile' | 'readDir'> {
   /** How each file is read. @default { symlinks: 'follow' } (Debian's *-enabled/ hold links) */
-  read?: RegularFileReadOptions;
+  read?: RegularFileReadOptions | undefined;
 }
 
 /**

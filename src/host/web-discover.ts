@@ -41,9 +41,9 @@ export type WebServerInfo = SnapshotWebServer;
 /** Options of `discoverWebServers`. */
 export interface DiscoverWebServersOptions extends ReadOptions {
   /** Where passwd and group are, to name the workers' uid and gids. @default '/etc' */
-  etcRoot?: string;
+  etcRoot?: string | undefined;
   /** Run the master's binary with `-T` to read the configuration as nginx does. @default true */
-  runDump?: boolean;
+  runDump?: boolean | undefined;
 }
 
 /** Names of users or groups by id, from a passwd or group file. */

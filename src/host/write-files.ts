@@ -90,7 +90,7 @@ export interface FileToWrite {
 /** Options of `writeFilesAtomically`. */
 export interface WriteFilesOptions {
   /** Replace files that exist. Without it, one existing file stops the whole write. @default false */
-  force?: boolean;
+  force?: boolean | undefined;
 }
 
 /** What an interrupted earlier write left under the directory, and what was done with it. */

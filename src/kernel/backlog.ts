@@ -14,7 +14,7 @@ export const LEGACY_SOMAXCONN = LINUX_LEGACY_SOMAXCONN;
 /** Input of {@link effectiveBacklog}: the backlog FPM asks for and the kernel's cap. */
 export interface EffectiveBacklogInput {
   /** `listen.backlog` as FPM passes it to listen(2). @default -1 (FPM's default on Linux) */
-  listenBacklog?: number;
+  listenBacklog?: number | undefined;
   /** `net.core.somaxconn` of the socket's network namespace. */
   somaxconn: number;
 }

@@ -159,9 +159,9 @@ function validate(settings: KernelSettings): KernelSettings {
 /** Options of {@link renderSysctlConf}. */
 export interface RenderSysctlConfOptions {
   /** First comment line. @default 'Kernel settings for PHP-FPM, written by fpmkit' */
-  title?: string;
+  title?: string | undefined;
   /** Where the file is meant to live, shown in the apply hint. @default '/etc/sysctl.d/60-php-fpm.conf' */
-  path?: string;
+  path?: string | undefined;
 }
 
 /**
@@ -329,7 +329,7 @@ export interface RenderSystemdDropInOptions {
    * The service unit the drop-in belongs to, named in the install hint: a systemd unit name
    * ending in `.service` (see `serviceUnitNameProblem`). @default 'php8.2-fpm.service'
    */
-  unit?: string;
+  unit?: string | undefined;
 }
 
 /**

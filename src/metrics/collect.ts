@@ -48,16 +48,16 @@ export interface FpmCollectorOptions extends ReadOptions {
    * Reads one pool's status. @default a {@link createStatusSampler} sampler of this collector:
    * at most one status request in flight per pool, across collections
    */
-  sampler?: PoolSampler;
+  sampler?: PoolSampler | undefined;
   /** Emit per-process series (one set per worker). @default false */
-  perProcess?: boolean;
+  perProcess?: boolean | undefined;
   /** Read worker PSS and the cgroup memory limit. @default true */
-  memory?: boolean;
+  memory?: boolean | undefined;
   /**
    * Reads the backlog of every listener: `ss -lnxt` output, or undefined when unavailable.
    * @default runs `ss` (iproute2) with a 3 s bound, cached for 30 s
    */
-  listListeners?: () => Promise<string | undefined>;
+  listListeners?: (() => Promise<string | undefined>) | undefined;
   /**
    * Also emit another exporter's families: `hipages` adds hipages/php-fpm_exporter's names and
    * labels (see `HIPAGES_FAMILIES`). @default none
@@ -74,8 +74,8 @@ export interface FpmCollectorOptions extends ReadOptions {
 /** Options of one collection. */
 export interface CollectOptions {
   /** Milliseconds the whole collection may take. @default 5000 */
-  deadlineMs?: number;
-  signal?: AbortSignal;
+  deadlineMs?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 interface KernelView {

@@ -48,11 +48,11 @@ export interface PromRegistryLike {
 /** Options of `registerPromClientMetrics`. */
 export interface PromClientMetricsOptions {
   /** The prom-client module to use. @default `require('prom-client')`, loaded at the first call */
-  promClient?: PromClientModule;
+  promClient?: PromClientModule | undefined;
   /** Bound on the collection a scrape of the registry runs, in milliseconds. @default 5000 */
-  deadlineMs?: number;
+  deadlineMs?: number | undefined;
   /** Register the per-process families too (the collector must emit them). @default false */
-  perProcess?: boolean;
+  perProcess?: boolean | undefined;
 }
 
 /** The package the adapter needs, named once. */

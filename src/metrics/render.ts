@@ -15,9 +15,9 @@ export const OPENMETRICS_CONTENT_TYPE =
 /** Options of `renderMetrics`. */
 export interface RenderMetricsOptions {
   /** The families to render, in order; samples of other names are left out. @default METRIC_FAMILIES */
-  families?: readonly MetricFamily[];
+  families?: readonly MetricFamily[] | undefined;
   /** Render per-process families. @default true (the collector decides whether it made them) */
-  perProcess?: boolean;
+  perProcess?: boolean | undefined;
 }
 
 /**

@@ -3,17 +3,17 @@ import { FpmkitInvalidOptionError } from '../errors.js';
 /** Options of `renderAlertRules`. */
 export interface AlertRulesOptions {
   /** The `job` label Prometheus gives the exporter's targets. @default 'fpmkit' */
-  job?: string;
+  job?: string | undefined;
   /** Queue fill (queued / backlog) above which the accept-queue alert fires. @default 0.8 */
-  acceptQueueRatio?: number;
+  acceptQueueRatio?: number | undefined;
   /** How long the accept queue must stay that full. @default '30s' */
-  acceptQueueFor?: string;
+  acceptQueueFor?: string | undefined;
   /** Saturation above which `FpmSaturationSustained` fires. @default 0.9 */
-  saturationRatio?: number;
+  saturationRatio?: number | undefined;
   /** How long saturation must last. @default '10m' */
-  saturationFor?: string;
+  saturationFor?: string | undefined;
   /** How long a pool or the exporter must be down. @default '1m' */
-  downFor?: string;
+  downFor?: string | undefined;
 }
 
 /** Names of the recording rules, shared by the alerts and the dashboard. */
@@ -185,9 +185,9 @@ export function renderAlertRules(options: AlertRulesOptions = {}): string {
 /** Options of `renderGrafanaDashboard`. */
 export interface GrafanaDashboardOptions {
   /** Dashboard title. @default 'PHP-FPM (fpmkit)' */
-  title?: string;
+  title?: string | undefined;
   /** Dashboard uid. @default 'fpmkit-php-fpm' */
-  uid?: string;
+  uid?: string | undefined;
 }
 
 /** One panel of the dashboard: title, PromQL, unit. */

@@ -22,17 +22,17 @@ export interface ConcurrencyInput {
   /** Mean service time, seconds. */
   serviceTimeSeconds: number;
   /** Coefficient of variation of the service time (Allen-Cunneen); absent = exponential. */
-  serviceTimeCv?: number;
+  serviceTimeCv?: number | undefined;
   target: ConcurrencyTarget;
   /**
    * Share of the service time spent on CPU (0 = all waiting on I/O, 1 = all computing).
    * @default 0
    */
-  cpuShare?: number;
+  cpuShare?: number | undefined;
   /** CPU cores the pool may use; needed when cpuShare > 0. */
-  cores?: number;
+  cores?: number | undefined;
   /** Most children memory allows (`maxChildrenForMemory`); absent = no memory cap. */
-  memoryMaxChildren?: number;
+  memoryMaxChildren?: number | undefined;
 }
 
 /** How many children the load needs, and what capped it. */

@@ -62,6 +62,7 @@ export type {
   SafePlanResult,
 } from './planner.js';
 export {
+  DEFAULT_CPU_SHARE,
   DEFAULT_GROWTH_BUDGET_FRACTION,
   DEFAULT_HEADROOM,
   DEFAULT_LONGEST_REQUEST_SECONDS,

@@ -20,13 +20,13 @@ export interface MemoryBudgetInput {
    * Memory limits of the cgroups the pool runs in, from the leaf up (`memory.max`);
    * `'unlimited'` for `max`. The tightest one counts.
    */
-  cgroupLimitsBytes?: ReadonlyArray<number | 'unlimited'>;
+  cgroupLimitsBytes?: ReadonlyArray<number | 'unlimited'> | undefined;
   /**
    * Bytes kept back for the system. @default max(256 MiB, 10 % of the limit)
    */
-  reserveBytes?: number;
+  reserveBytes?: number | undefined;
   /** Bytes other services on the host need (databases, caches, the web server). @default 0 */
-  otherServicesBytes?: number;
+  otherServicesBytes?: number | undefined;
 }
 
 /** Memory left for PHP children (bytes), with what was set aside. */
@@ -77,15 +77,15 @@ export function memoryBudget(input: MemoryBudgetInput): MemoryBudget {
 /** Input of {@link workerSize}: measured PSS samples or `memory_limit`, in bytes. */
 export interface WorkerSizeInput {
   /** Measured PSS of workers in bytes (smaps_rollup `Pss:`), one sample per worker and time. */
-  pssSamplesBytes?: readonly number[];
+  pssSamplesBytes?: readonly number[] | undefined;
   /** Percentile of the samples to use. @default 0.95 */
-  percentile?: number;
+  percentile?: number | undefined;
   /** Growth a worker shows before `pm.max_requests` recycles it, bytes. @default 0 */
-  growthBytes?: number;
+  growthBytes?: number | undefined;
   /** PHP `memory_limit` in bytes, or `'unlimited'` for -1; the upper bound used without samples. */
-  memoryLimitBytes?: number | 'unlimited';
+  memoryLimitBytes?: number | 'unlimited' | undefined;
   /** Memory beyond `memory_limit` a worker holds. @default 16 MiB */
-  overheadBytes?: number;
+  overheadBytes?: number | undefined;
 }
 
 /** The memory of one worker to size with, in bytes, and where the figure came from. */
@@ -148,9 +148,9 @@ export interface MaxChildrenForMemoryInput {
   /** Bytes per child (`workerSize`). */
   workerBytes: number;
   /** Bytes other services need. @default 0 */
-  otherServicesBytes?: number;
+  otherServicesBytes?: number | undefined;
   /** Bytes the pool needs once whatever its size (master, opcache shared memory). @default 0 */
-  sharedBytes?: number;
+  sharedBytes?: number | undefined;
 }
 
 /** floor((memory − reserve − other services − shared) / worker), never below 0. */

@@ -26,9 +26,9 @@ export interface BurstOverflowInput {
   /** Connections the accept queue holds: effective backlog + 1. */
   queueCapacity: number;
   /** Children already busy when the burst arrives. @default 0 */
-  busyServers?: number;
+  busyServers?: number | undefined;
   /** Connections already waiting in the queue when the burst arrives. @default 0 */
-  queuedConnections?: number;
+  queuedConnections?: number | undefined;
   /**
    * Share of the idle children that take a connection out of the queue while the burst is
    * still arriving, from 0 to 1. nginx connects a whole batch of ready requests in one pass of
@@ -37,7 +37,7 @@ export interface BurstOverflowInput {
    * once"; measured runs on a 2-core host landed anywhere between, hence the midpoint.
    * @default 0.5
    */
-  acceptDuringBurst?: number;
+  acceptDuringBurst?: number | undefined;
 }
 
 /** Connections a burst would see refused, as a range. */
@@ -90,13 +90,13 @@ export interface ReloadOverflowInput {
   /** Connections the accept queue holds: effective backlog + 1. */
   queueCapacity: number;
   /** Connections already queued when the window opens. @default 0 */
-  queuedConnections?: number;
+  queuedConnections?: number | undefined;
   /**
    * How arrivals are spread: `'poisson'` counts them as a Poisson variable (the expected excess
    * over the free slots), `'uniform'` as exactly rate × window (the fluid bound).
    * @default 'poisson'
    */
-  arrivals?: 'poisson' | 'uniform';
+  arrivals?: 'poisson' | 'uniform' | undefined;
 }
 
 /**
@@ -131,13 +131,13 @@ export interface ReloadWindowInput {
   /** FPM's `process_control_timeout` in seconds (0, the default, kills busy children at once). */
   processControlTimeoutSeconds: number;
   /** Longest request the pool serves, in seconds, when known. */
-  longestRequestSeconds?: number;
+  longestRequestSeconds?: number | undefined;
   /**
    * Time from the last child's exit to new children calling accept(): exec, config parse,
    * module startup, fork. 12 ms was measured with idle children and default settings.
    * @default 0.05
    */
-  restartSeconds?: number;
+  restartSeconds?: number | undefined;
 }
 
 /**
@@ -210,13 +210,13 @@ export interface BacklogInput {
    */
   giveUpSeconds: number;
   /** Mean connections already queued when the window opens. @default 0 */
-  queuedConnections?: number;
+  queuedConnections?: number | undefined;
   /** Accepted probability that one window refuses any connection. @default 0.001 */
-  overflowProbability?: number;
+  overflowProbability?: number | undefined;
   /** Current `net.core.somaxconn`; never lowered. @default 4096 */
-  currentSomaxconn?: number;
+  currentSomaxconn?: number | undefined;
   /** Smallest backlog recommended whatever the load. @default 511 */
-  minBacklog?: number;
+  minBacklog?: number | undefined;
 }
 
 /** A `listen.backlog` to set, with the kernel cap it needs. */

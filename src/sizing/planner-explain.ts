@@ -298,7 +298,9 @@ function explainQueue(p: SolvedPool, add: Add): void {
 
 function explainReload(p: SolvedPool, add: Add): void {
   const { predictions: pr } = p;
-  const reloadInput = { ...p.reloadInput };
+  const reloadInput = Object.fromEntries(
+    Object.entries(p.reloadInput).filter(([, v]) => v !== undefined),
+  ) as Record<string, string | number | boolean>;
   const lambda = p.pool.arrivalRate;
   const window = p.reload.seconds;
   add(

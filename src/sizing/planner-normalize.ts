@@ -21,6 +21,7 @@ import {
   MAX_BACKLOG,
 } from './overflow.js';
 import {
+  DEFAULT_CPU_SHARE,
   DEFAULT_GROWTH_BUDGET_FRACTION,
   DEFAULT_HEADROOM,
   DEFAULT_LONGEST_REQUEST_SECONDS,
@@ -201,7 +202,7 @@ function normalPool(demand: PoolDemand, i: number, names: Set<string>): NormalPo
     arrivalRate: demand.arrivalRate,
     serviceTimeSeconds: demand.serviceTimeSeconds,
     serviceTimeCv: demand.serviceTimeCv,
-    cpuShare: demand.cpuShare ?? 0,
+    cpuShare: demand.cpuShare ?? DEFAULT_CPU_SHARE,
     target: demand.target ?? DEFAULT_TARGET,
     headroom: finiteAtLeast(at('headroom'), demand.headroom ?? DEFAULT_HEADROOM, 0),
     longestRequestSeconds: longest,

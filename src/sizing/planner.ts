@@ -16,6 +16,7 @@ import { type SolvedHost, type SolvedPool, solveHost } from './planner-solve.js'
 import { simulatedPlanCheck } from './simulate-plan.js';
 
 export {
+  DEFAULT_CPU_SHARE,
   DEFAULT_GROWTH_BUDGET_FRACTION,
   DEFAULT_HEADROOM,
   DEFAULT_LONGEST_REQUEST_SECONDS,

@@ -71,12 +71,12 @@ export interface ErlangCInput {
    * waits are scaled by the Allen-Cunneen factor (1 + cv²)/2: 0 for a fixed service time halves
    * them, 1 leaves the exponential model unchanged. Absent: exponential service (M/M/c).
    */
-  serviceTimeCv?: number;
+  serviceTimeCv?: number | undefined;
   /**
    * Coefficient of variation of the times between arrivals; 1 (the default) for Poisson. With
    * it the Allen-Cunneen factor is (arrivalCv² + serviceTimeCv²)/2 (G/G/c).
    */
-  arrivalCv?: number;
+  arrivalCv?: number | undefined;
 }
 
 /** What Erlang C predicts for a pool. Times in seconds; no field is ever NaN. */

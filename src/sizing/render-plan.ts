@@ -41,12 +41,12 @@ export interface PlanFile {
 /** Options of {@link renderPlan}. */
 export interface RenderPlanOptions {
   /** PHP version in the Debian paths (`php/VERSION/fpm/...`) and the unit name. @default '8.2' */
-  phpVersion?: string;
+  phpVersion?: string | undefined;
   /**
    * systemd service unit of FPM, for the drop-in's directory and text: a unit name ending in
    * `.service` (`serviceUnitNameProblem` says why one is refused). @default `php${phpVersion}-fpm.service`
    */
-  unit?: string;
+  unit?: string | undefined;
 }
 
 /** The files of one pool: pool file, nginx upstream and location. */

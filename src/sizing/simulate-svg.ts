@@ -10,11 +10,11 @@ import type { SimulatedSeries } from './simulate-results.js';
 /** Options of {@link renderSimulationSvg}. */
 export interface SimulationSvgOptions {
   /** Width of the picture, pixels. @default 960 */
-  width?: number;
+  width?: number | undefined;
   /** Height of the picture, pixels. @default 540 */
-  height?: number;
+  height?: number | undefined;
   /** Title at the top. @default 'fpmkit simulate' */
-  title?: string;
+  title?: string | undefined;
 }
 
 const MARGIN = { left: 64, right: 150, top: 52, bottom: 44 };

@@ -316,7 +316,7 @@ export interface LogReplayOptions {
    * also holds the queue wait, so it is an upper bound; FPM: `%d`, the time the child spent).
    * @default true
    */
-  serviceTimes?: boolean;
+  serviceTimes?: boolean | undefined;
 }
 
 interface Stamped {

@@ -69,61 +69,61 @@ export interface SimulationPool {
 /** Options of {@link simulatePool}. Times in seconds. */
 export interface SimulatePoolOptions {
   /** Seed of the pseudo-random generator: the same seed gives the same run. @default 1 */
-  seed?: number;
+  seed?: number | undefined;
   /** Simulated time. @default until the traffic is over and nothing is queued or running */
-  durationSeconds?: number;
+  durationSeconds?: number | undefined;
   /** Mean service time of requests without their own. @default 0.1 */
-  serviceTimeSeconds?: number;
+  serviceTimeSeconds?: number | undefined;
   /** Coefficient of variation of the service time. @default 1 (exponential) */
-  serviceTimeCv?: number;
+  serviceTimeCv?: number | undefined;
   /**
    * Shape of the service time. @default 'exponential' when no cv is given, else 'lognormal'
    * (cv 0: fixed)
    */
-  serviceTimeDistribution?: ServiceTimeDistribution;
+  serviceTimeDistribution?: ServiceTimeDistribution | undefined;
   /** net.core.somaxconn. @default 4096 */
-  somaxconn?: number;
+  somaxconn?: number | undefined;
   /** FPM's global `process_control_timeout`. @default 0 (FPM's default) */
-  processControlTimeoutSeconds?: number;
+  processControlTimeoutSeconds?: number | undefined;
   /** Times at which the master gets SIGUSR2. @default [] */
-  reloadsAtSeconds?: readonly number[];
+  reloadsAtSeconds?: readonly number[] | undefined;
   /** @default SIMULATION_DEFAULTS.forkSeconds */
-  forkSeconds?: number;
+  forkSeconds?: number | undefined;
   /** @default SIMULATION_DEFAULTS.masterForkSeconds */
-  masterForkSeconds?: number;
+  masterForkSeconds?: number | undefined;
   /** @default SIMULATION_DEFAULTS.masterWakeSeconds */
-  masterWakeSeconds?: number;
+  masterWakeSeconds?: number | undefined;
   /** @default SIMULATION_DEFAULTS.acceptGapSeconds */
-  acceptGapSeconds?: number;
+  acceptGapSeconds?: number | undefined;
   /** @default SIMULATION_DEFAULTS.acceptLatencySeconds */
-  acceptLatencySeconds?: number;
+  acceptLatencySeconds?: number | undefined;
   /** @default SIMULATION_DEFAULTS.exitSeconds */
-  exitSeconds?: number;
+  exitSeconds?: number | undefined;
   /** @default SIMULATION_DEFAULTS.restartSeconds */
-  restartSeconds?: number;
+  restartSeconds?: number | undefined;
   /** nginx `fastcgi_connect_timeout` (TCP pools: how long SYNs are retried). @default 60 */
-  connectTimeoutSeconds?: number;
+  connectTimeoutSeconds?: number | undefined;
   /** nginx `fastcgi_read_timeout` from connect to the response header (504 after). @default 60 */
-  readTimeoutSeconds?: number;
+  readTimeoutSeconds?: number | undefined;
   /**
    * When the master's first maintenance tick falls, in (0, 1]: the phase of the once-a-second
    * tick against the traffic. @default 1
    */
-  firstTickSeconds?: number;
+  firstTickSeconds?: number | undefined;
   /** Start with the initial children still forking instead of waiting in accept(). @default false */
-  coldStart?: boolean;
+  coldStart?: boolean | undefined;
   /**
    * Children waiting in accept() at time 0, for a pool caught mid-life (an ondemand pool with
    * children left from earlier traffic). At most `pm.max_children`. @default FPM's own start:
    * `pm.max_children` (static), `pm.start_servers` (dynamic), 0 (ondemand)
    */
-  initialChildren?: number;
+  initialChildren?: number | undefined;
   /** Interval of the time series. @default 1 */
-  sampleIntervalSeconds?: number;
+  sampleIntervalSeconds?: number | undefined;
   /** Requests arriving before this are left out of the wait statistics. @default 0 */
-  warmupSeconds?: number;
+  warmupSeconds?: number | undefined;
   /** `'heap'`, or the plain `'sorted-array'` reference (same results, slower). @default 'heap' */
-  eventQueue?: EventQueueKind;
+  eventQueue?: EventQueueKind | undefined;
 }
 
 /** The process-manager settings a run used, after FPM's defaults. */

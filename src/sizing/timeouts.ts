@@ -38,9 +38,9 @@ export interface TimeoutCorridorInput {
   /** Longest legitimate request, wall-clock seconds. */
   longestRequestSeconds: number;
   /** Margin between layers as a share of the inner timeout. @default 0 */
-  marginFraction?: number;
+  marginFraction?: number | undefined;
   /** Smallest margin between layers, seconds. @default TIMEOUT_CORRIDOR_MARGIN_SECONDS (5) */
-  minMarginSeconds?: number;
+  minMarginSeconds?: number | undefined;
 }
 
 /** PHP, FPM and nginx timeouts (seconds) that nest so the innermost fires first. */

@@ -93,19 +93,19 @@ export interface ApacheDirEntry {
 /** Options of `parseApacheConfig`. */
 export interface ParseApacheConfigOptions {
   /** Reads a file as text or bytes; throws when it cannot (its `code` `ENOENT` means absent). */
-  readFile?: (path: string) => string | Uint8Array;
+  readFile?: ((path: string) => string | Uint8Array) | undefined;
   /** Lists a directory; undefined when `path` is not a directory (or does not exist). */
-  readDir?: (path: string) => readonly ApacheDirEntry[] | undefined;
+  readDir?: ((path: string) => readonly ApacheDirEntry[] | undefined) | undefined;
   /** httpd's ServerRoot (`-d`), for relative `Include` paths. @default '/etc/apache2' (Debian) */
-  serverRoot?: string;
+  serverRoot?: string | undefined;
   /** Names given with `-D` (Debian's apache2ctl passes none by default). @default {} */
-  defines?: Record<string, string>;
+  defines?: Record<string, string> | undefined;
   /** Environment for `${NAME}` (Debian's /etc/apache2/envvars exports APACHE_RUN_USER ...). */
-  env?: Record<string, string>;
+  env?: Record<string, string> | undefined;
   /** Modules compiled in (`apache2 -l`), by identifier. @default APACHE_DEBIAN_STATIC_MODULES */
-  staticModules?: readonly string[];
+  staticModules?: readonly string[] | undefined;
   /** Record errors in the payload instead of throwing. @default false */
-  catchErrors?: boolean;
+  catchErrors?: boolean | undefined;
 }
 
 /** Where `parseApacheConfig` reads from: a path (through `readFile`) or text. */

@@ -21,9 +21,9 @@ import {
 /** Options of `buildNginxConfig` and `buildNginxConfigFiles`. */
 export interface BuildNginxConfigOptions {
   /** Spaces per nesting level. @default 4 */
-  indent?: number;
+  indent?: number | undefined;
   /** Indent with one tab per level instead. @default false */
-  tabs?: boolean;
+  tabs?: boolean | undefined;
 }
 
 /** Most statements `combineNginxConfig` produces: includes repeated in many places multiply. */

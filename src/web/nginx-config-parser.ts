@@ -86,22 +86,22 @@ export interface ParseNginxConfigOptions {
    * Reads the main file (when given by path) and included files. Without it, `include` is
    * recorded but not followed.
    */
-  readFile?: NginxReadFile;
+  readFile?: NginxReadFile | undefined;
   /** Expands `include` patterns holding `*`, `?` or `[`; needed when such a pattern appears. */
-  glob?: NginxGlob;
+  glob?: NginxGlob | undefined;
   /**
    * The directory relative `include` paths start from (nginx's configuration prefix).
    * @default the directory of the main file, as nginx without `-p` does
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Keep comments as `{ directive: '#', comment }` statements. @default false */
-  comments?: boolean;
+  comments?: boolean | undefined;
   /** Record syntax errors in the payload (status `'failed'`) instead of throwing. @default false */
-  catchErrors?: boolean;
+  catchErrors?: boolean | undefined;
   /** Do not follow `include`. @default false */
-  single?: boolean;
+  single?: boolean | undefined;
   /** Most files read in one parse. @default NGINX_MAX_CONFIG_FILES (10,000) */
-  maxFiles?: number;
+  maxFiles?: number | undefined;
 }
 
 /**
@@ -404,11 +404,11 @@ const DUMP_HEADER = /^# configuration file (.+):$/;
 /** Options of `parseNginxDump`. */
 export interface ParseNginxDumpOptions {
   /** Keep comments as `{ directive: '#', comment }` statements. @default false */
-  comments?: boolean;
+  comments?: boolean | undefined;
   /** Record syntax errors in the payload instead of throwing. @default false */
-  catchErrors?: boolean;
+  catchErrors?: boolean | undefined;
   /** nginx's configuration prefix. @default the directory of the first file in the dump */
-  prefix?: string;
+  prefix?: string | undefined;
 }
 
 interface DumpSection {

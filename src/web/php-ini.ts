@@ -188,7 +188,7 @@ export function renderPhpIni(input: PhpIniInput): string {
 /** Options of `parsePhpIni`. */
 export interface ParsePhpIniOptions {
   /** File name for error messages. @default 'php.ini' */
-  source?: string;
+  source?: string | undefined;
 }
 
 /** What `parsePhpIni` returns. */

@@ -57,6 +57,25 @@ describe('the fpmkit command', () => {
     expect(r.stdout).toContain('refused: php-fpm -t would refuse');
   });
 
+  it('check: a # line does not hide the rest; each finding says its location once, and its code', async () => {
+    const file = join(dir, 'hash.conf');
+    await writeFile(
+      file,
+      `[global]\nerror_log = ${dir}/fpm.log\n[www]\n# shop pool\nuser = www-data\nlisten = ${dir}/www.sock\npm = static\npm.max_children = 4\nrequest_terminate_timeout = 5ms\n`,
+    );
+    const r = await fpmkit(['check', file]);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stdout.split('\n');
+    const hash = lines.find((l) => l.includes('value is NULL'));
+    expect(hash).toBe(
+      `${file}:4: error: value is NULL for a ZEND_INI_PARSER_ENTRY [fpm.null-value]`,
+    );
+    expect(lines).toContain(
+      `${file}:9: warning: request_terminate_timeout = 5ms is read by FPM as 5s: only the last character is a unit (s, m, h, d) and the number before it is read up to its first character that is not a digit (FPM has no millisecond unit) [fpm.time-misread]`,
+    );
+    for (const line of lines) expect(line.split(file).length, line).toBeLessThanOrEqual(2);
+  });
+
   it('check --json: machine-readable findings', async () => {
     const r = await fpmkit(['check', '--json', join(dir, 'bad.conf')]);
     expect(r.exitCode).toBe(1);
@@ -116,5 +135,37 @@ describe('the fpmkit command', () => {
     const bad = await fpmkit(['render', '-'], JSON.stringify({ pools: [{ name: 'w]w' }] }));
     expect(bad.exitCode).toBe(3);
     expect(bad.stderr).toContain("invalid option 'pools[0].name'");
+  });
+
+  it('render: an unknown key exits 3 naming it; a model php-fpm -t would refuse exits 1', async () => {
+    const typo = await fpmkit(
+      ['render', '-'],
+      JSON.stringify({ pools: [{ name: 'www', pmm: {} }] }),
+    );
+    expect(typo.exitCode).toBe(3);
+    expect(typo.stdout).toBe('');
+    expect(typo.stderr).toContain("invalid option 'pools[0].pmm': unknown key");
+    const empty = await fpmkit(['render', '-'], '{"pools":[]}');
+    expect(empty.exitCode).toBe(1);
+    expect(empty.stdout).toBe('');
+    expect(empty.stderr).toContain('No pool defined. at least one pool section must be specified');
+    const spare = {
+      pools: [
+        {
+          name: 'www',
+          listen: { address: '/run/php/www.sock' },
+          pm: { mode: 'dynamic', maxChildren: 2, minSpareServers: 1, maxSpareServers: 3 },
+        },
+      ],
+    };
+    const refused = await fpmkit(['render', '-'], JSON.stringify(spare));
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(
+      'cannot be greater than pm.max_children(2) [fpm.spare-above-max-children]',
+    );
+    const anyway = await fpmkit(['render', '--allow-refused', '-'], JSON.stringify(spare));
+    expect(anyway.exitCode).toBe(0);
+    expect(anyway.stdout).toContain('pm.max_spare_servers = 3');
   });
 });

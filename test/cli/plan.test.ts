@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import type { CliIo } from '../../src/cli/io.js';
 import { type PlanHostFacts, runPlan } from '../../src/cli/plan.js';
 import { checkFpmConfig } from '../../src/fpm/check.js';
 import { parseMeminfo } from '../../src/kernel/meminfo.js';
+import { DEFAULT_CPU_SHARE, safePlanPool } from '../../src/sizing/index.js';
 import { isRoot } from '../support/integration.js';
 import { run } from '../support/process.js';
 
@@ -356,6 +357,100 @@ describe('runPlan with injected host facts', () => {
     );
   });
 });
+
+describe('the CPU share: one default, in the command and the SDK', () => {
+  /** The 2-CPU, 23.5 GiB host the README and docs/cli.md show. */
+  const small = () =>
+    facts({ cpus: 2, memTotalBytes: 25_276_182_528, memAvailableBytes: 20 * GiB });
+
+  it('the documented commands are feasible on a 2-CPU host and print what the docs show', async () => {
+    const c = capture();
+    const args = ['--rps', '300', '--service-time', '80', '--cpu-share', '0.05'];
+    expect(await runPlan(args, c.io, { readHost: async () => small() })).toBe(0);
+    expect(c.out.stdout).toContain('Traffic: 300 requests/s, 80 ms each, 5 % on CPU');
+    expect(c.out.stdout).toContain('  pm.max_children = 35\n');
+    expect(c.out.stdout).toContain('Erlang C needs 28 for p99 queue wait ≤ 0.1 s; CPU allows 40');
+    expect(c.out.stdout).toContain('predictions.p99QueueWaitSeconds = 6.22 ms');
+    const d = capture();
+    const reload = ['--rps', '1000', '--service-time', '30', '--cpu-share', '0.05'];
+    const more = ['--reload-window', '0.15', '--somaxconn', '128'];
+    expect(await runPlan([...reload, ...more], d.io, { readHost: async () => small() })).toBe(0);
+  });
+
+  it('without --cpu-share the command and planPool assume the same share, and refuse alike', async () => {
+    expect(DEFAULT_CPU_SHARE).toBe(0.25);
+    const c = capture();
+    const code = await runPlan(['--rps', '300', '--service-time', '80', '--json'], c.io, {
+      readHost: async () => small(),
+    });
+    expect(code).toBe(1);
+    const cli = JSON.parse(c.out.stdout) as { error: { reasons: { code: string }[] } };
+    const sdk = safePlanPool({
+      name: 'www',
+      arrivalRate: 300,
+      serviceTimeSeconds: 0.08,
+      cores: 2,
+      totalMemoryBytes: 25_276_182_528,
+    });
+    expect(sdk.success).toBe(false);
+    if (sdk.success) return;
+    expect(sdk.error.reasons.map((r) => r.code).sort()).toEqual(
+      cli.error.reasons.map((r) => r.code).sort(),
+    );
+    expect(sdk.error.reasons.map((r) => r.code)).toContain('cpu-saturated');
+    // Told the real share, both plan the same pool.
+    const shared = safePlanPool({
+      name: 'www',
+      arrivalRate: 300,
+      serviceTimeSeconds: 0.08,
+      cpuShare: 0.05,
+      cores: 2,
+      totalMemoryBytes: 25_276_182_528,
+    });
+    expect(shared.success && shared.data.pool.pm.maxChildren).toBe(35);
+  });
+
+  it('an infeasible plan names --cpu-share among the ways out', async () => {
+    const c = capture();
+    expect(
+      await runPlan(['--rps', '300', '--service-time', '80'], c.io, {
+        readHost: async () => small(),
+      }),
+    ).toBe(1);
+    expect(c.out.stderr).toContain('only 8 can run on 2 cores');
+    expect(c.out.stderr).toMatch(/--cpu-share; this plan used 0\.25, assumed/);
+  });
+});
+
+describe.skipIf(availableParallelism() !== 2)(
+  'the README and docs/cli.md plan commands, run on this 2-CPU host',
+  () => {
+    it.each([
+      [['--rps', '300', '--service-time', '80', '--cpu-share', '0.05'], 0],
+      [
+        [
+          '--rps',
+          '1000',
+          '--service-time',
+          '30',
+          '--cpu-share',
+          '0.05',
+          '--reload-window',
+          '0.15',
+          '--somaxconn',
+          '128',
+        ],
+        0,
+      ],
+      [['--rps', '300', '--service-time', '80'], 1],
+    ] as const)('fpmkit plan %j exits %i', async (args, exitCode) => {
+      const r = await fpmkit([...args]);
+      expect(r.exitCode, r.stderr).toBe(exitCode);
+      if (exitCode === 1) expect(r.stderr).toContain('--cpu-share');
+      else expect(r.stdout).toContain('pm.max_children = ');
+    });
+  },
+);
 
 describe('runPlan on any command line', () => {
   const flag = fc.constantFrom(

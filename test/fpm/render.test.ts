@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FpmkitInvalidOptionError } from '../../src/errors.js';
+import { FpmkitFpmRefusedError, FpmkitInvalidOptionError } from '../../src/errors.js';
 import {
   type FpmConfig,
+  type FpmConfigInput,
   parseFpmConfig,
   renderFpmConfig,
   renderPool,
 } from '../../src/fpm/index.js';
 import { emptyPool } from '../../src/fpm/schema.js';
 import { phpFpmBinary } from '../support/integration.js';
+import { phpFpmTest } from '../support/php-fpm.js';
 import { run } from '../support/process.js';
 import { configArb } from './arbitraries.js';
 
@@ -110,6 +112,8 @@ describe('renderFpmConfig', () => {
   it('renders $pool on purpose with allowPoolVariable, and FPM substitutes it', () => {
     const pool = emptyPool('shop');
     pool.listen.address = '/run/php/$pool.sock';
+    pool.pm.mode = 'static';
+    pool.pm.maxChildren = 1;
     const text = renderFpmConfig({ global: {}, pools: [pool] }, { allowPoolVariable: true });
     expect(parseFpmConfig(text).config.pools[0]!.listen.address).toBe('/run/php/shop.sock');
   });
@@ -233,4 +237,158 @@ describe.skipIf(!fpm.available)(`rendered files against real php-fpm8.2 -t${fpm.
     );
     expect(runs).toBeGreaterThanOrEqual(150);
   });
+});
+
+/** Throws, and returns what was thrown. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('nothing was thrown');
+}
+
+const POOL = {
+  name: 'www',
+  listen: { address: '/run/php/www.sock' },
+  pm: { mode: 'static', maxChildren: 2 },
+} as const;
+
+describe('render refuses unknown keys, naming them', () => {
+  it.each([
+    ['pool.pmm', () => renderPool({ name: 'www', pmm: {} } as never)],
+    ['pools[0].pmm', () => renderFpmConfig({ pools: [{ name: 'www', pmm: {} }] } as never)],
+    [
+      'pools[0].pm.maxChilden',
+      () =>
+        renderFpmConfig({ pools: [{ ...POOL, pm: { mode: 'static', maxChilden: 2 } }] } as never),
+    ],
+    [
+      'global.logLimt',
+      () => renderFpmConfig({ global: { logLimt: 4096 }, pools: [POOL] } as never),
+    ],
+    ['poolz', () => renderFpmConfig({ poolz: [], pools: [POOL] } as never)],
+  ])('%s', (option, render) => {
+    const error = thrown(render);
+    expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+    expect(error).not.toBeInstanceOf(FpmkitFpmRefusedError);
+    expect((error as FpmkitInvalidOptionError).option).toBe(option);
+    expect((error as FpmkitInvalidOptionError).rule).toContain('unknown key');
+  });
+});
+
+const fpmRefuses = phpFpmBinary();
+
+/** Models FPM refuses, the field the refusal names, and the message FPM prints first. */
+const REFUSED: [string, FpmConfigInput, string, string][] = [
+  [
+    'no pool',
+    { pools: [] },
+    'pools',
+    'ERROR: No pool defined. at least one pool section must be specified in config file',
+  ],
+  [
+    'spare servers above pm.max_children',
+    {
+      pools: [
+        {
+          ...POOL,
+          pm: { mode: 'dynamic', maxChildren: 2, minSpareServers: 1, maxSpareServers: 3 },
+        },
+      ],
+    },
+    'pools[0].pm.maxSpareServers',
+    'ALERT: [pool www] pm.min_spare_servers(1) and pm.max_spare_servers(3) cannot be greater than pm.max_children(2)',
+  ],
+  [
+    'a second pool without pm',
+    { pools: [POOL, { name: 'shop', listen: { address: '/run/php/shop.sock' } }] },
+    'pools[1].pm.mode',
+    'ALERT: [pool shop] the process manager is missing (static, dynamic or ondemand)',
+  ],
+];
+
+describe('renderFpmConfig refuses a model php-fpm -t would refuse', () => {
+  it.each(REFUSED)('%s', (_what, model, option, fpmMessage) => {
+    const error = thrown(() => renderFpmConfig(model));
+    expect(error).toBeInstanceOf(FpmkitFpmRefusedError);
+    expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+    const refused = error as FpmkitFpmRefusedError;
+    expect(refused.code).toBe('FPMKIT_INVALID_OPTION');
+    expect(refused.option).toBe(option);
+    expect(refused.refusals[0]!.evidence?.fpmMessage).toBe(fpmMessage);
+    expect(refused.message).toContain(fpmMessage.replace(/^\w+: /, ''));
+    // allowRefused renders it anyway.
+    expect(renderFpmConfig(model, { allowRefused: true })).toMatch(/^\[global\]\n/);
+  });
+
+  it('renders the near misses', () => {
+    expect(renderFpmConfig({ pools: [POOL] })).toContain('[www]');
+    const dynamic = {
+      ...POOL,
+      pm: { mode: 'dynamic', maxChildren: 3, minSpareServers: 1, maxSpareServers: 3 },
+    } as const;
+    expect(renderFpmConfig({ pools: [dynamic] })).toContain('pm.max_spare_servers = 3');
+  });
+
+  it.skipIf(!fpmRefuses.available)(
+    `what it refuses, php-fpm8.2 -t refuses with the same first message${fpmRefuses.reason}`,
+    { timeout: 60_000 },
+    async () => {
+      for (const [what, model, , fpmMessage] of REFUSED) {
+        const text = renderFpmConfig(
+          { ...model, global: { errorLog: '/dev/null' } },
+          { allowRefused: true },
+        );
+        const real = await phpFpmTest(text, { allowRoot: true });
+        expect(real.exitCode, what).toBe(78);
+        expect(
+          real.messages.find((m) => /^(ERROR|ALERT):/.test(m)),
+          what,
+        ).toBe(fpmMessage);
+      }
+      const accepted = renderFpmConfig({ global: { errorLog: '/dev/null' }, pools: [POOL] });
+      expect((await phpFpmTest(accepted, { allowRoot: true })).exitCode).toBe(0);
+    },
+  );
+});
+
+describe('listen.mode as FPM takes it: a number or octal text, written as given', () => {
+  const withMode = (mode: number | string): FpmConfigInput => ({
+    global: { errorLog: '/dev/null' },
+    pools: [{ ...POOL, listen: { address: '/tmp/fpmkit-mode.sock', mode } }],
+  });
+
+  it.each([
+    ['0660', 'listen.mode = 0660'],
+    ['660', 'listen.mode = 660'],
+    ['00660', 'listen.mode = 00660'],
+    [0o660, 'listen.mode = 0660'],
+  ] as const)('%s is written %s and read back as 0o660', (mode, line) => {
+    const text = renderFpmConfig(withMode(mode));
+    expect(text.split('\n')).toContain(line);
+    expect(parseFpmConfig(text).config.pools[0]!.listen.mode).toBe(0o660);
+  });
+
+  it.each(['0899', '66a', '17777', '', ' 660'])('refuses %j, naming the field', (mode) => {
+    const error = thrown(() => renderFpmConfig(withMode(mode)));
+    expect(error).toBeInstanceOf(FpmkitInvalidOptionError);
+    expect((error as FpmkitInvalidOptionError).option).toBe('pools[0].listen.mode');
+  });
+
+  it.skipIf(!fpmRefuses.available)(
+    `php-fpm8.2 -tt prints the text as given${fpmRefuses.reason}`,
+    { timeout: 30_000 },
+    async () => {
+      for (const mode of ['660', '0660']) {
+        const real = await phpFpmTest(renderFpmConfig(withMode(mode)), {
+          tt: true,
+          allowRoot: true,
+        });
+        expect(real.exitCode, real.output).toBe(0);
+        expect(real.messages).toContain(`NOTICE: \tlisten.mode = ${mode}`);
+      }
+    },
+  );
 });

@@ -52,6 +52,17 @@ const CLASSES: Record<string, { code: string; make: Array<(c: Ns) => unknown> } 
     code: 'FPMKIT_INVALID_OPTION',
     make: [(c) => new (c.FpmkitInvalidOptionError as Ctor)('a' as never, 'rule' as never)],
   },
+  FpmkitFpmRefusedError: {
+    code: 'FPMKIT_INVALID_OPTION',
+    make: [
+      (c) => new (c.FpmkitFpmRefusedError as Ctor)('pools' as never, [] as never),
+      (c) =>
+        new (c.FpmkitFpmRefusedError as Ctor)(
+          'pools[0].pm.maxChildren' as never,
+          [{ code: 'fpm.max-children', severity: 'error', message: 'm' }] as never,
+        ),
+    ],
+  },
   FpmkitAbortError: {
     code: 'FPMKIT_ABORTED',
     make: [

@@ -103,7 +103,8 @@ describe('planPool', () => {
   });
 
   it('refuses a pool that does not fit memory, with the reason and figures', () => {
-    const input = { ...shop, ...host, totalMemoryBytes: 2 * GiB, arrivalRate: 2000 };
+    // All I/O (cpuShare 0), so only memory bounds it.
+    const input = { ...shop, ...host, totalMemoryBytes: 2 * GiB, arrivalRate: 2000, cpuShare: 0 };
     expect(() => planPool(input)).toThrow(FpmkitInfeasiblePlanError);
     const r = safePlanPool(input);
     expect(r.success).toBe(false);

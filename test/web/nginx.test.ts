@@ -251,7 +251,7 @@ describe('renderNginxFastcgi', () => {
       { ...SOCKET, bufferSizeBytes: 65536 },
       'bufferSizeBytes',
     ],
-    ['unknown key', { ...SOCKET, fastcgiReadTimeout: 5 }, '(settings)'],
+    ['unknown key', { ...SOCKET, fastcgiReadTimeout: 5 }, 'fastcgiReadTimeout'],
     [
       'a $ in a socket path',
       { upstream: { servers: [{ socketPath: '/run/$x.sock' }] } },

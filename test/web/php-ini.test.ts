@@ -95,7 +95,7 @@ describe('renderPhpIni', () => {
     ['a newline in preload', { opcache: { preload: '/a\nexpose_php = 1' } }, 'opcache.preload'],
     ['a quote in preload', { opcache: { preload: '/a"b' } }, 'opcache.preload'],
     ['a variable in preload', { opcache: { preload: '/${HOME}/p.php' } }, 'opcache.preload'],
-    ['an unknown key', { opcache: { jit: 'tracing' } }, 'opcache'],
+    ['an unknown key', { opcache: { jit: 'tracing' } }, 'opcache.jit'],
   ])('rejects %s', (_, settings, option) => {
     let error: unknown;
     try {

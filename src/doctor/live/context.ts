@@ -19,13 +19,13 @@ export interface DiagnoseOptions {
    * connection still counts as refused during the reload. Both logs print whole seconds, so
    * the comparison is by second. @default 0
    */
-  reloadSlackSeconds?: number;
+  reloadSlackSeconds?: number | undefined;
   /** Seconds after a reload within which a child killed by SIGTERM counts as killed by it. @default 2 */
-  reloadKillSeconds?: number;
+  reloadKillSeconds?: number | undefined;
   /** How many stack frames the slow-request finding lists. @default 5 */
-  topFrames?: number;
+  topFrames?: number | undefined;
   /** Fraction of the memory budget the pools may use before `live.memory-overcommit`. @default 1 */
-  memoryBudgetFraction?: number;
+  memoryBudgetFraction?: number | undefined;
 }
 
 /** A part of the snapshot that could not be read (or a step that failed), for the report. */
@@ -65,7 +65,7 @@ export interface SuggestedChanges {
 /** The context every live check runs over. */
 export interface LiveContext {
   snapshot: HostSnapshot;
-  options: Required<DiagnoseOptions>;
+  options: { [K in keyof DiagnoseOptions]-?: NonNullable<DiagnoseOptions[K]> };
   kernel: KernelSettings | undefined;
   /** nginx error-log entries inside the snapshot's time window. */
   nginx: NginxErrorEntry[];
