@@ -43,7 +43,7 @@ export type FpmkitErrorCode = (typeof ERROR_CODES)[number];
 /** Options every fpmkit error accepts. */
 export interface FpmkitErrorOptions {
   /** The error behind this one, kept on `cause`. */
-  cause?: unknown | undefined;
+  cause?: unknown;
 }
 
 /** Brand symbol of each fpmkit class, keyed by the class of this copy of fpmkit. */
