@@ -5,6 +5,7 @@
  */
 import type { Finding } from '../findings.js';
 import type { FpmFindingCode } from '../findings-catalog.js';
+import type { ParseFpmConfigResult } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
 import type { CgroupMemoryLimit } from '../kernel/cgroup-memory.js';
 import type { Meminfo } from '../kernel/meminfo.js';
@@ -52,6 +53,12 @@ export interface SnapshotPool {
   queue: SnapshotPart<{ queued: number; address: string }>;
   /** Highest queue depth seen in every sample taken of the socket tables. */
   queuePeak?: number;
+  /**
+   * The pool's listening socket as the kernel holds it (`ss -xl` / `ss -ltn`): `backlog` is
+   * the value listen(2) was given, capped by somaxconn at that moment (Send-Q), `queued` the
+   * connections waiting now (Recv-Q). The queue holds `backlog + 1`. Absent when not read.
+   */
+  listener?: SnapshotPart<{ backlog: number; queued: number }>;
   slowlog: SnapshotPart<LogWindow>;
   workerMemory: SnapshotPart<{ meanBytes: number; maxBytes: number; count: number }>;
 }
@@ -64,6 +71,8 @@ export interface SnapshotMaster {
   config: SnapshotPart<FpmConfig>;
   /** What `parseFpmConfig` reported about the file. */
   configFindings: Finding<FpmFindingCode>[];
+  /** The file and line each directive was last set at (`parseFpmConfig`'s `locations`). */
+  configLocations?: ParseFpmConfigResult['locations'];
   errorLog: SnapshotPart<LogWindow>;
   pools: SnapshotPool[];
 }

@@ -18,12 +18,19 @@ import {
   type UnixListenQueue,
   unixListenQueues,
 } from '../kernel/proc-net-unix.js';
+import { parseSs, type SsSocket } from '../kernel/ss.js';
 import { fetchStatus } from '../status/fetch.js';
 import { discoverFpm, type FpmDiscovery, type FpmMasterInfo } from './discover.js';
 import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
-import { type ReadOptions, roots } from './io.js';
+import { DEFAULT_PROC_ROOT, type ReadOptions, roots } from './io.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
-import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+import {
+  readNetstat,
+  readSsListeners,
+  readTcpListenQueues,
+  readUnixListenQueues,
+  ssListenerFor,
+} from './net.js';
 import { openRegularFile, type RegularFileReadOptions } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
 import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
@@ -64,6 +71,11 @@ export interface CollectSnapshotOptions extends ReadOptions {
   queueSampleIntervalMs?: number;
   /** Environment for `${VAR}` in the config. @default process.env */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Read the listening sockets' backlog in force with `ss -lnxt`. Only done when `procRoot` is
+   * this host's `/proc` (ss shows this host's sockets). @default true
+   */
+  readListeners?: boolean;
 }
 
 function fail(error: unknown): { ok: false; reason: string; code?: string; errno?: string } {
@@ -177,7 +189,11 @@ function loadConfig(
   path: string,
   paths: PathMap,
   env: Readonly<Record<string, string | undefined>>,
-): { config: SnapshotPart<FpmConfig>; findings: SnapshotMaster['configFindings'] } {
+): {
+  config: SnapshotPart<FpmConfig>;
+  findings: SnapshotMaster['configFindings'];
+  locations?: SnapshotMaster['configLocations'];
+} {
   try {
     const result = parseFpmConfig(paths.readFile(path), {
       path,
@@ -185,7 +201,11 @@ function loadConfig(
       glob: paths.glob,
       env: env as Record<string, string>,
     });
-    return { config: { ok: true, value: result.config, source: path }, findings: result.findings };
+    return {
+      config: { ok: true, value: result.config, source: path },
+      findings: result.findings,
+      locations: result.locations,
+    };
   } catch (error) {
     return { config: { ...fail(error), source: path }, findings: [] };
   }
@@ -242,7 +262,26 @@ interface CollectContext {
   unixQueues: SnapshotPart<UnixListenQueue[]>;
   samples: UnixListenQueue[][];
   tcpQueues: HostSnapshot['tcpQueues'];
+  /** `ss` listeners, for the backlog in force; undefined when not read at all. */
+  listeners?: SnapshotPart<SsSocket[]>;
   maxLogBytes: number;
+}
+
+/** The listener part of a pool: its `ss` row's backlog and queue. */
+function listenerPart(
+  ctx: CollectContext,
+  listen: ListenAddress,
+): SnapshotPool['listener'] | undefined {
+  const listeners = ctx.listeners;
+  if (listeners === undefined) return undefined;
+  if (!listeners.ok) return { ok: false, reason: listeners.reason };
+  const row = ssListenerFor(listen, listeners.value);
+  if (row === undefined)
+    return {
+      ok: false,
+      reason: `ss shows nothing listening on ${listen.kind === 'unix' ? listen.path : `port ${listen.port}`}`,
+    };
+  return { ok: true, value: { backlog: row.sendQ, queued: row.recvQ }, source: 'ss' };
 }
 
 async function collectPool(
@@ -257,6 +296,7 @@ async function collectPool(
   const listen = listenOf(address, config, prefix);
   let queue: SnapshotPool['queue'];
   let queuePeak: number | undefined;
+  const listener = listen.ok ? listenerPart(ctx, listen.value) : undefined;
   if (!listen.ok || address === undefined)
     queue = { ok: false, reason: listen.ok ? 'the pool has no listen address' : listen.reason };
   else if (listen.value.kind === 'unix') {
@@ -333,6 +373,7 @@ async function collectPool(
     status,
     queue,
     ...(queuePeak === undefined ? {} : { queuePeak }),
+    ...(listener === undefined ? {} : { listener }),
     slowlog,
     workerMemory,
   };
@@ -344,7 +385,11 @@ async function collectMaster(
   info: FpmMasterInfo | undefined,
 ): Promise<SnapshotMaster> {
   const { options } = ctx;
-  const { config, findings } = loadConfig(configPath, ctx.paths, options.env ?? process.env);
+  const { config, findings, locations } = loadConfig(
+    configPath,
+    ctx.paths,
+    options.env ?? process.env,
+  );
   const prefix = options.prefix ?? resolve(configPath, '..');
   const errorLog =
     options.fpmErrorLogPath !== undefined
@@ -374,6 +419,7 @@ async function collectMaster(
     configPath,
     config,
     configFindings: findings,
+    ...(locations === undefined ? {} : { configLocations: locations }),
     errorLog,
     pools,
   };
@@ -458,6 +504,13 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
   };
   const k = await kernelParts(options);
   ctx.tcpQueues = k.tcpQueues;
+  if (options.readListeners !== false) {
+    const { procRoot } = roots(options);
+    ctx.listeners =
+      resolve(procRoot) === DEFAULT_PROC_ROOT
+        ? await part(readSsListeners)
+        : { ok: false, reason: `ss shows this host's sockets, not those of ${procRoot}` };
+  }
   let discovery: FpmDiscovery | undefined;
   let discoveryError: string | undefined;
   try {
@@ -596,7 +649,10 @@ export async function snapshotFromDirectory(
     samples.push(unixListenQueues(parseProcNetUnix(text)));
   }
   const k = await kernelParts(read);
+  const ssText = await readFile(join(dir, 'ss.txt'), 'utf8').catch(() => undefined);
+  const listeners = ssText === undefined ? undefined : await part(async () => parseSs(ssText));
   const ctx: CollectContext = {
+    ...(listeners === undefined ? {} : { listeners }),
     options: { ...read, fetchStatus: false, ...(m.env === undefined ? {} : { env: m.env }) },
     paths,
     live: false,
