@@ -113,7 +113,7 @@ export function saturatedNow(ctx: LiveContext): void {
         workers: pool.workerPids.length,
         ...masterEvidence(master),
       },
-      fix: `Every worker is busy and requests queue: see what they run (the slowlog${pool.config?.slowlog === undefined ? ', once slowlog and request_slowlog_timeout are set' : ` ${pool.config.slowlog}`}), raise pm.max_children at ${describePlace(fixPlace(master, pool.name, 'pm.max_children'), pool.name)} if memory allows (${applyWord([{ section: pool.name, directive: 'pm.max_children' }])})${pool.config?.pm.statusListen === undefined ? `, and set pm.status_listen at ${describePlace(fixPlace(master, pool.name, 'pm.status_listen'), pool.name)} so status answers while the pool is full` : ''}.`,
+      fix: `Every worker is busy and requests queue: see what they run (the slowlog${pool.config?.slowlog === undefined ? ', once slowlog and request_slowlog_timeout are set' : ` ${pool.config.slowlog}`}), raise pm.max_children at ${describePlace(fixPlace(master, pool.name, 'pm.max_children'), pool.name)} if memory allows and ${applyWord([{ section: pool.name, directive: 'pm.max_children' }])}${pool.config?.pm.statusListen === undefined ? `, and set pm.status_listen at ${describePlace(fixPlace(master, pool.name, 'pm.status_listen'), pool.name)} so status answers while the pool is full` : ''}.`,
     });
   }
 }
