@@ -441,6 +441,7 @@ export type {
   NginxAccessUnknown,
   NginxErrorEntry,
   NginxErrorEvent,
+  NginxErrorLineClass,
   NginxErrorLogOptions,
   NginxErrorRecord,
   NginxErrorUnknown,
@@ -456,6 +457,7 @@ export type {
 } from './logs/index.js';
 export {
   classifyFpmMessage,
+  classifyNginxErrorLine,
   compileFpmAccessFormat,
   compileNginxLogFormat,
   DEFAULT_MAX_LINE_LENGTH,

@@ -23,6 +23,7 @@ import { fetchStatus } from '../status/fetch.js';
 import { discoverFpm, type FpmDiscovery, type FpmMasterInfo } from './discover.js';
 import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import { DEFAULT_PROC_ROOT, type ReadOptions, roots } from './io.js';
+import { windowStart } from './log-window.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import {
   readNetstat,
@@ -104,20 +105,34 @@ async function part<T>(read: () => Promise<T>): Promise<SnapshotPart<T>> {
   }
 }
 
+/** Options of {@link readLogWindow}: which files are read, and the time the window starts at. */
+export interface LogWindowOptions extends Omit<RegularFileReadOptions, 'maxBytes'> {
+  /**
+   * Read only the lines at or after this time: where they start is found by a binary search over
+   * the file (lines are in time order), so the cost is that of the window, not of the file.
+   * @default undefined (the last `maxBytes`)
+   */
+  since?: Date;
+  /** Zone of the log's local times, minutes east of UTC, for `since`. @default 0 */
+  utcOffsetMinutes?: number;
+}
+
 /**
  * The last `maxBytes` of a file, from the start of a line: a window over a log of any size in
- * bounded memory. Only a regular file is read (a FIFO or a device is refused without blocking);
+ * bounded memory; with `since`, only the lines from that time on (still at most `maxBytes`).
+ * Only a regular file is read (a FIFO or a device is refused without blocking);
  * `options` says which links and owners are accepted, as for `readRegularFile` (by default a
  * link is followed only to a file of the link's owner, and any owner is accepted).
  */
 export async function readLogWindow(
   path: string,
   maxBytes = DEFAULT_LOG_WINDOW_BYTES,
-  options: Omit<RegularFileReadOptions, 'maxBytes'> = {},
+  options: LogWindowOptions = {},
 ): Promise<LogWindow> {
   let opened: Awaited<ReturnType<typeof openRegularFile>>;
   try {
-    opened = await openRegularFile(path, options);
+    const { since: _since, utcOffsetMinutes: _offset, ...readOptions } = options;
+    opened = await openRegularFile(path, readOptions);
   } catch (error) {
     const io = error as FpmkitIoError;
     const errno = io.errno ?? 'EIO';
@@ -129,7 +144,11 @@ export async function readLogWindow(
   const { handle, stats } = opened;
   try {
     const size = stats.size;
-    const start = Math.max(0, size - maxBytes);
+    const floor = Math.max(0, size - maxBytes);
+    const start =
+      options.since === undefined
+        ? floor
+        : await windowStart(handle, size, floor, options.since, options.utcOffsetMinutes ?? 0);
     const length = size - start;
     const buffer = Buffer.alloc(length);
     let read = 0;
@@ -139,7 +158,7 @@ export async function readLogWindow(
       read += r.bytesRead;
     }
     let text = buffer.subarray(0, read).toString('utf8');
-    if (start > 0) {
+    if (options.since === undefined && start > 0) {
       const nl = text.indexOf('\n');
       text = nl < 0 ? '' : text.slice(nl + 1);
     }
@@ -220,7 +239,7 @@ async function logPart(
   unsetReason: string,
   paths: PathMap,
   prefix: string,
-  maxBytes: number,
+  spec: LogWindowSpec,
 ): Promise<SnapshotPart<LogWindow>> {
   if (path === undefined) return { ok: false, reason: unsetReason };
   if (path === 'syslog' || path.startsWith('syslog:'))
@@ -231,7 +250,12 @@ async function logPart(
     };
   const full = resolveLogPath(path, prefix);
   const window = await part(() =>
-    readLogWindow(paths.file(full), maxBytes, paths.owners ? { owners: paths.owners } : {}),
+    readLogWindow(paths.file(full), spec.maxBytes, {
+      ...(paths.owners ? { owners: paths.owners } : {}),
+      ...(spec.since === undefined
+        ? {}
+        : { since: spec.since, utcOffsetMinutes: spec.utcOffsetMinutes }),
+    }),
   );
   if (window.ok) window.value.path = full;
   return { ...window, source: full };
@@ -264,7 +288,7 @@ interface CollectContext {
   tcpQueues: HostSnapshot['tcpQueues'];
   /** `ss` listeners, for the backlog in force; undefined when not read at all. */
   listeners?: SnapshotPart<SsSocket[]>;
-  maxLogBytes: number;
+  logWindow: LogWindowSpec;
 }
 
 /** The listener part of a pool: its `ss` row's backlog and queue. */
@@ -351,7 +375,7 @@ async function collectPool(
     'slowlog is not set',
     ctx.paths,
     prefix,
-    ctx.maxLogBytes,
+    ctx.logWindow,
   );
 
   let workerMemory: SnapshotPool['workerMemory'];
@@ -393,7 +417,7 @@ async function collectMaster(
   const prefix = options.prefix ?? resolve(configPath, '..');
   const errorLog =
     options.fpmErrorLogPath !== undefined
-      ? await logPart(options.fpmErrorLogPath, '', given, prefix, ctx.maxLogBytes)
+      ? await logPart(options.fpmErrorLogPath, '', given, prefix, ctx.logWindow)
       : await logPart(
           config.ok ? config.value.global.errorLog : undefined,
           config.ok
@@ -401,7 +425,7 @@ async function collectMaster(
             : config.reason,
           ctx.paths,
           prefix,
-          ctx.maxLogBytes,
+          ctx.logWindow,
         );
   const pools: SnapshotPool[] = [];
   const names = new Set<string>();
@@ -425,20 +449,37 @@ async function collectMaster(
   };
 }
 
-function checkOptions(options: CollectSnapshotOptions): number {
-  const max = options.maxLogBytes ?? DEFAULT_LOG_WINDOW_BYTES;
+/** How much of each log is read: at most `maxBytes`, from `since` when given. */
+interface LogWindowSpec {
+  maxBytes: number;
+  since?: Date;
+  utcOffsetMinutes: number;
+}
+
+function checkOptions(
+  options: CollectSnapshotOptions | SnapshotFromDirectoryOptions,
+  utcOffsetMinutes: number,
+): LogWindowSpec {
+  // A time window bounds what is read; the byte bound then only guards memory.
+  const max =
+    options.maxLogBytes ??
+    (options.since === undefined ? DEFAULT_LOG_WINDOW_BYTES : MAX_LOG_WINDOW_BYTES);
   if (!Number.isSafeInteger(max) || max < 0 || max > MAX_LOG_WINDOW_BYTES)
     throw new FpmkitInvalidOptionError(
       'maxLogBytes',
       `must be an integer from 0 to ${MAX_LOG_WINDOW_BYTES}`,
     );
-  const samples = options.queueSamples ?? 0;
+  const samples = 'queueSamples' in options ? (options.queueSamples ?? 0) : 0;
   if (!Number.isSafeInteger(samples) || samples < 0 || samples > MAX_QUEUE_SAMPLES)
     throw new FpmkitInvalidOptionError(
       'queueSamples',
       `must be an integer from 0 to ${MAX_QUEUE_SAMPLES}`,
     );
-  return max;
+  return {
+    maxBytes: max,
+    ...(options.since === undefined ? {} : { since: options.since }),
+    utcOffsetMinutes,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -485,7 +526,8 @@ function cgroupOf(m: Awaited<ReturnType<typeof readCgroupMemory>>): SnapshotCgro
  * permission, or an FPM that is not running. Bad options throw `FpmkitInvalidOptionError`.
  */
 export async function collectSnapshot(options: CollectSnapshotOptions = {}): Promise<HostSnapshot> {
-  const maxLogBytes = checkOptions(options);
+  const utcOffsetMinutes = options.utcOffsetMinutes ?? -new Date().getTimezoneOffset();
+  const logWindow = checkOptions(options, utcOffsetMinutes);
   const unixQueues = await part(() => readUnixListenQueues(options));
   const samples: UnixListenQueue[][] = [];
   for (let i = 0; i < (options.queueSamples ?? 0); i++) {
@@ -500,7 +542,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     unixQueues,
     samples,
     tcpQueues: { ok: false, reason: 'not read' },
-    maxLogBytes,
+    logWindow,
   };
   const k = await kernelParts(options);
   ctx.tcpQueues = k.tcpQueues;
@@ -541,7 +583,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
   const nginxErrorLog =
     options.nginxErrorLogPath === undefined
       ? ({ ok: false, reason: 'no nginx error log was given' } as const)
-      : await logPart(options.nginxErrorLogPath, '', given, '/', maxLogBytes);
+      : await logPart(options.nginxErrorLogPath, '', given, '/', logWindow);
   return {
     takenAt: new Date(),
     origin: 'live',
@@ -553,7 +595,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     cgroup: await part(async () => cgroupOf(await readCgroupMemory(cgroupPid, options))),
     nginxErrorLog,
     // The logs were written in this machine's local time.
-    utcOffsetMinutes: options.utcOffsetMinutes ?? -new Date().getTimezoneOffset(),
+    utcOffsetMinutes,
     ...(options.since === undefined ? {} : { since: options.since }),
   };
 }
@@ -622,7 +664,6 @@ export async function snapshotFromDirectory(
   dir: string,
   options: SnapshotFromDirectoryOptions = {},
 ): Promise<HostSnapshot> {
-  const maxLogBytes = checkOptions(options);
   let manifest: EvidenceManifest = {};
   const manifestText = await readFile(join(dir, 'fpmkit-evidence.json'), 'utf8').catch(
     () => undefined,
@@ -638,6 +679,7 @@ export async function snapshotFromDirectory(
     }
   }
   const m = { ...manifest, ...options };
+  const logWindow = checkOptions(m, m.utcOffsetMinutes ?? 0);
   const files = join(dir, 'files');
   const paths = underRoot(files);
   const read: ReadOptions = { procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') };
@@ -659,7 +701,7 @@ export async function snapshotFromDirectory(
     unixQueues,
     samples,
     tcpQueues: k.tcpQueues,
-    maxLogBytes,
+    logWindow,
   };
   const configPath = m.configPath ?? (await findEvidenceConfig(files));
   const masters: SnapshotMaster[] = [];
@@ -667,11 +709,11 @@ export async function snapshotFromDirectory(
     if (m.prefix !== undefined) ctx.options.prefix = m.prefix;
     const master = await collectMaster(ctx, configPath, undefined);
     if (m.fpmErrorLog !== undefined)
-      master.errorLog = await logPart(m.fpmErrorLog, '', paths, '/', maxLogBytes);
+      master.errorLog = await logPart(m.fpmErrorLog, '', paths, '/', logWindow);
     masters.push(master);
   }
   const nginxPath = m.nginxErrorLog ?? '/var/log/nginx/error.log';
-  const nginxErrorLog = await logPart(nginxPath, '', paths, '/', maxLogBytes);
+  const nginxErrorLog = await logPart(nginxPath, '', paths, '/', logWindow);
   return {
     takenAt: m.takenAt !== undefined ? new Date(m.takenAt) : new Date(),
     origin: 'directory',
