@@ -578,7 +578,8 @@ export function classifyNginxErrorLine(text: string): NginxErrorLineClass | unde
   // The parser cuts the context (`, client: ...`) off the end, then the action after the last
   // ` while `. With the only ` while ` right after the shape (or none), and no comma inside the
   // shape, both cuts land where they are seen here whether the context is nginx's or not.
-  const w = nextWhile(text, s);
+  // In a syscall shape only the errno's words can hold a ` while `: look from ` failed (` on.
+  const w = nextWhile(text, failed < 0 ? s : failed);
   if (w !== -1 && (w !== shapeEnd || nextWhile(text, w + 1) !== -1)) return slowClass(text);
   const comma = text.indexOf(',', failed < 0 ? s : failed);
   if (comma !== -1 && comma < shapeEnd) return slowClass(text);

@@ -294,6 +294,23 @@ describe('diagnose: the moment itself', () => {
     expect(f.fix).toContain('restart FPM');
   });
 
+  it('takes the accept queue capacity from the socket in force, not the file', () => {
+    const report = diagnose(
+      snapshot({
+        nginxLog: [eagain('00:00:01', 1), eagain('00:00:01', 2)],
+        listener: { ok: true, value: { backlog: 16, queued: 17 } },
+      }),
+    );
+    const f = report.findings.find((x) => x.code === 'live.accept-queue-overflow')!;
+    expect(f.evidence).toMatchObject({
+      listenBacklog: 8,
+      effectiveBacklog: 16,
+      queueCapacity: 17,
+      capacitySource: 'ss',
+    });
+    expect(f.message).toContain('capacity 17 = effective backlog 16 + 1');
+  });
+
   it('calls a queue at its capacity saturated even with no status page', () => {
     const full = snapshot({
       queued: 9,

@@ -46,8 +46,11 @@ export function acceptQueueOverflow(ctx: LiveContext, group: UpstreamErrors): vo
     ...(listenBacklog === undefined ? {} : { listenBacklog }),
     somaxconn: knownSomaxconn,
   };
-  const effective = effectiveBacklog(queue);
-  const capacity = acceptQueueCapacity(queue);
+  // The socket's backlog in force (`ss` Send-Q) when read: a reload keeps the old one, so the
+  // file may say otherwise.
+  const live = pool?.listener?.ok ? pool.listener.value : undefined;
+  const effective = live?.backlog ?? effectiveBacklog(queue);
+  const capacity = live === undefined ? acceptQueueCapacity(queue) : live.backlog + 1;
   const reloads = master ? (ctx.reloads.get(master) ?? []) : [];
   const slack = ctx.options.reloadSlackSeconds;
   const duringReload = eagain.filter((e) => reloads.some((r) => inReload(e.date, r, slack)));
@@ -95,6 +98,7 @@ export function acceptQueueOverflow(ctx: LiveContext, group: UpstreamErrors): vo
       somaxconnKnown: somaxconn !== undefined,
       effectiveBacklog: effective,
       queueCapacity: capacity,
+      capacitySource: live === undefined ? 'configuration' : 'ss',
       // EAGAIN is only returned when the queue is full, so it peaked at its capacity.
       queuePeak: Math.max(capacity, observedPeak ?? 0),
       queuePeakSource: observedPeak !== undefined && observedPeak >= capacity ? 'proc' : 'eagain',
