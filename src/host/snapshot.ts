@@ -150,7 +150,8 @@ export async function readLogWindow(
         ? floor
         : await windowStart(handle, size, floor, options.since, options.utcOffsetMinutes ?? 0);
     const length = size - start;
-    const buffer = Buffer.alloc(length);
+    // Filled by the reads below; only the bytes read are decoded.
+    const buffer = Buffer.allocUnsafe(length);
     let read = 0;
     while (read < length) {
       const r = await handle.read(buffer, read, length - read, start + read);
