@@ -624,8 +624,8 @@ function nextWhile(text: string, from: number): number {
 let shapeFailedAt = -1;
 let shapeErrnoEnd = -1;
 
-/** ASCII whitespace as `\s` has it; a character above 127 is left to the full parse. */
-const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+/** A run of printable ASCII (no space): what `\S+` takes of a target, as far as ASCII goes. */
+const PRINTABLE_RUN = /[!-~]*/y;
 
 /**
  * The end of `name() [to TARGET] failed (ERRNO: TEXT)` at `s` (what `SYSCALL_FAILED` matches),
@@ -646,10 +646,14 @@ function syscallShape(text: string, s: number): number | undefined {
   if (failed > k) {
     // ` to TARGET`: a run of non-space characters.
     if (!text.startsWith(' to ', k) || failed === k + 4) return -1;
-    for (let i = k + 4; i < failed; i++) {
-      const c = text.charCodeAt(i);
-      if (c > 127) return undefined;
-      if (isSpace(c)) return -1;
+    // The run of printable ASCII from the target on must reach ` failed (`.
+    PRINTABLE_RUN.lastIndex = k + 4;
+    PRINTABLE_RUN.test(text);
+    const stop = PRINTABLE_RUN.lastIndex;
+    if (stop < failed) {
+      // Whitespace ends `\S+` short of ` failed (`; any other character is left to the parse.
+      const c = text.charCodeAt(stop);
+      return c === 32 || (c >= 9 && c <= 13) ? -1 : undefined;
     }
   }
   if (text.charCodeAt(failed) !== 32) return -1;

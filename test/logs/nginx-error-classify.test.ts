@@ -78,6 +78,8 @@ describe('classifyNginxErrorLine', () => {
         ', server: ',
       ),
       fc.string({ maxLength: 12 }),
+      fc.string({ maxLength: 6, unit: 'binary' }),
+      fc.constantFrom('\t', '\u00a0', '\u0001', '\u007f', 'é'),
     );
     fc.assert(
       fc.property(fc.constantFrom(...FRAMES), fc.array(piece, { maxLength: 6 }), (f, parts) => {
