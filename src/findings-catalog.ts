@@ -779,6 +779,27 @@ export const FINDING_CATALOG = {
       'A process titled as an FPM master is not trusted as one (another user runs it, or its binary is not php-fpm): nothing it names was read.',
     fix: "Find out what it is; for a real master run fpmkit as root or as FPM's user, from a php-fpm binary only root can write.",
   },
+  'live.backlog-drift': {
+    section: 'live',
+    severity: 'warning',
+    summary:
+      "The listening socket's backlog in force (`ss` Send-Q) differs from what the configuration gives (`listen.backlog` capped by `net.core.somaxconn`): the setting changed and FPM was reloaded, not restarted. A reload keeps the inherited socket as it is.",
+    fix: 'Restart FPM (stop and start the master, e.g. `systemctl restart php8.2-fpm`); a reload (SIGUSR2) does not apply it.',
+  },
+  'live.saturated-now': {
+    section: 'live',
+    severity: 'error',
+    summary:
+      "The pool is saturated at this moment: its status page did not answer (timeout, EAGAIN) while the kernel's accept queue of its socket held connections, or the queue is full.",
+    fix: 'Requests wait or fail now: look at what the busy workers run (slowlog), raise `pm.max_children` if memory allows, and set `pm.status_listen` so status answers under load.',
+  },
+  'live.fpm-not-running': {
+    section: 'live',
+    severity: 'error',
+    summary:
+      'A configuration was given but no PHP-FPM master runs it: every site that points at its pools gets 502 or 503.',
+    fix: "Start FPM with that configuration (`systemctl start php8.2-fpm`, or `php-fpm -y FILE`); FPM's error log says why it stopped.",
+  },
   'live.no-fpm-master': {
     section: 'live',
     severity: 'warning',

@@ -479,6 +479,7 @@ export type {
   NginxAccessUnknown,
   NginxErrorEntry,
   NginxErrorEvent,
+  NginxErrorLineClass,
   NginxErrorLogOptions,
   NginxErrorRecord,
   NginxErrorUnknown,
@@ -494,6 +495,7 @@ export type {
 } from './logs/index.js';
 export {
   classifyFpmMessage,
+  classifyNginxErrorLine,
   compileFpmAccessFormat,
   compileNginxLogFormat,
   DEFAULT_MAX_LINE_LENGTH,

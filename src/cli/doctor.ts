@@ -24,13 +24,15 @@ import {
 export const DOCTOR_HELP = `Usage: fpmkit doctor [options]
 
 Examines the PHP-FPM masters running here (or one configuration, or a directory
-of saved evidence) and says what is wrong, with the evidence and a fix: accept
-queue overflows, refusals during reloads, requests killed on reload, max
-children reached, memory overcommit, slow requests, socket errors, status page
-mistakes, ondemand cold starts, and the cross-layer configuration checks
-against the nginx and Apache servers it finds running here (their
+of saved evidence) and says what is wrong, with the evidence and a fix: a pool
+saturated now, a configuration no master runs, a backlog a reload did not
+apply, accept queue overflows, refusals during reloads, requests killed on
+reload, max children reached, memory overcommit, slow requests, socket errors,
+status page mistakes, ondemand cold starts, and the cross-layer configuration
+checks against the nginx and Apache servers it finds running here (their
 configuration read with nginx -T or from their files, their workers' real
-account), each finding citing the FPM and the web server file and line.
+account), each finding citing the FPM and the web server file and line. Fixes
+name the file and line, and say reload or restart.
 
 Options:
   --from DIR              read saved evidence instead of this host (docs/doctor.md)
@@ -40,10 +42,12 @@ Options:
   --prefix DIR            FPM's prefix, for relative log paths
   --proc-root DIR         where procfs is mounted (default /proc)
   --sys-root DIR          where sysfs is mounted (default /sys)
-  --since TIME            only log lines at or after TIME (ISO 8601)
+  --since TIME            only log lines at or after TIME (ISO 8601); each log
+                          is read from TIME on, found from the end of the file
   --utc-offset MINUTES    minutes east of UTC of the logs' times (default:
                           this machine's; 0 or the manifest's for --from)
-  --max-log-bytes N       bytes read from the end of each log (default 4194304)
+  --max-log-bytes N       bytes read from the end of each log (default 4194304,
+                          268435456 with --since)
   --queue-samples N       read the socket queues N more times, 100 ms apart, for the peak
   --no-status             do not fetch status pages
   --json                  print the report as JSON

@@ -13,6 +13,14 @@ import { type PlanFile, renderPlan } from '../sizing/render-plan.js';
 import { parsePhpSize } from '../units.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
 import { type CliIo, EXIT, jsonDocument, perLine, prose, type Style, styleFor } from './io.js';
+import {
+  applyActionFor,
+  defaultFpmConfigPath,
+  describeChanges,
+  type ExistingPool,
+  poolChanges,
+  readExistingPool,
+} from './plan-existing.js';
 
 export const PLAN_HELP = `Usage: fpmkit plan [options]
 
@@ -40,7 +48,11 @@ Host (default: read from /proc and /sys):
 
 Pool:
   --name NAME           pool name (default www)
-  --listen ADDR         listen address (default /run/php/NAME.sock)
+  --listen ADDR         listen address (default: the existing pool's, else
+                        /run/php/NAME.sock)
+  --fpm-config FILE     FPM configuration holding the pool, if it exists (default
+                        /etc/php/VERSION/fpm/php-fpm.conf): a pool that exists
+                        keeps its listen, and the plan says what it changes
   --pm MODE             static, dynamic or ondemand (default dynamic)
   --worker-memory SIZE  memory of one worker (default: memory_limit 128M + 16M)
   --user NAME           user of the workers and owner of the socket (default www-data)
@@ -125,6 +137,8 @@ export async function readPlanHostFacts(): Promise<PlanHostFacts> {
 export interface PlanDeps {
   /** @default readPlanHostFacts */
   readHost?: () => Promise<PlanHostFacts>;
+  /** @default readExistingPool */
+  readExistingPool?: typeof readExistingPool;
 }
 
 function sizeOption(args: ParsedArgs, name: string): number | undefined {
@@ -236,6 +250,7 @@ interface PlanOptions {
   user: string;
   phpVersion: string | undefined;
   listen: string | undefined;
+  fpmConfig: string | undefined;
   write: string | undefined;
   force: boolean;
   json: boolean;
@@ -258,6 +273,7 @@ const PLAN_VALUED = [
   'user',
   'php-version',
   'reload-window',
+  'fpm-config',
 ];
 
 function textOption(args: ParsedArgs, name: string): string | undefined {
@@ -317,6 +333,7 @@ function planOptions(args: ParsedArgs): PlanOptions {
   return {
     ...numbers,
     ...pool,
+    fpmConfig: textOption(args, 'fpm-config'),
     write,
     force: args.options.force === true,
     json: args.options.json === true,
@@ -546,6 +563,56 @@ function planNotes(o: PlanOptions, facts: PlanHostFacts, plan: Plan, notes: stri
   notes.push(...plan.warnings);
 }
 
+/** The pool as the host's FPM configuration has it, noting a file that cannot be read. */
+function existingPool(o: PlanOptions, deps: PlanDeps, notes: string[]): ExistingPool | undefined {
+  const path = o.fpmConfig ?? defaultFpmConfigPath(o.phpVersion ?? '8.2');
+  const found = (deps.readExistingPool ?? readExistingPool)(path, o.name);
+  if (found === undefined) {
+    if (o.fpmConfig !== undefined)
+      notes.push(`no pool [${o.name}] in ${path}: planned as a new pool`);
+    return undefined;
+  }
+  if ('error' in found) {
+    notes.push(`cannot read ${path} (${found.error}): planned as a new pool`);
+    return undefined;
+  }
+  const at = found.listenAt;
+  if (o.listen === undefined && found.pool.listen.address)
+    notes.push(
+      `pool [${o.name}] exists (${at ? `${at.file} line ${at.line}` : path}): kept its listen = ${found.pool.listen.address}, which sites point at; give --listen to move it`,
+    );
+  return found;
+}
+
+/**
+ * The pool file's header from the reload table: for a pool that exists, what the plan changes
+ * in it and whether a reload or a restart applies that; a new pool's socket comes with a reload.
+ */
+function headerFromTable(
+  o: PlanOptions,
+  existing: ExistingPool | undefined,
+  made: { plan: Plan; files: PlanFile[] },
+  notes: string[],
+): void {
+  const file = made.files.find((f) => f.kind === 'fpm-pool');
+  if (file === undefined) return;
+  if (existing === undefined) {
+    file.description = `FPM pool [${o.name}] with the [global] setting it needs; new pool: reload FPM to apply`;
+    return;
+  }
+  const changes = poolChanges(existing.pool, made.plan.pool);
+  const action = applyActionFor(o.name, changes);
+  const where = existing.listenAt?.file ?? existing.configPath;
+  notes.push(`changes to the existing pool [${o.name}] (${where}): ${describeChanges(changes)}`);
+  const restartFor = changes
+    .filter((c) => applyActionFor(o.name, [c]) === 'restart')
+    .map((c) => c.directive);
+  file.description =
+    action === 'restart'
+      ? `replaces pool [${o.name}] of ${where}; restart FPM to apply (${restartFor.join(', ')}: a reload keeps the listening socket)`
+      : `replaces pool [${o.name}] of ${where}; reload FPM to apply`;
+}
+
 /** `fpmkit plan`: returns the exit code. */
 export async function runPlan(
   argv: readonly string[],
@@ -568,6 +635,9 @@ export async function runPlan(
     else io.stderr(prose(io, `fpmkit plan: ${fatal.join('\n')}\n`, 2));
     return EXIT.input;
   }
+  const existing = existingPool(o, deps, notes);
+  if (existing !== undefined && o.listen === undefined && existing.pool.listen.address)
+    o.listen = existing.pool.listen.address;
   const basis = planBasis(o, facts);
   let outcome: Outcome;
   try {
@@ -579,6 +649,7 @@ export async function runPlan(
   const made = makePlan(o, outcome, io, style);
   if (typeof made === 'number') return made;
   planNotes(o, facts, made.plan, notes);
+  headerFromTable(o, existing, made, notes);
   let written: string[] | undefined;
   if (o.write !== undefined) {
     const result = writeFiles(o.write, made.files, o.force);

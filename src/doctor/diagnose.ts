@@ -27,6 +27,7 @@ export interface Report {
     errors: number;
     warnings: number;
     infos: number;
+    /** Masters running (on a live host, a configuration given without its master is not counted). */
     masters: number;
     pools: number;
     /** One line for people. */
@@ -53,14 +54,20 @@ function summarize(
 ): Report['summary'] & { noFpm: boolean } {
   const count = (s: Finding['severity']) => findings.filter((f) => f.severity === s).length;
   const noFpm = snapshot.noFpm !== undefined && snapshot.masters.length === 0;
+  // On a live host a configuration examined without its master is not a master.
+  const masters =
+    snapshot.origin === 'live'
+      ? snapshot.masters.filter((m) => m.pid !== undefined).length
+      : snapshot.masters.length;
+  const stopped = snapshot.masters.length - masters;
   const text = noFpm
     ? `No PHP-FPM master was found (${snapshot.noFpm}).`
-    : `${snapshot.masters.length} FPM master(s), ${pools} pool(s): ${count('error')} error(s), ${count('warning')} warning(s), ${count('info')} note(s)${hasErrors(findings) ? '' : '; no errors'}.`;
+    : `${masters} FPM master(s)${stopped > 0 ? `, ${stopped} configuration(s) with no master running` : ''}, ${pools} pool(s): ${count('error')} error(s), ${count('warning')} warning(s), ${count('info')} note(s)${hasErrors(findings) ? '' : '; no errors'}.`;
   return {
     errors: count('error'),
     warnings: count('warning'),
     infos: count('info'),
-    masters: snapshot.masters.length,
+    masters,
     pools,
     text,
     noFpm,

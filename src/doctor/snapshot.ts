@@ -5,6 +5,7 @@
  */
 import type { Finding } from '../findings.js';
 import type { FpmFindingCode } from '../findings-catalog.js';
+import type { ParseFpmConfigResult } from '../fpm/parse.js';
 import type { FpmConfig, PoolConfig } from '../fpm/schema.js';
 import type { CgroupMemoryLimit } from '../kernel/cgroup-memory.js';
 import type { Meminfo } from '../kernel/meminfo.js';
@@ -55,6 +56,12 @@ export interface SnapshotPool {
   queue: SnapshotPart<{ queued: number; address: string }>;
   /** Highest queue depth seen in every sample taken of the socket tables. */
   queuePeak?: number;
+  /**
+   * The pool's listening socket as the kernel holds it (`ss -xl` / `ss -ltn`): `backlog` is
+   * the value listen(2) was given, capped by somaxconn at that moment (Send-Q), `queued` the
+   * connections waiting now (Recv-Q). The queue holds `backlog + 1`. Absent when not read.
+   */
+  listener?: SnapshotPart<{ backlog: number; queued: number }>;
   slowlog: SnapshotPart<LogWindow>;
   workerMemory: SnapshotPart<{ meanBytes: number; maxBytes: number; count: number }>;
 }
@@ -67,11 +74,8 @@ export interface SnapshotMaster {
   config: SnapshotPart<FpmConfig>;
   /** What `parseFpmConfig` reported about the file. */
   configFindings: Finding<FpmFindingCode>[];
-  /** Where each directive was set (`parseFpmConfig`'s `locations`), to cite FPM's side. */
-  configLocations?: {
-    global: Record<string, { file: string; line: number }>;
-    pools: Record<string, { file: string; line: number }>[];
-  };
+  /** The file and line each directive was last set at (`parseFpmConfig`'s `locations`), to cite FPM's side. */
+  configLocations?: ParseFpmConfigResult['locations'];
   /** The PHP version of the master's binary (`8.4`), which the configuration was read as. */
   phpVersion?: string;
   /** The account the master runs as, which owns sockets without `listen.owner`. */

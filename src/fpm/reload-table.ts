@@ -8,7 +8,8 @@
  * file was created, and its ACLs stay as they were until the master is stopped and started.
  * A changed `listen` address is a new socket and applies (the unused inherited one is closed).
  *
- * Each row was measured against php-fpm 8.2 (test/host/reload-table.test.ts).
+ * Each row but `listen.setfib` (FreeBSD only) was measured against php-fpm 8.2, directive by
+ * directive (test/host/reload-table.test.ts); docs/apply.md has the table with what was seen.
  */
 
 /** `reload`: SIGUSR2 applies it. `restart`: only a stop and start of the master does. */
@@ -58,12 +59,13 @@ export const FPM_RESTART_DIRECTIVES: readonly FpmReloadRule[] = [
   {
     directive: 'listen.setfib',
     action: 'restart',
-    reason: `${INHERITED}: SO_SETFIB is set at creation`,
+    reason: `${INHERITED}: SO_SETFIB is set at creation (FreeBSD only; not measured on Linux)`,
   },
   {
     directive: 'daemonize',
     action: 'restart',
-    reason: 'a re-executed master that starts to daemonize forks and changes its pid',
+    reason:
+      'a master re-executed into daemonize = yes forks and exits: its supervisor loses it and the pid changes',
   },
 ];
 
@@ -73,6 +75,11 @@ export const FPM_RELOAD_DIRECTIVES: readonly FpmReloadRule[] = [
     directive: 'listen',
     action: 'reload',
     reason: 'a new address is a new socket; the unused inherited one is closed',
+  },
+  {
+    directive: 'listen.allowed_clients',
+    action: 'reload',
+    reason: 'each new worker checks the client address against the new list',
   },
   {
     directive: 'pm*',
@@ -103,7 +110,7 @@ export const FPM_RELOAD_DIRECTIVES: readonly FpmReloadRule[] = [
     directive: 'process_control_timeout',
     action: 'reload',
     reason:
-      'read again by the new master, whose value then bounds how long the next reload waits for a request in flight',
+      'read again by the new master; the reload that carries the change still waits by the old value',
   },
   {
     directive: 'events.mechanism',

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { FpmkitError } from '../errors.js';
+import { FpmkitError, FpmkitIoError } from '../errors.js';
 import {
   formatListen,
   type ListenAddress,
@@ -10,7 +10,7 @@ import {
 import { type NetstatCounters, parseProcNetNetstat } from '../kernel/proc-net-netstat.js';
 import { parseProcNetTcp, type TcpListenQueue, tcpListenQueues } from '../kernel/proc-net-tcp.js';
 import { type UnixListenQueue, unixListenQueues } from '../kernel/proc-net-unix.js';
-import { parseSs } from '../kernel/ss.js';
+import { parseSs, type SsSocket } from '../kernel/ss.js';
 import type { ListenQueueReader, ListenQueueReading } from '../status/sampler.js';
 import { type ReadOptions, readPseudoFileSync, readText, readTextIfExists, roots } from './io.js';
 
@@ -78,6 +78,39 @@ export function runSsListeners(): Promise<string | undefined> {
   return new Promise((done) => {
     execFile('ss', ['-lnxt'], { timeout: SS_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024 }, (e, out) =>
       done(e ? undefined : out),
+    );
+  });
+}
+
+/**
+ * The listening UNIX stream and TCP sockets as `ss -lnxt` (iproute2) shows them: for a
+ * listener, Recv-Q is the queue now and Send-Q the backlog listen(2) was given, capped by
+ * somaxconn when it was called. That is the backlog in force, which a reload does not change.
+ * Rejects with `FpmkitIoError` when `ss` cannot run.
+ */
+export function readSsListeners(): Promise<SsSocket[]> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'ss',
+      ['-lnxt'],
+      { timeout: SS_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout) => {
+        if (error) {
+          const errno = typeof error.code === 'string' ? error.code : undefined;
+          reject(
+            new FpmkitIoError('ss', `cannot run ss -lnxt: ${error.message}`, {
+              cause: error,
+              ...(errno === undefined ? {} : { errno }),
+            }),
+          );
+          return;
+        }
+        try {
+          resolve(parseSs(stdout));
+        } catch (parseError) {
+          reject(parseError);
+        }
+      },
     );
   });
 }
@@ -200,4 +233,24 @@ export function listenQueueReader(
       time,
     };
   };
+}
+
+/**
+ * The `ss` row of the socket a `listen` address binds: by path for a UNIX socket, by port and
+ * host for TCP (a wildcard listener serves every host). Undefined when nothing listens there.
+ */
+export function ssListenerFor(
+  address: ListenAddress,
+  sockets: readonly SsSocket[],
+): SsSocket | undefined {
+  const listening = sockets.filter((s) => s.state === 'LISTEN');
+  if (address.kind === 'unix')
+    return listening.find((s) => s.netid === 'u_str' && s.localAddress === address.path);
+  const port = String(address.port);
+  const tcp = listening.filter((s) => s.netid === 'tcp' && s.localPort === port);
+  const host = (h: string) => h.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const exact = tcp.find(
+    (s) => address.host !== undefined && host(s.localAddress) === address.host,
+  );
+  return exact ?? tcp[0];
 }

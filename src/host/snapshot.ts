@@ -18,13 +18,21 @@ import {
   type UnixListenQueue,
   unixListenQueues,
 } from '../kernel/proc-net-unix.js';
+import { parseSs, type SsSocket } from '../kernel/ss.js';
 import { fetchStatus } from '../status/fetch.js';
 import { discoverFpm, type FpmDiscovery, type FpmMasterInfo } from './discover.js';
 import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import { readFpmBinaryVersion } from './fpm-version.js';
-import { ioErrorFor, type ReadOptions, roots } from './io.js';
+import { DEFAULT_PROC_ROOT, ioErrorFor, type ReadOptions, roots } from './io.js';
+import { windowStart } from './log-window.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
-import { readNetstat, readTcpListenQueues, readUnixListenQueues } from './net.js';
+import {
+  readNetstat,
+  readSsListeners,
+  readTcpListenQueues,
+  readUnixListenQueues,
+  ssListenerFor,
+} from './net.js';
 import { openRegularFile, type RegularFileReadOptions, readFileRange } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
 import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
@@ -73,6 +81,11 @@ export interface CollectSnapshotOptions extends ReadOptions {
   webServers?: boolean | undefined;
   /** Where passwd and group are, to name the accounts processes run as. @default '/etc' */
   etcRoot?: string | undefined;
+  /**
+   * Read the listening sockets' backlog in force with `ss -lnxt`. Only done when `procRoot` is
+   * this host's `/proc` (ss shows this host's sockets). @default true
+   */
+  readListeners?: boolean | undefined;
 }
 
 function fail(error: unknown): { ok: false; reason: string; code?: string; errno?: string } {
@@ -101,30 +114,48 @@ async function part<T>(read: () => Promise<T>): Promise<SnapshotPart<T>> {
   }
 }
 
+/** Options of {@link readLogWindow}: which files are read, and the time the window starts at. */
+export interface LogWindowOptions extends Omit<RegularFileReadOptions, 'maxBytes'> {
+  /**
+   * Read only the lines at or after this time: where they start is found by a binary search over
+   * the file (lines are in time order), so the cost is that of the window, not of the file.
+   * @default undefined (the last `maxBytes`)
+   */
+  since?: Date;
+  /** Zone of the log's local times, minutes east of UTC, for `since`. @default 0 */
+  utcOffsetMinutes?: number;
+}
+
 /**
  * The last `maxBytes` of a file, from the start of a line: a window over a log of any size in
- * bounded memory. Only a regular file is read (a FIFO or a device is refused without blocking);
+ * bounded memory; with `since`, only the lines from that time on (still at most `maxBytes`).
+ * Only a regular file is read (a FIFO or a device is refused without blocking);
  * `options` says which links and owners are accepted, as for `readRegularFile` (by default a
  * link is followed only to a file of the link's owner, and any owner is accepted).
  */
 export async function readLogWindow(
   path: string,
   maxBytes = DEFAULT_LOG_WINDOW_BYTES,
-  options: Omit<RegularFileReadOptions, 'maxBytes'> = {},
+  options: LogWindowOptions = {},
 ): Promise<LogWindow> {
   let opened: Awaited<ReturnType<typeof openRegularFile>>;
   try {
-    opened = await openRegularFile(path, options);
+    const { since: _since, utcOffsetMinutes: _offset, ...readOptions } = options;
+    opened = await openRegularFile(path, readOptions);
   } catch (error) {
     throw ioErrorFor(path, error, 'cannot open log');
   }
   const { handle, stats } = opened;
   try {
     const size = stats.size;
-    const start = Math.max(0, size - maxBytes);
+    const floor = Math.max(0, size - maxBytes);
+    const start =
+      options.since === undefined
+        ? floor
+        : await windowStart(handle, size, floor, options.since, options.utcOffsetMinutes ?? 0);
     const length = size - start;
     let text = (await readFileRange(handle, start, length)).toString('utf8');
-    if (start > 0) {
+    if (options.since === undefined && start > 0) {
       const nl = text.indexOf('\n');
       text = nl < 0 ? '' : text.slice(nl + 1);
     }
@@ -207,7 +238,7 @@ async function logPart(
   unsetReason: string,
   paths: PathMap,
   prefix: string,
-  maxBytes: number,
+  spec: LogWindowSpec,
 ): Promise<SnapshotPart<LogWindow>> {
   if (path === undefined) return { ok: false, reason: unsetReason };
   if (path === 'syslog' || path.startsWith('syslog:'))
@@ -218,7 +249,12 @@ async function logPart(
     };
   const full = resolveLogPath(path, prefix);
   const window = await part(() =>
-    readLogWindow(paths.file(full), maxBytes, paths.owners ? { owners: paths.owners } : {}),
+    readLogWindow(paths.file(full), spec.maxBytes, {
+      ...(paths.owners ? { owners: paths.owners } : {}),
+      ...(spec.since === undefined
+        ? {}
+        : { since: spec.since, utcOffsetMinutes: spec.utcOffsetMinutes }),
+    }),
   );
   if (window.ok) window.value.path = full;
   return { ...window, source: full };
@@ -249,7 +285,26 @@ interface CollectContext {
   unixQueues: SnapshotPart<UnixListenQueue[]>;
   samples: UnixListenQueue[][];
   tcpQueues: HostSnapshot['tcpQueues'];
-  maxLogBytes: number;
+  /** `ss` listeners, for the backlog in force; undefined when not read at all. */
+  listeners?: SnapshotPart<SsSocket[]>;
+  logWindow: LogWindowSpec;
+}
+
+/** The listener part of a pool: its `ss` row's backlog and queue. */
+function listenerPart(
+  ctx: CollectContext,
+  listen: ListenAddress,
+): SnapshotPool['listener'] | undefined {
+  const listeners = ctx.listeners;
+  if (listeners === undefined) return undefined;
+  if (!listeners.ok) return { ok: false, reason: listeners.reason };
+  const row = ssListenerFor(listen, listeners.value);
+  if (row === undefined)
+    return {
+      ok: false,
+      reason: `ss shows nothing listening on ${listen.kind === 'unix' ? listen.path : `port ${listen.port}`}`,
+    };
+  return { ok: true, value: { backlog: row.sendQ, queued: row.recvQ }, source: 'ss' };
 }
 
 async function collectPool(
@@ -264,6 +319,7 @@ async function collectPool(
   const listen = listenOf(address, config, prefix);
   let queue: SnapshotPool['queue'];
   let queuePeak: number | undefined;
+  const listener = listen.ok ? listenerPart(ctx, listen.value) : undefined;
   if (!listen.ok || address === undefined)
     queue = { ok: false, reason: listen.ok ? 'the pool has no listen address' : listen.reason };
   else if (listen.value.kind === 'unix') {
@@ -318,7 +374,7 @@ async function collectPool(
     'slowlog is not set',
     ctx.paths,
     prefix,
-    ctx.maxLogBytes,
+    ctx.logWindow,
   );
 
   let workerMemory: SnapshotPool['workerMemory'];
@@ -340,6 +396,7 @@ async function collectPool(
     status,
     queue,
     ...(queuePeak === undefined ? {} : { queuePeak }),
+    ...(listener === undefined ? {} : { listener }),
     slowlog,
     workerMemory,
   };
@@ -366,7 +423,7 @@ async function collectMaster(
   const prefix = options.prefix ?? resolve(configPath, '..');
   const errorLog =
     options.fpmErrorLogPath !== undefined
-      ? await logPart(options.fpmErrorLogPath, '', given, prefix, ctx.maxLogBytes)
+      ? await logPart(options.fpmErrorLogPath, '', given, prefix, ctx.logWindow)
       : await logPart(
           config.ok ? config.value.global.errorLog : undefined,
           config.ok
@@ -374,7 +431,7 @@ async function collectMaster(
             : config.reason,
           ctx.paths,
           prefix,
-          ctx.maxLogBytes,
+          ctx.logWindow,
         );
   const pools: SnapshotPool[] = [];
   const names = new Set<string>();
@@ -402,20 +459,37 @@ async function collectMaster(
   };
 }
 
-function checkOptions(options: CollectSnapshotOptions): number {
-  const max = options.maxLogBytes ?? DEFAULT_LOG_WINDOW_BYTES;
+/** How much of each log is read: at most `maxBytes`, from `since` when given. */
+interface LogWindowSpec {
+  maxBytes: number;
+  since?: Date;
+  utcOffsetMinutes: number;
+}
+
+function checkOptions(
+  options: CollectSnapshotOptions | SnapshotFromDirectoryOptions,
+  utcOffsetMinutes: number,
+): LogWindowSpec {
+  // A time window bounds what is read; the byte bound then only guards memory.
+  const max =
+    options.maxLogBytes ??
+    (options.since === undefined ? DEFAULT_LOG_WINDOW_BYTES : MAX_LOG_WINDOW_BYTES);
   if (!Number.isSafeInteger(max) || max < 0 || max > MAX_LOG_WINDOW_BYTES)
     throw new FpmkitInvalidOptionError(
       'maxLogBytes',
       `must be an integer from 0 to ${MAX_LOG_WINDOW_BYTES}`,
     );
-  const samples = options.queueSamples ?? 0;
+  const samples = 'queueSamples' in options ? (options.queueSamples ?? 0) : 0;
   if (!Number.isSafeInteger(samples) || samples < 0 || samples > MAX_QUEUE_SAMPLES)
     throw new FpmkitInvalidOptionError(
       'queueSamples',
       `must be an integer from 0 to ${MAX_QUEUE_SAMPLES}`,
     );
-  return max;
+  return {
+    maxBytes: max,
+    ...(options.since === undefined ? {} : { since: options.since }),
+    utcOffsetMinutes,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -462,7 +536,8 @@ function cgroupOf(m: Awaited<ReturnType<typeof readCgroupMemory>>): SnapshotCgro
  * permission, or an FPM that is not running. Bad options throw `FpmkitInvalidOptionError`.
  */
 export async function collectSnapshot(options: CollectSnapshotOptions = {}): Promise<HostSnapshot> {
-  const maxLogBytes = checkOptions(options);
+  const utcOffsetMinutes = options.utcOffsetMinutes ?? -new Date().getTimezoneOffset();
+  const logWindow = checkOptions(options, utcOffsetMinutes);
   const unixQueues = await part(() => readUnixListenQueues(options));
   const samples: UnixListenQueue[][] = [];
   for (let i = 0; i < (options.queueSamples ?? 0); i++) {
@@ -477,10 +552,17 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     unixQueues,
     samples,
     tcpQueues: { ok: false, reason: 'not read' },
-    maxLogBytes,
+    logWindow,
   };
   const k = await kernelParts(options);
   ctx.tcpQueues = k.tcpQueues;
+  if (options.readListeners !== false) {
+    const { procRoot } = roots(options);
+    ctx.listeners =
+      resolve(procRoot) === DEFAULT_PROC_ROOT
+        ? await part(readSsListeners)
+        : { ok: false, reason: `ss shows this host's sockets, not those of ${procRoot}` };
+  }
   let discovery: FpmDiscovery | undefined;
   let discoveryError: string | undefined;
   try {
@@ -511,7 +593,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
   const nginxErrorLog =
     options.nginxErrorLogPath === undefined
       ? ({ ok: false, reason: 'no nginx error log was given' } as const)
-      : await logPart(options.nginxErrorLogPath, '', given, '/', maxLogBytes);
+      : await logPart(options.nginxErrorLogPath, '', given, '/', logWindow);
   const webServers: HostSnapshot['webServers'] =
     options.webServers === false
       ? { ok: false, reason: 'web server discovery is off' }
@@ -533,7 +615,7 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
     nginxErrorLog,
     webServers,
     // The logs were written in this machine's local time.
-    utcOffsetMinutes: options.utcOffsetMinutes ?? -new Date().getTimezoneOffset(),
+    utcOffsetMinutes,
     ...(options.since === undefined ? {} : { since: options.since }),
   };
 }
@@ -630,7 +712,6 @@ export async function snapshotFromDirectory(
   dir: string,
   options: SnapshotFromDirectoryOptions = {},
 ): Promise<HostSnapshot> {
-  const maxLogBytes = checkOptions(options);
   await evidenceDirectory(dir);
   let manifest: EvidenceManifest = {};
   const manifestText = await readFile(join(dir, 'fpmkit-evidence.json'), 'utf8').catch(
@@ -649,6 +730,7 @@ export async function snapshotFromDirectory(
   // An option given as undefined is not given: the manifest's value stands.
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const m = { ...manifest, ...(given as typeof options) };
+  const logWindow = checkOptions(m, m.utcOffsetMinutes ?? 0);
   const files = join(dir, 'files');
   const paths = underRoot(files);
   const read: ReadOptions = { procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') };
@@ -660,14 +742,17 @@ export async function snapshotFromDirectory(
     samples.push(unixListenQueues(parseProcNetUnix(text)));
   }
   const k = await kernelParts(read);
+  const ssText = await readFile(join(dir, 'ss.txt'), 'utf8').catch(() => undefined);
+  const listeners = ssText === undefined ? undefined : await part(async () => parseSs(ssText));
   const ctx: CollectContext = {
+    ...(listeners === undefined ? {} : { listeners }),
     options: { ...read, fetchStatus: false, ...(m.env === undefined ? {} : { env: m.env }) },
     paths,
     live: false,
     unixQueues,
     samples,
     tcpQueues: k.tcpQueues,
-    maxLogBytes,
+    logWindow,
   };
   const configPath = m.configPath ?? (await findEvidenceConfig(files));
   const masters: SnapshotMaster[] = [];
@@ -675,11 +760,11 @@ export async function snapshotFromDirectory(
     if (m.prefix !== undefined) ctx.options.prefix = m.prefix;
     const master = await collectMaster(ctx, configPath, undefined);
     if (m.fpmErrorLog !== undefined)
-      master.errorLog = await logPart(m.fpmErrorLog, '', paths, '/', maxLogBytes);
+      master.errorLog = await logPart(m.fpmErrorLog, '', paths, '/', logWindow);
     masters.push(master);
   }
   const nginxPath = m.nginxErrorLog ?? '/var/log/nginx/error.log';
-  const nginxErrorLog = await logPart(nginxPath, '', paths, '/', maxLogBytes);
+  const nginxErrorLog = await logPart(nginxPath, '', paths, '/', logWindow);
   return {
     takenAt: m.takenAt !== undefined ? new Date(m.takenAt) : new Date(),
     origin: 'directory',

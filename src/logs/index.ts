@@ -72,6 +72,7 @@ export {
 export type {
   NginxErrorEntry,
   NginxErrorEvent,
+  NginxErrorLineClass,
   NginxErrorLogOptions,
   NginxErrorRecord,
   NginxErrorUnknown,
@@ -80,6 +81,7 @@ export type {
   UpstreamPhase,
 } from './nginx-error-log.js';
 export {
+  classifyNginxErrorLine,
   NGINX_LOG_LEVELS,
   nginxErrorEntrySchema,
   nginxErrorEventSchema,

@@ -45,6 +45,11 @@ interface Spec {
   memTotalBytes?: number;
   noMaster?: boolean;
   untrusted?: HostSnapshot['untrustedMasters'];
+  /** Connections in the accept queue now (/proc). @default 0 */
+  queued?: number;
+  listener?: SnapshotPool['listener'];
+  /** A configuration examined with no master running it. */
+  stopped?: boolean;
 }
 
 const text = (lines: string[]) => `${lines.join('\n')}\n`;
@@ -56,22 +61,24 @@ const none = { ok: false as const, reason: 'not in this test' };
 
 function snapshot(spec: Spec): HostSnapshot {
   const conf = `[global]\nerror_log = /var/log/fpm.log\n${spec.global ?? ''}\n[app]\nlisten = ${SOCK}\n${spec.pool ?? 'pm = static\npm.max_children = 2\nlisten.backlog = 8\n'}`;
-  const { config } = parseFpmConfig(conf, { path: '/etc/php-fpm.conf' });
+  const { config, locations } = parseFpmConfig(conf, { path: '/etc/php-fpm.conf' });
   const poolConfig = config.pools[0]!;
   const pool: SnapshotPool = {
     name: 'app',
     config: poolConfig,
     workerPids: [101, 102],
     status: spec.status ?? none,
-    queue: { ok: true, value: { queued: 0, address: SOCK } },
+    queue: { ok: true, value: { queued: spec.queued ?? 0, address: SOCK } },
+    ...(spec.listener === undefined ? {} : { listener: spec.listener }),
     slowlog: spec.slowlog === undefined ? none : window('/var/log/slow.log', spec.slowlog),
     workerMemory: spec.workerMemory ?? none,
   };
   const master: SnapshotMaster = {
-    pid: 100,
+    ...(spec.stopped ? {} : { pid: 100 }),
     configPath: '/etc/php-fpm.conf',
     config: { ok: true, value: config },
     configFindings: [],
+    configLocations: locations,
     errorLog: spec.fpmLog ? window('/var/log/fpm.log', text(spec.fpmLog)) : none,
     pools: [pool],
   };
@@ -226,6 +233,23 @@ describe('diagnose: each live finding fires on its evidence and stays quiet with
       quiet: { pool: 'pm = ondemand\npm.max_children = 2\n', fpmLog: [] },
     },
     { code: 'live.no-fpm-master', fire: { noMaster: true }, quiet: {} },
+    { code: 'live.fpm-not-running', fire: { stopped: true }, quiet: {} },
+    {
+      code: 'live.backlog-drift',
+      fire: { listener: { ok: true, value: { backlog: 16, queued: 0 } } },
+      quiet: { listener: { ok: true, value: { backlog: 8, queued: 0 } } },
+    },
+    {
+      code: 'live.saturated-now',
+      fire: {
+        queued: 3,
+        status: { ok: false, reason: 'connect timed out', code: 'FPMKIT_CONNECT_TIMEOUT' },
+      },
+      quiet: {
+        queued: 0,
+        status: { ok: false, reason: 'connect timed out', code: 'FPMKIT_CONNECT_TIMEOUT' },
+      },
+    },
     {
       code: 'live.untrusted-master',
       fire: {
@@ -253,6 +277,68 @@ describe('diagnose: each live finding fires on its evidence and stays quiet with
     expect(finding!.fix?.length).toBeGreaterThan(10);
     expect(Object.keys(finding!.evidence ?? {}).length).toBeGreaterThan(0);
     expect(codes(snapshot(quiet))).not.toContain(code);
+  });
+});
+
+describe('diagnose: the moment itself', () => {
+  it('names the restart for a backlog a reload did not apply, with the file and line', () => {
+    const report = diagnose(
+      snapshot({ listener: { ok: true, value: { backlog: 16, queued: 2 } } }),
+    );
+    const f = report.findings.find((x) => x.code === 'live.backlog-drift')!;
+    expect(f.severity).toBe('warning');
+    expect(f).toMatchObject({ pool: 'app', file: '/etc/php-fpm.conf', line: 8 });
+    expect(f.evidence).toMatchObject({ liveBacklog: 16, liveCapacity: 17, configuredBacklog: 8 });
+    expect(f.message).toContain('backlog 16 in force (queue capacity 17)');
+    expect(f.fix).toContain('/etc/php-fpm.conf line 8');
+    expect(f.fix).toContain('restart FPM');
+  });
+
+  it('takes the accept queue capacity from the socket in force, not the file', () => {
+    const report = diagnose(
+      snapshot({
+        nginxLog: [eagain('00:00:01', 1), eagain('00:00:01', 2)],
+        listener: { ok: true, value: { backlog: 16, queued: 17 } },
+      }),
+    );
+    const f = report.findings.find((x) => x.code === 'live.accept-queue-overflow')!;
+    expect(f.evidence).toMatchObject({
+      listenBacklog: 8,
+      effectiveBacklog: 16,
+      queueCapacity: 17,
+      capacitySource: 'ss',
+    });
+    expect(f.message).toContain('capacity 17 = effective backlog 16 + 1');
+  });
+
+  it('calls a queue at its capacity saturated even with no status page', () => {
+    const full = snapshot({
+      queued: 9,
+      pool: 'pm = static\npm.max_children = 2\nlisten.backlog = 8\n',
+    });
+    const f = diagnose(full).findings.find((x) => x.code === 'live.saturated-now')!;
+    expect(f.evidence).toMatchObject({ queued: 9, capacity: 9, queueSource: '/proc/net' });
+    expect(f.fix).toContain('pm.status_listen');
+    const live = snapshot({
+      queued: 0,
+      listener: { ok: true, value: { backlog: 8, queued: 4 } },
+      status: { ok: false, reason: 'connect EAGAIN', code: 'FPMKIT_CONNECT', errno: 'EAGAIN' },
+    });
+    const g = diagnose(live).findings.find((x) => x.code === 'live.saturated-now')!;
+    expect(g.evidence).toMatchObject({ queued: 4, capacity: 9, statusUnavailable: 'EAGAIN' });
+    expect(diagnose(live).summary.errors).toBeGreaterThan(0);
+  });
+
+  it('counts only running masters, and says a configuration has none', () => {
+    const report = diagnose(snapshot({ stopped: true }));
+    expect(report.summary.masters).toBe(0);
+    expect(report.summary.text).toMatch(
+      /^0 FPM master\(s\), 1 configuration\(s\) with no master running, 1 pool/,
+    );
+    const f = report.findings.find((x) => x.code === 'live.fpm-not-running')!;
+    expect(f.severity).toBe('error');
+    expect(f.evidence).toMatchObject({ configPath: '/etc/php-fpm.conf', pools: ['app'] });
+    expect(diagnose(snapshot({})).summary.masters).toBe(1);
   });
 });
 
@@ -309,10 +395,9 @@ describe('diagnose: the evidence and fix of the accept-queue overflow', () => {
     expect(f.fix).toContain('listen.backlog = 511');
     expect(f.fix).toContain('net.core.somaxconn = 511');
     expect(f.fix).toContain('process_control_timeout = 10s');
-    const fpm = report.files['php-fpm.conf (/etc/php-fpm.conf)'];
+    const fpm = report.files['changes to /etc/php-fpm.conf'];
     expect(fpm).toContain('listen.backlog = 511');
     expect(fpm).toContain('process_control_timeout = 10s');
-    expect(parseFpmConfig(fpm!).config.pools[0]?.listen.backlog).toBe(511);
     expect(report.files['sysctl.d/60-php-fpm.conf']).toContain('net.core.somaxconn = 511');
     expect(report.summary.errors).toBeGreaterThanOrEqual(2);
   });

@@ -56,24 +56,27 @@ function snapshot(poolText: string, nginx: string[]): HostSnapshot {
 
 describe('diagnose: live checks over one context', () => {
   it('runs each check from a list', () => {
-    expect(SNAPSHOT_CHECKS.length + UPSTREAM_CHECKS.length + MASTER_CHECKS.length).toBe(11);
+    expect(SNAPSHOT_CHECKS.length + UPSTREAM_CHECKS.length + MASTER_CHECKS.length).toBe(14);
   });
 
-  it('reports a fix file it could not render instead of dropping it', () => {
-    const snap = snapshot('listen = /run/php/app.sock\npm = static\npm.max_children = 2\n', [
-      eagain('/run/php/app.sock', '00:00:01'),
-    ]);
-    // A value renderFpmConfig refuses: the fix still stands, its file cannot be written.
-    const config = snap.masters[0]!.config;
-    if (config.ok) config.value.pools[0]!.user = 'www\ndata';
-    const report = diagnose(snap);
-    expect(report.findings.map((f) => f.code)).toContain('live.accept-queue-overflow');
-    expect(report.files['php-fpm.conf (/etc/php-fpm.conf)']).toBeUndefined();
-    expect(report.files['sysctl.d/60-php-fpm.conf']).toContain('net.core.somaxconn');
-    const missing = report.missing.find(
-      (m) => m.part === 'rendered php-fpm.conf (/etc/php-fpm.conf)',
+  it('names the file and line to change instead of printing the configuration flattened', () => {
+    const snap = snapshot(
+      'listen = /run/php/app.sock\nlisten.backlog = 8\npm = static\npm.max_children = 2\n',
+      [eagain('/run/php/app.sock', '00:00:01')],
     );
-    expect(missing?.reason).toMatch(/pools\[0\]\.user.*newline/);
+    snap.masters[0]!.configLocations = parseFpmConfig(
+      '[global]\nerror_log = /var/log/fpm.log\n[app]\nlisten = /run/php/app.sock\nlisten.backlog = 8\n',
+      { path: '/etc/php-fpm.conf' },
+    ).locations;
+    const report = diagnose(snap);
+    const overflow = report.findings.find((f) => f.code === 'live.accept-queue-overflow');
+    expect(overflow?.fix).toContain('listen.backlog = 511 in pool app (/etc/php-fpm.conf line 5)');
+    expect(overflow?.fix).toContain('restart FPM');
+    expect(report.files['changes to /etc/php-fpm.conf']).toBe(
+      'line 5 ([app]): listen.backlog = 511\nadd to [global]: process_control_timeout = 10s\nthen restart FPM (stop and start the master: a reload keeps the listening socket as it was)\n',
+    );
+    expect(Object.keys(report.files).some((n) => n.startsWith('php-fpm.conf'))).toBe(false);
+    expect(report.files['sysctl.d/60-php-fpm.conf']).toContain('net.core.somaxconn');
   });
 
   it('attributes nginx errors to a pool listening on a path relative to its prefix', () => {
@@ -85,7 +88,7 @@ describe('diagnose: live checks over one context', () => {
     const overflow = report.findings.find((f) => f.code === 'live.accept-queue-overflow');
     expect(overflow?.pool).toBe('app');
     // listen.backlog -1 with somaxconn 4096 holds 4097; the next 2^n - 1 above 4098 is 8191.
-    expect(report.files['php-fpm.conf (/etc/php-fpm.conf)']).toContain('listen.backlog = 8191');
+    expect(report.files['changes to /etc/php-fpm.conf']).toContain('listen.backlog = 8191');
   });
 
   it('sizes the suggested backlog with the sizing floor and the 2^n - 1 rule', () => {

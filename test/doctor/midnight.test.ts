@@ -173,9 +173,7 @@ describe.skipIf(!fpmReq.available || !nginxReq.available)(
       const suggested = ev.suggested as { listenBacklog: number; somaxconn: number };
       expect(suggested.listenBacklog).toBeGreaterThan(BACKLOG);
       expect(suggested.somaxconn).toBeGreaterThanOrEqual(suggested.listenBacklog);
-      const fpmFile = Object.entries(report.files).find(([name]) =>
-        name.startsWith('php-fpm.conf'),
-      );
+      const fpmFile = Object.entries(report.files).find(([name]) => name.startsWith('changes to '));
       expect(fpmFile?.[1]).toContain(`listen.backlog = ${suggested.listenBacklog}`);
       expect(fpmFile?.[1]).toMatch(/process_control_timeout = 10s?/);
       expect(report.files['sysctl.d/60-php-fpm.conf']).toContain(

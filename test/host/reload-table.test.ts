@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FastCGIClient } from '../../src/fastcgi/client.js';
@@ -7,6 +8,7 @@ import { fpmApplyActionFor } from '../../src/fpm/reload-table.js';
 import { childrenOf, reloadFpmMaster } from '../../src/host/apply-master.js';
 import { fetchStatus, ping } from '../../src/status/fetch.js';
 import { phpFpmBinary } from '../support/integration.js';
+import { freePort, poll, startDaemon, waitForSockets } from '../support/process.js';
 import { type ApplyStack, POOL_TEXT, startApplyStack } from './apply-harness.js';
 
 const fpm = phpFpmBinary();
@@ -29,57 +31,76 @@ const limit = (pid: number, name: string) =>
   new RegExp(`^${name}\\s+(\\S+)`, 'm').exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1] ??
   '';
 
+/**
+ * The named users and groups of the socket file's POSIX ACL (`system.posix_acl_access`, read
+ * through Python's os.getxattr: entries of tag u16, perm u16, id u32 after a 4-byte header),
+ * `none` when it has none.
+ */
+function socketAcl(path: string): string {
+  const script = [
+    'import os, struct, sys',
+    'try:',
+    "    b = os.getxattr(sys.argv[1], 'system.posix_acl_access')",
+    'except OSError:',
+    "    print('none'); sys.exit()",
+    "names = {2: 'user', 8: 'group'}",
+    "out = ['%s:%d' % (names[t], i) for t, p, i in (struct.unpack('<HHI', b[k:k + 8]) for k in range(4, len(b), 8)) if t in names]",
+    "print(','.join(out) or 'base')",
+  ].join('\n');
+  return execFileSync('python3', ['-c', script, path], { encoding: 'utf8' }).trim();
+}
+
+/** Whether a TCP pool serves a client connecting from 127.0.0.1: FPM closes a disallowed one. */
+async function servesLoopback(port: number): Promise<string> {
+  try {
+    return (await ping({ host: '127.0.0.1', port }, { timeoutMs: 2000 })).ok
+      ? 'answers'
+      : 'no answer';
+  } catch (e) {
+    return `refused (${(e as { code?: string }).code ?? (e as Error).message})`;
+  }
+}
+
+/**
+ * A request of 1.5 s of CPU in flight when SIGUSR2 arrives: `finished` when the reload waited for it
+ * (process_control_timeout above 1.5 s), `killed` when the worker was stopped at once.
+ */
+async function requestAcrossReload(s: ApplyStack): Promise<string> {
+  const script = join(s.dir, 'slow.php');
+  // A busy loop: a signal would cut a sleep short and end the script early.
+  writeFileSync(
+    script,
+    '<?php $t = microtime(true); while (microtime(true) - $t < 1.5) {} echo "done";',
+  );
+  const client = new FastCGIClient({ socketPath: s.socketPath });
+  try {
+    const answer = client
+      .request({
+        params: { SCRIPT_FILENAME: script, REQUEST_METHOD: 'GET', SCRIPT_NAME: '/slow.php' },
+        timeoutMs: 20_000,
+      })
+      .then(
+        (r) => (r.body.toString() === 'done' ? 'finished' : 'killed'),
+        () => 'killed',
+      );
+    await new Promise((r) => setTimeout(r, 300));
+    await reloadFpmMaster(s.pid(), 15_000);
+    return await answer;
+  } finally {
+    client.close();
+  }
+}
+
 interface Row {
   directive: string;
+  /** The observation costs a reload or seconds: taken once, not polled. */
+  once?: boolean;
   pool?: [string, string];
   global?: [string, string];
   /** What the running FPM shows for the directive. */
   observe(s: ApplyStack): Promise<string> | string;
   /** What it shows once the new value is in force. */
   expected: string | ((s: ApplyStack) => string);
-  /** How many times to look before giving up (an observation that reloads FPM itself is slow). */
-  tries?: number;
-}
-
-/** `+` when the file carries a POSIX ACL beyond its mode bits, as `ls -l` marks it. */
-const aclMark = (path: string) =>
-  execFileSync('ls', ['-l', path], { encoding: 'utf8' }).split(' ')[0]?.slice(10) || 'none';
-
-/**
- * Whether a request in flight survives a reload: the master sends SIGQUIT, which lets a worker
- * finish its request, then SIGTERM after process_control_timeout seconds. With the default 0
- * the request is cut; with a timeout longer than the request it finishes. So this observes the
- * timeout of the master that receives the signal.
- */
-async function requestAcrossReload(s: ApplyStack): Promise<string> {
-  const script = join(s.dir, 'slow.php');
-  // A signal ends one usleep() early; the loop keeps the request running for its 2.5 s anyway.
-  writeFileSync(
-    script,
-    '<?php $end = microtime(true) + 2.5; while (microtime(true) < $end) usleep(10000); echo "done";',
-  );
-  const client = new FastCGIClient({ socketPath: s.socketPath });
-  try {
-    const pending = client
-      .request({
-        params: { SCRIPT_FILENAME: script, REQUEST_METHOD: 'GET', SCRIPT_NAME: '/slow.php' },
-      })
-      .then(
-        (r) => (r.body.toString() === 'done' ? 'finished' : `answered ${r.body.toString()}`),
-        () => 'cut',
-      );
-    // The request is in a worker once the status page counts two active processes.
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const st = await fetchStatus({ socketPath: s.socketPath }, { timeoutMs: 2000 });
-      if (st.activeProcesses >= 2) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await reloadFpmMaster(s.pid(), 15_000);
-    return await pending;
-  } finally {
-    client.close();
-  }
 }
 
 const ROWS: Row[] = [
@@ -88,6 +109,27 @@ const ROWS: Row[] = [
     pool: ['listen.backlog = 100', 'listen.backlog = 50'],
     observe: (s) => ssBacklog(s.socketPath),
     expected: '50',
+  },
+  {
+    directive: 'listen.acl_users',
+    pool: ['listen.mode = 0600', 'listen.mode = 0600\nlisten.acl_users = nobody'],
+    observe: (s) => socketAcl(s.socketPath),
+    expected: 'user:65534',
+  },
+  {
+    directive: 'listen.acl_groups',
+    pool: ['listen.mode = 0600', 'listen.mode = 0600\nlisten.acl_groups = nogroup'],
+    observe: (s) => socketAcl(s.socketPath),
+    expected: 'group:65534',
+  },
+  {
+    directive: 'listen.allowed_clients',
+    pool: [
+      'TCPPOOL\nlisten.allowed_clients = 127.0.0.1',
+      'TCPPOOL\nlisten.allowed_clients = 127.0.0.2',
+    ],
+    observe: () => servesLoopback(tcpPort),
+    expected: 'refused',
   },
   {
     directive: 'listen.mode',
@@ -125,6 +167,25 @@ const ROWS: Row[] = [
     expected: '3',
   },
   {
+    directive: 'pm',
+    pool: ['', 'pm = ondemand'],
+    observe: async (s) =>
+      (await fetchStatus({ socketPath: s.socketPath }, { timeoutMs: 2000 })).processManager,
+    expected: 'ondemand',
+  },
+  {
+    directive: 'pm.max_requests',
+    pool: ['', 'pm.max_requests = 1'],
+    observe: async (s) => {
+      const before = [...childrenOf(s.pid()).keys()];
+      for (let i = 0; i < 4; i++) await ping({ socketPath: s.socketPath }, { timeoutMs: 2000 });
+      await new Promise((r) => setTimeout(r, 200));
+      const now = childrenOf(s.pid());
+      return before.every((pid) => now.has(pid)) ? 'kept' : 'recycled';
+    },
+    expected: 'recycled',
+  },
+  {
     directive: 'user',
     pool: ['', 'user = nobody'],
     observe: (s) => statusField(worker(s), 'Uid'),
@@ -155,23 +216,17 @@ const ROWS: Row[] = [
     expected: '1100',
   },
   {
-    directive: 'listen.acl_users',
-    pool: ['', 'listen.acl_users = nobody'],
-    observe: (s) => aclMark(s.socketPath),
-    expected: '+',
-  },
-  {
-    directive: 'listen.acl_groups',
-    pool: ['', 'listen.acl_groups = nogroup'],
-    observe: (s) => aclMark(s.socketPath),
-    expected: '+',
+    directive: 'rlimit_core',
+    global: ['', 'rlimit_core = 8192'],
+    observe: (s) => limit(s.pid(), 'Max core file size'),
+    expected: '8192',
   },
   {
     directive: 'process_control_timeout',
-    global: ['', 'process_control_timeout = 20'],
-    observe: requestAcrossReload,
+    global: ['', 'process_control_timeout = 10s'],
+    once: true,
+    observe: (s) => requestAcrossReload(s),
     expected: 'finished',
-    tries: 1,
   },
   {
     directive: 'events.mechanism',
@@ -212,16 +267,22 @@ const ROWS: Row[] = [
   },
 ];
 
+/** The port of the TCP pool `TCPPOOL` adds, chosen before each stack starts. */
+let tcpPort = 0;
+const tcpPool = () =>
+  `\n[tcp]\nlisten = 127.0.0.1:${tcpPort}\npm = static\npm.max_children = 1\nping.path = /ping`;
+
+/** The observation once it equals `want` (a prefix for `refused`), polled unless `once`. */
 async function settle(
   read: () => Promise<string> | string,
   want: string,
-  tries = 40,
+  once = false,
 ): Promise<string> {
   let seen = '';
-  for (let i = 0; i < tries; i++) {
+  for (let i = 0; i < (once ? 1 : 40); i++) {
     try {
       seen = await read();
-      if (seen === want) return seen;
+      if (seen === want || (want === 'refused' && seen.startsWith('refused'))) return want;
     } catch (e) {
       seen = `error: ${(e as Error).message}`;
     }
@@ -236,15 +297,22 @@ describe.skipIf(!fpm.path && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
     for (const row of ROWS) {
       const where = row.global ? 'global' : 'pool';
       it(`${where} ${row.directive}: the table says ${fpmApplyActionFor(row.directive)}`, async () => {
+        tcpPort = await freePort();
         const sub = (t: string, s: ApplyStack) =>
           t
             .replace('NEWSOCK', join(s.dir, 'new.sock'))
-            .replace('STATUSSOCK', join(s.dir, 'status.sock'));
-        const stack = await startApplyStack(row.pool?.[0] ?? '', row.global?.[0] ?? '');
+            .replace('STATUSSOCK', join(s.dir, 'status.sock'))
+            .replace('TCPPOOL', tcpPool());
+        const stack = await startApplyStack(
+          (row.pool?.[0] ?? '').replace('TCPPOOL', tcpPool()),
+          row.global?.[0] ?? '',
+        );
         try {
           const want = typeof row.expected === 'string' ? row.expected : row.expected(stack);
-          const before = await settle(() => row.observe(stack), '\0', row.tries);
-          expect(before, 'already in force before the change').not.toBe(want);
+          expect(
+            await settle(() => row.observe(stack), '\0', row.once),
+            'already in force before the change',
+          ).not.toBe(want);
           if (row.pool)
             writeFileSync(
               stack.poolPath,
@@ -258,20 +326,65 @@ describe.skipIf(!fpm.path && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
             );
           }
           expect(await reloadFpmMaster(stack.pid(), 10_000)).toBe(true);
-          const afterReload = await settle(() => row.observe(stack), want, row.tries);
+          const afterReload = await settle(() => row.observe(stack), want, row.once);
           const applied = afterReload === want;
           console.log(
-            `${where} ${row.directive}: before ${JSON.stringify(before)}, after SIGUSR2 ${JSON.stringify(afterReload)} (new value ${want}): ${applied ? 'reload applies' : 'needs a restart'}`,
+            `${where} ${row.directive}: after SIGUSR2 ${JSON.stringify(afterReload)} (new value ${want}): ${applied ? 'reload applies' : 'needs a restart'}`,
           );
           expect(applied ? 'reload' : 'restart').toBe(fpmApplyActionFor(row.directive));
           if (!applied) {
             await stack.restart();
-            expect(await settle(() => row.observe(stack), want, row.tries)).toBe(want);
+            expect(await settle(() => row.observe(stack), want, row.once)).toBe(want);
           }
         } finally {
           await stack.stop();
         }
       });
     }
+  },
+);
+
+describe.skipIf(!fpm.path && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
+  `daemonize across SIGUSR2, measured on php-fpm 8.2${fpm.reason}`,
+  () => {
+    it('a master that reloads into daemonize = yes forks away from its supervisor: the table says restart', async () => {
+      expect(fpmApplyActionFor('daemonize')).toBe('restart');
+      const dir = mkdtempSync(join(tmpdir(), 'fpmkit-daemonize-'));
+      const conf = join(dir, 'php-fpm.conf');
+      const pidFile = join(dir, 'fpm.pid');
+      const socketPath = join(dir, 'www.sock');
+      const text = (daemonize: string) =>
+        `[global]\npid = ${pidFile}\nerror_log = ${join(dir, 'fpm.log')}\ndaemonize = ${daemonize}\n[www]\nlisten = ${socketPath}\npm = static\npm.max_children = 1\nping.path = /ping\n`;
+      writeFileSync(conf, text('no'));
+      // Without -F, so that the file's daemonize is what FPM reads.
+      const daemon = startDaemon(fpm.path!, ['-y', conf, '-p', dir, '-R'], { cwd: dir });
+      let detached: number | undefined;
+      try {
+        await waitForSockets([{ path: socketPath }], 10_000, () => daemon.child.exitCode === null);
+        writeFileSync(conf, text('yes'));
+        process.kill(daemon.pid, 'SIGUSR2');
+        const newPid = await poll(async () => {
+          const p = Number(readFileSync(pidFile, 'utf8').trim());
+          return p > 0 && p !== daemon.pid ? p : undefined;
+        }, 10_000);
+        detached = newPid;
+        console.log(
+          `global daemonize: after SIGUSR2 the master ${daemon.pid} ${daemon.child.exitCode === null ? 'still runs' : 'exited'}, the pid file names ${newPid ?? daemon.pid}: needs a restart`,
+        );
+        expect(newPid).toBeDefined();
+        await poll(async () => (daemon.child.exitCode === null ? undefined : true), 10_000);
+        expect(daemon.child.exitCode).not.toBeNull();
+        expect((await ping({ socketPath }, { timeoutMs: 2000 })).ok).toBe(true);
+      } finally {
+        await daemon.stop('SIGQUIT', 5000);
+        if (detached !== undefined) {
+          try {
+            process.kill(detached, 'SIGQUIT');
+          } catch {}
+          await poll(async () => (existsSync(`/proc/${detached}`) ? undefined : true), 5000);
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   },
 );

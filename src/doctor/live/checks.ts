@@ -14,13 +14,18 @@ import {
 } from './master-logs.js';
 import { configurationFindings, noFpmMaster, untrustedMasters } from './masters.js';
 import { memoryOvercommit } from './memory.js';
+import { fpmNotRunning } from './running.js';
+import { backlogDrift, saturatedNow } from './sockets.js';
 import { acceptQueueOverflow, socketMissing, socketPermissionDenied } from './upstream.js';
 
 /** Checks that run once over the whole snapshot, before the others. */
 export const SNAPSHOT_CHECKS: readonly ((ctx: LiveContext) => void)[] = [
   noFpmMaster,
+  fpmNotRunning,
   untrustedMasters,
   configurationFindings,
+  saturatedNow,
+  backlogDrift,
 ];
 
 /** Checks that run once per pool nginx reported upstream errors for. */

@@ -9,7 +9,13 @@ import { catalogFinding } from '../../findings-catalog.js';
 import { type ListenAddress, parseListen } from '../../fpm/listen.js';
 import type { KernelSettings } from '../../kernel/settings.js';
 import { type FpmLogRecord, parseFpmLog } from '../../logs/fpm-log.js';
-import { type NginxErrorEntry, parseNginxErrorLog } from '../../logs/nginx-error-log.js';
+import {
+  classifyNginxErrorLine,
+  type NginxErrorEntry,
+  type NginxErrorLineClass,
+  parseNginxErrorLog,
+  UPSTREAM_ERROR_CLASSES,
+} from '../../logs/nginx-error-log.js';
 import type { HostSnapshot, SnapshotMaster, SnapshotPart, SnapshotPool } from '../snapshot.js';
 
 /** Options of `diagnose`. */
@@ -67,7 +73,7 @@ export interface LiveContext {
   snapshot: HostSnapshot;
   options: { [K in keyof DiagnoseOptions]-?: NonNullable<DiagnoseOptions[K]> };
   kernel: KernelSettings | undefined;
-  /** nginx error-log entries inside the snapshot's time window. */
+  /** nginx's upstream errors of a named class inside the snapshot's time window. */
   nginx: NginxErrorEntry[];
   /** Each master with its FPM log records inside the window. */
   fpmLogs: { master: SnapshotMaster; records: FpmLogRecord[] }[];
@@ -195,14 +201,36 @@ function missingParts(snapshot: HostSnapshot): MissingPart[] {
   return out;
 }
 
+/** The nginx lines the checks read: upstream errors of a named class. */
+const CHECKED_CLASSES: ReadonlySet<NginxErrorLineClass | undefined> = new Set(
+  UPSTREAM_ERROR_CLASSES.filter((c) => c !== 'other'),
+);
+
+/**
+ * The upstream errors of nginx's log window: each line is classified by the quick test first,
+ * and only the lines the checks read are parsed whole.
+ */
+function nginxUpstreamErrors(text: string, snapshot: HostSnapshot): NginxErrorEntry[] {
+  const opts = { utcOffsetMinutes: snapshot.utcOffsetMinutes ?? 0 };
+  const out: NginxErrorEntry[] = [];
+  let at = 0;
+  while (at < text.length) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    const line = text.slice(at, nl);
+    at = nl + 1;
+    if (!CHECKED_CLASSES.has(classifyNginxErrorLine(line))) continue;
+    const [r] = parseNginxErrorLog(line, opts);
+    if (r?.kind === 'entry' && inWindow(r.date, snapshot.since)) out.push(r);
+  }
+  return out;
+}
+
 function parseLogs(snapshot: HostSnapshot): Pick<LiveContext, 'nginx' | 'fpmLogs'> {
   const opts = { utcOffsetMinutes: snapshot.utcOffsetMinutes ?? 0 };
-  const nginx: NginxErrorEntry[] = [];
-  if (snapshot.nginxErrorLog.ok) {
-    for (const r of parseNginxErrorLog(snapshot.nginxErrorLog.value.text, opts)) {
-      if (r.kind === 'entry' && inWindow(r.date, snapshot.since)) nginx.push(r);
-    }
-  }
+  const nginx = snapshot.nginxErrorLog.ok
+    ? nginxUpstreamErrors(snapshot.nginxErrorLog.value.text, snapshot)
+    : [];
   const fpmLogs = snapshot.masters.map((master) => ({
     master,
     records: master.errorLog.ok

@@ -14,6 +14,7 @@ import {
   report,
   type UpstreamErrors,
 } from './context.js';
+import { applyWord, describePlace, fixPlace } from './where.js';
 
 /** Seconds `process_control_timeout` is set to when it is 0: long enough for most requests. */
 export const SUGGESTED_PROCESS_CONTROL_TIMEOUT_SECONDS = 10;
@@ -45,8 +46,11 @@ export function acceptQueueOverflow(ctx: LiveContext, group: UpstreamErrors): vo
     ...(listenBacklog === undefined ? {} : { listenBacklog }),
     somaxconn: knownSomaxconn,
   };
-  const effective = effectiveBacklog(queue);
-  const capacity = acceptQueueCapacity(queue);
+  // The socket's backlog in force (`ss` Send-Q) when read: a reload keeps the old one, so the
+  // file may say otherwise.
+  const live = pool?.listener?.ok ? pool.listener.value : undefined;
+  const effective = live?.backlog ?? effectiveBacklog(queue);
+  const capacity = live === undefined ? acceptQueueCapacity(queue) : live.backlog + 1;
   const reloads = master ? (ctx.reloads.get(master) ?? []) : [];
   const slack = ctx.options.reloadSlackSeconds;
   const duringReload = eagain.filter((e) => reloads.some((r) => inReload(e.date, r, slack)));
@@ -94,6 +98,7 @@ export function acceptQueueOverflow(ctx: LiveContext, group: UpstreamErrors): vo
       somaxconnKnown: somaxconn !== undefined,
       effectiveBacklog: effective,
       queueCapacity: capacity,
+      capacitySource: live === undefined ? 'configuration' : 'ss',
       // EAGAIN is only returned when the queue is full, so it peaked at its capacity.
       queuePeak: Math.max(capacity, observedPeak ?? 0),
       queuePeakSource: observedPeak !== undefined && observedPeak >= capacity ? 'proc' : 'eagain',
@@ -107,12 +112,12 @@ export function acceptQueueOverflow(ctx: LiveContext, group: UpstreamErrors): vo
       },
     },
     fix:
-      `Set listen.backlog = ${backlog}${pool ? ` in pool ${pool.name}` : ''} and ${somaxconn !== undefined && nextSomaxconn === somaxconn ? `keep net.core.somaxconn = ${nextSomaxconn}` : `net.core.somaxconn = ${nextSomaxconn}`}` +
-      ' (the kernel caps the backlog at somaxconn), then restart FPM (a reload keeps the old socket).' +
+      `Set listen.backlog = ${backlog}${pool ? ` in pool ${pool.name}${master ? ` (${describePlace(fixPlace(master, pool.name, 'listen.backlog'), pool.name)})` : ''}` : ''} and ${somaxconn !== undefined && nextSomaxconn === somaxconn ? `keep net.core.somaxconn = ${nextSomaxconn}` : `net.core.somaxconn = ${nextSomaxconn}`}` +
+      ` (the kernel caps the backlog at somaxconn), then ${applyWord(pool ? [{ section: pool.name, directive: 'listen.backlog' }] : [{ section: 'www', directive: 'listen.backlog' }])}.` +
       (pct !== undefined
-        ? ` Set process_control_timeout = ${pct}s so reloads let requests finish.`
+        ? ` Set process_control_timeout = ${pct}s${master ? ` (${describePlace(fixPlace(master, 'global', 'process_control_timeout'), 'global')})` : ''} so reloads let requests finish.`
         : '') +
-      ' The rendered files are in the report.',
+      ' The lines to change are in the report.',
   });
   if (duringReload.length > 0) {
     reloadOverflow(ctx, group, { duringReload, reloads, capacity, backlog, nextSomaxconn });
@@ -168,7 +173,7 @@ export function socketPermissionDenied(ctx: LiveContext, group: UpstreamErrors):
       listenMode: pool?.config?.listen.mode?.toString(8),
       firstAt: iso(perm[0]?.date),
     },
-    fix: 'Set listen.owner and listen.group to the web server user (e.g. www-data), listen.mode = 0660, and restart FPM so the socket is created again.',
+    fix: `Set listen.owner and listen.group to the web server user (e.g. www-data) and listen.mode = 0660${pool && group.master ? ` in pool ${pool.name} (${fixPlace(group.master, pool.name, 'listen').file})` : ''}, then ${applyWord([{ section: pool?.name ?? 'www', directive: 'listen.mode' }])} so the socket is created again.`,
   });
 }
 
