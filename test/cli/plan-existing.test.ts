@@ -85,7 +85,7 @@ describe('fpmkit plan for a pool that exists', () => {
     expect(changes).toContain(`(${poolFile})`);
     expect(changes).toMatch(/pm\.max_children 5 -> \d+/);
     expect(changes).toMatch(/listen\.backlog added \(\d+\)/);
-    expect(changes).not.toContain('listen ');
+    expect(changes).not.toMatch(/(?:^|[:,] )listen /);
     expect(pool.description).toBe(
       `replaces pool [www] of ${poolFile}; restart FPM to apply (listen.backlog: a reload keeps the listening socket)`,
     );

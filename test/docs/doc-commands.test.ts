@@ -29,9 +29,10 @@ import { type Daemon, freePort, run, startDaemon, waitForSockets } from '../supp
  * - `<!-- doc-test: ... -->` right before a block sets it up:
  *   `live-fpm` runs the block against a php-fpm 8.2 this test starts, whose files and sockets
  *   take the places the text names (/etc/php/8.2/fpm/php-fpm.conf, /run/php/php8.2-fpm.sock,
- *   /run/php/www.sock, 127.0.0.1:9000 and :9001, /run/php/php8.2-fpm.pid,
+ *   /run/php/www.sock, its status socket /run/php/php8.2-fpm-status.sock, 127.0.0.1:9000 and :9001, /run/php/php8.2-fpm.pid,
  *   /var/log/nginx/error.log); `no-fpm` runs it in a PID namespace of its own, where no FPM
- *   master runs; `output-of=N` marks the block as the output of command N of the `sh` block
+ *   master runs; `stock-fpm` needs Debian's php8.2-fpm package installed (its stock
+ *   configuration, not running), as the text says; `output-of=N` marks the block as the output of command N of the `sh` block
  *   before it; `numbers` lets numbers (times, sizes, counts measured on the host) differ;
  *   `exit=0,1` lists the exit statuses the text allows its commands.
  * - A command ending in `# until Ctrl-C` runs until its second line of output, then gets SIGINT
@@ -40,6 +41,8 @@ import { type Daemon, freePort, run, startDaemon, waitForSockets } from '../supp
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'dist', 'cli', 'bin.js');
 const EVIDENCE = join(root, 'test', 'fixtures', 'doctor', 'evidence');
+/** Debian's stock configuration, which `stock-fpm` blocks read as they are. */
+const STOCK_FPM_CONFIG = '/etc/php/8.2/fpm/php-fpm.conf';
 
 interface DocCommand {
   where: string;
@@ -216,11 +219,19 @@ async function startLiveFpm(dir: string): Promise<void> {
     `[global]\npid = ${dir}/fpm.pid\nerror_log = ${dir}/fpm.log\ndaemonize = no\nprocess_control_timeout = 10s\ninclude = ${dir}/pool.d/*.conf\n`,
   );
   writeFileSync(join(dir, 'pool.d', 'shop.conf'), pool('shop', `${dir}/shop.sock`));
-  writeFileSync(join(dir, 'pool.d', 'www.conf'), pool('www', `${dir}/www.sock`));
+  writeFileSync(
+    join(dir, 'pool.d', 'www.conf'),
+    `${pool('www', `${dir}/www.sock`)}pm.status_listen = ${dir}/www-status.sock\n`,
+  );
   writeFileSync(join(dir, 'pool.d', 'api.conf'), pool('api', `127.0.0.1:${port}`));
   fpm = startDaemon(phpFpmBinary().path!, ['-F', '-y', conf, '-p', dir, '-R'], { cwd: dir });
   await waitForSockets(
-    [{ path: `${dir}/shop.sock` }, { path: `${dir}/www.sock` }, { host: '127.0.0.1', port }],
+    [
+      { path: `${dir}/shop.sock` },
+      { path: `${dir}/www.sock` },
+      { path: `${dir}/www-status.sock` },
+      { host: '127.0.0.1', port },
+    ],
     20_000,
     () => fpm!.child.exitCode === null,
   );
@@ -228,6 +239,7 @@ async function startLiveFpm(dir: string): Promise<void> {
   Object.assign(live, {
     '/etc/php/8.2/fpm/php-fpm.conf': conf,
     '/run/php/php8.2-fpm.sock': `${dir}/www.sock`,
+    '/run/php/php8.2-fpm-status.sock': `${dir}/www-status.sock`,
     '/run/php/php8.2-fpm.pid': `${dir}/fpm.pid`,
     '/run/php/www.sock': `${dir}/www.sock`,
     '/var/log/nginx/error.log': join(dir, 'nginx-error.log'),
@@ -322,7 +334,9 @@ describe('every fpmkit command in README.md and docs/*.md', () => {
         ? phpFpmBinary().reason
         : c.setup.has('no-fpm') && !isRoot()
           ? ' [skipped: a PID namespace of its own needs root]'
-          : '';
+          : c.setup.has('stock-fpm') && !existsSync(STOCK_FPM_CONFIG)
+            ? ` [skipped: no ${STOCK_FPM_CONFIG}: Debian's php8.2-fpm is not installed]`
+            : '';
     if (missing !== '' && process.env.FPMKIT_REQUIRE_INTEGRATION)
       throw new Error(`${c.where}: cannot set up ${c.command}${missing}`);
     it.skipIf(missing !== '')(
