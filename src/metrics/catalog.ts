@@ -41,7 +41,7 @@ export const METRIC_FAMILIES = [
   {
     name: 'fpm_scrape_error',
     type: 'gauge',
-    help: 'Present with value 1 when the status page could not be read; reason is timeout, connect, refused, misconfigured, protocol or error.',
+    help: 'Present with value 1 when the status page could not be read; reason is timeout, eagain (accept queue full), connect, refused, misconfigured, protocol or error.',
     labels: [...pool, 'reason'],
   },
   {

@@ -149,7 +149,7 @@ export function renderAlertRules(options: AlertRulesOptions = {}): string {
       annotations: {
         summary: '{{ $labels.pool }} ({{ $labels.listen }}) does not answer its status page',
         description:
-          'fpm_scrape_error gives the reason (timeout, connect, refused, misconfigured, protocol).',
+          'fpm_scrape_error gives the reason (timeout, eagain, connect, refused, misconfigured, protocol).',
       },
     },
     {

@@ -23,6 +23,7 @@ export interface PoolTarget {
 /** Why a pool's status page was not read, as the `reason` label spells it. */
 export type PoolErrorReason =
   | 'timeout'
+  | 'eagain'
   | 'connect'
   | 'refused'
   | 'misconfigured'
@@ -72,7 +73,7 @@ export function poolErrorReason(error: unknown): PoolErrorReason {
   if (code.endsWith('_TIMEOUT') || code === 'FPMKIT_ABORTED') return 'timeout';
   if (code === 'FPMKIT_CONNECT') {
     const errno = (error as { errno?: unknown }).errno;
-    return errno === 'ECONNREFUSED' ? 'refused' : 'connect';
+    return errno === 'ECONNREFUSED' ? 'refused' : errno === 'EAGAIN' ? 'eagain' : 'connect';
   }
   if (code === 'FPMKIT_STATUS_MISCONFIGURED' || code === 'FPMKIT_STATUS_HTTP')
     return 'misconfigured';
@@ -91,6 +92,7 @@ export function gapErrorReason(gap: StatusGap): PoolErrorReason {
     case 'refused':
       return 'refused';
     case 'EAGAIN':
+      return 'eagain';
     case 'no-socket':
     case 'permission':
     case 'connect':

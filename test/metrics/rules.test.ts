@@ -19,7 +19,7 @@ const ANNOTATIONS: Record<string, Record<string, string>> = {
   FpmPoolDown: {
     summary: 'www (/run/php/www.sock) does not answer its status page',
     description:
-      'fpm_scrape_error gives the reason (timeout, connect, refused, misconfigured, protocol).',
+      'fpm_scrape_error gives the reason (timeout, eagain, connect, refused, misconfigured, protocol).',
   },
   FpmExporterDown: { summary: 'fpmkit exporter h:9253 is down' },
   FpmMaxChildrenReached: {
