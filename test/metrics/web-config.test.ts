@@ -125,6 +125,31 @@ describe('bcrypt', () => {
     ]);
   });
 
+  it('matches fixed known-answer vectors, with no outside tool', () => {
+    const x72 = 'x'.repeat(72);
+    // OpenBSD / jBCrypt test vectors ($2a$, cost 6), then hashes made once by htpasswd -nbB -C 4
+    // ($2y$, one of a 72-byte password).
+    const vectors: [string, string][] = [
+      ['', '$2a$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.'],
+      ['a', '$2a$06$m0CrhHm10qJ3lXRY.5zDGO3rS2KdeeWLuGmsfGlMfOxih58VYVfxe'],
+      ['abc', '$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i'],
+      ['pass', '$2y$04$Rr8lfdNwhrbIejQYqDUBD.gBjqvgmmflhtNPkcFbFwRIJuHApr1CW'],
+      [x72, '$2y$04$IrvUW.7hTMpuVMpphRl8l.Lm8tS5oT1otAvVus6QJhHg9d/zrlxEG'],
+    ];
+    for (const [password, hash] of vectors) {
+      const parsed = parseBcryptHash(hash);
+      if (typeof parsed === 'string') throw new Error(parsed);
+      expect(bcryptHash(password, parsed.cost, parsed.saltText, parsed.prefix), password).toBe(
+        hash,
+      );
+    }
+    // Bytes after the 72nd do not count; one byte fewer does.
+    const [, cut] = vectors[4]!;
+    const p = parseBcryptHash(cut) as Exclude<ReturnType<typeof parseBcryptHash>, string>;
+    expect(bcryptHash(`${x72}more`, p.cost, p.saltText, p.prefix)).toBe(cut);
+    expect(bcryptHash(x72.slice(1), p.cost, p.saltText, p.prefix)).not.toBe(cut);
+  });
+
   const htpasswdUnit = requireBinary('htpasswd', 'apache2-utils');
   it.skipIf(!htpasswdUnit.available)(
     `matches htpasswd -B for short, long (over 72 bytes), non-ASCII and empty passwords${htpasswdUnit.reason}`,
