@@ -286,7 +286,14 @@ export async function runExporter(
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     for (const [name, value] of Object.entries(config.web?.headers ?? {}))
       res.setHeader(name, value);
-    if (auth && !auth.check(req.headers.authorization)) {
+    const verdict = auth?.check(req.headers.authorization) ?? 'ok';
+    if (verdict === 'busy') {
+      // Too many failed checks this second: answered without hashing.
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8' });
+      res.end('too many failed authentication attempts; retry later\n');
+      return;
+    }
+    if (verdict !== 'ok') {
       res.writeHead(401, {
         'www-authenticate': 'Basic realm="fpmkit exporter", charset="UTF-8"',
         'content-type': 'text/plain; charset=utf-8',

@@ -101,9 +101,15 @@ describe('the web-config YAML subset', () => {
     expect(() => users('$2x$10$abcdefghijklmnopqrstuu5Mx0Qk1r1a0yZ8V2Lh2iJ3f6y4h7YqW')).toThrow(
       /basic_auth_users\.bob: is a '\$2x\$' bcrypt hash/,
     );
-    expect(() => users('$2b$15$abcdefghijklmnopqrstuu5Mx0Qk1r1a0yZ8V2Lh2iJ3f6y4h7YqW')).toThrow(
-      /basic_auth_users\.bob: has bcrypt cost 15; at most 14/,
+    expect(() => users('$2b$13$abcdefghijklmnopqrstuu5Mx0Qk1r1a0yZ8V2Lh2iJ3f6y4h7YqW')).toThrow(
+      /basic_auth_users\.bob: has bcrypt cost 13; at most 12/,
     );
+    const digest = 'x'.repeat(86);
+    expect(() => users(`$6$rounds=1000001$salt$${digest}`)).toThrow(
+      /basic_auth_users\.bob: has rounds=1000001; at most 1000000/,
+    );
+    expect(() => users(`$6$rounds=999999999$salt$${digest}`)).toThrow(/rounds=999999999/);
+    expect(users(`$6$rounds=1000000$salt$${digest}`).users?.get('bob')?.kind).toBe(6);
     expect(() => users('$2b$10$short')).toThrow(/basic_auth_users\.bob: is not a bcrypt hash/);
     expect(() => users('plain')).toThrow(/basic_auth_users\.bob: is not a '\$6\$'/);
     expect(
@@ -208,21 +214,61 @@ describe('SHA-crypt', () => {
     }
   });
 
+  const sha = (password: string, rounds?: number) => ({
+    kind: 6 as const,
+    salt: 'NaCl',
+    rounds,
+    text: shaCrypt(6, password, 'NaCl', rounds),
+  });
+  const header = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
   it('BasicAuth accepts the right password only, and the same for an unknown user', () => {
-    const users = new Map([
-      [
-        'alice',
-        { kind: 6 as const, salt: 'NaCl', rounds: undefined, text: shaCrypt(6, 'pw', 'NaCl') },
-      ],
-    ]);
-    const auth = new BasicAuth(users);
-    const header = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-    expect(auth.check(header('alice', 'pw'))).toBe(true);
-    expect(auth.check(header('alice', 'pw'))).toBe(true);
-    expect(auth.check(header('alice', 'pW'))).toBe(false);
-    expect(auth.check(header('mallory', 'pw'))).toBe(false);
-    expect(auth.check(undefined)).toBe(false);
-    expect(auth.check('Bearer x')).toBe(false);
+    const auth = new BasicAuth(new Map([['alice', sha('pw')]]));
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.check(header('alice', 'pW'))).toBe('denied');
+    expect(auth.check(header('mallory', 'pw'))).toBe('denied');
+    expect(auth.check(undefined)).toBe('denied');
+    expect(auth.check('Bearer x')).toBe('denied');
+  });
+
+  it('BasicAuth hashes a remembered header never again, and bounds the hashing failed checks do', () => {
+    // A clock read once before and once after each hash, on which every hash takes 50 ms.
+    let t = 0;
+    const now = () => {
+      t += 50;
+      return t;
+    };
+    const auth = new BasicAuth(
+      new Map([
+        ['alice', sha('pw', 2000)],
+        ['bob', sha('b')],
+      ]),
+      {
+        failureBudgetMs: 120,
+        now,
+      },
+    );
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.hashes).toBe(1);
+    for (let i = 0; i < 5; i++) expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.hashes).toBe(1);
+    // Wrong passwords and unknown users share one budget: three failures (150 ms) spend it.
+    expect(auth.check(header('alice', 'bad'))).toBe('denied');
+    expect(auth.check(header('nobody', 'pw'))).toBe('denied');
+    expect(auth.check(header('alice', 'bad2'))).toBe('denied');
+    expect(auth.hashes).toBe(4);
+    expect(auth.check(header('alice', 'bad3'))).toBe('busy');
+    expect(auth.check(header('nobody', 'x'))).toBe('busy');
+    expect(auth.check(header('bob', 'b'))).toBe('busy');
+    expect(auth.hashes).toBe(4);
+    // The remembered header still passes, without hashing.
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.hashes).toBe(4);
+    // A second later the budget is back.
+    t += 1000;
+    expect(auth.check(header('bob', 'b'))).toBe('ok');
+    expect(auth.hashes).toBe(5);
   });
 });
 
@@ -386,6 +432,26 @@ describe.skipIf(!openssl.available)(
       const plain = await get(`http://127.0.0.1:${exporter.port}/metrics`);
       expect(plain.status).toBeUndefined();
     }, 30_000);
+
+    it('answers 429 without hashing once failed checks have spent their second, and still serves the remembered user', async () => {
+      // About 0.1 s or more of hashing per check here.
+      const hash = shaCrypt(6, 'scrape-secret', 'NaCl', 300_000);
+      await writeFile(join(dir, 'slow.yml'), `basic_auth_users:\n  prometheus: '${hash}'\n`);
+      const exporter = await startExporter([...TARGET, '--web-config-file', join(dir, 'slow.yml')]);
+      started.push(exporter);
+      const url = `http://127.0.0.1:${exporter.port}/metrics`;
+      expect((await get(url, { auth: 'prometheus:scrape-secret' })).status).toBe(200);
+      const wrong = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          get(url, { auth: i % 2 ? `prometheus:guess${i}` : `user${i}:guess` }),
+        ),
+      );
+      const statuses = wrong.map((a) => a.status);
+      expect(statuses).toContain(401);
+      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+      expect(statuses).toContain(429);
+      expect((await get(url, { auth: 'prometheus:scrape-secret' })).status).toBe(200);
+    }, 60_000);
 
     it('with RequireAndVerifyClientCert, only a client holding a certificate of the CA gets through', async () => {
       await writeFile(
