@@ -281,6 +281,8 @@ export interface ExporterWebConfig {
     ca?: Buffer;
     requestCert: boolean;
     rejectUnauthorized: boolean;
+    /** A client certificate, when one is presented, must verify against `ca` (VerifyClientCertIfGiven). */
+    verifyGiven: boolean;
     minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
     maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   };
@@ -372,7 +374,8 @@ export function checkWebConfig(
         `${authType} (accept any certificate unverified) is not offered; use RequireAndVerifyClientCert`,
       );
     const caFile = str(tls, 'client_ca_file', w);
-    if (auth![1] && caFile === undefined) bad(`${w}client_ca_file`, `is required with ${authType}`);
+    const verify = authType.includes('Verify');
+    if (verify && caFile === undefined) bad(`${w}client_ca_file`, `is required with ${authType}`);
     const version = (key: string) => {
       const v = str(tls, key, w);
       if (v === undefined) return undefined;
@@ -387,6 +390,7 @@ export function checkWebConfig(
       key: load('key_file', keyFile),
       requestCert: auth![0],
       rejectUnauthorized: auth![1],
+      verifyGiven: verify && !auth![1],
       minVersion: min,
     };
     if (max !== undefined) out.tls.maxVersion = max;

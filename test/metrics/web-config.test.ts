@@ -469,6 +469,80 @@ describe.skipIf(!openssl.available)(
       expect(old.status).toBeUndefined();
     }, 30_000);
 
+    it('with VerifyClientCertIfGiven, no certificate passes, one of the CA passes, one of another CA is refused', async () => {
+      const other = ['-days', '2', '-nodes', '-newkey', 'rsa:2048'];
+      await ssl([
+        'req',
+        '-x509',
+        ...other,
+        '-subj',
+        '/CN=other CA',
+        '-keyout',
+        'other-ca.key',
+        '-out',
+        'other-ca.crt',
+      ]);
+      await ssl([
+        'req',
+        ...other.slice(2),
+        '-subj',
+        '/CN=intruder',
+        '-keyout',
+        'intruder.key',
+        '-out',
+        'intruder.csr',
+      ]);
+      await ssl([
+        'x509',
+        '-req',
+        '-in',
+        'intruder.csr',
+        '-CA',
+        'other-ca.crt',
+        '-CAkey',
+        'other-ca.key',
+        '-CAcreateserial',
+        '-days',
+        '2',
+        '-extfile',
+        'client.ext',
+        '-out',
+        'intruder.crt',
+      ]);
+      const { readFile } = await import('node:fs/promises');
+      const intruderCert = await readFile(join(dir, 'intruder.crt'));
+      const intruderKey = await readFile(join(dir, 'intruder.key'));
+      const base =
+        'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: VerifyClientCertIfGiven\n';
+      await writeFile(join(dir, 'given.yml'), `${base}  client_ca_file: ca.crt\n`);
+      const exporter = await startExporter([
+        ...TARGET,
+        '--web-config-file',
+        join(dir, 'given.yml'),
+      ]);
+      started.push(exporter);
+      const url = `https://127.0.0.1:${exporter.port}/metrics`;
+      expect((await get(url, { ca })).status).toBe(200);
+      expect((await get(url, { ca, cert: clientCert, key: clientKey })).status).toBe(200);
+      const intruder = await get(url, { ca, cert: intruderCert, key: intruderKey });
+      expect(intruder.status).toBe(403);
+      // The verify modes need the CA to verify against.
+      await writeFile(join(dir, 'given-no-ca.yml'), base);
+      const r = await run(process.execPath, [
+        BIN,
+        'exporter',
+        ...TARGET,
+        '--listen',
+        '127.0.0.1:0',
+        '--web-config-file',
+        join(dir, 'given-no-ca.yml'),
+      ]);
+      expect(r.exitCode).toBe(2);
+      expect(r.output).toContain(
+        'tls_server_config.client_ca_file: is required with VerifyClientCertIfGiven',
+      );
+    }, 60_000);
+
     it.skipIf(!htpasswd.available)(
       `accepts the bcrypt hash htpasswd -B writes, as the exporter-toolkit does, and refuses a hash it cannot check at start${htpasswd.reason}`,
       async () => {
