@@ -288,9 +288,23 @@ export interface ExporterWebConfig {
   };
   /** Users and their hashes; absent: no authentication. */
   users?: Map<string, CryptHash>;
-  /** Extra response headers. */
-  headers: Record<string, string>;
+  /** Extra response headers (security headers only), by their usual spelling. */
+  headers: Map<string, string>;
 }
+
+/**
+ * The response headers a web configuration may set, as the exporter-toolkit allows them, with
+ * the values allowed where the toolkit restricts them.
+ */
+const SETTABLE_HEADERS: ReadonlyMap<string, { name: string; values?: readonly string[] }> = new Map(
+  [
+    { name: 'Strict-Transport-Security' },
+    { name: 'X-Content-Type-Options', values: ['nosniff'] },
+    { name: 'X-Frame-Options', values: ['deny', 'sameorigin'] },
+    { name: 'X-XSS-Protection' },
+    { name: 'Content-Security-Policy' },
+  ].map((h) => [h.name.toLowerCase(), h]),
+);
 
 const TLS_VERSIONS = {
   TLS10: 'TLSv1',
@@ -342,7 +356,7 @@ export function checkWebConfig(
     return v;
   };
   known(doc, '', ['tls_server_config', 'http_server_config', 'basic_auth_users']);
-  const out: ExporterWebConfig = { headers: {} };
+  const out: ExporterWebConfig = { headers: new Map() };
   const tls = doc.tls_server_config;
   if (tls !== undefined && tls !== null) {
     if (!isMap(tls)) return bad('tls_server_config', 'must be a mapping');
@@ -404,17 +418,20 @@ export function checkWebConfig(
     if (headers !== undefined && headers !== null) {
       if (!isMap(headers)) return bad('http_server_config.headers', 'must be a mapping');
       for (const [name, value] of Object.entries(headers)) {
-        if (
-          !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ||
-          /^(content-type|content-length|www-authenticate)$/i.test(name)
-        )
+        const where = `http_server_config.headers.${name}`;
+        const allowed = SETTABLE_HEADERS.get(name.toLowerCase());
+        if (!allowed)
           bad(
-            `http_server_config.headers.${name}`,
-            'is not a header name this exporter lets you set',
+            where,
+            `is not a header this exporter lets you set (it sets ${[...SETTABLE_HEADERS.values()].map((h) => h.name).join(', ')})`,
           );
-        if (typeof value !== 'string' || /[\r\n\0]/.test(value))
-          bad(`http_server_config.headers.${name}`, 'must be a one-line string');
-        out.headers[name] = value as string;
+        if (typeof value !== 'string' || value === '' || /[\r\n\0]/.test(value))
+          bad(where, 'must be a non-empty one-line string');
+        const v = value as string;
+        if (allowed!.values && !allowed!.values.includes(v.toLowerCase()))
+          bad(where, `must be one of ${allowed!.values.join(', ')}, not '${v}'`);
+        if (out.headers.has(allowed!.name)) bad(where, `sets ${allowed!.name} a second time`);
+        out.headers.set(allowed!.name, v);
       }
     }
   }

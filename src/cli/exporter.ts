@@ -285,8 +285,7 @@ export async function runExporter(
 
   const auth = config.web?.users ? new BasicAuth(config.web.users) : undefined;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    for (const [name, value] of Object.entries(config.web?.headers ?? {}))
-      res.setHeader(name, value);
+    for (const [name, value] of config.web?.headers ?? []) res.setHeader(name, value);
     if (config.web?.tls?.verifyGiven) {
       // VerifyClientCertIfGiven: TLS let an unverified certificate through (the handshake only
       // makes a missing one optional), so one that was presented must have verified.

@@ -85,6 +85,58 @@ describe('the web-config YAML subset', () => {
     );
   });
 
+  it('lets the file set only the security headers the exporter-toolkit allows, by name', () => {
+    const read = () => Buffer.from('pem');
+    const headers = (text: string) =>
+      checkWebConfig(parseYamlMapping(`http_server_config:\n  headers:\n${text}`), 'w.yml', read)
+        .headers;
+    const set = headers(
+      [
+        '    strict-transport-security: max-age=31536000',
+        '    X-Content-Type-Options: nosniff',
+        '    X-Frame-Options: SAMEORIGIN',
+        '    X-XSS-Protection: "1; mode=block"',
+        "    Content-Security-Policy: default-src 'none'",
+      ].join('\n'),
+    );
+    expect([...set]).toEqual([
+      ['Strict-Transport-Security', 'max-age=31536000'],
+      ['X-Content-Type-Options', 'nosniff'],
+      ['X-Frame-Options', 'SAMEORIGIN'],
+      ['X-XSS-Protection', '1; mode=block'],
+      ['Content-Security-Policy', "default-src 'none'"],
+    ]);
+    for (const [line, message] of [
+      [
+        '    Set-Cookie: a=b',
+        /http_server_config\.headers\.Set-Cookie: is not a header this exporter lets you set \(it sets Strict-Transport-Security, /,
+      ],
+      [
+        '    Access-Control-Allow-Origin: "*"',
+        /headers\.Access-Control-Allow-Origin: is not a header/,
+      ],
+      ['    __proto__: x', /http_server_config\.headers\.__proto__: is not a header/],
+      [
+        '    X-Frame-Options: allow-from x',
+        /X-Frame-Options: must be one of deny, sameorigin, not 'allow-from x'/,
+      ],
+      ['    X-Content-Type-Options: sniff', /must be one of nosniff/],
+      [
+        '    X-Frame-Options: deny\n    x-frame-options: deny',
+        /x-frame-options: sets X-Frame-Options a second time/,
+      ],
+    ] as const) {
+      let caught: unknown;
+      try {
+        headers(line);
+      } catch (error) {
+        caught = error;
+      }
+      expect(isFpmkitError(caught), line).toBe(true);
+      expect((caught as Error).message).toMatch(message);
+    }
+  });
+
   it('checks settings by name and says which ones it reads', () => {
     const read = () => Buffer.from('pem');
     expect(() => checkWebConfig({ tls_server_config: { cert_file: 'a' } }, 'w.yml', read)).toThrow(
