@@ -237,8 +237,14 @@ export function shaCrypt(kind: 5 | 6, password: string, salt: string, rounds?: n
   return `$${kind}$${roundsPart}${s.toString('utf8')}$${out}`;
 }
 
-/** Highest bcrypt cost accepted: each check of a cost-14 hash takes seconds of this process's CPU. */
-export const MAX_BCRYPT_COST = 14;
+/**
+ * Highest bcrypt cost accepted: every check runs on the exporter's one thread, and a cost-12
+ * hash already takes about a second there.
+ */
+export const MAX_BCRYPT_COST = 12;
+
+/** Highest SHA-crypt `rounds=` accepted, for the same reason (the scheme allows 999,999,999). */
+export const MAX_SHA_CRYPT_ROUNDS = 1_000_000;
 
 /** A parsed `$5$` / `$6$` (SHA-crypt) or `$2a$` / `$2b$` / `$2y$` (bcrypt) hash. */
 export type CryptHash =
@@ -261,6 +267,8 @@ export function parseCryptHash(text: string): CryptHash | string {
     return "is not a '$6$' (SHA-512-crypt) or '$5$' (SHA-256-crypt) hash, as openssl passwd -6 writes";
   const kind = Number(m[1]) as 5 | 6;
   if (m[4]!.length !== (kind === 5 ? 43 : 86)) return 'has a digest of the wrong length';
+  if (m[2] !== undefined && Number(m[2]) > MAX_SHA_CRYPT_ROUNDS)
+    return `has rounds=${Number(m[2])}; at most ${MAX_SHA_CRYPT_ROUNDS} is accepted, since each check runs in this process (openssl passwd -6 uses 5000)`;
   return { kind, salt: m[3]!, rounds: m[2] === undefined ? undefined : Number(m[2]), text };
 }
 
@@ -273,14 +281,30 @@ export interface ExporterWebConfig {
     ca?: Buffer;
     requestCert: boolean;
     rejectUnauthorized: boolean;
+    /** A client certificate, when one is presented, must verify against `ca` (VerifyClientCertIfGiven). */
+    verifyGiven: boolean;
     minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
     maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   };
   /** Users and their hashes; absent: no authentication. */
   users?: Map<string, CryptHash>;
-  /** Extra response headers. */
-  headers: Record<string, string>;
+  /** Extra response headers (security headers only), by their usual spelling. */
+  headers: Map<string, string>;
 }
+
+/**
+ * The response headers a web configuration may set, as the exporter-toolkit allows them, with
+ * the values allowed where the toolkit restricts them.
+ */
+const SETTABLE_HEADERS: ReadonlyMap<string, { name: string; values?: readonly string[] }> = new Map(
+  [
+    { name: 'Strict-Transport-Security' },
+    { name: 'X-Content-Type-Options', values: ['nosniff'] },
+    { name: 'X-Frame-Options', values: ['deny', 'sameorigin'] },
+    { name: 'X-XSS-Protection' },
+    { name: 'Content-Security-Policy' },
+  ].map((h) => [h.name.toLowerCase(), h]),
+);
 
 const TLS_VERSIONS = {
   TLS10: 'TLSv1',
@@ -332,7 +356,7 @@ export function checkWebConfig(
     return v;
   };
   known(doc, '', ['tls_server_config', 'http_server_config', 'basic_auth_users']);
-  const out: ExporterWebConfig = { headers: {} };
+  const out: ExporterWebConfig = { headers: new Map() };
   const tls = doc.tls_server_config;
   if (tls !== undefined && tls !== null) {
     if (!isMap(tls)) return bad('tls_server_config', 'must be a mapping');
@@ -364,7 +388,8 @@ export function checkWebConfig(
         `${authType} (accept any certificate unverified) is not offered; use RequireAndVerifyClientCert`,
       );
     const caFile = str(tls, 'client_ca_file', w);
-    if (auth![1] && caFile === undefined) bad(`${w}client_ca_file`, `is required with ${authType}`);
+    const verify = authType.includes('Verify');
+    if (verify && caFile === undefined) bad(`${w}client_ca_file`, `is required with ${authType}`);
     const version = (key: string) => {
       const v = str(tls, key, w);
       if (v === undefined) return undefined;
@@ -379,6 +404,7 @@ export function checkWebConfig(
       key: load('key_file', keyFile),
       requestCert: auth![0],
       rejectUnauthorized: auth![1],
+      verifyGiven: verify && !auth![1],
       minVersion: min,
     };
     if (max !== undefined) out.tls.maxVersion = max;
@@ -392,17 +418,20 @@ export function checkWebConfig(
     if (headers !== undefined && headers !== null) {
       if (!isMap(headers)) return bad('http_server_config.headers', 'must be a mapping');
       for (const [name, value] of Object.entries(headers)) {
-        if (
-          !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) ||
-          /^(content-type|content-length|www-authenticate)$/i.test(name)
-        )
+        const where = `http_server_config.headers.${name}`;
+        const allowed = SETTABLE_HEADERS.get(name.toLowerCase());
+        if (!allowed)
           bad(
-            `http_server_config.headers.${name}`,
-            'is not a header name this exporter lets you set',
+            where,
+            `is not a header this exporter lets you set (it sets ${[...SETTABLE_HEADERS.values()].map((h) => h.name).join(', ')})`,
           );
-        if (typeof value !== 'string' || /[\r\n\0]/.test(value))
-          bad(`http_server_config.headers.${name}`, 'must be a one-line string');
-        out.headers[name] = value as string;
+        if (typeof value !== 'string' || value === '' || /[\r\n\0]/.test(value))
+          bad(where, 'must be a non-empty one-line string');
+        const v = value as string;
+        if (allowed!.values && !allowed!.values.includes(v.toLowerCase()))
+          bad(where, `must be one of ${allowed!.values.join(', ')}, not '${v}'`);
+        if (out.headers.has(allowed!.name)) bad(where, `sets ${allowed!.name} a second time`);
+        out.headers.set(allowed!.name, v);
       }
     }
   }
@@ -424,42 +453,89 @@ export function checkWebConfig(
   return out;
 }
 
-/** Checks an `Authorization` header against the users; remembers passwords that matched. */
+/** What {@link BasicAuth.check} decided. */
+export type AuthVerdict = 'ok' | 'denied' | 'busy';
+
+/** Options of {@link BasicAuth}. */
+export interface BasicAuthOptions {
+  /**
+   * Milliseconds of hashing that checks which fail (wrong password, unknown user) may spend in
+   * any one-second window; once spent, further unremembered credentials get `busy` without
+   * hashing. Default 250.
+   */
+  failureBudgetMs?: number;
+  /** Headers remembered after a successful check. Default 256. */
+  remember?: number;
+  /** Clock in milliseconds (for tests). Default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * Checks an `Authorization` header against the users. A header that once verified is
+ * remembered (by its SHA-256, at most `remember` of them), so repeated scrapes by the right user
+ * hash nothing. Checks that fail are bounded: they may hash for at most `failureBudgetMs` in any
+ * second, beyond that credentials not remembered are answered `busy` at once. An unknown user is
+ * hashed against the costliest hash of the file, inside the same budget, so it costs no less than
+ * a wrong password.
+ */
 export class BasicAuth {
   readonly #users: Map<string, CryptHash>;
-  readonly #good = new Map<string, Buffer>();
+  readonly #dummy: CryptHash | undefined;
+  readonly #good = new Map<string, true>();
+  readonly #budget: number;
+  readonly #remember: number;
+  readonly #now: () => number;
+  /** End time and duration of recent failed checks, oldest first. */
+  #failures: { end: number; took: number }[] = [];
+  /** Number of hashes computed so far. */
+  hashes = 0;
 
-  constructor(users: Map<string, CryptHash>) {
+  constructor(users: Map<string, CryptHash>, options: BasicAuthOptions = {}) {
     this.#users = users;
+    this.#budget = options.failureBudgetMs ?? 250;
+    this.#remember = Math.max(1, options.remember ?? 256);
+    this.#now = options.now ?? (() => performance.now());
+    let dummy: CryptHash | undefined;
+    for (const h of users.values()) if (!dummy || cost(h) > cost(dummy)) dummy = h;
+    this.#dummy = dummy;
   }
 
-  /** True when the header names a user of the file with the right password. */
-  check(header: string | undefined): boolean {
+  /** `ok` when the header names a user of the file with the right password. */
+  check(header: string | undefined): AuthVerdict {
     const m = /^Basic +([A-Za-z0-9+/=]{1,1024})$/i.exec(header ?? '');
-    if (!m) return false;
+    if (!m) return 'denied';
+    const key = createHash('sha256').update(header!).digest('hex');
+    if (this.#good.has(key)) return 'ok';
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return false;
-    const user = decoded.slice(0, colon);
+    if (colon < 0) return 'denied';
+    const now = this.#now();
+    this.#failures = this.#failures.filter((f) => f.end > now - 1000);
+    if (this.#failures.reduce((sum, f) => sum + f.took, 0) >= this.#budget) return 'busy';
+    const hash = this.#users.get(decoded.slice(0, colon));
+    const stored = hash ?? this.#dummy;
+    if (stored === undefined) return 'denied';
     const password = decoded.slice(colon + 1);
-    const hash = this.#users.get(user);
-    // An unknown user costs the same hashing as a known one.
-    const stored = hash ?? this.#users.values().next().value;
-    if (stored === undefined) return false;
-    const digest = createHash('sha256').update(password).digest();
-    const remembered = this.#good.get(user);
-    if (hash && remembered && timingSafeEqual(remembered, digest)) return true;
+    this.hashes++;
     const computed = Buffer.from(
       stored.kind === 'bcrypt'
         ? bcryptHash(password, stored.cost, stored.salt, stored.prefix)
         : shaCrypt(stored.kind, password, stored.salt, stored.rounds),
     );
     const expected = Buffer.from(stored.text);
-    const ok = computed.length === expected.length && timingSafeEqual(computed, expected);
-    if (ok && hash) {
-      if (this.#good.size > 1000) this.#good.clear();
-      this.#good.set(user, digest);
+    const ok = computed.length === expected.length && timingSafeEqual(computed, expected) && !!hash;
+    if (!ok) {
+      const end = this.#now();
+      this.#failures.push({ end, took: Math.max(end - now, 1) });
+      return 'denied';
     }
-    return ok && hash !== undefined;
+    if (this.#good.size >= this.#remember) this.#good.delete(this.#good.keys().next().value!);
+    this.#good.set(key, true);
+    return 'ok';
   }
+}
+
+/** A rough measure of a hash's cost, to pick the dummy for unknown users. */
+function cost(h: CryptHash): number {
+  return h.kind === 'bcrypt' ? 2 ** h.cost * 64 : (h.rounds ?? 5000) * (h.kind === 6 ? 1.5 : 1);
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { isFpmkitError } from '../errors.js';
 import { discoverFpm } from '../host/discover.js';
 import { loadFpmConfig } from '../host/fpm-config.js';
@@ -284,9 +285,25 @@ export async function runExporter(
 
   const auth = config.web?.users ? new BasicAuth(config.web.users) : undefined;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    for (const [name, value] of Object.entries(config.web?.headers ?? {}))
-      res.setHeader(name, value);
-    if (auth && !auth.check(req.headers.authorization)) {
+    for (const [name, value] of config.web?.headers ?? []) res.setHeader(name, value);
+    if (config.web?.tls?.verifyGiven) {
+      // VerifyClientCertIfGiven: TLS let an unverified certificate through (the handshake only
+      // makes a missing one optional), so one that was presented must have verified.
+      const socket = req.socket as TLSSocket;
+      if (!socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) {
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+        res.end('client certificate not verified\n');
+        return;
+      }
+    }
+    const verdict = auth?.check(req.headers.authorization) ?? 'ok';
+    if (verdict === 'busy') {
+      // Too many failed checks this second: answered without hashing.
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8' });
+      res.end('too many failed authentication attempts; retry later\n');
+      return;
+    }
+    if (verdict !== 'ok') {
       res.writeHead(401, {
         'www-authenticate': 'Basic realm="fpmkit exporter", charset="UTF-8"',
         'content-type': 'text/plain; charset=utf-8',

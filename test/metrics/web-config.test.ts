@@ -85,6 +85,58 @@ describe('the web-config YAML subset', () => {
     );
   });
 
+  it('lets the file set only the security headers the exporter-toolkit allows, by name', () => {
+    const read = () => Buffer.from('pem');
+    const headers = (text: string) =>
+      checkWebConfig(parseYamlMapping(`http_server_config:\n  headers:\n${text}`), 'w.yml', read)
+        .headers;
+    const set = headers(
+      [
+        '    strict-transport-security: max-age=31536000',
+        '    X-Content-Type-Options: nosniff',
+        '    X-Frame-Options: SAMEORIGIN',
+        '    X-XSS-Protection: "1; mode=block"',
+        "    Content-Security-Policy: default-src 'none'",
+      ].join('\n'),
+    );
+    expect([...set]).toEqual([
+      ['Strict-Transport-Security', 'max-age=31536000'],
+      ['X-Content-Type-Options', 'nosniff'],
+      ['X-Frame-Options', 'SAMEORIGIN'],
+      ['X-XSS-Protection', '1; mode=block'],
+      ['Content-Security-Policy', "default-src 'none'"],
+    ]);
+    for (const [line, message] of [
+      [
+        '    Set-Cookie: a=b',
+        /http_server_config\.headers\.Set-Cookie: is not a header this exporter lets you set \(it sets Strict-Transport-Security, /,
+      ],
+      [
+        '    Access-Control-Allow-Origin: "*"',
+        /headers\.Access-Control-Allow-Origin: is not a header/,
+      ],
+      ['    __proto__: x', /http_server_config\.headers\.__proto__: is not a header/],
+      [
+        '    X-Frame-Options: allow-from x',
+        /X-Frame-Options: must be one of deny, sameorigin, not 'allow-from x'/,
+      ],
+      ['    X-Content-Type-Options: sniff', /must be one of nosniff/],
+      [
+        '    X-Frame-Options: deny\n    x-frame-options: deny',
+        /x-frame-options: sets X-Frame-Options a second time/,
+      ],
+    ] as const) {
+      let caught: unknown;
+      try {
+        headers(line);
+      } catch (error) {
+        caught = error;
+      }
+      expect(isFpmkitError(caught), line).toBe(true);
+      expect((caught as Error).message).toMatch(message);
+    }
+  });
+
   it('checks settings by name and says which ones it reads', () => {
     const read = () => Buffer.from('pem');
     expect(() => checkWebConfig({ tls_server_config: { cert_file: 'a' } }, 'w.yml', read)).toThrow(
@@ -101,9 +153,15 @@ describe('the web-config YAML subset', () => {
     expect(() => users('$2x$10$abcdefghijklmnopqrstuu5Mx0Qk1r1a0yZ8V2Lh2iJ3f6y4h7YqW')).toThrow(
       /basic_auth_users\.bob: is a '\$2x\$' bcrypt hash/,
     );
-    expect(() => users('$2b$15$abcdefghijklmnopqrstuu5Mx0Qk1r1a0yZ8V2Lh2iJ3f6y4h7YqW')).toThrow(
-      /basic_auth_users\.bob: has bcrypt cost 15; at most 14/,
+    expect(() => users('$2b$13$abcdefghijklmnopqrstuu5Mx0Qk1r1a0yZ8V2Lh2iJ3f6y4h7YqW')).toThrow(
+      /basic_auth_users\.bob: has bcrypt cost 13; at most 12/,
     );
+    const digest = 'x'.repeat(86);
+    expect(() => users(`$6$rounds=1000001$salt$${digest}`)).toThrow(
+      /basic_auth_users\.bob: has rounds=1000001; at most 1000000/,
+    );
+    expect(() => users(`$6$rounds=999999999$salt$${digest}`)).toThrow(/rounds=999999999/);
+    expect(users(`$6$rounds=1000000$salt$${digest}`).users?.get('bob')?.kind).toBe(6);
     expect(() => users('$2b$10$short')).toThrow(/basic_auth_users\.bob: is not a bcrypt hash/);
     expect(() => users('plain')).toThrow(/basic_auth_users\.bob: is not a '\$6\$'/);
     expect(
@@ -123,6 +181,31 @@ describe('bcrypt', () => {
       'd1310ba6',
       '3ac372e6',
     ]);
+  });
+
+  it('matches fixed known-answer vectors, with no outside tool', () => {
+    const x72 = 'x'.repeat(72);
+    // OpenBSD / jBCrypt test vectors ($2a$, cost 6), then hashes made once by htpasswd -nbB -C 4
+    // ($2y$, one of a 72-byte password).
+    const vectors: [string, string][] = [
+      ['', '$2a$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.'],
+      ['a', '$2a$06$m0CrhHm10qJ3lXRY.5zDGO3rS2KdeeWLuGmsfGlMfOxih58VYVfxe'],
+      ['abc', '$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i'],
+      ['pass', '$2y$04$Rr8lfdNwhrbIejQYqDUBD.gBjqvgmmflhtNPkcFbFwRIJuHApr1CW'],
+      [x72, '$2y$04$IrvUW.7hTMpuVMpphRl8l.Lm8tS5oT1otAvVus6QJhHg9d/zrlxEG'],
+    ];
+    for (const [password, hash] of vectors) {
+      const parsed = parseBcryptHash(hash);
+      if (typeof parsed === 'string') throw new Error(parsed);
+      expect(bcryptHash(password, parsed.cost, parsed.saltText, parsed.prefix), password).toBe(
+        hash,
+      );
+    }
+    // Bytes after the 72nd do not count; one byte fewer does.
+    const [, cut] = vectors[4]!;
+    const p = parseBcryptHash(cut) as Exclude<ReturnType<typeof parseBcryptHash>, string>;
+    expect(bcryptHash(`${x72}more`, p.cost, p.saltText, p.prefix)).toBe(cut);
+    expect(bcryptHash(x72.slice(1), p.cost, p.saltText, p.prefix)).not.toBe(cut);
   });
 
   const htpasswdUnit = requireBinary('htpasswd', 'apache2-utils');
@@ -183,21 +266,61 @@ describe('SHA-crypt', () => {
     }
   });
 
+  const sha = (password: string, rounds?: number) => ({
+    kind: 6 as const,
+    salt: 'NaCl',
+    rounds,
+    text: shaCrypt(6, password, 'NaCl', rounds),
+  });
+  const header = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
   it('BasicAuth accepts the right password only, and the same for an unknown user', () => {
-    const users = new Map([
-      [
-        'alice',
-        { kind: 6 as const, salt: 'NaCl', rounds: undefined, text: shaCrypt(6, 'pw', 'NaCl') },
-      ],
-    ]);
-    const auth = new BasicAuth(users);
-    const header = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-    expect(auth.check(header('alice', 'pw'))).toBe(true);
-    expect(auth.check(header('alice', 'pw'))).toBe(true);
-    expect(auth.check(header('alice', 'pW'))).toBe(false);
-    expect(auth.check(header('mallory', 'pw'))).toBe(false);
-    expect(auth.check(undefined)).toBe(false);
-    expect(auth.check('Bearer x')).toBe(false);
+    const auth = new BasicAuth(new Map([['alice', sha('pw')]]));
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.check(header('alice', 'pW'))).toBe('denied');
+    expect(auth.check(header('mallory', 'pw'))).toBe('denied');
+    expect(auth.check(undefined)).toBe('denied');
+    expect(auth.check('Bearer x')).toBe('denied');
+  });
+
+  it('BasicAuth hashes a remembered header never again, and bounds the hashing failed checks do', () => {
+    // A clock read once before and once after each hash, on which every hash takes 50 ms.
+    let t = 0;
+    const now = () => {
+      t += 50;
+      return t;
+    };
+    const auth = new BasicAuth(
+      new Map([
+        ['alice', sha('pw', 2000)],
+        ['bob', sha('b')],
+      ]),
+      {
+        failureBudgetMs: 120,
+        now,
+      },
+    );
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.hashes).toBe(1);
+    for (let i = 0; i < 5; i++) expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.hashes).toBe(1);
+    // Wrong passwords and unknown users share one budget: three failures (150 ms) spend it.
+    expect(auth.check(header('alice', 'bad'))).toBe('denied');
+    expect(auth.check(header('nobody', 'pw'))).toBe('denied');
+    expect(auth.check(header('alice', 'bad2'))).toBe('denied');
+    expect(auth.hashes).toBe(4);
+    expect(auth.check(header('alice', 'bad3'))).toBe('busy');
+    expect(auth.check(header('nobody', 'x'))).toBe('busy');
+    expect(auth.check(header('bob', 'b'))).toBe('busy');
+    expect(auth.hashes).toBe(4);
+    // The remembered header still passes, without hashing.
+    expect(auth.check(header('alice', 'pw'))).toBe('ok');
+    expect(auth.hashes).toBe(4);
+    // A second later the budget is back.
+    t += 1000;
+    expect(auth.check(header('bob', 'b'))).toBe('ok');
+    expect(auth.hashes).toBe(5);
   });
 });
 
@@ -362,6 +485,26 @@ describe.skipIf(!openssl.available)(
       expect(plain.status).toBeUndefined();
     }, 30_000);
 
+    it('answers 429 without hashing once failed checks have spent their second, and still serves the remembered user', async () => {
+      // About 0.1 s or more of hashing per check here.
+      const hash = shaCrypt(6, 'scrape-secret', 'NaCl', 300_000);
+      await writeFile(join(dir, 'slow.yml'), `basic_auth_users:\n  prometheus: '${hash}'\n`);
+      const exporter = await startExporter([...TARGET, '--web-config-file', join(dir, 'slow.yml')]);
+      started.push(exporter);
+      const url = `http://127.0.0.1:${exporter.port}/metrics`;
+      expect((await get(url, { auth: 'prometheus:scrape-secret' })).status).toBe(200);
+      const wrong = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          get(url, { auth: i % 2 ? `prometheus:guess${i}` : `user${i}:guess` }),
+        ),
+      );
+      const statuses = wrong.map((a) => a.status);
+      expect(statuses).toContain(401);
+      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+      expect(statuses).toContain(429);
+      expect((await get(url, { auth: 'prometheus:scrape-secret' })).status).toBe(200);
+    }, 60_000);
+
     it('with RequireAndVerifyClientCert, only a client holding a certificate of the CA gets through', async () => {
       await writeFile(
         join(dir, 'mtls.yml'),
@@ -377,6 +520,80 @@ describe.skipIf(!openssl.available)(
       const old = await get(url, { ca, cert: clientCert, key: clientKey, maxVersion: 'TLSv1.2' });
       expect(old.status).toBeUndefined();
     }, 30_000);
+
+    it('with VerifyClientCertIfGiven, no certificate passes, one of the CA passes, one of another CA is refused', async () => {
+      const other = ['-days', '2', '-nodes', '-newkey', 'rsa:2048'];
+      await ssl([
+        'req',
+        '-x509',
+        ...other,
+        '-subj',
+        '/CN=other CA',
+        '-keyout',
+        'other-ca.key',
+        '-out',
+        'other-ca.crt',
+      ]);
+      await ssl([
+        'req',
+        ...other.slice(2),
+        '-subj',
+        '/CN=intruder',
+        '-keyout',
+        'intruder.key',
+        '-out',
+        'intruder.csr',
+      ]);
+      await ssl([
+        'x509',
+        '-req',
+        '-in',
+        'intruder.csr',
+        '-CA',
+        'other-ca.crt',
+        '-CAkey',
+        'other-ca.key',
+        '-CAcreateserial',
+        '-days',
+        '2',
+        '-extfile',
+        'client.ext',
+        '-out',
+        'intruder.crt',
+      ]);
+      const { readFile } = await import('node:fs/promises');
+      const intruderCert = await readFile(join(dir, 'intruder.crt'));
+      const intruderKey = await readFile(join(dir, 'intruder.key'));
+      const base =
+        'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: VerifyClientCertIfGiven\n';
+      await writeFile(join(dir, 'given.yml'), `${base}  client_ca_file: ca.crt\n`);
+      const exporter = await startExporter([
+        ...TARGET,
+        '--web-config-file',
+        join(dir, 'given.yml'),
+      ]);
+      started.push(exporter);
+      const url = `https://127.0.0.1:${exporter.port}/metrics`;
+      expect((await get(url, { ca })).status).toBe(200);
+      expect((await get(url, { ca, cert: clientCert, key: clientKey })).status).toBe(200);
+      const intruder = await get(url, { ca, cert: intruderCert, key: intruderKey });
+      expect(intruder.status).toBe(403);
+      // The verify modes need the CA to verify against.
+      await writeFile(join(dir, 'given-no-ca.yml'), base);
+      const r = await run(process.execPath, [
+        BIN,
+        'exporter',
+        ...TARGET,
+        '--listen',
+        '127.0.0.1:0',
+        '--web-config-file',
+        join(dir, 'given-no-ca.yml'),
+      ]);
+      expect(r.exitCode).toBe(2);
+      expect(r.output).toContain(
+        'tls_server_config.client_ca_file: is required with VerifyClientCertIfGiven',
+      );
+    }, 60_000);
 
     it.skipIf(!htpasswd.available)(
       `accepts the bcrypt hash htpasswd -B writes, as the exporter-toolkit does, and refuses a hash it cannot check at start${htpasswd.reason}`,
