@@ -4,7 +4,7 @@ import {
   FPM_DEFAULT_MAX_SPAWN_RATE,
   FPM_DEFAULT_PROCESS_IDLE_TIMEOUT_SECONDS,
 } from '../defaults.js';
-import { type CheckResult, checkResult, type Finding, hasErrors } from '../findings.js';
+import { type CheckResult, checkResult, type Finding } from '../findings.js';
 import { catalogFinding, type FindingBody, type FpmFindingCode } from '../findings-catalog.js';
 import { parseOptions } from '../options.js';
 import {
