@@ -9,6 +9,7 @@ export type {
   HostSnapshot,
   LiveFindingCode,
   LogWindow,
+  MasterRunState,
   MissingPart,
   Report,
   SnapshotCgroup,

@@ -82,7 +82,22 @@ export interface SnapshotMaster {
   user?: { name: string; group: string };
   errorLog: SnapshotPart<LogWindow>;
   pools: SnapshotPool[];
+  /**
+   * For a configuration with no trusted master found (no `pid`): whether it may run all the
+   * same. Absent when nothing suggests it does.
+   */
+  running?: MasterRunState;
 }
+
+/**
+ * What says whether the master of a configuration runs when discovery did not find one:
+ * `unknown` when it cannot be told (the reason says why: the processes could not be listed, an
+ * untrusted process claims the configuration, hidepid hides the pid file's process),
+ * `pid-file` when the configuration's `pid` file names a running FPM master.
+ */
+export type MasterRunState =
+  | { state: 'unknown'; reason: string }
+  | { state: 'pid-file'; pid: number; pidFile: string };
 
 /**
  * A process titled as an FPM master that was not trusted as one: nothing it names was read

@@ -25,6 +25,7 @@ import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import { readFpmBinaryVersion } from './fpm-version.js';
 import { DEFAULT_PROC_ROOT, ioErrorFor, type ReadOptions, roots } from './io.js';
 import { windowStart } from './log-window.js';
+import { masterRunState, realOrResolved } from './master-running.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import {
   readNetstat,
@@ -572,9 +573,23 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
   }
   const masters: SnapshotMaster[] = [];
   if (options.configPath !== undefined) {
-    const wanted = resolve(options.configPath);
-    const info = discovery?.masters.find((m) => resolve(m.configPath) === wanted);
-    masters.push(await collectMaster(ctx, options.configPath, info));
+    const wanted = await realOrResolved(options.configPath);
+    let info: FpmMasterInfo | undefined;
+    for (const m of discovery?.masters ?? [])
+      if (info === undefined && (await realOrResolved(m.configPath)) === wanted) info = m;
+    const master = await collectMaster(ctx, options.configPath, info);
+    if (info === undefined) {
+      const running = await masterRunState({
+        configPath: options.configPath,
+        procRoot: roots(options).procRoot,
+        discoveryError,
+        untrusted: discovery?.untrustedMasters ?? [],
+        pidFile: master.config.ok ? master.config.value.global.pid : undefined,
+        prefix: options.prefix ?? resolve(options.configPath, '..'),
+      });
+      if (running !== undefined) master.running = running;
+    }
+    masters.push(master);
   } else {
     for (const info of discovery?.masters ?? [])
       masters.push(await collectMaster(ctx, info.configPath, info));
