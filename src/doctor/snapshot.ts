@@ -78,6 +78,12 @@ export interface SnapshotMaster {
   configLocations?: ParseFpmConfigResult['locations'];
   /** The PHP version of the master's binary (`8.4`), which the configuration was read as. */
   phpVersion?: string;
+  /**
+   * Why the master's binary was not run (`php-fpm -v`): the processes were read from another
+   * /proc, the binary was deleted or replaced, or the path here is another file. The version is
+   * then read from the binary's name only.
+   */
+  binaryNotRun?: string;
   /** The account the master runs as, which owns sockets without `listen.owner`. */
   user?: { name: string; group: string };
   errorLog: SnapshotPart<LogWindow>;
@@ -139,6 +145,12 @@ export interface SnapshotWebServer {
   apache?: ApacheFpmSettings;
   /** Why the configuration could not be read (or why `nginx -T` was not used). */
   configError?: string;
+  /**
+   * Why its binary was not run (`nginx -V`, `nginx -T`): the processes were read from another
+   * /proc, the binary was deleted or replaced, or the path here is another file. The
+   * configuration is then read from the files.
+   */
+  binaryNotRun?: string;
   /** Its worker processes. */
   workerPids: number[];
   /** The account the workers run as; absent when no worker was readable. */

@@ -36,7 +36,7 @@ import {
 } from './net.js';
 import { openRegularFile, type RegularFileReadOptions, readFileRange } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
-import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
+import { checkExecutableRun, currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
 import { discoverWebServers, readProcessUser } from './web-discover.js';
 
 /** Default size of a log window: the last 4 MiB of each log. */
@@ -409,8 +409,14 @@ async function collectMaster(
   info: FpmMasterInfo | undefined,
 ): Promise<SnapshotMaster> {
   const { options } = ctx;
+  const runnable =
+    info?.executable === undefined
+      ? undefined
+      : await checkExecutableRun(roots(options).procRoot, info.pid, info.executable);
   const phpVersion =
-    info?.executable === undefined ? undefined : await readFpmBinaryVersion(info.executable);
+    info?.executable === undefined
+      ? undefined
+      : await readFpmBinaryVersion(info.executable, { run: runnable?.ok === true });
   const account =
     info === undefined
       ? undefined
@@ -452,6 +458,7 @@ async function collectMaster(
     configFindings: findings,
     ...(locations === undefined ? {} : { configLocations: locations }),
     ...(phpVersion === undefined ? {} : { phpVersion }),
+    ...(runnable === undefined || runnable.ok ? {} : { binaryNotRun: runnable.reason }),
     ...(account === undefined
       ? {}
       : { user: { name: account.name, group: account.groups[0] ?? account.name } }),
