@@ -125,8 +125,9 @@ function bare(address: string): string {
 
 /**
  * The TCP listeners in the kernel's tables that take connections for `address`: its own host,
- * or for a wildcard listen value (a bare port, `0.0.0.0`, `::`) the wildcard sockets of both
- * families, and for `localhost` the loopback ones.
+ * for a bare port the wildcard sockets of both families, for `0.0.0.0` or `::` the wildcard
+ * socket of that family only (another family's belongs to another process), and for
+ * `localhost` the loopback ones.
  */
 export function matchTcpListeners<T extends { address: string; port: number }>(
   address: TcpListenAddress,
@@ -136,7 +137,11 @@ export function matchTcpListeners<T extends { address: string; port: number }>(
   return listeners.filter((l) => {
     if (l.port !== address.port) return false;
     const a = bare(l.address);
-    const wildcard = a === '0.0.0.0' || a === '::' || a === '*';
+    // A bare port binds `::` (or `0.0.0.0` without IPv6); `0.0.0.0` and `::` bind only theirs.
+    const wildcard =
+      a === '*' ||
+      (a === '0.0.0.0' && address.family !== 'ipv6') ||
+      (a === '::' && address.family !== 'ipv4');
     return (
       a === host ||
       a === `::ffff:${host}` ||

@@ -37,6 +37,10 @@ describe('ssListenerFor over TCP', () => {
   it('prefers the exact address to a wildcard on the same port', () => {
     const sockets = parseSs(header + row('0.0.0.0', 9000, 5) + row('[::]', 9000, 6));
     expect(ssListenerFor(parseListen('[::]:9000'), sockets)?.sendQ).toBe(6);
+    // The other family's wildcard socket on the port is someone else's.
+    const v6 = parseSs(header + row('[::]', 9000, 6));
+    expect(ssListenerFor(parseListen('0.0.0.0:9000'), v6)).toBeUndefined();
+    expect(ssListenerFor(parseListen('9000'), v6)?.sendQ).toBe(6);
   });
 
   it('a row it returns always has the listen port, and a specific host never matches another host', () => {
