@@ -783,7 +783,7 @@ export const FINDING_CATALOG = {
     section: 'live',
     severity: 'warning',
     summary:
-      "The listening socket's backlog in force (`ss` Send-Q) differs from what the configuration gives (`listen.backlog` capped by `net.core.somaxconn`): the setting changed and FPM was reloaded, not restarted. A reload keeps the inherited socket as it is.",
+      "The listening socket's backlog in force (`ss` Send-Q) differs from what the configuration gives (`listen.backlog` capped by `net.core.somaxconn`): the setting, or somaxconn, changed and FPM was reloaded, not restarted. A reload keeps the inherited socket as it is. Not examined without a somaxconn reading.",
     fix: 'Restart FPM (stop and start the master, e.g. `systemctl restart php8.2-fpm`); a reload (SIGUSR2) does not apply it.',
   },
   'live.saturated-now': {
@@ -797,7 +797,7 @@ export const FINDING_CATALOG = {
     section: 'live',
     severity: 'error',
     summary:
-      'A configuration was given but no PHP-FPM master runs it: every site that points at its pools gets 502 or 503.',
+      'A configuration was given but no PHP-FPM master runs it: every site that points at its pools gets 502 or 503. Not claimed when the processes cannot be listed, an untrusted process claims the configuration, or its `pid` file names a running master.',
     fix: "Start FPM with that configuration (`systemctl start php8.2-fpm`, or `php-fpm -y FILE`); FPM's error log says why it stopped.",
   },
   'live.no-fpm-master': {

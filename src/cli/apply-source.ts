@@ -9,6 +9,7 @@ import {
 } from '../host/apply-from.js';
 import { loadFpmConfig } from '../host/fpm-config.js';
 import { readRegularFileSync } from '../host/safe-read.js';
+import { trustedOwners } from '../host/trust.js';
 
 /** What `fpmkit apply --from FILE` found in the file. */
 export interface ApplySource {
@@ -26,7 +27,10 @@ export interface ApplySourceOptions {
   configPath: string;
   /** `--pool`: the running pool a single-pool plan is applied to. */
   pool?: string | undefined;
-  /** `--include-identity`: also apply user, group, listen and listen.* from a plan. */
+  /**
+   * `--include-identity`: also apply user, group, listen and listen.* from the source (a plan,
+   * a doctor report or an FPM file alike).
+   */
   includeIdentity: boolean;
   prefix?: string | undefined;
   env: Readonly<Record<string, string | undefined>>;
@@ -83,12 +87,18 @@ function fromJson(
 
 /**
  * Reads `--from FILE` (`-` is not supported: the file is read twice over a run) and turns it
- * into edits of the running configuration: only the directives whose value differs. A plan's
- * pool identity (user, group, listen and its owner, group and mode) is left alone unless
- * `includeIdentity`.
+ * into edits of the running configuration: only the directives whose value differs. The file
+ * must be owned by root or the user running fpmkit (`trustedOwners`) and not writable by its
+ * group or others, else an `FpmkitIoError` (errno `EPERM`) names it. The pool identity (user,
+ * group, listen and its owner, group and mode) is left alone unless `includeIdentity`, whatever
+ * the kind of source.
  */
 export function readApplySource(options: ApplySourceOptions): ApplySource {
-  const text = readRegularFileSync(options.from, { maxBytes: MAX_SOURCE_BYTES });
+  const text = readRegularFileSync(options.from, {
+    maxBytes: MAX_SOURCE_BYTES,
+    owners: trustedOwners(),
+    refuseSharedWrite: true,
+  });
   let doc: unknown;
   try {
     doc = text.trimStart().startsWith('{') ? JSON.parse(text) : undefined;
@@ -118,7 +128,7 @@ export function readApplySource(options: ApplySourceOptions): ApplySource {
     }
     const pools =
       options.pool === undefined ? undefined : { [target.config.pools[0]!.name]: options.pool };
-    const identity = source.kind !== 'doctor' && !options.includeIdentity;
+    const identity = !options.includeIdentity;
     const found = fpmEditsToMatch(current, target, {
       ...(pools ? { pools } : {}),
       ...(identity ? { skip: FPM_IDENTITY_DIRECTIVES } : {}),

@@ -35,7 +35,7 @@ Options:
                          fpmkit plan rendered, or fpmkit doctor --json (its
                          FPM fix); other files in it are listed, not written
   --pool NAME            with --from: the running pool a one-pool plan goes to
-  --include-identity     with --from a plan: also set user, group, listen and
+  --include-identity     with --from: also set user, group, listen and
                          listen.owner/group/mode (kept as they are by default)
   --pid N                the master's pid
   --pid-file FILE        a file with the master's pid (read again after a restart)
@@ -106,7 +106,7 @@ function sourceLines(source: ApplySource, from: string): string {
   ];
   for (const s of source.skipped)
     out.push(
-      `  kept [${s.section}] ${s.directive} (the plan says ${s.value}; --include-identity sets it)`,
+      `  kept [${s.section}] ${s.directive} (${source.kind === 'plan' ? 'the plan' : 'the file'} says ${s.value}; --include-identity sets it)`,
     );
   for (const f of source.notApplied) out.push(`  not written by apply: ${f.name} (${f.how})`);
   return `${out.join('\n')}\n`;

@@ -10,6 +10,7 @@ export type { DiagnoseOptions, MissingPart } from './live/context.js';
 export type {
   HostSnapshot,
   LogWindow,
+  MasterRunState,
   SnapshotCgroup,
   SnapshotMaster,
   SnapshotPart,

@@ -31,6 +31,7 @@ export type {
   HostSnapshot,
   LiveFindingCode,
   LogWindow,
+  MasterRunState,
   MissingPart,
   Report,
   SnapshotCgroup,

@@ -78,11 +78,32 @@ export interface SnapshotMaster {
   configLocations?: ParseFpmConfigResult['locations'];
   /** The PHP version of the master's binary (`8.4`), which the configuration was read as. */
   phpVersion?: string;
+  /**
+   * Why the master's binary was not run (`php-fpm -v`): the processes were read from another
+   * /proc, the binary was deleted or replaced, or the path here is another file. The version is
+   * then read from the binary's name only.
+   */
+  binaryNotRun?: string;
   /** The account the master runs as, which owns sockets without `listen.owner`. */
   user?: { name: string; group: string };
   errorLog: SnapshotPart<LogWindow>;
   pools: SnapshotPool[];
+  /**
+   * For a configuration with no trusted master found (no `pid`): whether it may run all the
+   * same. Absent when nothing suggests it does.
+   */
+  running?: MasterRunState;
 }
+
+/**
+ * What says whether the master of a configuration runs when discovery did not find one:
+ * `unknown` when it cannot be told (the reason says why: the processes could not be listed, an
+ * untrusted process claims the configuration, hidepid hides the pid file's process),
+ * `pid-file` when the configuration's `pid` file names a running FPM master.
+ */
+export type MasterRunState =
+  | { state: 'unknown'; reason: string }
+  | { state: 'pid-file'; pid: number; pidFile: string };
 
 /**
  * A process titled as an FPM master that was not trusted as one: nothing it names was read
@@ -124,6 +145,12 @@ export interface SnapshotWebServer {
   apache?: ApacheFpmSettings;
   /** Why the configuration could not be read (or why `nginx -T` was not used). */
   configError?: string;
+  /**
+   * Why its binary was not run (`nginx -V`, `nginx -T`): the processes were read from another
+   * /proc, the binary was deleted or replaced, or the path here is another file. The
+   * configuration is then read from the files.
+   */
+  binaryNotRun?: string;
   /** Its worker processes. */
   workerPids: number[];
   /** The account the workers run as; absent when no worker was readable. */

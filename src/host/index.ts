@@ -85,7 +85,12 @@ export {
 } from './snapshot.js';
 export { readKernelSettings, readSysctl } from './sysctl.js';
 export type { MasterTrust } from './trust.js';
-export { checkMasterTrust, FPM_BINARY_NAME } from './trust.js';
+export {
+  checkExecutableRun,
+  checkMasterTrust,
+  type ExecutableRun,
+  FPM_BINARY_NAME,
+} from './trust.js';
 export type { ReadApacheConfigFileOptions, ReadNginxConfigFileOptions } from './web-config.js';
 export { readApacheConfigFile, readNginxConfigFile } from './web-config.js';
 export type { DiscoverWebServersOptions, WebServerInfo } from './web-discover.js';

@@ -69,17 +69,40 @@ export const SS_TIMEOUT_MS = 3_000;
 /** How long a failed or fruitless backlog look-up waits before `ss` is asked again. */
 const BACKLOG_RETRY_MS = 30_000;
 
+/** Bound on the output of one `ss` run, bytes: a host with a million listeners stays below. */
+const SS_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Runs `ss -lnxt` once; rejects with `FpmkitIoError` when it cannot run or fails. */
+function ssText(): Promise<string> {
+  return new Promise((done, reject) => {
+    execFile(
+      'ss',
+      ['-lnxt'],
+      { timeout: SS_TIMEOUT_MS, maxBuffer: SS_MAX_BYTES },
+      (error, stdout) => {
+        if (!error) {
+          done(stdout);
+          return;
+        }
+        const errno = typeof error.code === 'string' ? error.code : undefined;
+        reject(
+          new FpmkitIoError('ss', `cannot run ss -lnxt: ${error.message}`, {
+            cause: error,
+            ...(errno === undefined ? {} : { errno }),
+          }),
+        );
+      },
+    );
+  });
+}
+
 /**
  * Every listening UNIX stream and TCP socket with its backlog, as `ss -lnxt` (iproute2) prints
  * it (Send-Q of a listener is its backlog); undefined when `ss` is missing or fails. The
  * backlog is not in /proc: only the kernel's socket diagnostics (what `ss` reads) carry it.
  */
 export function runSsListeners(): Promise<string | undefined> {
-  return new Promise((done) => {
-    execFile('ss', ['-lnxt'], { timeout: SS_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024 }, (e, out) =>
-      done(e ? undefined : out),
-    );
-  });
+  return ssText().catch(() => undefined);
 }
 
 /**
@@ -88,42 +111,23 @@ export function runSsListeners(): Promise<string | undefined> {
  * somaxconn when it was called. That is the backlog in force, which a reload does not change.
  * Rejects with `FpmkitIoError` when `ss` cannot run.
  */
-export function readSsListeners(): Promise<SsSocket[]> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'ss',
-      ['-lnxt'],
-      { timeout: SS_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout) => {
-        if (error) {
-          const errno = typeof error.code === 'string' ? error.code : undefined;
-          reject(
-            new FpmkitIoError('ss', `cannot run ss -lnxt: ${error.message}`, {
-              cause: error,
-              ...(errno === undefined ? {} : { errno }),
-            }),
-          );
-          return;
-        }
-        try {
-          resolve(parseSs(stdout));
-        } catch (parseError) {
-          reject(parseError);
-        }
-      },
-    );
-  });
+export async function readSsListeners(): Promise<SsSocket[]> {
+  return parseSs(await ssText());
 }
 
 /** `ss` and /proc spell an address differently: `[::1]`, `*` versus `::1`, `0.0.0.0`. */
 function bare(address: string): string {
-  return address.replace(/^\[|\]$/g, '');
+  return address
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '')
+    .toLowerCase();
 }
 
 /**
  * The TCP listeners in the kernel's tables that take connections for `address`: its own host,
- * or for a wildcard listen value (a bare port, `0.0.0.0`, `::`) the wildcard sockets of both
- * families, and for `localhost` the loopback ones.
+ * for a bare port the wildcard sockets of both families, for `0.0.0.0` or `::` the wildcard
+ * socket of that family only (another family's belongs to another process), and for
+ * `localhost` the loopback ones.
  */
 export function matchTcpListeners<T extends { address: string; port: number }>(
   address: TcpListenAddress,
@@ -133,9 +137,16 @@ export function matchTcpListeners<T extends { address: string; port: number }>(
   return listeners.filter((l) => {
     if (l.port !== address.port) return false;
     const a = bare(l.address);
-    const wildcard = a === '0.0.0.0' || a === '::' || a === '*';
+    // A bare port binds `::` (or `0.0.0.0` without IPv6); `0.0.0.0` and `::` bind only theirs.
+    const wildcard =
+      a === '*' ||
+      (a === '0.0.0.0' && address.family !== 'ipv6') ||
+      (a === '::' && address.family !== 'ipv4');
     return (
-      a === host || (address.wildcard && wildcard) || (host === 'localhost' && a.startsWith('127.'))
+      a === host ||
+      a === `::ffff:${host}` ||
+      (address.wildcard && wildcard) ||
+      (host === 'localhost' && (a.startsWith('127.') || a === '::1'))
     );
   });
 }
@@ -237,7 +248,9 @@ export function listenQueueReader(
 
 /**
  * The `ss` row of the socket a `listen` address binds: by path for a UNIX socket, by port and
- * host for TCP (a wildcard listener serves every host). Undefined when nothing listens there.
+ * host for TCP as `matchTcpListeners` matches them (the exact address first). Undefined when
+ * nothing listens there: a listener on the same port but another address belongs to someone
+ * else and is never taken for the pool's.
  */
 export function ssListenerFor(
   address: ListenAddress,
@@ -246,11 +259,10 @@ export function ssListenerFor(
   const listening = sockets.filter((s) => s.state === 'LISTEN');
   if (address.kind === 'unix')
     return listening.find((s) => s.netid === 'u_str' && s.localAddress === address.path);
-  const port = String(address.port);
-  const tcp = listening.filter((s) => s.netid === 'tcp' && s.localPort === port);
-  const host = (h: string) => h.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
-  const exact = tcp.find(
-    (s) => address.host !== undefined && host(s.localAddress) === address.host,
-  );
-  return exact ?? tcp[0];
+  const tcp = listening
+    .filter((s) => s.netid === 'tcp')
+    .map((s) => ({ address: s.localAddress, port: Number(s.localPort), socket: s }));
+  const found = matchTcpListeners(address, tcp);
+  const host = address.host === undefined ? undefined : bare(address.host);
+  return (found.find((l) => bare(l.address) === host) ?? found[0])?.socket;
 }

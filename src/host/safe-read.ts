@@ -36,6 +36,11 @@ export interface RegularFileReadOptions {
    * that root trusts). @default any owner
    */
   owners?: readonly number[] | undefined;
+  /**
+   * Refuse a file its group or other users may write (mode bits 020 or 002), for a file whose
+   * content decides what fpmkit changes. @default false
+   */
+  refuseSharedWrite?: boolean | undefined;
 }
 
 // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; the fstat that follows
@@ -107,6 +112,13 @@ function checkOpened(
     throw new FpmkitIoError(
       path,
       `is owned by uid ${stats.uid}, which is not trusted here (trusted: ${options.owners.join(', ')})`,
+      { errno: 'EPERM' },
+    );
+  }
+  if (options.refuseSharedWrite === true && (stats.mode & 0o022) !== 0) {
+    throw new FpmkitIoError(
+      path,
+      `is writable by ${(stats.mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}), so it is not trusted here`,
       { errno: 'EPERM' },
     );
   }

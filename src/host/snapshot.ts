@@ -25,6 +25,7 @@ import { globFpmInclude, readFpmConfigFile } from './fpm-config.js';
 import { readFpmBinaryVersion } from './fpm-version.js';
 import { DEFAULT_PROC_ROOT, ioErrorFor, type ReadOptions, roots } from './io.js';
 import { windowStart } from './log-window.js';
+import { masterRunState, realOrResolved } from './master-running.js';
 import { measureWorkerMemory, readCgroupMemory, readMeminfo } from './memory.js';
 import {
   readNetstat,
@@ -35,7 +36,7 @@ import {
 } from './net.js';
 import { openRegularFile, type RegularFileReadOptions, readFileRange } from './safe-read.js';
 import { readKernelSettings } from './sysctl.js';
-import { currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
+import { checkExecutableRun, currentUid, readTrustedConfigFile, trustedOwners } from './trust.js';
 import { discoverWebServers, readProcessUser } from './web-discover.js';
 
 /** Default size of a log window: the last 4 MiB of each log. */
@@ -408,8 +409,14 @@ async function collectMaster(
   info: FpmMasterInfo | undefined,
 ): Promise<SnapshotMaster> {
   const { options } = ctx;
+  const runnable =
+    info?.executable === undefined
+      ? undefined
+      : await checkExecutableRun(roots(options).procRoot, info.pid, info.executable);
   const phpVersion =
-    info?.executable === undefined ? undefined : await readFpmBinaryVersion(info.executable);
+    info?.executable === undefined
+      ? undefined
+      : await readFpmBinaryVersion(info.executable, { run: runnable?.ok === true });
   const account =
     info === undefined
       ? undefined
@@ -451,6 +458,7 @@ async function collectMaster(
     configFindings: findings,
     ...(locations === undefined ? {} : { configLocations: locations }),
     ...(phpVersion === undefined ? {} : { phpVersion }),
+    ...(runnable === undefined || runnable.ok ? {} : { binaryNotRun: runnable.reason }),
     ...(account === undefined
       ? {}
       : { user: { name: account.name, group: account.groups[0] ?? account.name } }),
@@ -572,9 +580,23 @@ export async function collectSnapshot(options: CollectSnapshotOptions = {}): Pro
   }
   const masters: SnapshotMaster[] = [];
   if (options.configPath !== undefined) {
-    const wanted = resolve(options.configPath);
-    const info = discovery?.masters.find((m) => resolve(m.configPath) === wanted);
-    masters.push(await collectMaster(ctx, options.configPath, info));
+    const wanted = await realOrResolved(options.configPath);
+    let info: FpmMasterInfo | undefined;
+    for (const m of discovery?.masters ?? [])
+      if (info === undefined && (await realOrResolved(m.configPath)) === wanted) info = m;
+    const master = await collectMaster(ctx, options.configPath, info);
+    if (info === undefined) {
+      const running = await masterRunState({
+        configPath: options.configPath,
+        procRoot: roots(options).procRoot,
+        discoveryError,
+        untrusted: discovery?.untrustedMasters ?? [],
+        pidFile: master.config.ok ? master.config.value.global.pid : undefined,
+        prefix: options.prefix ?? resolve(options.configPath, '..'),
+      });
+      if (running !== undefined) master.running = running;
+    }
+    masters.push(master);
   } else {
     for (const info of discovery?.masters ?? [])
       masters.push(await collectMaster(ctx, info.configPath, info));

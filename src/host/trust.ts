@@ -1,7 +1,7 @@
 import { readlink, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
-import { ioErrorFor, readTextQuietly } from './io.js';
+import { DEFAULT_PROC_ROOT, ioErrorFor, readTextQuietly } from './io.js';
 import { readRegularFileSync } from './safe-read.js';
 
 /**
@@ -135,4 +135,55 @@ export function readTrustedConfigFile(path: string, owners: readonly number[]): 
   } catch (error) {
     throw ioErrorFor(path, error, 'cannot read configuration file');
   }
+}
+
+/** Whether fpmkit may run a process's binary, and by which path. */
+export type ExecutableRun = { ok: true; path: string } | { ok: false; reason: string };
+
+/**
+ * Whether fpmkit may run `executable`, the binary of trusted process `pid` (its `/proc/PID/exe`
+ * as `checkMasterTrust` read it), to ask it something (`php-fpm -v`, `nginx -T`). A path read
+ * from /proc names a file in the process's mount namespace, but fpmkit runs it in its own: so
+ * only when `procRoot` is this host's `/proc`, the binary was not deleted or replaced since the
+ * process started, and the file at that path here is the one the process runs (same device
+ * and inode as `/proc/PID/exe`). Otherwise the reason says why it is not run.
+ */
+export async function checkExecutableRun(
+  procRoot: string,
+  pid: number,
+  executable: string,
+): Promise<ExecutableRun> {
+  if (resolve(procRoot) !== DEFAULT_PROC_ROOT)
+    return {
+      ok: false,
+      reason: `the processes were read from ${procRoot}, not this host's /proc, so ${executable} here may not be the binary they run`,
+    };
+  const exePath = join(procRoot, String(pid), 'exe');
+  let link: string;
+  try {
+    link = await readlink(exePath);
+  } catch (error) {
+    return { ok: false, reason: `its executable link cannot be read (${errnoOf(error)})` };
+  }
+  if (link.endsWith(DELETED))
+    return {
+      ok: false,
+      reason: `its executable ${link.slice(0, -DELETED.length)} was deleted or replaced since it started`,
+    };
+  if (link !== executable)
+    return { ok: false, reason: `its executable is now ${link}, not ${executable}` };
+  try {
+    const [running, here] = await Promise.all([stat(exePath), stat(executable)]);
+    if (running.dev !== here.dev || running.ino !== here.ino)
+      return {
+        ok: false,
+        reason: `${executable} in fpmkit's mount namespace is not the file the process runs (another device or inode)`,
+      };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `its executable cannot be examined (${errnoOf(error)})`,
+    };
+  }
+  return { ok: true, path: executable };
 }

@@ -18,7 +18,7 @@ import { extractNginxFpmSettings, type NginxFpmSettings } from '../web/nginx-con
 import { parseNginxDump } from '../web/nginx-config-parser.js';
 import { listDir, type ReadOptions, readLinkQuietly, readTextQuietly, roots } from './io.js';
 import { readRegularFileSync } from './safe-read.js';
-import { checkMasterTrust, trustedOwners } from './trust.js';
+import { checkExecutableRun, checkMasterTrust, trustedOwners } from './trust.js';
 import { readApacheConfigFile, readNginxConfigFile } from './web-config.js';
 
 /** nginx's main file when the command line names none (Debian's `--conf-path`). */
@@ -132,7 +132,18 @@ async function readNginx(
   options: DiscoverWebServersOptions,
 ): Promise<void> {
   const cmd = parseNginxCommandLine(argv);
-  const run = options.runDump !== false && server.executable !== undefined;
+  let run = options.runDump !== false && server.executable !== undefined;
+  if (run) {
+    const runnable = await checkExecutableRun(
+      roots(options).procRoot,
+      server.pid,
+      server.executable!,
+    );
+    if (!runnable.ok) {
+      server.binaryNotRun = runnable.reason;
+      run = false;
+    }
+  }
   // The compiled-in --conf-path (`nginx -V`) when the command line names no -c or a relative one.
   let compiled = NGINX_DEFAULT_CONFIG_PATH;
   if (run && (cmd.configPath === undefined || !isAbsolute(cmd.configPath))) {
@@ -155,6 +166,9 @@ async function readNginx(
     const args = ['-T', '-q', '-c', configPath];
     if (cmd.prefix !== undefined) args.push('-p', cmd.prefix);
     if (cmd.errorLog !== undefined) args.push('-e', cmd.errorLog);
+    // Directives of -g change what nginx loads (`include`, `load_module`...) and are part of
+    // the configuration it runs.
+    if (cmd.globals !== undefined) args.push('-g', cmd.globals);
     try {
       const dump = await runBinary(server.executable!, args, cwd);
       server.nginx = extractNginxFpmSettings(parseNginxDump(dump.stdout));
@@ -231,8 +245,10 @@ async function readApache(server: WebServerInfo, argv: string[], procRoot: strin
  * Finds the nginx and Apache masters running here (trusted as FPM masters are: run by root or
  * the current user, from a binary of that name owned by root or that user), reads each one's
  * configuration as it runs it, and the account its workers run as. nginx's configuration comes
- * from `nginx -T` run with the master's `-c`, `-p` and `-e` (the compiled-in path from `nginx -V` when the
- * command line names none), or, when that fails, from the files it names; Apache's from its
+ * from `nginx -T` run with the master's `-c`, `-p`, `-e` and `-g` (the compiled-in path from
+ * `nginx -V` when the command line names none), or, when that fails or the binary may not be
+ * run (`checkExecutableRun`: another /proc, a deleted binary, another file at the path;
+ * `binaryNotRun` says why), from the files it names; Apache's from its
  * main file with the master's environment for `${VAR}`. A master whose configuration cannot be
  * read is listed with `configError`; processes that exit during the scan are skipped.
  */

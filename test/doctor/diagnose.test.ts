@@ -294,6 +294,43 @@ describe('diagnose: the moment itself', () => {
     expect(f.fix).toContain('restart FPM');
   });
 
+  it('does not compare backlogs without a somaxconn reading, and says so', () => {
+    const report = diagnose(
+      snapshot({
+        kernel: { ok: false, reason: 'EACCES' },
+        listener: { ok: true, value: { backlog: 16, queued: 0 } },
+      }),
+    );
+    expect(report.findings.map((f) => f.code)).not.toContain('live.backlog-drift');
+    expect(report.missing.find((m) => m.part === 'live.backlog-drift')?.reason).toContain(
+      'somaxconn was not read',
+    );
+  });
+
+  it('words a backlog capped by an earlier somaxconn as a somaxconn change', () => {
+    const report = diagnose(
+      snapshot({
+        pool: 'pm = static\npm.max_children = 2\nlisten.backlog = 1024\n',
+        kernel: { ok: true, value: { somaxconn: 4096 } },
+        listener: { ok: true, value: { backlog: 128, queued: 0 } },
+      }),
+    );
+    const f = report.findings.find((x) => x.code === 'live.backlog-drift')!;
+    expect(f.evidence).toMatchObject({ cause: 'somaxconn-changed', configuredBacklog: 1024 });
+    expect(f.message).toContain('net.core.somaxconn was 128 when the socket was created');
+    expect(f.message).not.toContain('the setting changed');
+    expect(f.fix).toContain('restart FPM');
+    const unset = diagnose(
+      snapshot({
+        pool: 'pm = static\npm.max_children = 2\n',
+        kernel: { ok: true, value: { somaxconn: 4096 } },
+        listener: { ok: true, value: { backlog: 4000, queued: 0 } },
+      }),
+    ).findings.find((x) => x.code === 'live.backlog-drift')!;
+    expect(unset.evidence).toMatchObject({ cause: 'somaxconn-changed' });
+    expect(unset.message).not.toContain('or listen.backlog was');
+  });
+
   it('takes the accept queue capacity from the socket in force, not the file', () => {
     const report = diagnose(
       snapshot({

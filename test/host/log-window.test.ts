@@ -76,3 +76,39 @@ describe('readLogWindow with since', () => {
     expect(east.text.startsWith('2026/11/21 12:00:00')).toBe(true);
   });
 });
+
+describe('readLogWindow over long runs of untimed lines', () => {
+  // Slowlog-like: timed headers followed by stack traces far longer than one probe reads.
+  const frame = (i: number) =>
+    `[0x${i.toString(16).padStart(16, '0')}] handle() /srv/app/a.php:${i}`;
+  const lines: { t: number | undefined; text: string }[] = [];
+  let i = 0;
+  for (let t = DAY; t < DAY + 3_600_000; t += 60_000) {
+    lines.push({ t, text: nginxLine(t, i++) });
+    // Every fifth minute a run of about 400 KiB to 1 MiB without a time.
+    const frames = i % 5 === 0 ? 8_000 + (i % 3) * 6_000 : i % 2;
+    for (let k = 0; k < frames; k++) lines.push({ t: undefined, text: frame(k) });
+  }
+  const path = join(dir, 'untimed-runs.log');
+  writeFileSync(path, `${lines.map((l) => l.text).join('\n')}\n`);
+
+  it('reads exactly the lines from since on', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: -10, max: 3_610 }), async (second) => {
+        const since = new Date(DAY + second * 1000);
+        const w = await readLogWindow(path, 256 * 1024 * 1024, { since });
+        const first = lines.findIndex((l) => l.t !== undefined && l.t >= since.getTime());
+        const want =
+          first < 0
+            ? ''
+            : `${lines
+                .slice(first)
+                .map((l) => l.text)
+                .join('\n')}\n`;
+        expect(w.text.length).toBe(want.length);
+        expect(w.text === want).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});

@@ -6,11 +6,23 @@ import { printable } from './masters.js';
 /** How many of FPM's last error lines the finding quotes. */
 const LAST_ERRORS = 3;
 
-/** `live.fpm-not-running`: a configuration on a live host with no master running it. */
+/**
+ * `live.fpm-not-running`: a configuration on a live host with no master running it. Not
+ * reported (the report says why) when that cannot be told, nor when its pid file names a
+ * running master that the process list did not show.
+ */
 export function fpmNotRunning(ctx: LiveContext): void {
   if (ctx.snapshot.origin !== 'live') return;
   for (const { master, records } of ctx.fpmLogs) {
     if (master.pid !== undefined) continue;
+    if (master.running?.state === 'pid-file') continue;
+    if (master.running?.state === 'unknown') {
+      ctx.missing.push({
+        part: `live.fpm-not-running (${master.configPath})`,
+        reason: `whether a master runs this configuration could not be told: ${master.running.reason}`,
+      });
+      continue;
+    }
     const lastErrors = records
       .filter((r: FpmLogRecord) => r.level === 'ERROR' || r.level === 'ALERT')
       .slice(-LAST_ERRORS)

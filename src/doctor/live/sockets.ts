@@ -2,7 +2,7 @@
  * Checks over the pools' sockets as the kernel holds them now: the backlog in force against the
  * configured one, and a pool saturated at this moment.
  */
-import { DEFAULT_SOMAXCONN, effectiveBacklog } from '../../kernel/backlog.js';
+import { effectiveBacklog, FPM_DEFAULT_LISTEN_BACKLOG } from '../../kernel/backlog.js';
 import type { SnapshotMaster, SnapshotPool } from '../snapshot.js';
 import { type LiveContext, report } from './context.js';
 import { applyWord, describePlace, fixPlace } from './where.js';
@@ -17,38 +17,66 @@ function statusUnavailable(pool: SnapshotPool): string | undefined {
   return s.errno ?? s.code;
 }
 
-/** `live.backlog-drift`: the socket's backlog is not what the configuration now says. */
+/**
+ * `live.backlog-drift`: the socket's backlog is not what the configuration now says. Not examined
+ * without a somaxconn reading (the configured backlog depends on it). When the live backlog is
+ * what the file gives under another somaxconn (the one in force when the socket was created),
+ * the finding names a somaxconn change, which a restart applies, rather than a listen.backlog
+ * edit.
+ */
 export function backlogDrift(ctx: LiveContext): void {
+  const somaxconn = ctx.kernel?.somaxconn;
+  let skipped = false;
   for (const { master, pool } of ctx.pools) {
     const live = pool.listener;
     if (!live?.ok || pool.config === undefined) continue;
-    const somaxconn = ctx.kernel?.somaxconn;
+    if (somaxconn === undefined) {
+      if (!skipped)
+        ctx.missing.push({
+          part: 'live.backlog-drift',
+          reason:
+            'net.core.somaxconn was not read, so the backlog the configuration gives is unknown; the backlog in force was not compared with it',
+        });
+      skipped = true;
+      continue;
+    }
     const listenBacklog = pool.config.listen.backlog;
     const configured = effectiveBacklog({
       ...(listenBacklog === undefined ? {} : { listenBacklog }),
-      somaxconn: somaxconn ?? DEFAULT_SOMAXCONN,
+      somaxconn,
     });
-    if (configured === live.value.backlog) continue;
+    const liveBacklog = live.value.backlog;
+    if (configured === liveBacklog) continue;
+    // min(listen.backlog, s) equals the live backlog for some other somaxconn s.
+    const asked = (listenBacklog ?? FPM_DEFAULT_LISTEN_BACKLOG) >>> 0;
+    const somaxconnChanged = liveBacklog <= asked;
     const place = fixPlace(master, pool.name, 'listen.backlog');
     const changes = [{ section: pool.name, directive: 'listen.backlog' }];
+    const settings = `${listenBacklog === undefined ? 'listen.backlog unset: somaxconn' : `listen.backlog = ${listenBacklog}`}, net.core.somaxconn = ${somaxconn}`;
+    const message = somaxconnChanged
+      ? `Pool ${pool.name}'s socket has backlog ${liveBacklog} in force (queue capacity ${liveBacklog + 1}), but the configuration gives ${configured} now (${settings}): net.core.somaxconn was ${liveBacklog === asked ? `at least ${liveBacklog}` : liveBacklog} when the socket was created${listenBacklog === undefined || liveBacklog === asked ? '' : ' (or listen.backlog was)'}, and a restart applies the current value`
+      : `Pool ${pool.name}'s socket has backlog ${liveBacklog} in force (queue capacity ${liveBacklog + 1}), but the configuration gives ${configured} (${settings}): the setting changed since the socket was created, and a reload keeps the old socket`;
     report(ctx, 'live.backlog-drift', {
-      message: `Pool ${pool.name}'s socket has backlog ${live.value.backlog} in force (queue capacity ${live.value.backlog + 1}), but the configuration gives ${configured}${listenBacklog === undefined ? ' (listen.backlog unset: somaxconn)' : ` (listen.backlog = ${listenBacklog}${somaxconn === undefined ? '' : `, net.core.somaxconn = ${somaxconn}`})`}: the setting changed since the socket was created, and a reload keeps the old socket`,
+      message,
       pool: pool.name,
       directive: 'listen.backlog',
       file: place.file,
       ...(place.line === undefined ? {} : { line: place.line }),
       evidence: {
-        liveBacklog: live.value.backlog,
-        liveCapacity: live.value.backlog + 1,
+        liveBacklog,
+        liveCapacity: liveBacklog + 1,
         configuredBacklog: configured,
         configuredCapacity: configured + 1,
         ...(listenBacklog === undefined ? {} : { listenBacklog }),
-        ...(somaxconn === undefined ? {} : { somaxconn }),
+        somaxconn,
+        cause: somaxconnChanged ? 'somaxconn-changed' : 'listen.backlog-changed',
         queuedNow: live.value.queued,
         source: 'ss -lnxt Send-Q',
         ...masterEvidence(master),
       },
-      fix: `The value at ${describePlace(place, pool.name)} is not in force yet: ${applyWord(changes)} to apply it.`,
+      fix: somaxconnChanged
+        ? `net.core.somaxconn (${somaxconn} now) caps the backlog when FPM creates the socket: ${applyWord(changes)} so pool ${pool.name} gets ${configured}.`
+        : `The value at ${describePlace(place, pool.name)} is not in force yet: ${applyWord(changes)} to apply it.`,
     });
   }
 }
