@@ -13,8 +13,8 @@ import {
   parseProcPidCmdline,
 } from '../kernel/cmdline.js';
 import { parseProcPidStatus } from '../kernel/proc-pid-status.js';
-import { type ApacheFpmSettings, extractApacheFpmSettings } from '../web/apache-config-extract.js';
-import { extractNginxFpmSettings, type NginxFpmSettings } from '../web/nginx-config-extract.js';
+import { extractApacheFpmSettings } from '../web/apache-config-extract.js';
+import { extractNginxFpmSettings } from '../web/nginx-config-extract.js';
 import { parseNginxDump } from '../web/nginx-config-parser.js';
 import { listDir, type ReadOptions, readLinkQuietly, readTextQuietly, roots } from './io.js';
 import { readRegularFileSync } from './safe-read.js';
