@@ -380,6 +380,17 @@ export class FpmCollector {
     settled: () => void,
   ): Promise<PoolSample> {
     const deadlineMs = Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
+    const failed = (error: unknown): PoolSample => ({
+      error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
+      durationSeconds: 0,
+    });
+    if (this.#ownSampler !== undefined) {
+      // The default sampler waits for the status page at most `deadlineMs` (its own timer) and
+      // returns a timeout as a sample: a second timer per pool would only duplicate it.
+      const sample = await this.#ownSampler(target, { deadlineMs, signal }).catch(failed);
+      settled();
+      return sample;
+    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<PoolSample>((resolve) => {
       timer = setTimeout(
@@ -400,10 +411,7 @@ export class FpmCollector {
           },
           (error: unknown): PoolSample => {
             settled();
-            return {
-              error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
-              durationSeconds: 0,
-            };
+            return failed(error);
           },
         ),
         late,
