@@ -1,15 +1,18 @@
 import { setMaxListeners } from 'node:events';
+import { join } from 'node:path';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
-import type { ReadOptions } from '../host/io.js';
-import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import {
-  matchTcpListeners,
-  readNetstatSync,
-  readTcpListenQueues,
-  readUnixListenQueuesSync,
-  runSsListeners,
-} from '../host/net.js';
+  DEFAULT_PROC_ROOT,
+  PseudoFileReader,
+  type ReadOptions,
+  readPseudoFileSync,
+  roots,
+} from '../host/io.js';
+import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
+import { matchTcpListeners, readTcpListenQueues, runSsListeners } from '../host/net.js';
+import { parseProcNetNetstat } from '../kernel/proc-net-netstat.js';
+import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
 import { NginxErrorTail } from './nginx-errors.js';
@@ -166,6 +169,8 @@ export class FpmCollector {
   #backlog: { at: number; backlogs: Backlogs } | undefined;
   /** Parsed listen values: a collection looks each up twice, and the same ones every time. */
   readonly #listens = new Map<string, ListenAddress | undefined>();
+  /** /proc/net files read at every collection, each through one open descriptor. */
+  readonly #procFiles = new Map<string, PseudoFileReader>();
   readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
   readonly #compatFailures = new Map<string, number>();
   readonly #nginx: NginxErrorTail | undefined;
@@ -184,10 +189,14 @@ export class FpmCollector {
 
   /**
    * Aborts the status requests still in flight (the default sampler keeps one per pool across
-   * collections) so that nothing holds the process open. A sampler passed in is not touched.
+   * collections) so that nothing holds the process open, and closes the descriptors of the
+   * /proc/net files it keeps open. A sampler passed in is not touched. A later `collect` opens
+   * them again.
    */
   close(): void {
     this.#ownSampler?.close();
+    for (const reader of this.#procFiles.values()) reader.close();
+    this.#procFiles.clear();
   }
 
   /** Collections run so far (concurrent `collect` calls count once). */
@@ -225,6 +234,23 @@ export class FpmCollector {
     return this.#backlog?.backlogs ?? NO_BACKLOGS;
   }
 
+  /**
+   * The text of `{procRoot}/net/{file}`. From the real procfs it is read through a descriptor
+   * kept open (`PseudoFileReader`); from another root (a fixture tree, whose files a test may
+   * replace) it is opened at each call.
+   */
+  #procNet(file: 'unix' | 'netstat', read: ReadOptions): string {
+    const { procRoot } = roots(read);
+    const path = join(procRoot, 'net', file);
+    if (procRoot !== DEFAULT_PROC_ROOT) return readPseudoFileSync(path);
+    let reader = this.#procFiles.get(file);
+    if (reader === undefined) {
+      reader = new PseudoFileReader(path);
+      this.#procFiles.set(file, reader);
+    }
+    return reader.read();
+  }
+
   /** `parseListen` of a target's listen value, or undefined when it is not one. */
   #listen(listen: string): ListenAddress | undefined {
     if (this.#listens.has(listen)) return this.#listens.get(listen);
@@ -258,8 +284,8 @@ export class FpmCollector {
         return fallback;
       }
     };
-    const unix = wantUnix ? syncRead(() => readUnixListenQueuesSync(read), []) : [];
-    const netstat = syncRead(() => readNetstatSync(read), undefined);
+    const unix = wantUnix ? syncRead(() => unixListenQueues(this.#procNet('unix', read)), []) : [];
+    const netstat = syncRead(() => parseProcNetNetstat(this.#procNet('netstat', read)), undefined);
     const [tcp, backlog] = await Promise.all([
       wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
       this.#listeners(),
