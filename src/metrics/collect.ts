@@ -11,7 +11,7 @@ import {
 } from '../host/io.js';
 import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import { matchTcpListeners, readTcpListenQueues, runSsListeners } from '../host/net.js';
-import { parseProcNetNetstat } from '../kernel/proc-net-netstat.js';
+import { parseProcNetNetstatGroup } from '../kernel/proc-net-netstat.js';
 import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
@@ -84,7 +84,8 @@ export interface CollectOptions {
 interface KernelView {
   unix: Map<string, number>;
   tcp: { address: string; port: number; queued: number }[];
-  netstat: Record<string, Record<string, number>> | undefined;
+  /** The TcpExt counters of /proc/net/netstat (ListenOverflows, ListenDrops). */
+  tcpExt: Record<string, number> | undefined;
   backlog: Backlogs;
 }
 
@@ -285,7 +286,10 @@ export class FpmCollector {
       }
     };
     const unix = wantUnix ? syncRead(() => unixListenQueues(this.#procNet('unix', read)), []) : [];
-    const netstat = syncRead(() => parseProcNetNetstat(this.#procNet('netstat', read)), undefined);
+    const tcpExt = syncRead(
+      () => parseProcNetNetstatGroup(this.#procNet('netstat', read), 'TcpExt'),
+      undefined,
+    );
     const [tcp, backlog] = await Promise.all([
       wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
       this.#listeners(),
@@ -293,7 +297,7 @@ export class FpmCollector {
     return {
       unix: new Map(unix.map((q) => [q.path, q.queued])),
       tcp,
-      netstat,
+      tcpExt,
       backlog,
     };
   }
@@ -342,7 +346,7 @@ export class FpmCollector {
       }
       if (this.#options.compat === 'hipages') this.#hipages(listed, samples, out);
       if (this.#nginx) await this.#nginxCounts(listed, out);
-      const tcpExt = kernel.netstat?.TcpExt;
+      const tcpExt = kernel.tcpExt;
       if (tcpExt?.ListenOverflows !== undefined)
         out.push({
           name: 'fpm_tcp_listen_overflows_total',
