@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FastCGIClient } from '../src/fastcgi/index.js';
 import { statusRequestParams } from '../src/status/index.js';
@@ -12,7 +13,9 @@ import { checkLoad } from './lib.js';
  * `fpmkit exporter` scraping 20 pools of one master, beside the peer exporter
  * (prometheus-phpfpm-exporter, Debian 13) on the same sockets, and beside the floor: the 20
  * status pages fetched concurrently with the raw FastCGI client plus one read of
- * /proc/net/unix, in this process. Per contender: scrape latency p50/p99, CPU per scrape
+ * /proc/net/unix, in this process. A second floor, the HTTP round trip alone: a bare node:http
+ * server in its own process answering a fixed body as long as fpmkit's answer, fetched as the
+ * exporters are; an exporter cannot answer faster than it. Per contender: scrape latency p50/p99, CPU per scrape
  * (utime + stime of the exporter process, or of this process for the floor), and RSS; then
  * fpmkit's RSS over a long run of scrapes (BENCH_EXPORTER_LONG, default 10,000).
  */
@@ -51,6 +54,17 @@ interface Contender {
   pid: number;
   once: () => Promise<void>;
 }
+
+/** A bare node:http server: answers every request with the bytes of the file argv[1] names. */
+const HTTP_FLOOR_SERVER = `
+const body = require('node:fs').readFileSync(process.argv[1]);
+const server = require('node:http').createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': body.length });
+  res.end(body);
+});
+server.listen(0, '127.0.0.1', () => console.log('listening on ' + server.address().port));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
 
 /**
  * Times the contenders round by round (one scrape of each per round, in turn), so a machine
@@ -138,6 +152,27 @@ try {
     console.log(`peer exporter not measured: ${(error as Error).message.split('\n')[0]}`);
   }
 
+  // The HTTP-only floor answers with a body as long as fpmkit's, so both move the same bytes.
+  const bodyDir = mkdtempSync(join(tmpdir(), 'fpmkit-bench-'));
+  stops.push(async () => rmSync(bodyDir, { recursive: true, force: true }));
+  const bodyPath = join(bodyDir, 'metrics.txt');
+  writeFileSync(bodyPath, await (await fetch(`${fpmkit.url}/metrics`)).text());
+  const http = startDaemon(process.execPath, ['-e', HTTP_FLOOR_SERVER, bodyPath]);
+  stops.unshift(() => http.stop('SIGTERM'));
+  const httpPort = await poll(async () => {
+    const m = /listening on (\d+)/.exec(http.output());
+    return m ? Number(m[1]) : undefined;
+  }, 10_000);
+  if (httpPort === undefined) throw new Error(`the HTTP floor did not start: ${http.output()}`);
+  contenders.push({
+    name: 'floor: HTTP round trip only (node:http)',
+    pid: http.pid,
+    once: async () => {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+      await r.text();
+    },
+  });
+
   const clients = fpm.pools.map((p) => new FastCGIClient(p.target));
   contenders.push({
     name: 'floor: 20 raw status fetches + /proc/net/unix',
@@ -168,6 +203,11 @@ try {
       `${r.name.padEnd(48)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(8)} ${r.cpuMs.toFixed(2).padStart(14)} ${r.rssMb.toFixed(1).padStart(7)} ${(r.p50 / floor.p50).toFixed(2).padStart(10)}x`,
     );
   }
+  const httpFloor = results.find((r) => r.name.startsWith('floor: HTTP'))!;
+  const sum = floor.p50 + httpFloor.p50;
+  console.log(
+    `both floors added (status fetches + HTTP round trip): p50 ${sum.toFixed(2)} ms; fpmkit p50 ${(results[0]!.p50 / sum).toFixed(2)}x that, ${(results[0]!.p50 - sum).toFixed(2)} ms above it`,
+  );
 
   const peerResult = results.find((r) => r.name.startsWith('peer'));
   if (peerResult)

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { FpmkitIoError } from '../errors.js';
 
@@ -72,6 +72,62 @@ export function readPseudoFileSync(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (error) {
     throw ioError(path, error);
+  }
+}
+
+/** Buffer a {@link PseudoFileReader} starts with and shrinks back to after a larger file. */
+const PSEUDO_FILE_BUFFER_BYTES = 16 * 1024;
+const PSEUDO_FILE_KEEP_BYTES = 1024 * 1024;
+
+/**
+ * Reads one procfs pseudo-file again and again through one open descriptor: a positioned read
+ * from offset 0 makes the kernel generate the file anew, so every call sees its current
+ * content, without the open, stat and close `readPseudoFileSync` adds (more than half the cost
+ * of reading /proc/net/netstat). For procfs only: a regular file replaced by a rename would go
+ * on being read through the old descriptor. After an error the descriptor is closed and the
+ * next call opens the path again; `close()` releases it.
+ */
+export class PseudoFileReader {
+  readonly path: string;
+  #fd: number | undefined;
+  #buffer = Buffer.allocUnsafe(PSEUDO_FILE_BUFFER_BYTES);
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** The whole file as UTF-8; throws `FpmkitIoError` when it cannot be read. */
+  read(): string {
+    try {
+      this.#fd ??= openSync(this.path, 'r');
+      let length = 0;
+      for (;;) {
+        if (length === this.#buffer.length) {
+          const bigger = Buffer.allocUnsafe(this.#buffer.length * 2);
+          this.#buffer.copy(bigger, 0, 0, length);
+          this.#buffer = bigger;
+        }
+        const n = readSync(this.#fd, this.#buffer, length, this.#buffer.length - length, length);
+        if (n === 0) break;
+        length += n;
+      }
+      const text = this.#buffer.toString('utf8', 0, length);
+      if (this.#buffer.length > PSEUDO_FILE_KEEP_BYTES)
+        this.#buffer = Buffer.allocUnsafe(PSEUDO_FILE_BUFFER_BYTES);
+      return text;
+    } catch (error) {
+      this.close();
+      throw ioError(this.path, error);
+    }
+  }
+
+  /** Closes the descriptor, if open; a later `read` opens it again. */
+  close(): void {
+    if (this.#fd === undefined) return;
+    try {
+      closeSync(this.#fd);
+    } catch {}
+    this.#fd = undefined;
   }
 }
 

@@ -21,6 +21,25 @@ export type NetstatCounters = Record<string, Record<string, number>>;
  * fields (`Tcp: MaxConn -1`), which are kept negative.
  */
 export function parseProcNetNetstat(text: string): NetstatCounters {
+  return parseGroups(text, undefined);
+}
+
+/**
+ * One group of `/proc/net/netstat` (`TcpExt`, ...): the same counters as
+ * `parseProcNetNetstat(text)[group]`, undefined when the group is absent. Every line pair is
+ * still matched as the full parse does, but only the group's counters are split and read: a
+ * caller that wants two TcpExt counters at every scrape skips the other groups' hundred-odd.
+ * Throws `FpmkitParseError` as `parseProcNetNetstat` does, except for counters of other groups.
+ */
+export function parseProcNetNetstatGroup(
+  text: string,
+  group: string,
+): Record<string, number> | undefined {
+  return parseGroups(text, group)[group];
+}
+
+/** The groups of the text; with `only`, the counters of that group alone are read. */
+function parseGroups(text: string, only: string | undefined): NetstatCounters {
   const out: NetstatCounters = Object.create(null);
   const all = lines(text);
   let i = 0;
@@ -39,6 +58,10 @@ export function parseProcNetNetstat(text: string): NetstatCounters {
     const v = /^([A-Za-z0-9_]+):(.*)$/.exec(valueLine);
     if (!v || v[1] !== h[1]) {
       throw parseError(SOURCE, `expected the values of ${h[1]}`, i + 2, valueLine);
+    }
+    if (only !== undefined && h[1] !== only) {
+      i += 2;
+      continue;
     }
     const names = h[2]!.trim().split(/\s+/).filter(Boolean);
     const values = v[2]!.trim().split(/\s+/).filter(Boolean);

@@ -1,15 +1,18 @@
 import { setMaxListeners } from 'node:events';
+import { join } from 'node:path';
 import { FpmkitInvalidOptionError } from '../errors.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
-import type { ReadOptions } from '../host/io.js';
-import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import {
-  matchTcpListeners,
-  readNetstatSync,
-  readTcpListenQueues,
-  readUnixListenQueuesSync,
-  runSsListeners,
-} from '../host/net.js';
+  DEFAULT_PROC_ROOT,
+  PseudoFileReader,
+  type ReadOptions,
+  readPseudoFileSync,
+  roots,
+} from '../host/io.js';
+import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
+import { matchTcpListeners, readTcpListenQueues, runSsListeners } from '../host/net.js';
+import { parseProcNetNetstatGroup } from '../kernel/proc-net-netstat.js';
+import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
 import { NginxErrorTail } from './nginx-errors.js';
@@ -81,9 +84,29 @@ export interface CollectOptions {
 interface KernelView {
   unix: Map<string, number>;
   tcp: { address: string; port: number; queued: number }[];
-  netstat: Record<string, Record<string, number>> | undefined;
-  backlog: { unix: Map<string, number>; tcp: Map<string, number> };
+  /** The TcpExt counters of /proc/net/netstat (ListenOverflows, ListenDrops). */
+  tcpExt: Record<string, number> | undefined;
+  backlog: Backlogs;
 }
+
+/** The backlog in force on each listener, by UNIX path and by `host:port`. */
+interface Backlogs {
+  unix: Map<string, number>;
+  tcp: Map<string, number>;
+}
+
+/** The listeners' backlogs in `ss -lnxt` output. */
+function backlogsOf(ss: string): Backlogs {
+  const backlog: Backlogs = { unix: new Map(), tcp: new Map() };
+  for (const s of parseSs(ss)) {
+    if (s.state !== 'LISTEN') continue;
+    if (s.netid === 'tcp') backlog.tcp.set(tcpKey(s.localAddress, Number(s.localPort)), s.sendQ);
+    else if (s.netid === 'u_str') backlog.unix.set(s.localAddress, s.sendQ);
+  }
+  return backlog;
+}
+
+const NO_BACKLOGS: Backlogs = { unix: new Map(), tcp: new Map() };
 
 function safeListen(listen: string): ListenAddress | undefined {
   try {
@@ -124,6 +147,9 @@ const PHASES: Readonly<Record<string, string>> = {
   Finishing: 'finishing',
   Ending: 'ending',
 };
+/** The phases in order, and each state's index among them. */
+const PHASE_LABELS = Object.values(PHASES);
+const PHASE_INDEX = new Map(Object.keys(PHASES).map((state, i) => [state, i]));
 
 /**
  * Collects fpmkit's samples for a set of pools: each pool's status page through the sampler
@@ -140,7 +166,12 @@ export class FpmCollector {
   readonly #restarts = new Map<string, number>();
   #inFlight: Promise<MetricSample[]> | undefined;
   #collections = 0;
-  #backlog: { at: number; text: string | undefined } | undefined;
+  /** The last good `ss` reading, parsed once (it is reused for `backlogCacheMs`). */
+  #backlog: { at: number; backlogs: Backlogs } | undefined;
+  /** Parsed listen values: a collection looks each up twice, and the same ones every time. */
+  readonly #listens = new Map<string, ListenAddress | undefined>();
+  /** /proc/net files read at every collection, each through one open descriptor. */
+  readonly #procFiles = new Map<string, PseudoFileReader>();
   readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
   readonly #compatFailures = new Map<string, number>();
   readonly #nginx: NginxErrorTail | undefined;
@@ -159,10 +190,14 @@ export class FpmCollector {
 
   /**
    * Aborts the status requests still in flight (the default sampler keeps one per pool across
-   * collections) so that nothing holds the process open. A sampler passed in is not touched.
+   * collections) so that nothing holds the process open, and closes the descriptors of the
+   * /proc/net files it keeps open. A sampler passed in is not touched. A later `collect` opens
+   * them again.
    */
   close(): void {
     this.#ownSampler?.close();
+    for (const reader of this.#procFiles.values()) reader.close();
+    this.#procFiles.clear();
   }
 
   /** Collections run so far (concurrent `collect` calls count once). */
@@ -190,14 +225,40 @@ export class FpmCollector {
     return read;
   }
 
-  async #listeners(): Promise<string | undefined> {
+  async #listeners(): Promise<Backlogs> {
     const now = Date.now();
     if (this.#backlog && now - this.#backlog.at < COLLECTOR_DEFAULTS.backlogCacheMs)
-      return this.#backlog.text;
+      return this.#backlog.backlogs;
     const text = await (this.#options.listListeners ?? runSsListeners)().catch(() => undefined);
     // A failed read keeps the last good one and is retried at the next collection.
-    if (text !== undefined) this.#backlog = { at: now, text };
-    return text ?? this.#backlog?.text;
+    if (text !== undefined) this.#backlog = { at: now, backlogs: backlogsOf(text) };
+    return this.#backlog?.backlogs ?? NO_BACKLOGS;
+  }
+
+  /**
+   * The text of `{procRoot}/net/{file}`. From the real procfs it is read through a descriptor
+   * kept open (`PseudoFileReader`); from another root (a fixture tree, whose files a test may
+   * replace) it is opened at each call.
+   */
+  #procNet(file: 'unix' | 'netstat', read: ReadOptions): string {
+    const { procRoot } = roots(read);
+    const path = join(procRoot, 'net', file);
+    if (procRoot !== DEFAULT_PROC_ROOT) return readPseudoFileSync(path);
+    let reader = this.#procFiles.get(file);
+    if (reader === undefined) {
+      reader = new PseudoFileReader(path);
+      this.#procFiles.set(file, reader);
+    }
+    return reader.read();
+  }
+
+  /** `parseListen` of a target's listen value, or undefined when it is not one. */
+  #listen(listen: string): ListenAddress | undefined {
+    if (this.#listens.has(listen)) return this.#listens.get(listen);
+    if (this.#listens.size > MAX_POOLS) this.#listens.clear();
+    const address = safeListen(listen);
+    this.#listens.set(listen, address);
+    return address;
   }
 
   /**
@@ -211,7 +272,7 @@ export class FpmCollector {
     let wantUnix = false;
     let wantTcp = false;
     for (const t of targets) {
-      const address = safeListen(t.listen);
+      const address = this.#listen(t.listen);
       if (address?.kind === 'unix') wantUnix = true;
       else if (address?.kind === 'tcp') wantTcp = true;
     }
@@ -224,25 +285,19 @@ export class FpmCollector {
         return fallback;
       }
     };
-    const unix = wantUnix ? syncRead(() => readUnixListenQueuesSync(read), []) : [];
-    const netstat = syncRead(() => readNetstatSync(read), undefined);
-    const [tcp, ss] = await Promise.all([
+    const unix = wantUnix ? syncRead(() => unixListenQueues(this.#procNet('unix', read)), []) : [];
+    const tcpExt = syncRead(
+      () => parseProcNetNetstatGroup(this.#procNet('netstat', read), 'TcpExt'),
+      undefined,
+    );
+    const [tcp, backlog] = await Promise.all([
       wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
       this.#listeners(),
     ]);
-    const backlog = { unix: new Map<string, number>(), tcp: new Map<string, number>() };
-    if (ss !== undefined) {
-      for (const s of parseSs(ss)) {
-        if (s.state !== 'LISTEN') continue;
-        if (s.netid === 'tcp')
-          backlog.tcp.set(tcpKey(s.localAddress, Number(s.localPort)), s.sendQ);
-        else if (s.netid === 'u_str') backlog.unix.set(s.localAddress, s.sendQ);
-      }
-    }
     return {
       unix: new Map(unix.map((q) => [q.path, q.queued])),
       tcp,
-      netstat,
+      tcpExt,
       backlog,
     };
   }
@@ -259,6 +314,9 @@ export class FpmCollector {
     const onAbort = () => abort.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => abort.abort(), deadlineMs);
+    // Samplers not yet settled; when none is left, nothing needs the abort at the end (whose
+    // DOMException costs more than the rest of a pool's bookkeeping).
+    let running = 0;
     try {
       const listed =
         typeof this.#options.targets === 'function'
@@ -269,9 +327,13 @@ export class FpmCollector {
       // The queues are read before the status requests go out, so that fpmkit's own request
       // waiting in a busy pool's queue is not counted as a client.
       const kernel = await this.#kernel(listed);
+      running = listed.length;
+      const settled = () => {
+        running--;
+      };
       const samples = await Promise.all(
         listed.map((t) =>
-          this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal),
+          this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal, settled),
         ),
       );
       const out: MetricSample[] = [];
@@ -284,7 +346,7 @@ export class FpmCollector {
       }
       if (this.#options.compat === 'hipages') this.#hipages(listed, samples, out);
       if (this.#nginx) await this.#nginxCounts(listed, out);
-      const tcpExt = kernel.netstat?.TcpExt;
+      const tcpExt = kernel.tcpExt;
       if (tcpExt?.ListenOverflows !== undefined)
         out.push({
           name: 'fpm_tcp_listen_overflows_total',
@@ -303,7 +365,7 @@ export class FpmCollector {
     } finally {
       clearTimeout(timer);
       // A sampler still running past its deadline lets go of its socket now.
-      abort.abort();
+      if (running > 0) abort.abort();
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -345,8 +407,20 @@ export class FpmCollector {
     target: PoolTarget,
     remainingMs: number,
     signal: AbortSignal,
+    settled: () => void,
   ): Promise<PoolSample> {
     const deadlineMs = Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
+    const failed = (error: unknown): PoolSample => ({
+      error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
+      durationSeconds: 0,
+    });
+    if (this.#ownSampler !== undefined) {
+      // The default sampler waits for the status page at most `deadlineMs` (its own timer) and
+      // returns a timeout as a sample: a second timer per pool would only duplicate it.
+      const sample = await this.#ownSampler(target, { deadlineMs, signal }).catch(failed);
+      settled();
+      return sample;
+    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<PoolSample>((resolve) => {
       timer = setTimeout(
@@ -360,11 +434,15 @@ export class FpmCollector {
     });
     try {
       return await Promise.race([
-        this.#sampler(target, { deadlineMs, signal }).catch(
-          (error: unknown): PoolSample => ({
-            error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
-            durationSeconds: 0,
-          }),
+        this.#sampler(target, { deadlineMs, signal }).then(
+          (sample) => {
+            settled();
+            return sample;
+          },
+          (error: unknown): PoolSample => {
+            settled();
+            return failed(error);
+          },
         ),
         late,
       ]);
@@ -387,12 +465,7 @@ export class FpmCollector {
     push('fpm_up', status ? 1 : 0);
     if (sample.error) push('fpm_scrape_error', 1, { reason: sample.error.reason });
     push('fpm_status_duration_seconds', sample.durationSeconds);
-    let address: ListenAddress | undefined;
-    try {
-      address = parseListen(target.listen);
-    } catch {
-      address = undefined;
-    }
+    const address = this.#listen(target.listen);
     if (status) {
       const start = status.startTime.getTime() / 1000;
       const before = this.#startTimes.get(key);
@@ -406,12 +479,13 @@ export class FpmCollector {
       push('fpm_processes', status.idleProcesses, { state: 'idle' });
       push('fpm_processes', status.activeProcesses, { state: 'active' });
       if (status.processes) {
-        const phases = new Map(Object.values(PHASES).map((p) => [p, 0]));
+        const counts = PHASE_LABELS.map(() => 0);
         for (const p of status.processes) {
-          const phase = PHASES[p.state];
-          if (phase) phases.set(phase, (phases.get(phase) ?? 0) + 1);
+          const i = PHASE_INDEX.get(p.state);
+          if (i !== undefined) counts[i]!++;
         }
-        for (const [phase, n] of phases) push('fpm_active_processes_by_phase', n, { phase });
+        for (let i = 0; i < PHASE_LABELS.length; i++)
+          push('fpm_active_processes_by_phase', counts[i]!, { phase: PHASE_LABELS[i]! });
       }
       push('fpm_max_active_processes', status.maxActiveProcesses);
       push('fpm_max_children_reached_total', status.maxChildrenReached);

@@ -108,6 +108,8 @@ export function gapErrorReason(gap: StatusGap): PoolErrorReason {
 
 /** How long a pool's sampler is kept after it was last used (pools come and go with discovery). */
 const IDLE_SAMPLER_MS = 10 * 60_000;
+/** How often the samplers are checked for idleness. */
+const IDLE_SWEEP_MS = 60_000;
 
 /** A {@link PoolSampler} that holds state between collections; `close()` releases it. */
 export interface StatefulPoolSampler extends PoolSampler {
@@ -123,14 +125,19 @@ export interface StatefulPoolSampler extends PoolSampler {
  */
 export function createStatusSampler(): StatefulPoolSampler {
   const samplers = new Map<string, { sampler: StatusSampler; usedAt: number }>();
+  let sweptAt = Date.now();
   const sample = async (target: PoolTarget, context: PoolSamplerContext): Promise<PoolSample> => {
     const started = performance.now();
     const now = Date.now();
-    for (const [k, v] of samplers)
-      if (now - v.usedAt > IDLE_SAMPLER_MS) {
-        v.sampler.close();
-        samplers.delete(k);
-      }
+    // Every pool is sampled at each collection: one sweep a minute, not one per pool.
+    if (now - sweptAt >= IDLE_SWEEP_MS) {
+      sweptAt = now;
+      for (const [k, v] of samplers)
+        if (now - v.usedAt > IDLE_SAMPLER_MS) {
+          v.sampler.close();
+          samplers.delete(k);
+        }
+    }
     const statusTarget = target.statusListen ?? target.listen;
     const path = target.statusPath ?? '/status';
     const key = `${target.listen}\u0000${statusTarget}\u0000${path}`;

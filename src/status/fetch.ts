@@ -200,8 +200,12 @@ export function assertStatusResponse(
   response: StatusResponseLike,
   request: { target: string; path: string; endpoint: 'status' | 'ping' },
 ): string {
+  const raw = response.body;
+  // Decoded in place: `Buffer.from(view)` would copy the bytes first.
   const body =
-    typeof response.body === 'string' ? response.body : Buffer.from(response.body).toString();
+    typeof raw === 'string'
+      ? raw
+      : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
   const { stderr, status } = response;
   const directive = request.endpoint === 'status' ? 'pm.status_path' : 'ping.path';
   const what = request.endpoint === 'status' ? 'status page' : 'ping page';

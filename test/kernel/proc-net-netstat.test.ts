@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
 import { parseProcNetNetstat } from '../../src/kernel/index.js';
+import { parseProcNetNetstatGroup } from '../../src/kernel/proc-net-netstat.js';
 import { fixture, fixtureJson, fuzz } from './helpers.js';
 
 describe('parseProcNetNetstat', () => {
@@ -65,6 +68,67 @@ describe('parseProcNetNetstat', () => {
     fuzz(
       [fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt')],
       parseProcNetNetstat,
+    );
+  });
+});
+
+describe('parseProcNetNetstatGroup', () => {
+  const full = (text: string, group: string) => {
+    const g = parseProcNetNetstat(text)[group];
+    return g === undefined ? undefined : { ...g };
+  };
+  const one = (text: string, group: string) => {
+    const g = parseProcNetNetstatGroup(text, group);
+    return g === undefined ? undefined : { ...g };
+  };
+
+  it('reads the group the full parse reads, from the fixtures and this host', () => {
+    const texts = [
+      fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt'),
+      fixture('proc-net-unix', 'tcp-ipv6-saturated', 'proc-net-netstat-after.txt'),
+      readFileSync('/proc/net/netstat', 'utf8'),
+    ];
+    for (const text of texts)
+      for (const group of ['TcpExt', 'IpExt', 'MPTcpExt', 'Absent']) {
+        expect(one(text, group)).toEqual(full(text, group));
+      }
+    expect(one(texts[0]!, 'TcpExt')?.ListenOverflows).toBeTypeOf('number');
+  });
+
+  it('agrees with the full parse on generated files, repeated groups included', () => {
+    const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,6}$/);
+    const group = fc.record({
+      group: fc.constantFrom('TcpExt', 'IpExt', 'Tcp', 'X'),
+      counters: fc.array(
+        fc.tuple(name, fc.oneof(fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }), fc.nat())),
+        { minLength: 1, maxLength: 8 },
+      ),
+      blank: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(group, { maxLength: 5 }), (groups) => {
+        const text = groups
+          .map(
+            (g) =>
+              `${g.blank ? '\n' : ''}${g.group}: ${g.counters.map((c) => c[0]).join(' ')}\n${g.group}: ${g.counters.map((c) => String(c[1])).join(' ')}\n`,
+          )
+          .join('');
+        for (const g of ['TcpExt', 'IpExt', 'Tcp', 'X'])
+          expect(one(text, g)).toEqual(full(text, g));
+      }),
+    );
+  });
+
+  it('rejects a malformed pair of its own group, and survives 10,000 mutations', () => {
+    expect(() => parseProcNetNetstatGroup('TcpExt: a\nTcpExt: x\n', 'TcpExt')).toThrow(
+      FpmkitParseError,
+    );
+    expect(() => parseProcNetNetstatGroup('TcpExt: a b\nIpExt: 1 2\n', 'TcpExt')).toThrow(
+      FpmkitParseError,
+    );
+    fuzz(
+      [fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt')],
+      (text) => parseProcNetNetstatGroup(text, 'TcpExt'),
     );
   });
 });

@@ -47,6 +47,59 @@ describe('label escaping', () => {
     );
   });
 
+  it('skips the rebuild for values that need no escape, and agrees with the plain replace', () => {
+    const plain = (v: string) =>
+      v.replace(/[\\"\n]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n'));
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', '/', '\\', '"', '\n', 'é', '\r'), maxLength: 20 }),
+        (value) => {
+          expect(escapeLabelValue(value)).toBe(plain(value));
+        },
+      ),
+    );
+  });
+
+  it('renders shared labels objects as it renders a copy per sample', () => {
+    // The renderer reuses the label text of a labels object it has seen; copies never hit.
+    const families = METRIC_FAMILIES as readonly MetricFamily[];
+    const names = families.map((f) => f.name);
+    const extras = ['state', 'phase', 'reason', 'pm', 'pid'];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            pool: fc.string({ maxLength: 6 }),
+            listen: fc.string({ maxLength: 6 }),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        fc.array(
+          fc.record({
+            name: fc.constantFrom(...names),
+            shared: fc.nat(3),
+            extra: fc.option(fc.tuple(fc.constantFrom(...extras), fc.string({ maxLength: 4 }))),
+            value: fc.double(),
+          }),
+          { maxLength: 30 },
+        ),
+        fc.constantFrom('prometheus' as const, 'openmetrics' as const),
+        (pools, picks, format) => {
+          const shared: MetricSample[] = picks.map((p) => {
+            const base = pools[p.shared % pools.length]!;
+            return {
+              name: p.name,
+              labels: p.extra ? { ...base, [p.extra[0]]: p.extra[1] } : base,
+              value: p.value,
+            };
+          });
+          const copied = shared.map((s) => ({ ...s, labels: { ...s.labels } }));
+          expect(renderMetrics(shared, format)).toBe(renderMetrics(copied, format));
+        },
+      ),
+    );
+  });
+
   it.skipIf(!promtool.available)(
     `pool names with every special character pass promtool in both formats${promtool.reason}`,
     async () => {
