@@ -66,8 +66,10 @@ export {
   FpmkitFpmRefusedError,
   FpmkitInvalidOptionError,
   FpmkitIoError,
+  FpmkitListenerNotFoundError,
   FpmkitMissingDependencyError,
   FpmkitParseError,
+  FpmStatusNoAnswerError,
   isFpmkitError,
 } from './errors.js';
 export type {
@@ -750,6 +752,7 @@ export type {
   FpmStatusErrorKind,
   ListenQueueReader,
   ListenQueueReading,
+  ListenQueueReadOptions,
   ParseFormatOptions,
   ParseStatusOptions,
   PingOptions,

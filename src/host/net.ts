@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { FpmkitError, FpmkitIoError } from '../errors.js';
+import { FpmkitIoError, FpmkitListenerNotFoundError } from '../errors.js';
 import {
   formatListen,
   type ListenAddress,
@@ -73,11 +73,15 @@ const BACKLOG_RETRY_MS = 30_000;
  * Every listening UNIX stream and TCP socket with its backlog, as `ss -lnxt` (iproute2) prints
  * it (Send-Q of a listener is its backlog); undefined when `ss` is missing or fails. The
  * backlog is not in /proc: only the kernel's socket diagnostics (what `ss` reads) carry it.
+ * `signal` stops `ss` early (the result is then undefined).
  */
-export function runSsListeners(): Promise<string | undefined> {
+export function runSsListeners(signal?: AbortSignal): Promise<string | undefined> {
   return new Promise((done) => {
-    execFile('ss', ['-lnxt'], { timeout: SS_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024 }, (e, out) =>
-      done(e ? undefined : out),
+    execFile(
+      'ss',
+      ['-lnxt'],
+      { timeout: SS_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024, ...(signal ? { signal } : {}) },
+      (e, out) => done(e ? undefined : out),
     );
   });
 }
@@ -145,9 +149,10 @@ export interface ListenQueueReaderOptions extends ReadOptions {
   /**
    * Lists the listeners with their backlog (`ss -lnxt` output), or undefined when unavailable.
    * Called when the listener is first seen and again when its inode changes (a restart made a
-   * new socket), so its cost does not recur every sample. @default {@link runSsListeners}
+   * new socket), so its cost does not recur every sample. A read given `timeoutMs` aborts
+   * `signal` when its time is up. @default {@link runSsListeners}
    */
-  listListeners?: (() => Promise<string | undefined>) | undefined;
+  listListeners?: ((signal?: AbortSignal) => Promise<string | undefined>) | undefined;
 }
 
 /** The backlog `ss` prints for the listener, when it lists it. */
@@ -168,8 +173,8 @@ function backlogOf(text: string, address: ListenAddress, inode: number): number 
  * A reader of one listener's accept queue for `StatusSampler` and `watchStatus`: each call reads
  * `{procRoot}/net/unix` (a UNIX path) or `net/tcp` and `net/tcp6` (a TCP address) and returns
  * the connections waiting, with the backlog in force on the live socket and the capacity
- * (backlog + 1) from `ss`, looked up once per socket. Throws an `FpmkitError` naming what is
- * missing when the listener is not in this network namespace's tables.
+ * (backlog + 1) from `ss`, looked up once per socket. Throws `FpmkitListenerNotFoundError` naming
+ * what is missing when the listener is not in this network namespace's tables.
  *
  * ```ts
  * const read = listenQueueReader('/run/php/www.sock');
@@ -187,17 +192,32 @@ export function listenQueueReader(
   const read: ReadOptions = {};
   if (options.procRoot !== undefined) read.procRoot = options.procRoot;
   let known: { inode: number; backlog: number | undefined; at: number } | undefined;
-  const backlogFor = async (inode: number): Promise<number | undefined> => {
+  const backlogFor = async (inode: number, timeoutMs?: number): Promise<number | undefined> => {
     const now = Date.now();
     const fresh = known?.inode === inode;
     if (fresh && (known?.backlog !== undefined || now - known!.at < BACKLOG_RETRY_MS))
       return known?.backlog;
-    const text = await listListeners().catch(() => undefined);
+    // A look-up that outlasts the read's bound is stopped and counts as fruitless.
+    const abort = new AbortController();
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(0, timeoutMs));
+    let text: string | undefined;
+    try {
+      text = await Promise.race([
+        listListeners(abort.signal).catch(() => undefined),
+        new Promise<undefined>((done) =>
+          abort.signal.addEventListener('abort', () => done(undefined)),
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     const backlog = text === undefined ? undefined : backlogOf(text, address, inode);
     known = { inode, backlog, at: now };
     return backlog;
   };
-  return async () => {
+  return async (readOptions = {}) => {
+    const started = performance.now();
     let queued: number;
     let inode: number;
     let source: ListenQueueReading['source'];
@@ -207,7 +227,8 @@ export function listenQueueReader(
       time = new Date();
       const found = queues.find((q) => q.path === address.path);
       if (!found)
-        throw new FpmkitError(
+        throw new FpmkitListenerNotFoundError(
+          address.path,
           `no listening socket ${address.path} in /proc/net/unix: FPM is not listening there, or it runs in another network namespace`,
         );
       ({ queued, inode } = found);
@@ -217,14 +238,19 @@ export function listenQueueReader(
       time = new Date();
       const found = matchTcpListeners(address, listeners);
       if (found.length === 0)
-        throw new FpmkitError(
+        throw new FpmkitListenerNotFoundError(
+          formatListen(address),
           `no TCP listener for ${formatListen(address)} in /proc/net/tcp or tcp6: FPM is not listening there, runs on another host, or in another network namespace`,
         );
       queued = found.reduce((sum, l) => sum + l.queued, 0);
       inode = found[0]!.inode;
       source = 'proc-net-tcp';
     }
-    const backlog = await backlogFor(inode);
+    const left =
+      readOptions.timeoutMs === undefined
+        ? undefined
+        : readOptions.timeoutMs - (performance.now() - started);
+    const backlog = await backlogFor(inode, left);
     return {
       queued,
       ...(backlog === undefined ? {} : { backlog, capacity: backlog + 1 }),
