@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'FPMKIT_APPLY_REJECTED',
   'FPMKIT_APPLY_FAILED',
   'FPMKIT_MISSING_DEPENDENCY',
+  'FPMKIT_LISTENER_NOT_FOUND',
+  'FPMKIT_STATUS_NO_ANSWER',
 ] as const;
 
 /** Every code an fpmkit error can carry (docs/errors.md). */
@@ -759,3 +761,38 @@ export class FpmkitMissingDependencyError extends FpmkitError {
   }
 }
 brand(FpmkitMissingDependencyError, 'FpmkitMissingDependencyError');
+
+/**
+ * The kernel's socket tables (`/proc/net/unix`, `/proc/net/tcp{,6}`) of this network namespace
+ * list no listener for the address: FPM is not listening there, runs on another host, or in
+ * another network namespace. `listen` names the address as FPM's `listen` would. Code
+ * `FPMKIT_LISTENER_NOT_FOUND`.
+ */
+export class FpmkitListenerNotFoundError extends FpmkitError {
+  declare readonly code: 'FPMKIT_LISTENER_NOT_FOUND';
+  /** The listen address looked for: an absolute socket path or `host:port`. */
+  readonly listen: string;
+
+  constructor(listen: string, message: string, options: FpmkitErrorOptions = {}) {
+    super(message, 'FPMKIT_LISTENER_NOT_FOUND', options);
+    this.listen = listen;
+  }
+}
+brand(FpmkitListenerNotFoundError, 'FpmkitListenerNotFoundError');
+
+/**
+ * A status request was sent but neither its answer nor its own error came within the wait: it is
+ * still in flight (usually queued behind busy workers, or a worker hangs). `waitedMs` is how long
+ * it had waited, in milliseconds. Code `FPMKIT_STATUS_NO_ANSWER`.
+ */
+export class FpmStatusNoAnswerError extends FpmkitError {
+  declare readonly code: 'FPMKIT_STATUS_NO_ANSWER';
+  /** Milliseconds the request had waited when the wait ended. */
+  readonly waitedMs: number | undefined;
+
+  constructor(message: string, waitedMs?: number, options: FpmkitErrorOptions = {}) {
+    super(message, 'FPMKIT_STATUS_NO_ANSWER', options);
+    this.waitedMs = waitedMs;
+  }
+}
+brand(FpmStatusNoAnswerError, 'FpmStatusNoAnswerError');

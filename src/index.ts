@@ -67,8 +67,10 @@ export {
   FpmkitFpmRefusedError,
   FpmkitInvalidOptionError,
   FpmkitIoError,
+  FpmkitListenerNotFoundError,
   FpmkitMissingDependencyError,
   FpmkitParseError,
+  FpmStatusNoAnswerError,
   isFpmkitError,
 } from './errors.js';
 export type {
@@ -753,6 +755,7 @@ export type {
   FpmStatusErrorKind,
   ListenQueueReader,
   ListenQueueReading,
+  ListenQueueReadOptions,
   ParseFormatOptions,
   ParseStatusOptions,
   PingOptions,

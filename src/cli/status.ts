@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FpmkitError, isFpmkitError } from '../errors.js';
+import { FpmStatusNoAnswerError, isFpmkitError } from '../errors.js';
 import { parseTarget } from '../fastcgi/target.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
-import { listenQueueReader, readUnixListenQueues } from '../host/net.js';
+import { listenQueueReader } from '../host/net.js';
 import type { FpmStatus } from '../status/model.js';
 import { STATUS_FORMATS, type StatusFormat } from '../status/names.js';
 import {
+  gapAsError,
   type ListenQueueReader,
   type ListenQueueReading,
   type PoolReading,
@@ -121,36 +122,21 @@ export function queueText(q: ListenQueueReading): string {
 
 /** The error behind a sample's missing page, for `reportError`. */
 export function gapError(reading: PoolReading): unknown {
-  const error = reading.gap?.error;
-  return isFpmkitError(error) ? error : new FpmkitError(reading.gap?.message ?? 'no status page');
+  return reading.gap === undefined
+    ? new FpmStatusNoAnswerError('no status page')
+    : gapAsError(reading.gap);
 }
 
-/** True when a missing page means the pool is saturated rather than absent. */
+/**
+ * True when a missing page means the pool is saturated rather than absent or hung: the kernel
+ * turned the request away (EAGAIN), or it timed out while connections wait in the queue. A
+ * timeout with nothing queued is a worker that does not answer, not saturation.
+ */
 export function saturatedGap(reading: PoolReading): boolean {
   const reason = reading.gap?.reason;
-  return (
-    reading.queue !== undefined &&
-    (reason === 'EAGAIN' || reason === 'timeout' || reason === 'pending')
-  );
-}
-
-/** The kernel's accept queue for a UNIX socket path, or undefined when it cannot be read. */
-export async function kernelQueue(target: string, procRoot?: string): Promise<number | undefined> {
-  let path: string;
-  try {
-    const parsed = parseTarget(target);
-    if (parsed.type !== 'unix') return undefined;
-    // The kernel lists the path the socket was bound to, which FPM makes absolute.
-    path = resolve(parsed.socketPath);
-  } catch {
-    return undefined;
-  }
-  try {
-    const queues = await readUnixListenQueues(procRoot === undefined ? {} : { procRoot });
-    return queues.find((q) => q.path === path)?.queued;
-  } catch {
-    return undefined;
-  }
+  if (reading.queue === undefined) return false;
+  if (reason === 'EAGAIN') return true;
+  return (reason === 'timeout' || reason === 'pending') && reading.queue.queued > 0;
 }
 
 function formatStatus(
@@ -263,7 +249,7 @@ export async function runStatus(argv: readonly string[], io: CliIo): Promise<num
   if (status === undefined) {
     if (!saturatedGap(reading)) return reportError('status', gapError(reading), io, json);
     if (json) {
-      const error = reading.gap?.error as { code?: string; message?: string } | undefined;
+      const error = gapError(reading) as { code?: string; message?: string } | undefined;
       io.stdout(
         jsonDocument('status', false, {
           target,

@@ -4,4 +4,5 @@ export {
   FpmkitApplyLockedError,
   FpmkitApplyRejectedError,
   FpmkitApplyStaleError,
+  FpmkitListenerNotFoundError,
 } from '../errors.js';

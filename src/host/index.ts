@@ -5,6 +5,7 @@ export {
   FpmkitApplyLockedError,
   FpmkitApplyRejectedError,
   FpmkitApplyStaleError,
+  FpmkitListenerNotFoundError,
 } from './apply-errors.js';
 export type { FpmEditSkipped, FpmEditsToMatch, FpmEditsToMatchOptions } from './apply-from.js';
 export { FPM_IDENTITY_DIRECTIVES, fpmEditsToMatch } from './apply-from.js';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { FpmkitError, FpmkitIoError } from '../errors.js';
+import { FpmkitIoError, FpmkitListenerNotFoundError } from '../errors.js';
 import {
   formatListen,
   type ListenAddress,
@@ -73,12 +73,12 @@ const BACKLOG_RETRY_MS = 30_000;
 const SS_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Runs `ss -lnxt` once; rejects with `FpmkitIoError` when it cannot run or fails. */
-function ssText(): Promise<string> {
+function ssText(signal?: AbortSignal): Promise<string> {
   return new Promise((done, reject) => {
     execFile(
       'ss',
       ['-lnxt'],
-      { timeout: SS_TIMEOUT_MS, maxBuffer: SS_MAX_BYTES },
+      { timeout: SS_TIMEOUT_MS, maxBuffer: SS_MAX_BYTES, ...(signal ? { signal } : {}) },
       (error, stdout) => {
         if (!error) {
           done(stdout);
@@ -100,9 +100,10 @@ function ssText(): Promise<string> {
  * Every listening UNIX stream and TCP socket with its backlog, as `ss -lnxt` (iproute2) prints
  * it (Send-Q of a listener is its backlog); undefined when `ss` is missing or fails. The
  * backlog is not in /proc: only the kernel's socket diagnostics (what `ss` reads) carry it.
+ * `signal` stops `ss` early (the result is then undefined).
  */
-export function runSsListeners(): Promise<string | undefined> {
-  return ssText().catch(() => undefined);
+export function runSsListeners(signal?: AbortSignal): Promise<string | undefined> {
+  return ssText(signal).catch(() => undefined);
 }
 
 /**
@@ -156,9 +157,10 @@ export interface ListenQueueReaderOptions extends ReadOptions {
   /**
    * Lists the listeners with their backlog (`ss -lnxt` output), or undefined when unavailable.
    * Called when the listener is first seen and again when its inode changes (a restart made a
-   * new socket), so its cost does not recur every sample. @default {@link runSsListeners}
+   * new socket), so its cost does not recur every sample. A read given `timeoutMs` aborts
+   * `signal` when its time is up. @default {@link runSsListeners}
    */
-  listListeners?: (() => Promise<string | undefined>) | undefined;
+  listListeners?: ((signal?: AbortSignal) => Promise<string | undefined>) | undefined;
 }
 
 /** The backlog `ss` prints for the listener, when it lists it. */
@@ -179,8 +181,8 @@ function backlogOf(text: string, address: ListenAddress, inode: number): number 
  * A reader of one listener's accept queue for `StatusSampler` and `watchStatus`: each call reads
  * `{procRoot}/net/unix` (a UNIX path) or `net/tcp` and `net/tcp6` (a TCP address) and returns
  * the connections waiting, with the backlog in force on the live socket and the capacity
- * (backlog + 1) from `ss`, looked up once per socket. Throws an `FpmkitError` naming what is
- * missing when the listener is not in this network namespace's tables.
+ * (backlog + 1) from `ss`, looked up once per socket. Throws `FpmkitListenerNotFoundError` naming
+ * what is missing when the listener is not in this network namespace's tables.
  *
  * ```ts
  * const read = listenQueueReader('/run/php/www.sock');
@@ -198,17 +200,32 @@ export function listenQueueReader(
   const read: ReadOptions = {};
   if (options.procRoot !== undefined) read.procRoot = options.procRoot;
   let known: { inode: number; backlog: number | undefined; at: number } | undefined;
-  const backlogFor = async (inode: number): Promise<number | undefined> => {
+  const backlogFor = async (inode: number, timeoutMs?: number): Promise<number | undefined> => {
     const now = Date.now();
     const fresh = known?.inode === inode;
     if (fresh && (known?.backlog !== undefined || now - known!.at < BACKLOG_RETRY_MS))
       return known?.backlog;
-    const text = await listListeners().catch(() => undefined);
+    // A look-up that outlasts the read's bound is stopped and counts as fruitless.
+    const abort = new AbortController();
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), Math.max(0, timeoutMs));
+    let text: string | undefined;
+    try {
+      text = await Promise.race([
+        listListeners(abort.signal).catch(() => undefined),
+        new Promise<undefined>((done) =>
+          abort.signal.addEventListener('abort', () => done(undefined)),
+        ),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     const backlog = text === undefined ? undefined : backlogOf(text, address, inode);
     known = { inode, backlog, at: now };
     return backlog;
   };
-  return async () => {
+  return async (readOptions = {}) => {
+    const started = performance.now();
     let queued: number;
     let inode: number;
     let source: ListenQueueReading['source'];
@@ -218,7 +235,8 @@ export function listenQueueReader(
       time = new Date();
       const found = queues.find((q) => q.path === address.path);
       if (!found)
-        throw new FpmkitError(
+        throw new FpmkitListenerNotFoundError(
+          address.path,
           `no listening socket ${address.path} in /proc/net/unix: FPM is not listening there, or it runs in another network namespace`,
         );
       ({ queued, inode } = found);
@@ -228,14 +246,19 @@ export function listenQueueReader(
       time = new Date();
       const found = matchTcpListeners(address, listeners);
       if (found.length === 0)
-        throw new FpmkitError(
+        throw new FpmkitListenerNotFoundError(
+          formatListen(address),
           `no TCP listener for ${formatListen(address)} in /proc/net/tcp or tcp6: FPM is not listening there, runs on another host, or in another network namespace`,
         );
       queued = found.reduce((sum, l) => sum + l.queued, 0);
       inode = found[0]!.inode;
       source = 'proc-net-tcp';
     }
-    const backlog = await backlogFor(inode);
+    const left =
+      readOptions.timeoutMs === undefined
+        ? undefined
+        : readOptions.timeoutMs - (performance.now() - started);
+    const backlog = await backlogFor(inode, left);
     return {
       queued,
       ...(backlog === undefined ? {} : { backlog, capacity: backlog + 1 }),

@@ -5,4 +5,5 @@ export {
   type FpmStatusErrorKind,
   FpmStatusHttpError,
   FpmStatusMisconfiguredError,
+  FpmStatusNoAnswerError,
 } from '../errors.js';

@@ -4,6 +4,7 @@ export {
   type FpmStatusErrorKind,
   FpmStatusHttpError,
   FpmStatusMisconfiguredError,
+  FpmStatusNoAnswerError,
 } from './errors.js';
 export {
   assertStatusResponse,
@@ -44,6 +45,7 @@ export {
 export {
   type ListenQueueReader,
   type ListenQueueReading,
+  type ListenQueueReadOptions,
   type PoolReading,
   type SampleOptions,
   type SamplePoolOptions,

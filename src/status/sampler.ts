@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { isFpmkitError } from '../errors.js';
+import { FpmkitAbortError, FpmStatusNoAnswerError, isFpmkitError } from '../errors.js';
 import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
 import { checkSignal } from '../fastcgi/options.js';
 import {
@@ -67,6 +67,16 @@ export function statusGapReason(error: unknown): StatusGapReason {
   return 'error';
 }
 
+/**
+ * The error behind a gap: the one `fetchStatus` threw, or for a request still in flight (`pending`)
+ * an `FpmStatusNoAnswerError`, for an ended wait (`aborted`) an `FpmkitAbortError`.
+ */
+export function gapAsError(gap: StatusGap): unknown {
+  if (gap.error !== undefined) return gap.error;
+  if (gap.reason === 'aborted') return new FpmkitAbortError(gap.message);
+  return new FpmStatusNoAnswerError(gap.message, gap.pendingMs);
+}
+
 /** The accept queue of a pool's listening socket at one moment. */
 export interface ListenQueueReading {
   /** Connections waiting for a worker to accept them. */
@@ -93,8 +103,17 @@ export interface ListenQueueReading {
   time?: Date | undefined;
 }
 
+/** Options of one {@link ListenQueueReader} call. */
+export interface ListenQueueReadOptions {
+  /**
+   * Milliseconds the read may take: a slow part (the backlog look-up through `ss`) that has not
+   * answered by then is left out of this reading. @default no bound beyond the reader's own
+   */
+  timeoutMs?: number | undefined;
+}
+
 /** Reads the accept queue of one listener; throws when it cannot (the sample says why). */
-export type ListenQueueReader = () => Promise<ListenQueueReading>;
+export type ListenQueueReader = (options?: ListenQueueReadOptions) => Promise<ListenQueueReading>;
 
 /** A sample without a status page, and why. */
 export interface StatusGap {
@@ -223,21 +242,33 @@ export class StatusSampler {
 
   /** One sample: the kernel queue now, and the status page or the reason it is missing. */
   async sample(options: SampleOptions = {}): Promise<PoolReading> {
+    // The whole sample, the queue read included, ends within waitMs of this moment.
+    const waitMs = options.waitMs ?? this.#options.timeoutMs + 50;
+    const deadline = performance.now() + waitMs;
     const time = new Date();
     const reading: PoolReading = { time, restarted: false };
     if (this.#readQueue) {
+      // The queue read gets at most half the wait, so the status page keeps the other half.
+      const queueMs = Math.max(1, waitMs / 2);
+      const bound = delay(queueMs, options.signal);
       try {
-        reading.queue = await this.#readQueue();
-        if (reading.queue.time) reading.time = reading.queue.time;
+        const queue = await Promise.race([this.#readQueue({ timeoutMs: queueMs }), bound.promise]);
+        if (queue === undefined)
+          reading.queueError = `the kernel queue was not read within ${Math.round(queueMs)} ms`;
+        else {
+          reading.queue = queue;
+          if (queue.time) reading.time = queue.time;
+        }
       } catch (error) {
         reading.queueError = (error as Error)?.message ?? String(error);
+      } finally {
+        bound.cancel();
       }
     }
     const reused = this.#pending !== undefined;
     const pending = this.#pending ?? this.#send();
     this.#pending = pending;
-    const waitMs = options.waitMs ?? this.#options.timeoutMs + 50;
-    const wait = delay(waitMs, options.signal);
+    const wait = delay(Math.max(1, deadline - performance.now()), options.signal);
     const outcome = await Promise.race([pending.promise, wait.promise]);
     // The timer must not keep a short-lived process alive after the answer.
     wait.cancel();

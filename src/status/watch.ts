@@ -1,4 +1,3 @@
-import { FpmkitError } from '../errors.js';
 import type { FastCGITarget } from '../fastcgi/index.js';
 import {
   checkMsOption,
@@ -8,7 +7,12 @@ import {
   STATUS_DEFAULTS,
 } from './fetch.js';
 import type { FpmStatus, StatusFormat } from './model.js';
-import { type ListenQueueReader, type ListenQueueReading, samplePool } from './sampler.js';
+import {
+  gapAsError,
+  type ListenQueueReader,
+  type ListenQueueReading,
+  samplePool,
+} from './sampler.js';
 
 /**
  * Counters that only grow while FPM runs; a fall means the scoreboard was recreated.
@@ -202,8 +206,8 @@ export async function* watchStatus(
       // A request still in flight is not a failure: its outcome comes with a later sample.
       if (gap === undefined || gap.reason === 'pending') continue;
       if (signal?.aborted) return;
-      if (!onError) throw gap.error ?? new FpmkitError(gap.message);
-      onError(gap.error ?? new FpmkitError(gap.message));
+      if (!onError) throw gapAsError(gap);
+      onError(gapAsError(gap));
       continue;
     }
     const sample: StatusSample = {

@@ -105,13 +105,41 @@ describe('the command line conventions of every command', () => {
     expect(named.sort()).toEqual([...COMMANDS].sort());
   });
 
-  it('`fpmkit X | head -0` exits 0 with nothing on standard error, for every command', async () => {
+  it('`fpmkit X | head -0` is quiet (nothing on standard error) and exits as X alone does, for every command', async () => {
     const lines = commandLines();
     for (const command of COMMANDS) {
+      const alone = await fpmkit(lines[command]!);
       const r = await intoHead(lines[command]!);
-      expect({ command, ...r }).toEqual({ command, status: 0, stderr: '' });
+      expect({ command, ...r }).toEqual({ command, status: alone.exitCode, stderr: '' });
     }
   }, 240_000);
+
+  it('`fpmkit check bad.conf | head -1` keeps the exit status of check (set -o pipefail)', async () => {
+    // Far more findings than a pipe holds, so check is still writing when head goes away.
+    const bad = join(dir, 'many-bad.conf');
+    const entries = Array.from({ length: 3000 }, (_, i) => `bogus_${i} = 1\n`).join('');
+    await writeFile(
+      bad,
+      `[www]\nlisten = /run/php/www.sock\npm = static\npm.max_children = 5\n${entries}`,
+    );
+    const alone = await fpmkit(['check', bad]);
+    expect(alone.exitCode).not.toBe(0);
+    expect(alone.stdout.length).toBeGreaterThan(200_000);
+    const command = [process.execPath, bin, 'check', bad].map((a) => `'${a}'`).join(' ');
+    for (const head of ['head -1', 'head -0']) {
+      const r = await run(
+        'bash',
+        ['-c', `set -o pipefail; ${command} 2>"$0" | ${head}; echo "status $?"`, `${dir}/stderr`],
+        { env: baseEnv, timeoutMs: 60_000 },
+      );
+      const { readFile } = await import('node:fs/promises');
+      expect({ head, out: r.stdout.split('\n').at(-2) }).toEqual({
+        head,
+        out: `status ${alone.exitCode}`,
+      });
+      expect(await readFile(`${dir}/stderr`, 'utf8')).toBe('');
+    }
+  }, 120_000);
 
   it('-h, --help, -v and --version work after every command', async () => {
     const version = (await fpmkit(['--version'])).stdout;

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -121,6 +124,33 @@ describe('fpmkit status/watch/doctor help and bad command lines', () => {
     const j = await fpmkit(['status', '/nonexistent/fpmkit.sock', '--json']);
     expect(j.exitCode).toBe(3);
     expect(errorJson.parse(JSON.parse(j.stdout)).error.code).toBe('FPMKIT_CONNECT');
+  });
+
+  it('status: a peer that accepts and never answers, with nothing queued, exits 3 (not saturated)', async () => {
+    // As a pool whose worker hangs: the connection is taken off the queue and nothing comes back.
+    const dir = await mkdtemp(join(tmpdir(), 'fpmkit-hung-'));
+    const path = join(dir, 'fpm.sock');
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const r = await fpmkit(['status', path, '--timeout', '500', '--json']);
+      expect(r.exitCode).toBe(3);
+      const j = errorJson.parse(JSON.parse(r.stdout));
+      expect(j.error.code).toBe('FPMKIT_STATUS_NO_ANSWER');
+      expect(j.error.message).toMatch(/no answer/);
+      const text = await fpmkit(['status', path, '--timeout', '500']);
+      expect(text.exitCode).toBe(3);
+      expect(text.stderr).toMatch(/^fpmkit status: .*no answer/);
+      expect(text.stderr).not.toMatch(noStack);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

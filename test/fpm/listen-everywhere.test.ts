@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelQueue } from '../../src/cli/status.js';
+import { targetListen } from '../../src/cli/status.js';
 import { FpmkitInvalidOptionError } from '../../src/errors.js';
 import { parseTarget } from '../../src/fastcgi/target.js';
 import { effectiveFpmConfig } from '../../src/fpm/dump.js';
@@ -15,6 +15,7 @@ import {
   parseListen,
 } from '../../src/fpm/listen.js';
 import { DEBIAN_PHP_PREFIX, parseFpmConfig } from '../../src/fpm/parse.js';
+import { listenQueueReader } from '../../src/host/net.js';
 import { collectSnapshot, snapshotFromDirectory } from '../../src/host/snapshot.js';
 import { fastcgiBackendOf } from '../../src/sizing/planner.js';
 import { fetchStatus } from '../../src/status/fetch.js';
@@ -195,7 +196,7 @@ describe('every listen reader agrees with parseListen', () => {
     );
   });
 
-  it.each(rows)('kernelQueue (fpmkit status) %j', async (value) => {
+  it.each(rows)('the kernel queue of a TARGET (fpmkit status) %j', async (value) => {
     const fpm = fpmReads(value, undefined);
     const proc = join(dir, 'kq');
     await mkdir(join(proc, 'net'), { recursive: true });
@@ -208,7 +209,16 @@ describe('every listen reader agrees with parseListen', () => {
       lines.push(`0000000000000003: 00000003 00000000 00000000 0001 02     0 ${full}`);
     }
     await writeFile(join(proc, 'net', 'unix'), `${lines.join('\n')}\n`);
-    const queued = await kernelQueue(value, proc);
+    // As `fpmkit status` reads it: the TARGET's listen address, then its listener's queue.
+    const listen = targetListen(value);
+    const read =
+      listen === undefined
+        ? undefined
+        : listenQueueReader(listen, { procRoot: proc, listListeners: async () => undefined });
+    const queued = await read?.().then(
+      (r) => r.queued,
+      () => undefined,
+    );
     const target = attempt(() => parseTarget(value));
     if (isClientSyntaxOnly(value)) {
       expect(queued).toBeUndefined();

@@ -83,7 +83,22 @@ async function requestAcrossReload(s: ApplyStack): Promise<string> {
         (r) => (r.body.toString() === 'done' ? 'finished' : 'killed'),
         () => 'killed',
       );
-    await new Promise((r) => setTimeout(r, 300));
+    // SIGUSR2 must find the request on a worker: wait until the status page shows it running
+    // (a fixed pause can be too short on a loaded machine).
+    const running = await poll(async () => {
+      try {
+        const status = await fetchStatus(
+          { socketPath: s.socketPath },
+          { full: true, timeoutMs: 2000 },
+        );
+        return status.processes?.some((p) => p.state === 'Running' && p.script.endsWith('slow.php'))
+          ? true
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 15_000);
+    if (!running) throw new Error('the slow request never showed as running on the status page');
     await reloadFpmMaster(s.pid(), 15_000);
     return await answer;
   } finally {
@@ -267,19 +282,30 @@ const ROWS: Row[] = [
   },
 ];
 
+/**
+ * How long a reloaded FPM may take to show a change, milliseconds: a row that needs a restart
+ * waits this long once, so it is generous for a loaded machine, not unbounded.
+ */
+const SETTLE_MS = 8_000;
+
 /** The port of the TCP pool `TCPPOOL` adds, chosen before each stack starts. */
 let tcpPort = 0;
 const tcpPool = () =>
   `\n[tcp]\nlisten = 127.0.0.1:${tcpPort}\npm = static\npm.max_children = 1\nping.path = /ping`;
 
-/** The observation once it equals `want` (a prefix for `refused`), polled unless `once`. */
+/**
+ * The observation once it equals `want` (a prefix for `refused`), polled for up to `ms`
+ * milliseconds unless `once`.
+ */
 async function settle(
   read: () => Promise<string> | string,
   want: string,
   once = false,
+  ms = SETTLE_MS,
 ): Promise<string> {
   let seen = '';
-  for (let i = 0; i < (once ? 1 : 40); i++) {
+  const deadline = Date.now() + ms;
+  for (let i = 0; i === 0 || (!once && Date.now() < deadline); i++) {
     try {
       seen = await read();
       if (seen === want || (want === 'refused' && seen.startsWith('refused'))) return want;
@@ -310,7 +336,8 @@ describe.skipIf(!fpm.path && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
         try {
           const want = typeof row.expected === 'string' ? row.expected : row.expected(stack);
           expect(
-            await settle(() => row.observe(stack), '\0', row.once),
+            // What the fresh master shows, after it has had time to settle.
+            await settle(() => row.observe(stack), '\0', row.once, 2_000),
             'already in force before the change',
           ).not.toBe(want);
           if (row.pool)

@@ -165,6 +165,14 @@ const CLASSES: Record<string, { code: string; make: Array<(c: Ns) => unknown> } 
     code: 'FPMKIT_APPLY_FAILED',
     make: [(c) => new (c.FpmkitApplyFailedError as Ctor)([] as never, true as never)],
   },
+  FpmkitListenerNotFoundError: {
+    code: 'FPMKIT_LISTENER_NOT_FOUND',
+    make: [(c) => new (c.FpmkitListenerNotFoundError as Ctor)('/s.sock' as never, 'm' as never)],
+  },
+  FpmStatusNoAnswerError: {
+    code: 'FPMKIT_STATUS_NO_ANSWER',
+    make: [(c) => new (c.FpmStatusNoAnswerError as Ctor)('m' as never, 5 as never)],
+  },
 };
 
 describe.skipIf(!built)(

@@ -3,9 +3,15 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FastCGIConnectError, FpmkitInvalidOptionError } from '../../src/errors.js';
+import {
+  FastCGIConnectError,
+  FpmkitInvalidOptionError,
+  FpmkitListenerNotFoundError,
+  FpmStatusNoAnswerError,
+} from '../../src/errors.js';
 import { listenQueueReader } from '../../src/host/net.js';
 import {
+  gapAsError,
   type ListenQueueReading,
   type PoolReading,
   StatusSampler,
@@ -116,6 +122,8 @@ describe('StatusSampler', () => {
     const readings: PoolReading[] = [];
     for (let i = 0; i < 3; i++) readings.push(await sampler.sample({ waitMs: 20 }));
     expect(readings.map((r) => r.gap?.reason)).toEqual(['pending', 'pending', 'pending']);
+    // A pending gap has no error of its own; as an error it is a typed one, never the base class.
+    expect(gapAsError(readings[0]!.gap!)).toBeInstanceOf(FpmStatusNoAnswerError);
     expect(readings.every((r) => r.queue?.queued === 17)).toBe(true);
     expect(silent.connections()).toBe(1);
     expect(sampler.inFlight).toBe(true);
@@ -156,6 +164,31 @@ describe('StatusSampler', () => {
     expect(
       () => new StatusSampler('/x.sock', { readQueue: 'no' as unknown as () => never }),
     ).toThrow(FpmkitInvalidOptionError);
+  });
+
+  it('ends within waitMs of its start even when the queue read is slow', async () => {
+    fpm = await startScriptedFpm(() => jsonAnswer(page(1)));
+    let bound: number | undefined;
+    const sampler = new StatusSampler(fpm.target, {
+      readQueue: (options) => {
+        bound = options?.timeoutMs;
+        // As a first `ss` run on a loaded machine: far longer than the sample may take.
+        return new Promise((resolve) =>
+          setTimeout(() => resolve({ queued: 0, source: 'proc-net-unix' }), 4_000).unref(),
+        );
+      },
+    });
+    const started = performance.now();
+    const r = await sampler.sample({ waitMs: 600 });
+    const took = performance.now() - started;
+    sampler.close();
+    expect(bound).toBe(300);
+    expect(r.queue).toBeUndefined();
+    expect(r.queueError).toMatch(/not read within 300 ms/);
+    // The page still had the rest of the wait.
+    expect(r.status?.acceptedConn).toBe(1);
+    // The wait, not the queue read plus the wait; the margin is for a loaded machine.
+    expect(took).toBeLessThan(2_000);
   });
 
   it('samplePool keeps its pace while the page does not answer', async () => {
@@ -237,10 +270,43 @@ describe('listenQueueReader', () => {
     });
   });
 
+  it('stops a backlog look-up that outlasts the read bound, and does not retry it every read', async () => {
+    const root = await procRoot({ unix: 'unix-saturated/proc-net-unix.txt' });
+    let runs = 0;
+    let aborted = false;
+    const read = listenQueueReader('/run/php/fixture-lab/sat.sock', {
+      procRoot: root,
+      listListeners: (signal) => {
+        runs++;
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), 5_000);
+          signal?.addEventListener('abort', () => {
+            aborted = true;
+            clearTimeout(timer);
+            resolve(undefined);
+          });
+        });
+      },
+    });
+    const started = performance.now();
+    const r = await read({ timeoutMs: 200 });
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(r.queued).toBe(9);
+    expect(r.capacity).toBeUndefined();
+    expect(aborted).toBe(true);
+    await read({ timeoutMs: 200 });
+    expect(runs).toBe(1);
+  });
+
   it('says so when the listener is not in the table, and leaves the capacity out without ss', async () => {
     const root = await procRoot({ unix: 'unix-saturated/proc-net-unix.txt' });
     const missing = listenQueueReader('/run/php/nowhere.sock', { procRoot: root });
     await expect(missing()).rejects.toThrow(/no listening socket \/run\/php\/nowhere\.sock/);
+    await expect(missing()).rejects.toBeInstanceOf(FpmkitListenerNotFoundError);
+    await expect(missing()).rejects.toMatchObject({
+      code: 'FPMKIT_LISTENER_NOT_FOUND',
+      listen: '/run/php/nowhere.sock',
+    });
     const noSs = listenQueueReader('/run/php/fixture-lab/sat.sock', {
       procRoot: root,
       listListeners: async () => undefined,
