@@ -29,7 +29,8 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { MAX_LOG_WINDOW_BYTES, readLogWindow } from '../src/host/snapshot.js';
 import { readLines } from '../src/logs/lines.js';
-import { classifyNginxErrorLine, streamNginxErrorLog } from '../src/logs/nginx-error-log.js';
+import { classifyNginxErrorLine } from '../src/logs/nginx-error-classify.js';
+import { streamNginxErrorLog } from '../src/logs/nginx-error-log.js';
 import { checkLoad, compare, report } from './lib.js';
 
 const MB = 1024 * 1024;
