@@ -37,6 +37,14 @@ const FRAME =
 // The parser's `SYSCALL_FAILED` up to its errno, for `connect` and for any call.
 const CONNECT_FAILED = /connect\(\)(?: to \S+)? failed \(/y;
 const CALL_FAILED = /\w+\(\)(?: to \S+)? failed \(/y;
+// From a shape's errno on, the most common rest of a line in one match: no `,` and no `w`
+// (so no ` while `) up to `) while `, then none up to the action's `upstream`. nginx's errno
+// texts and upstream actions hold neither, so most lines are read by this and one `indexOf`.
+const PLAIN_TAIL = /: [^),w]*\) while [^,w]*upstream/y;
+const PLAIN_TIMEOUT_TAIL = /: [^),w]*\) while /y;
+// The line of a full backlog (`connect() to unix:... failed (11: ...) while connecting to
+// upstream`), most of the log during the incident the doctor is run for, in one match.
+const PLAIN_BACKLOG_FULL = /connect\(\)(?: to \S+)? failed \(0*11: [^),w]*\) while [^,w]*upstream/y;
 // The parser's `SIGNAL`, up to what decides whether it matches.
 const SIGNAL_SHAPE = /signal \d+ \(\w+\) received/y;
 
@@ -82,17 +90,23 @@ function actionAfter(text: string, s: number, end: number): number {
 function timedOutClass(text: string, s: number): NginxErrorLineClass | undefined {
   const errnoAt = s + TIMED_OUT.length;
   const errnoEnd = digitsEnd(text, errnoAt);
+  if (errnoEnd === errnoAt) return 'other';
+  let action: number;
+  PLAIN_TIMEOUT_TAIL.lastIndex = errnoEnd;
   if (
-    errnoEnd === errnoAt ||
-    text.charCodeAt(errnoEnd) !== 58 ||
-    text.charCodeAt(errnoEnd + 1) !== 32
-  )
-    return 'other';
-  const close = text.indexOf(')', errnoEnd + 2);
-  if (close === -1) return 'other';
-  const action = actionAfter(text, s, close + 1);
-  if (action === IN_DOUBT) return parsedLineClass(text);
-  if (action === NO_ACTION) return timeoutClass('unknown');
+    PLAIN_TIMEOUT_TAIL.test(text) &&
+    text.indexOf('while ', PLAIN_TIMEOUT_TAIL.lastIndex) === -1
+  ) {
+    // The only ` while ` of the line follows the shape, and no `,` comes before it.
+    action = PLAIN_TIMEOUT_TAIL.lastIndex;
+  } else {
+    if (text.charCodeAt(errnoEnd) !== 58 || text.charCodeAt(errnoEnd + 1) !== 32) return 'other';
+    const close = text.indexOf(')', errnoEnd + 2);
+    if (close === -1) return 'other';
+    action = actionAfter(text, s, close + 1);
+    if (action === IN_DOUBT) return parsedLineClass(text);
+    if (action === NO_ACTION) return timeoutClass('unknown');
+  }
   if (text.startsWith('connecting', action)) return timeoutClass('connect');
   if (text.startsWith('sending', action)) return timeoutClass('send');
   if (text.startsWith('reading', action)) return timeoutClass('read');
@@ -107,6 +121,13 @@ function syscallLineClass(text: string, s: number): NginxErrorLineClass | undefi
   let call = '';
   let errnoAt = -1;
   if (text.charCodeAt(s) === 99 /* c */) {
+    PLAIN_BACKLOG_FULL.lastIndex = s;
+    if (
+      PLAIN_BACKLOG_FULL.test(text) &&
+      text.indexOf('while ', PLAIN_BACKLOG_FULL.lastIndex) === -1
+    ) {
+      return 'backlog_full';
+    }
     CONNECT_FAILED.lastIndex = s;
     if (CONNECT_FAILED.test(text)) {
       call = 'connect';
@@ -134,6 +155,11 @@ function syscallLineClass(text: string, s: number): NginxErrorLineClass | undefi
     return 'other';
   const cls = syscallClass(call, errno);
   if (cls === 'other') return 'other';
+  PLAIN_TAIL.lastIndex = errnoEnd;
+  if (PLAIN_TAIL.test(text) && text.indexOf('while ', PLAIN_TAIL.lastIndex) === -1) {
+    // The only ` while ` of the line follows the shape; `upstream` comes before any `,`.
+    return cls;
+  }
   const close = text.indexOf(')', errnoEnd + 2);
   if (close === -1) return 'other';
   const action = actionAfter(text, s, close + 1);
@@ -173,8 +199,10 @@ export function classifyNginxErrorLine(text: string): NginxErrorLineClass | unde
       }
       break;
     case 117 /* u */:
-      if (text.startsWith(TIMED_OUT, s)) return timedOutClass(text, s);
-      if (text.startsWith(PREMATURE, s)) return 'premature_close';
+      // `upstream t...` or `upstream p...`: one character picks the prefix to compare.
+      if (text.charCodeAt(s + 9) === 116 /* t */) {
+        if (text.startsWith(TIMED_OUT, s)) return timedOutClass(text, s);
+      } else if (text.startsWith(PREMATURE, s)) return 'premature_close';
       break;
     case 110 /* n */:
       if (text.startsWith(NO_LIVE, s)) return 'no_live_upstreams';
