@@ -48,9 +48,20 @@ const CALL_FAILED = /\w+\(\)(?: to \S+)? failed \(/y;
 // texts and upstream actions hold neither, so most lines are read by this and one `indexOf`.
 const PLAIN_TAIL = /: [^),w]*\) while [^,w]*upstream/y;
 const PLAIN_TIMEOUT_TAIL = /: [^),w]*\) while /y;
-// The line of a full backlog (`connect() to unix:... failed (11: ...) while connecting to
-// upstream`), most of the log during the incident the doctor is run for, in one match.
-const PLAIN_BACKLOG_FULL = /connect\(\)(?: to \S+)? failed \(0*11: [^),w]*\) while [^,w]*upstream/y;
+// The frame and, when the message has one, a shape whose class the match alone decides; each
+// shape ends in its own character (`m`, `"`, `n`, `s`, `d`), while the frame ends in a space.
+// The first is the line of a full backlog (`connect() to unix:... failed (11: ...) while
+// connecting to upstream`), most of the log during the incident the doctor is run for.
+const FRAME_AND_SHAPE = new RegExp(
+  `${FRAME.source}(?:${[
+    /connect\(\)(?: to \S+)? failed \(0*11: [^),w]*\) while [^,w]*upstream/.source,
+    /FastCGI sent in stderr: "/.source,
+    /upstream prematurely closed connection/.source,
+    /no live upstreams/.source,
+    /signal \d+ \(\w+\) received/.source,
+  ].join('|')})?`,
+  'y',
+);
 // The parser's `SIGNAL`, up to what decides whether it matches.
 const SIGNAL_SHAPE = /signal \d+ \(\w+\) received/y;
 
@@ -127,13 +138,6 @@ function syscallLineClass(text: string, s: number): NginxErrorLineClass | undefi
   let call = '';
   let errnoAt = -1;
   if (text.charCodeAt(s) === 99 /* c */) {
-    PLAIN_BACKLOG_FULL.lastIndex = s;
-    if (
-      PLAIN_BACKLOG_FULL.test(text) &&
-      text.indexOf('while ', PLAIN_BACKLOG_FULL.lastIndex) === -1
-    ) {
-      return 'backlog_full';
-    }
     CONNECT_FAILED.lastIndex = s;
     if (CONNECT_FAILED.test(text)) {
       call = 'connect';
@@ -191,9 +195,35 @@ function syscallLineClass(text: string, s: number): NginxErrorLineClass | undefi
  * ```
  */
 export function classifyNginxErrorLine(text: string): NginxErrorLineClass | undefined {
+  FRAME_AND_SHAPE.lastIndex = 0;
+  if (!FRAME_AND_SHAPE.test(text)) return undefined;
+  const end = FRAME_AND_SHAPE.lastIndex;
+  switch (text.charCodeAt(end - 1)) {
+    case 109 /* m */:
+      // As in `PLAIN_TAIL`: with no `while ` after it, the ` while ` matched is the last one.
+      if (text.indexOf('while ', end) === -1) return 'backlog_full';
+      break;
+    case 34 /* " */:
+      return 'fastcgi_stderr';
+    case 110 /* n */:
+      return 'premature_close';
+    case 115 /* s */:
+      return 'no_live_upstreams';
+    case 100 /* d */:
+      return 'signal';
+    case 32 /* space: the frame alone */:
+      return messageClass(text, end);
+  }
   FRAME.lastIndex = 0;
-  if (!FRAME.test(text)) return undefined;
-  const s = FRAME.lastIndex;
+  FRAME.test(text);
+  return messageClass(text, FRAME.lastIndex);
+}
+
+/**
+ * The class of a line in nginx's frame by its message, which starts at `s`: complete on its own,
+ * `FRAME_AND_SHAPE` only answers the commonest shapes sooner.
+ */
+function messageClass(text: string, s: number): NginxErrorLineClass | undefined {
   switch (text.charCodeAt(s)) {
     case 70 /* F */:
       if (text.startsWith(FASTCGI_STDERR, s)) return 'fastcgi_stderr';

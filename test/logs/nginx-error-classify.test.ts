@@ -41,6 +41,12 @@ const SHAPES = [
   `connect() to unix:${SOCK} failed (11: Resource temporarily unavailable) while connecting to upstream, client: weird`,
   `connect() to unix:${SOCK} failed (11: x while y) while connecting to upstream${ctx}`,
   `upstream sent too big header while reading response header from upstream${ctx}`,
+  // A reset not about the upstream, whose context names one.
+  `recv() failed (104: Connection reset by peer) while sending to client${ctx}`,
+  // A context nginx did not write, inside the errno text: the parser cuts there.
+  `connect() to unix:${SOCK} failed (11: a, client: b, server: c) while connecting to upstream`,
+  'recv() failed (104: a, client: b, server: c) while reading upstream',
+  'upstream timed out (110: a, client: b, server: c) while connecting to upstream',
   'using inherited sockets from "6;"',
 ];
 const FRAMES = [
@@ -158,6 +164,8 @@ describe('classifyNginxErrorLine', () => {
       ' while SSL handshaking',
       ' while reading, upstream',
       ' while waiting for request',
+      ' while connecting to upstream while sending to client',
+      ' while reading upstream while reading upstream',
       'while connecting to upstream',
       '',
     );
@@ -169,6 +177,7 @@ describe('classifyNginxErrorLine', () => {
         ', client: 1.2.3.4, server: app, request: "GET /a while b HTTP/1.1", upstream: "fastcgi://127.0.0.1:9000", host: "app"',
         ', client: 1.2.3.4, server: app, request: "GET /, client: x, server: y HTTP/1.1"',
         ', client: weird',
+        ', client: 1.2.3.4 while sending to client',
         ', upstream: "x"',
         '',
       ),
