@@ -69,6 +69,7 @@ export {
   parseNginxAccessLog,
   streamNginxAccessLog,
 } from './nginx-access-log.js';
+export { classifyNginxErrorLine } from './nginx-error-classify.js';
 export type {
   NginxErrorEntry,
   NginxErrorEvent,
@@ -81,7 +82,6 @@ export type {
   UpstreamPhase,
 } from './nginx-error-log.js';
 export {
-  classifyNginxErrorLine,
   NGINX_LOG_LEVELS,
   nginxErrorEntrySchema,
   nginxErrorEventSchema,

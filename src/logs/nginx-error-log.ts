@@ -191,8 +191,11 @@ function phaseOf(action: string | undefined): UpstreamPhase {
   return 'unknown';
 }
 
-/** The class of a failed system call on the upstream: by call and errno. */
-function syscallClass(syscall: string, errno: number): UpstreamErrorClass {
+/**
+ * The class of a failed system call on the upstream: by call and errno.
+ * @internal
+ */
+export function syscallClass(syscall: string, errno: number): UpstreamErrorClass {
   if (errno === 104) return 'connection_reset';
   if (syscall !== 'connect') return 'other';
   if (errno === 11) return 'backlog_full';
@@ -203,8 +206,11 @@ function syscallClass(syscall: string, errno: number): UpstreamErrorClass {
   return 'other';
 }
 
-/** The class of an upstream timeout, by the phase nginx was in. */
-function timeoutClass(phase: UpstreamPhase): UpstreamErrorClass {
+/**
+ * The class of an upstream timeout, by the phase nginx was in.
+ * @internal
+ */
+export function timeoutClass(phase: UpstreamPhase): UpstreamErrorClass {
   return phase === 'connect'
     ? 'connect_timeout'
     : phase === 'send'
@@ -328,7 +334,7 @@ interface Frame {
 }
 
 // Where `frameStart` found the frame's parts in the last line it read: kept in module scope so
-// that the quick classification allocates no object per line.
+// that checking a frame allocates no object per line.
 let lastClose = 0;
 let lastPidEnd = 0;
 let lastTidEnd = 0;
@@ -530,149 +536,18 @@ export async function* streamNginxErrorLog(
   yield* streamRecordsOf(lines, opts, (l, n) => recordOf(l, n, opts));
 }
 
-/** What {@link classifyNginxErrorLine} says a line is: an upstream error class, or its kind. */
+/** What `classifyNginxErrorLine` says a line is: an upstream error class, or its kind. */
 export type NginxErrorLineClass = UpstreamErrorClass | 'fastcgi_stderr' | 'signal' | 'other';
-
-const SIGNAL_AT = /signal (\d+) \((\w+)\) received(?: from (\d+))?/y;
-const TIMED_OUT_AT = /upstream timed out \((\d+): ([^)]*)\)/y;
-const CONTEXT_AT = ', client: ';
-const PREMATURE = 'upstream prematurely closed connection';
-const NO_LIVE = 'no live upstreams';
-const WHILE = ' while ';
-
-/**
- * The class `parseNginxErrorLog` would give a line (`event.class` for an upstream error, else
- * `event.kind`), or undefined for a line not in nginx's frame, without building the entry: the
- * frame is read by position, the context and the action are found by index, and only the few
- * message shapes that carry a class are tested, in place. A line whose shape leaves any doubt
- * (a context nginx did not write, `signal` lines) goes through the full parse, so the answer
- * is always the parser's (the tests compare both on every fixture and on generated lines).
- */
-export function classifyNginxErrorLine(text: string): NginxErrorLineClass | undefined {
-  const s = frameStart(text);
-  if (s < 0) return undefined;
-  const first = text.charCodeAt(s);
-  // The quick test: only messages starting with a word and `()`, `upstream `, `no live` or the
-  // stderr and signal prefixes can carry a class; every other line is `other` at once.
-  let shapeEnd: number;
-  let failed = -1;
-  if (first === 70 /* F */ && text.startsWith(FASTCGI_STDERR, s)) return 'fastcgi_stderr';
-  if (first === 115 /* s */ && text.startsWith('signal ', s)) {
-    // `signal N (NAME) received [from PID]` holds no cut of the context or the action.
-    SIGNAL_AT.lastIndex = s;
-    return SIGNAL_AT.test(text) ? 'signal' : 'other';
-  }
-  if (first === 117 /* u */ && text.startsWith('upstream timed out (', s)) {
-    TIMED_OUT_AT.lastIndex = s;
-    if (!TIMED_OUT_AT.test(text)) return 'other';
-    shapeEnd = TIMED_OUT_AT.lastIndex;
-  } else if (first === 117 && text.startsWith(PREMATURE, s)) shapeEnd = s + PREMATURE.length;
-  else if (first === 110 /* n */ && text.startsWith(NO_LIVE, s)) shapeEnd = s + NO_LIVE.length;
-  else {
-    const call = syscallShape(text, s);
-    if (call === undefined) return slowClass(text);
-    if (call < 0) return 'other';
-    shapeEnd = call;
-    failed = shapeFailedAt;
-  }
-  // The parser cuts the context (`, client: ...`) off the end, then the action after the last
-  // ` while `. With the only ` while ` right after the shape (or none), and no comma inside the
-  // shape, both cuts land where they are seen here whether the context is nginx's or not.
-  // In a syscall shape only the errno's words can hold a ` while `: look from ` failed (` on.
-  const w = nextWhile(text, failed < 0 ? s : failed);
-  if (w !== -1 && (w !== shapeEnd || nextWhile(text, w + 1) !== -1)) return slowClass(text);
-  const comma = text.indexOf(',', failed < 0 ? s : failed);
-  if (comma !== -1 && comma < shapeEnd) return slowClass(text);
-  const actionStart = shapeEnd + WHILE.length;
-  if (failed < 0) {
-    if (first === 117 && text.startsWith(PREMATURE, s)) return 'premature_close';
-    if (first === 110) return 'no_live_upstreams';
-    if (w === -1) return timeoutClass('unknown');
-    return timeoutClass(
-      text.startsWith('connecting', actionStart)
-        ? 'connect'
-        : text.startsWith('sending', actionStart)
-          ? 'send'
-          : text.startsWith('reading', actionStart)
-            ? 'read'
-            : 'unknown',
-    );
-  }
-  const cls = syscallClass(
-    text.startsWith('connect()', s) ? 'connect' : '',
-    digitsAt(text, failed + 9, shapeErrnoEnd),
-  );
-  if (cls === 'other' || w === -1) return 'other';
-  // About the upstream when the action names it before any context can begin.
-  const contextAt = comma === -1 ? -1 : text.indexOf(CONTEXT_AT, comma);
-  // nginx's actions end in `upstream` (`while connecting to upstream, client: ...`).
-  if (contextAt - 8 >= actionStart && text.startsWith('upstream', contextAt - 8)) return cls;
-  const upstreamAt = text.indexOf('upstream', actionStart);
-  if (upstreamAt === -1) return 'other';
-  if (contextAt === -1 || upstreamAt + 8 <= contextAt) return cls;
-  return slowClass(text);
-}
-
-/** The next ` while ` at or after `from`; searched as `while ` (a space is too common). */
-function nextWhile(text: string, from: number): number {
-  let at = text.indexOf('while ', from + 1);
-  while (at !== -1 && text.charCodeAt(at - 1) !== 32) at = text.indexOf('while ', at + 1);
-  return at === -1 ? -1 : at - 1;
-}
-
-// Where `syscallShape` found ` failed (` and the errno's end, for the caller.
-let shapeFailedAt = -1;
-let shapeErrnoEnd = -1;
-
-/** A run of printable ASCII (no space): what `\S+` takes of a target, as far as ASCII goes. */
-const PRINTABLE_RUN = /[!-~]*/y;
-
-/**
- * The end of `name() [to TARGET] failed (ERRNO: TEXT)` at `s` (what `SYSCALL_FAILED` matches),
- * -1 when the message is not that shape, undefined when a character leaves any doubt.
- */
-function syscallShape(text: string, s: number): number | undefined {
-  let k = s;
-  for (;;) {
-    const c = text.charCodeAt(k);
-    // \w: letters, digits, underscore.
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95) k++;
-    else break;
-  }
-  if (k === s || text.charCodeAt(k) !== 40 || text.charCodeAt(k + 1) !== 41) return -1;
-  k += 2;
-  const failed = text.indexOf('failed (', k) - 1;
-  if (failed < 0) return -1;
-  if (failed > k) {
-    // ` to TARGET`: a run of non-space characters.
-    if (!text.startsWith(' to ', k) || failed === k + 4) return -1;
-    // The run of printable ASCII from the target on must reach ` failed (`.
-    PRINTABLE_RUN.lastIndex = k + 4;
-    PRINTABLE_RUN.test(text);
-    const stop = PRINTABLE_RUN.lastIndex;
-    if (stop < failed) {
-      // Whitespace ends `\S+` short of ` failed (`; any other character is left to the parse.
-      const c = text.charCodeAt(stop);
-      return c === 32 || (c >= 9 && c <= 13) ? -1 : undefined;
-    }
-  }
-  if (text.charCodeAt(failed) !== 32) return -1;
-  const errnoAt = failed + 9;
-  const errnoEnd = digitsEnd(text, errnoAt);
-  const next = text.charCodeAt(errnoEnd);
-  if (next >= 48 && next <= 57) return undefined;
-  if (errnoEnd === errnoAt || next !== 58 || text.charCodeAt(errnoEnd + 1) !== 32) return -1;
-  const close = text.indexOf(')', errnoEnd + 2);
-  if (close === -1) return -1;
-  shapeFailedAt = failed;
-  shapeErrnoEnd = errnoEnd;
-  return close + 1;
-}
 
 let slowOptions: ResolvedLogOptions | undefined;
 
-/** The class from the full parse, for the shapes the quick path leaves to it. */
-function slowClass(text: string): NginxErrorLineClass | undefined {
+/**
+ * The class `parseNginxErrorLog` gives a line (`event.class` for an upstream error, else
+ * `event.kind`), or undefined for a line not in nginx's frame: the plain reference of
+ * `classifyNginxErrorLine`, which falls back to it for the shapes its quick test leaves open.
+ * @internal
+ */
+export function parsedLineClass(text: string): NginxErrorLineClass | undefined {
   slowOptions ??= resolveLogOptions(undefined, 'nginx error log');
   const entry = parseLine(text, 1, slowOptions);
   if (entry === undefined) return undefined;

@@ -9,8 +9,8 @@ import { catalogFinding } from '../../findings-catalog.js';
 import { type ListenAddress, parseListen } from '../../fpm/listen.js';
 import type { KernelSettings } from '../../kernel/settings.js';
 import { type FpmLogRecord, parseFpmLog } from '../../logs/fpm-log.js';
+import { classifyNginxErrorLine } from '../../logs/nginx-error-classify.js';
 import {
-  classifyNginxErrorLine,
   type NginxErrorEntry,
   type NginxErrorLineClass,
   parseNginxErrorLog,
