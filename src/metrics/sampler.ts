@@ -1,8 +1,12 @@
-import { isFpmkitError } from '../errors.js';
 import type { FastCGITarget } from '../fastcgi/target.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
 import type { FpmStatus } from '../status/model.js';
-import { type StatusGap, StatusSampler } from '../status/sampler.js';
+import {
+  type StatusGap,
+  type StatusGapReason,
+  StatusSampler,
+  statusGapReason,
+} from '../status/sampler.js';
 
 /** A pool the collector samples. */
 export interface PoolTarget {
@@ -66,25 +70,21 @@ export function listenToTarget(listen: string | ListenAddress): FastCGITarget {
   return { host, port: address.port };
 }
 
-/** The `reason` label of an error from `fetchStatus`. */
+/**
+ * The `reason` label of an error from `fetchStatus`: the sampler's gap reason for it
+ * (`statusGapReason`), spelled as the label spells it.
+ */
 export function poolErrorReason(error: unknown): PoolErrorReason {
-  if (!isFpmkitError(error)) return 'error';
-  const code = (error as { code: string }).code;
-  if (code.endsWith('_TIMEOUT') || code === 'FPMKIT_ABORTED') return 'timeout';
-  if (code === 'FPMKIT_CONNECT') {
-    const errno = (error as { errno?: unknown }).errno;
-    return errno === 'ECONNREFUSED' ? 'refused' : errno === 'EAGAIN' ? 'eagain' : 'connect';
-  }
-  if (code === 'FPMKIT_STATUS_MISCONFIGURED' || code === 'FPMKIT_STATUS_HTTP')
-    return 'misconfigured';
-  if (code === 'FPMKIT_PROTOCOL' || code === 'FPMKIT_RESPONSE_TOO_LARGE' || code === 'FPMKIT_PARSE')
-    return 'protocol';
-  return 'error';
+  return labelOfGapReason(statusGapReason(error));
 }
 
 /** The `reason` label of a sample without a status page. */
 export function gapErrorReason(gap: StatusGap): PoolErrorReason {
-  switch (gap.reason) {
+  return labelOfGapReason(gap.reason);
+}
+
+function labelOfGapReason(reason: StatusGapReason): PoolErrorReason {
+  switch (reason) {
     case 'timeout':
     case 'pending':
     case 'aborted':
