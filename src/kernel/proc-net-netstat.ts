@@ -92,3 +92,96 @@ function parseGroups(text: string, only: string | undefined): NetstatCounters {
   }
   return out;
 }
+
+/**
+ * @internal Reads a few counters of one group from successive texts of `/proc/net/netstat`, for
+ * a caller that wants them at every scrape: the group's header line is split once and kept
+ * while it stays the same (the kernel's list of counters does not change while it runs), and
+ * only the wanted values are read from the value line. Agrees with
+ * `parseProcNetNetstatGroup(text, group)` for the counters asked (a repeated group: the last
+ * pair, as there); problems in other groups' lines are not looked at. Undefined when the group
+ * is absent; counters absent from the group are left out.
+ */
+export class NetstatGroupReader {
+  readonly #group: string;
+  readonly #names: readonly string[];
+  #header: string | undefined;
+  /** Index among the header's names of each wanted counter, -1 when absent. */
+  #index: number[] = [];
+  /** How many names the kept header has. */
+  #count = 0;
+
+  constructor(group: string, names: readonly string[]) {
+    this.#group = group;
+    this.#names = names;
+  }
+
+  /** The wanted counters of the group in `text`; throws `FpmkitParseError` on a malformed pair. */
+  read(text: string): Record<string, number> | undefined {
+    const tag = `${this.#group}:`;
+    // The last header of the group (a repeated group's later values win, as in the full parse).
+    let at = -1;
+    let pairs = 0;
+    for (let from = 0; ; ) {
+      const i = text.indexOf(tag, from);
+      if (i < 0) break;
+      if (i === 0 || text.charCodeAt(i - 1) === 0x0a) {
+        const end = lineEnd(text, i);
+        const next = end + 1;
+        if (text.startsWith(tag, next)) {
+          at = i;
+          pairs++;
+          from = lineEnd(text, next) + 1;
+          continue;
+        }
+      }
+      from = i + tag.length;
+    }
+    if (at < 0) return this.#fullRead(text);
+    const headerEnd = lineEnd(text, at);
+    const header = stripCr(text.slice(at + tag.length, headerEnd));
+    const valueEnd = lineEnd(text, headerEnd + 1);
+    const valueLine = stripCr(text.slice(headerEnd + 1 + tag.length, valueEnd));
+    if (header !== this.#header) {
+      const names = header.trim().split(/\s+/).filter(Boolean);
+      this.#index = this.#names.map((n) => names.lastIndexOf(n));
+      this.#header = header;
+      this.#count = names.length;
+    }
+    const values = valueLine.trim().split(/\s+/).filter(Boolean);
+    // A count that does not match, or a counter an earlier pair of a repeated group may hold:
+    // the full parse decides.
+    if (values.length !== this.#count || (pairs > 1 && this.#index.includes(-1)))
+      return this.#fullRead(text);
+    const out: Record<string, number> = Object.create(null);
+    for (let k = 0; k < this.#names.length; k++) {
+      const i = this.#index[k]!;
+      if (i < 0) continue;
+      const raw = values[i]!;
+      if (!/^-?\d+$/.test(raw)) return this.#fullRead(text);
+      out[this.#names[k]!] = Math.max(
+        -Number.MAX_SAFE_INTEGER,
+        Math.min(Number(raw), Number.MAX_SAFE_INTEGER),
+      );
+    }
+    return out;
+  }
+
+  /** Anything unusual is left to the full parse of the group, which says what is wrong. */
+  #fullRead(text: string): Record<string, number> | undefined {
+    const group = parseProcNetNetstatGroup(text, this.#group);
+    if (group === undefined) return undefined;
+    const out: Record<string, number> = Object.create(null);
+    for (const name of this.#names) if (name in group) out[name] = group[name]!;
+    return out;
+  }
+}
+
+function lineEnd(text: string, from: number): number {
+  const i = text.indexOf('\n', from);
+  return i < 0 ? text.length : i;
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FpmkitParseError } from '../../src/errors.js';
 import { parseProcNetNetstat } from '../../src/kernel/index.js';
-import { parseProcNetNetstatGroup } from '../../src/kernel/proc-net-netstat.js';
+import { NetstatGroupReader, parseProcNetNetstatGroup } from '../../src/kernel/proc-net-netstat.js';
 import { fixture, fixtureJson, fuzz } from './helpers.js';
 
 describe('parseProcNetNetstat', () => {
@@ -129,6 +129,75 @@ describe('parseProcNetNetstatGroup', () => {
     fuzz(
       [fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt')],
       (text) => parseProcNetNetstatGroup(text, 'TcpExt'),
+    );
+  });
+});
+
+describe('NetstatGroupReader', () => {
+  const wanted = ['ListenOverflows', 'ListenDrops', 'a', 'B1'];
+  const expected = (text: string, group: string) => {
+    const g = parseProcNetNetstatGroup(text, group);
+    if (g === undefined) return undefined;
+    const out: Record<string, number> = {};
+    for (const n of wanted) if (n in g) out[n] = g[n]!;
+    return out;
+  };
+  const read = (reader: NetstatGroupReader, text: string) => {
+    const g = reader.read(text);
+    return g === undefined ? undefined : { ...g };
+  };
+
+  it('reads what the group parse reads, from the fixtures and this host, header kept or not', () => {
+    const texts = [
+      fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt'),
+      fixture('proc-net-unix', 'tcp-ipv6-saturated', 'proc-net-netstat-after.txt'),
+      readFileSync('/proc/net/netstat', 'utf8'),
+    ];
+    for (const group of ['TcpExt', 'IpExt', 'Absent']) {
+      const reader = new NetstatGroupReader(group, wanted);
+      // Twice through: the second pass finds each header kept from the pass before.
+      for (const text of [...texts, ...texts])
+        expect(read(reader, text)).toEqual(expected(text, group));
+    }
+    const tcp = new NetstatGroupReader('TcpExt', wanted).read(texts[0]!);
+    expect(tcp?.ListenOverflows).toBeTypeOf('number');
+  });
+
+  it('agrees with the group parse on generated files, one reader across all of them', () => {
+    const name = fc.constantFrom('ListenOverflows', 'ListenDrops', 'a', 'B1', 'Other', 'x_2');
+    const group = fc.record({
+      group: fc.constantFrom('TcpExt', 'IpExt', 'X'),
+      counters: fc.array(
+        fc.tuple(name, fc.oneof(fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }), fc.nat())),
+        { minLength: 1, maxLength: 8 },
+      ),
+      blank: fc.boolean(),
+      cr: fc.boolean(),
+    });
+    const readers = ['TcpExt', 'IpExt', 'X'].map((g) => new NetstatGroupReader(g, wanted));
+    fc.assert(
+      fc.property(fc.array(group, { maxLength: 5 }), (groups) => {
+        const text = groups
+          .map((g) => {
+            const eol = g.cr ? '\r\n' : '\n';
+            return `${g.blank ? '\n' : ''}${g.group}: ${g.counters.map((c) => c[0]).join(' ')}${eol}${g.group}: ${g.counters.map((c) => String(c[1])).join(' ')}${eol}`;
+          })
+          .join('');
+        for (const reader of readers) {
+          const group = ['TcpExt', 'IpExt', 'X'][readers.indexOf(reader)]!;
+          expect(read(reader, text)).toEqual(expected(text, group));
+        }
+      }),
+    );
+  });
+
+  it('throws only FpmkitParseError on a malformed pair of its group, and survives 10,000 mutations', () => {
+    const reader = new NetstatGroupReader('TcpExt', wanted);
+    expect(() => reader.read('TcpExt: a b\nTcpExt: x 1\n')).toThrow(FpmkitParseError);
+    expect(() => reader.read('TcpExt: a b\nTcpExt: 1\n')).toThrow(FpmkitParseError);
+    fuzz(
+      [fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt')],
+      (text) => reader.read(text),
     );
   });
 });
