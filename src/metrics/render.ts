@@ -59,6 +59,32 @@ function labelText(family: MetricFamily, labels: Readonly<Record<string, string>
 }
 
 /**
+ * The start of a sample's line, `name{labels} `, of frozen labels objects, per family: they
+ * cannot change, so the text stays true for the object's life.
+ */
+const frozenPrefixes = new WeakMap<Readonly<Record<string, string>>, Map<MetricFamily, string>>();
+
+/** `# HELP`, `# TYPE` (and `# UNIT`) lines of a family, per format: built once. */
+const familyHeads = new WeakMap<MetricFamily, { prometheus?: string; openmetrics?: string }>();
+
+function familyHead(family: MetricFamily, format: ExpositionFormat): string {
+  let heads = familyHeads.get(family);
+  if (heads === undefined) {
+    heads = {};
+    familyHeads.set(family, heads);
+  }
+  let head = heads[format];
+  if (head === undefined) {
+    const om = format === 'openmetrics';
+    const name = om && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+    head = `# HELP ${name} ${escapeHelp(family.help, format)}\n# TYPE ${name} ${family.type}\n`;
+    if (om && family.unit) head += `# UNIT ${name} ${family.unit}\n`;
+    heads[format] = head;
+  }
+  return head;
+}
+
+/**
  * Renders samples as the Prometheus text format 0.0.4 or OpenMetrics 1.0 text: a `# HELP` and
  * `# TYPE` per family (plus `# UNIT` in OpenMetrics, whose counter families are named without
  * `_total`), one line per sample with the labels in catalog order, and OpenMetrics' `# EOF`.
@@ -72,33 +98,47 @@ export function renderMetrics(
   const perProcess = options.perProcess ?? true;
   const all: readonly MetricFamily[] = options.families ?? METRIC_FAMILIES;
   const families = all.filter((f) => perProcess || !f.perProcess);
-  const om = format === 'openmetrics';
-  const parts: string[] = [];
-  // The collector gives all of a pool's samples without extra labels one labels object: its
-  // text is built once per label list and reused (a Map keyed by object identity).
+  let out = '';
+  // Label text is built once per labels object and label list (the collector gives all of a
+  // pool's samples with the same labels one object); of a frozen object, whose text cannot
+  // change, the line's whole `name{labels} ` is kept while the object lives.
   const texts = new Map<readonly string[], Map<Readonly<Record<string, string>>, string>>();
   for (const { family, samples: list } of groupSamples(samples, families)) {
-    const familyName =
-      om && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
-    parts.push(`# HELP ${familyName} ${escapeHelp(family.help, format)}\n`);
-    parts.push(`# TYPE ${familyName} ${family.type}\n`);
-    if (om && family.unit) parts.push(`# UNIT ${familyName} ${family.unit}\n`);
-    let known = texts.get(family.labels);
-    if (known === undefined) {
-      known = new Map();
-      texts.set(family.labels, known);
-    }
+    out += familyHead(family, format);
+    let known: Map<Readonly<Record<string, string>>, string> | undefined;
     for (const s of list) {
-      let labels = known.get(s.labels);
-      if (labels === undefined) {
-        labels = labelText(family, s.labels);
-        known.set(s.labels, labels);
+      let prefix: string | undefined;
+      if (Object.isFrozen(s.labels)) {
+        let byFamily = frozenPrefixes.get(s.labels);
+        if (byFamily === undefined) {
+          byFamily = new Map();
+          frozenPrefixes.set(s.labels, byFamily);
+        }
+        prefix = byFamily.get(family);
+        if (prefix === undefined) {
+          prefix = `${family.name}${labelText(family, s.labels)} `;
+          byFamily.set(family, prefix);
+        }
+      } else {
+        if (known === undefined) {
+          known = texts.get(family.labels);
+          if (known === undefined) {
+            known = new Map();
+            texts.set(family.labels, known);
+          }
+        }
+        let text = known.get(s.labels);
+        if (text === undefined) {
+          text = labelText(family, s.labels);
+          known.set(s.labels, text);
+        }
+        prefix = `${family.name}${text} `;
       }
-      parts.push(`${family.name}${labels} ${formatSampleValue(s.value)}\n`);
+      out += `${prefix}${formatSampleValue(s.value)}\n`;
     }
   }
-  if (om) parts.push('# EOF\n');
-  return parts.join('');
+  if (format === 'openmetrics') out += '# EOF\n';
+  return out;
 }
 
 /** One media range of an Accept header with its quality. */
