@@ -267,7 +267,7 @@ export async function runExporter(
         : { format: 'prometheus' as const, contentType: PROMETHEUS_CONTENT_TYPE };
     let samples: MetricSample[];
     try {
-      samples = await collector.collect({ deadlineMs, signal });
+      samples = await collector.collect({ deadlineMs });
     } catch (error) {
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(`collection failed: ${(error as Error).message}\n`);
@@ -279,8 +279,10 @@ export async function runExporter(
       format,
       { perProcess: config.perProcess, families },
     );
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    // Encoded once: the length header and the answer are the same bytes.
+    const bytes = Buffer.from(body);
+    res.writeHead(200, { 'content-type': contentType, 'content-length': bytes.length });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
   };
 
   const auth = config.web?.users ? new BasicAuth(config.web.users) : undefined;

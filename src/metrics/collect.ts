@@ -11,7 +11,7 @@ import {
 } from '../host/io.js';
 import { measureWorkerMemory, readCgroupMemory } from '../host/memory.js';
 import { matchTcpListeners, readTcpListenQueues, runSsListeners } from '../host/net.js';
-import { parseProcNetNetstatGroup } from '../kernel/proc-net-netstat.js';
+import { NetstatGroupReader } from '../kernel/proc-net-netstat.js';
 import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
@@ -79,6 +79,13 @@ export interface CollectOptions {
   /** Milliseconds the whole collection may take. @default 5000 */
   deadlineMs?: number | undefined;
   signal?: AbortSignal | undefined;
+}
+
+/** The queue readings taken before the status requests go out. */
+interface QueueSnapshot {
+  /** The text of /proc/net/unix, when a pool listens on a UNIX socket and it could be read. */
+  unixText: string | undefined;
+  tcp: { address: string; port: number; queued: number }[];
 }
 
 interface KernelView {
@@ -152,6 +159,33 @@ const PHASE_LABELS = Object.values(PHASES);
 const PHASE_INDEX = new Map(Object.keys(PHASES).map((state, i) => [state, i]));
 
 /**
+ * The label objects of one pool's samples: `{ pool, listen }` and that plus one more label
+ * (`state`, `phase`, `pm`, `reason`), made once and frozen, so that every collection hands
+ * the renderer the same objects and their text is escaped and joined once for the process's
+ * life (`renderMetrics` reuses the text of a frozen labels object).
+ */
+class PoolLabels {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly #extra = new Map<string, Readonly<Record<string, string>>>();
+
+  constructor(pool: string, listen: string) {
+    this.labels = Object.freeze({ pool, listen });
+  }
+
+  /** The pool's labels and `name="value"`; the values seen are few (states, phases, reasons). */
+  with(name: string, value: string): Readonly<Record<string, string>> {
+    const key = `${name}\u0000${value}`;
+    let labels = this.#extra.get(key);
+    if (labels === undefined) {
+      if (this.#extra.size >= 64) this.#extra.clear();
+      labels = Object.freeze({ ...this.labels, [name]: value });
+      this.#extra.set(key, labels);
+    }
+    return labels;
+  }
+}
+
+/**
  * Collects fpmkit's samples for a set of pools: each pool's status page through the sampler
  * (concurrently, each bounded by the collection's deadline), and, whatever the pools answer,
  * the kernel's accept queue of each listener, its backlog, the TCP overflow counters and the
@@ -168,6 +202,8 @@ export class FpmCollector {
   #collections = 0;
   /** The last good `ss` reading, parsed once (it is reused for `backlogCacheMs`). */
   #backlog: { at: number; backlogs: Backlogs } | undefined;
+  /** The `ss` run in flight, when one is. */
+  #backlogRefresh: Promise<Backlogs> | undefined;
   /** Parsed listen values: a collection looks each up twice, and the same ones every time. */
   readonly #listens = new Map<string, ListenAddress | undefined>();
   /** /proc/net files read at every collection, each through one open descriptor. */
@@ -175,6 +211,15 @@ export class FpmCollector {
   readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
   readonly #compatFailures = new Map<string, number>();
   readonly #nginx: NginxErrorTail | undefined;
+  /**
+   * Ends the default sampler's waits when the collector closes; its collections need no
+   * controller of their own (each pool's wait is bounded by its deadline already).
+   */
+  #lifetime: AbortController | undefined;
+  /** The two TcpExt counters, read from /proc/net/netstat at every collection. */
+  readonly #tcpExt = new NetstatGroupReader('TcpExt', ['ListenOverflows', 'ListenDrops']);
+  /** Label objects per pool, kept (frozen) across collections: see {@link PoolLabels}. */
+  readonly #labels = new Map<string, PoolLabels>();
 
   constructor(options: FpmCollectorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -195,6 +240,8 @@ export class FpmCollector {
    * them again.
    */
   close(): void {
+    this.#lifetime?.abort();
+    this.#lifetime = undefined;
     this.#ownSampler?.close();
     for (const reader of this.#procFiles.values()) reader.close();
     this.#procFiles.clear();
@@ -225,14 +272,23 @@ export class FpmCollector {
     return read;
   }
 
+  /**
+   * The listeners' backlogs. A reading older than `backlogCacheMs` is still used while a fresh
+   * `ss` run (up to 3 s) goes on in the background, so no scrape waits for it but the first.
+   */
   async #listeners(): Promise<Backlogs> {
     const now = Date.now();
-    if (this.#backlog && now - this.#backlog.at < COLLECTOR_DEFAULTS.backlogCacheMs)
-      return this.#backlog.backlogs;
-    const text = await (this.#options.listListeners ?? runSsListeners)().catch(() => undefined);
-    // A failed read keeps the last good one and is retried at the next collection.
-    if (text !== undefined) this.#backlog = { at: now, backlogs: backlogsOf(text) };
-    return this.#backlog?.backlogs ?? NO_BACKLOGS;
+    const cached = this.#backlog;
+    if (cached && now - cached.at < COLLECTOR_DEFAULTS.backlogCacheMs) return cached.backlogs;
+    this.#backlogRefresh ??= (this.#options.listListeners ?? runSsListeners)()
+      .catch(() => undefined)
+      .then((text) => {
+        // A failed read keeps the last good one and is retried at the next collection.
+        if (text !== undefined) this.#backlog = { at: Date.now(), backlogs: backlogsOf(text) };
+        this.#backlogRefresh = undefined;
+        return this.#backlog?.backlogs ?? NO_BACKLOGS;
+      });
+    return cached ? cached.backlogs : this.#backlogRefresh;
   }
 
   /**
@@ -262,12 +318,14 @@ export class FpmCollector {
   }
 
   /**
-   * The kernel's view of the listeners. /proc/net/tcp and tcp6 are read only when a pool listens
-   * on TCP: the kernel walks its whole established-connection hash table to print them, which
-   * costs milliseconds of system time on a large host even when few sockets exist; likewise
-   * /proc/net/unix only for UNIX pools.
+   * What must be read before the status requests go out, so that fpmkit's own request waiting
+   * in a busy pool's queue is not counted as a client: the text of /proc/net/unix (parsed later,
+   * while the requests are in flight) when a pool listens on a UNIX socket, and the TCP queues
+   * when one listens on TCP. /proc/net/tcp and tcp6 are read only then: the kernel walks its
+   * whole established-connection hash table to print them, which costs milliseconds of system
+   * time on a large host even when few sockets exist.
    */
-  async #kernel(targets: readonly PoolTarget[]): Promise<KernelView> {
+  async #queueSnapshot(targets: readonly PoolTarget[]): Promise<QueueSnapshot> {
     const read = this.#readOptions();
     let wantUnix = false;
     let wantTcp = false;
@@ -276,30 +334,37 @@ export class FpmCollector {
       if (address?.kind === 'unix') wantUnix = true;
       else if (address?.kind === 'tcp') wantTcp = true;
     }
-    // The small pseudo-files are read synchronously (a fraction of a millisecond, against
-    // several thread-pool round trips); the TCP tables, costly to generate, off the loop.
-    const syncRead = <T>(f: () => T, fallback: T): T => {
+    // /proc/net/unix is read synchronously (a fraction of a millisecond, against several
+    // thread-pool round trips); the TCP tables, costly to generate, off the loop.
+    let unixText: string | undefined;
+    if (wantUnix) {
       try {
-        return f();
+        unixText = this.#procNet('unix', read);
+      } catch {}
+    }
+    const tcp = wantTcp ? await readTcpListenQueues(read).catch(() => []) : [];
+    return { unixText, tcp };
+  }
+
+  /**
+   * The rest of the kernel's view, read while the status requests are in flight: the UNIX
+   * queues parsed from the snapshot, the TcpExt counters of /proc/net/netstat and the
+   * listeners' backlogs (neither changes because of a status request).
+   */
+  async #kernelView(snapshot: QueueSnapshot): Promise<KernelView> {
+    let unix: Map<string, number> = new Map();
+    if (snapshot.unixText !== undefined) {
+      try {
+        for (const q of unixListenQueues(snapshot.unixText)) unix.set(q.path, q.queued);
       } catch {
-        return fallback;
+        unix = new Map();
       }
-    };
-    const unix = wantUnix ? syncRead(() => unixListenQueues(this.#procNet('unix', read)), []) : [];
-    const tcpExt = syncRead(
-      () => parseProcNetNetstatGroup(this.#procNet('netstat', read), 'TcpExt'),
-      undefined,
-    );
-    const [tcp, backlog] = await Promise.all([
-      wantTcp ? readTcpListenQueues(read).catch(() => []) : [],
-      this.#listeners(),
-    ]);
-    return {
-      unix: new Map(unix.map((q) => [q.path, q.queued])),
-      tcp,
-      tcpExt,
-      backlog,
-    };
+    }
+    let tcpExt: Record<string, number> | undefined;
+    try {
+      tcpExt = this.#tcpExt.read(this.#procNet('netstat', this.#readOptions()));
+    } catch {}
+    return { unix, tcp: snapshot.tcp, tcpExt, backlog: await this.#listeners() };
   }
 
   async #collect(options: CollectOptions): Promise<MetricSample[]> {
@@ -308,12 +373,27 @@ export class FpmCollector {
     if (!Number.isFinite(deadlineMs) || deadlineMs <= 0)
       throw new FpmkitInvalidOptionError('deadlineMs', 'must be a positive number of milliseconds');
     this.#collections++;
-    const abort = new AbortController();
-    // One listener per pool's request: more than Node's default of 10 is expected.
-    setMaxListeners(MAX_POOLS + 10, abort.signal);
-    const onAbort = () => abort.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => abort.abort(), deadlineMs);
+    // With the default sampler and no caller's signal, every pool's wait ends by its own
+    // deadline: the collector's lifetime signal is all the samplers need. Otherwise one
+    // controller per collection ends them at the deadline or when the caller aborts.
+    let abort: AbortController | undefined;
+    let signal: AbortSignal;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => abort?.abort();
+    if (this.#ownSampler !== undefined && options.signal === undefined) {
+      if (this.#lifetime === undefined) {
+        this.#lifetime = new AbortController();
+        // One listener per pool's wait: more than Node's default of 10 is expected.
+        setMaxListeners(MAX_POOLS + 10, this.#lifetime.signal);
+      }
+      signal = this.#lifetime.signal;
+    } else {
+      abort = new AbortController();
+      setMaxListeners(MAX_POOLS + 10, abort.signal);
+      signal = abort.signal;
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      timer = setTimeout(() => abort?.abort(), deadlineMs);
+    }
     // Samplers not yet settled; when none is left, nothing needs the abort at the end (whose
     // DOMException costs more than the rest of a pool's bookkeeping).
     let running = 0;
@@ -325,28 +405,38 @@ export class FpmCollector {
       if (listed.length > MAX_POOLS)
         throw new FpmkitInvalidOptionError('targets', `at most ${MAX_POOLS} pools per collection`);
       // The queues are read before the status requests go out, so that fpmkit's own request
-      // waiting in a busy pool's queue is not counted as a client.
-      const kernel = await this.#kernel(listed);
+      // waiting in a busy pool's queue is not counted as a client; the rest of the kernel's view
+      // and each pool's samples are made while the other pools' answers are still on their way.
+      const snapshot = await this.#queueSnapshot(listed);
       running = listed.length;
       const settled = () => {
         running--;
       };
-      const samples = await Promise.all(
-        listed.map((t) =>
-          this.#samplePool(t, deadlineMs - (performance.now() - started), abort.signal, settled),
-        ),
+      const sampled = listed.map((t) =>
+        this.#samplePool(t, deadlineMs - (performance.now() - started), signal, settled),
+      );
+      const nginxRead = this.#nginx?.read().then(
+        () => true,
+        () => false,
+      );
+      const kernel = this.#kernelView(snapshot);
+      const perPool = await Promise.all(
+        sampled.map(async (pending, i) => {
+          const sample = await pending;
+          const poolOut: MetricSample[] = [];
+          await this.#poolSamples(listed[i]!, sample, await kernel, poolOut);
+          return { sample, poolOut };
+        }),
       );
       const out: MetricSample[] = [];
-      // Memory readings due for a refresh are taken for all pools at once (each walks the
-      // workers' mappings); the loop below then finds them cached.
-      if (this.#options.memory ?? COLLECTOR_DEFAULTS.memory)
-        await Promise.all(listed.map((t, k) => this.#memory(t, samples[k]!.status, () => {})));
-      for (let i = 0; i < listed.length; i++) {
-        await this.#poolSamples(listed[i]!, samples[i]!, kernel, out);
+      const samples: PoolSample[] = [];
+      for (const { sample, poolOut } of perPool) {
+        samples.push(sample);
+        for (const s of poolOut) out.push(s);
       }
       if (this.#options.compat === 'hipages') this.#hipages(listed, samples, out);
-      if (this.#nginx) await this.#nginxCounts(listed, out);
-      const tcpExt = kernel.tcpExt;
+      if (nginxRead) this.#nginxCounts(listed, await nginxRead, out);
+      const tcpExt = (await kernel).tcpExt;
       if (tcpExt?.ListenOverflows !== undefined)
         out.push({
           name: 'fpm_tcp_listen_overflows_total',
@@ -363,19 +453,17 @@ export class FpmCollector {
       out.push({ name: 'fpmkit_exporter_collections_total', labels: {}, value: this.#collections });
       return out;
     } finally {
-      clearTimeout(timer);
-      // A sampler still running past its deadline lets go of its socket now.
-      if (running > 0) abort.abort();
-      options.signal?.removeEventListener('abort', onAbort);
+      if (abort !== undefined) {
+        clearTimeout(timer);
+        // A sampler still running past its deadline lets go of its socket now.
+        if (running > 0) abort.abort();
+        options.signal?.removeEventListener('abort', onAbort);
+      }
     }
   }
 
-  async #nginxCounts(targets: readonly PoolTarget[], out: MetricSample[]): Promise<void> {
+  #nginxCounts(targets: readonly PoolTarget[], read: boolean, out: MetricSample[]): void {
     const tail = this.#nginx!;
-    const read = await tail.read().then(
-      () => true,
-      () => false,
-    );
     out.push({
       name: 'fpm_nginx_error_log_readable',
       labels: { path: this.#options.nginxErrorLog ?? '' },
@@ -458,12 +546,23 @@ export class FpmCollector {
     out: MetricSample[],
   ): Promise<void> {
     const status = sample.status;
-    const labels = { pool: target.name ?? status?.pool ?? '', listen: target.listen };
-    const key = `${labels.pool}\u0000${labels.listen}`;
-    const push = (name: string, value: number, extra?: Record<string, string>) =>
-      out.push({ name, labels: extra ? { ...labels, ...extra } : labels, value });
+    const pool = target.name ?? status?.pool ?? '';
+    const key = `${pool}\u0000${target.listen}`;
+    let poolLabels = this.#labels.get(key);
+    if (poolLabels === undefined) {
+      if (this.#labels.size >= MAX_POOLS) this.#labels.clear();
+      poolLabels = new PoolLabels(pool, target.listen);
+      this.#labels.set(key, poolLabels);
+    }
+    const labels = poolLabels.labels;
+    const push = (name: string, value: number, extraName?: string, extraValue?: string) =>
+      out.push({
+        name,
+        labels: extraName === undefined ? labels : poolLabels.with(extraName, extraValue!),
+        value,
+      });
     push('fpm_up', status ? 1 : 0);
-    if (sample.error) push('fpm_scrape_error', 1, { reason: sample.error.reason });
+    if (sample.error) push('fpm_scrape_error', 1, 'reason', sample.error.reason);
     push('fpm_status_duration_seconds', sample.durationSeconds);
     const address = this.#listen(target.listen);
     if (status) {
@@ -476,8 +575,8 @@ export class FpmCollector {
       push('fpm_start_time_seconds', start);
       push('fpm_restarts_observed_total', this.#restarts.get(key) ?? 0);
       push('fpm_accepted_connections_total', status.acceptedConn);
-      push('fpm_processes', status.idleProcesses, { state: 'idle' });
-      push('fpm_processes', status.activeProcesses, { state: 'active' });
+      push('fpm_processes', status.idleProcesses, 'state', 'idle');
+      push('fpm_processes', status.activeProcesses, 'state', 'active');
       if (status.processes) {
         const counts = PHASE_LABELS.map(() => 0);
         for (const p of status.processes) {
@@ -485,12 +584,12 @@ export class FpmCollector {
           if (i !== undefined) counts[i]!++;
         }
         for (let i = 0; i < PHASE_LABELS.length; i++)
-          push('fpm_active_processes_by_phase', counts[i]!, { phase: PHASE_LABELS[i]! });
+          push('fpm_active_processes_by_phase', counts[i]!, 'phase', PHASE_LABELS[i]!);
       }
       push('fpm_max_active_processes', status.maxActiveProcesses);
       push('fpm_max_children_reached_total', status.maxChildrenReached);
       if (status.slowRequests !== undefined) push('fpm_slow_requests_total', status.slowRequests);
-      push('fpm_process_manager', 1, { pm: status.processManager });
+      push('fpm_process_manager', 1, 'pm', status.processManager);
       if (target.maxChildren !== undefined && target.maxChildren > 0)
         push('fpm_saturation_ratio', status.activeProcesses / target.maxChildren);
       if (status.listenQueueMeasured && status.maxListenQueue !== undefined)
@@ -507,10 +606,24 @@ export class FpmCollector {
     if (status?.processes && (this.#options.perProcess ?? COLLECTOR_DEFAULTS.perProcess)) {
       for (const p of status.processes) {
         const pid = String(p.pid);
-        push('fpm_process_requests_total', p.requests, { pid });
-        push('fpm_process_state', 1, { pid, state: p.state });
-        push('fpm_process_request_duration_seconds', p.requestDurationMicros / 1e6, { pid });
-        push('fpm_process_last_request_memory_bytes', p.lastRequestMemoryBytes, { pid });
+        // One series per worker: these labels change with the pids and are not kept.
+        const withPid = { ...labels, pid };
+        out.push({ name: 'fpm_process_requests_total', labels: withPid, value: p.requests });
+        out.push({
+          name: 'fpm_process_state',
+          labels: { ...withPid, state: p.state },
+          value: 1,
+        });
+        out.push({
+          name: 'fpm_process_request_duration_seconds',
+          labels: withPid,
+          value: p.requestDurationMicros / 1e6,
+        });
+        out.push({
+          name: 'fpm_process_last_request_memory_bytes',
+          labels: withPid,
+          value: p.lastRequestMemoryBytes,
+        });
       }
     }
   }
