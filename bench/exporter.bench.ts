@@ -1,23 +1,26 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FastCGIClient } from '../src/fastcgi/index.js';
-import { statusRequestParams } from '../src/status/index.js';
 import { startExporter } from '../test/metrics/support.js';
 import { DEBIAN13_ROOT } from '../test/support/debian13.js';
 import { startPhpFpm } from '../test/support/php-fpm.js';
 import { freePort, poll, startDaemon } from '../test/support/process.js';
+import { floorWork } from './exporter-floor.js';
 import { checkLoad } from './lib.js';
 
 /**
  * `fpmkit exporter` scraping 20 pools of one master, beside the peer exporter
  * (prometheus-phpfpm-exporter, Debian 13) on the same sockets, and beside the floor: the 20
  * status pages fetched concurrently with the raw FastCGI client plus one read of
- * /proc/net/unix, in this process. A second floor, the HTTP round trip alone: a bare node:http
- * server in its own process answering a fixed body as long as fpmkit's answer, fetched as the
- * exporters are; an exporter cannot answer faster than it. Per contender: scrape latency p50/p99, CPU per scrape
- * (utime + stime of the exporter process, or of this process for the floor), and RSS; then
- * fpmkit's RSS over a long run of scrapes (BENCH_EXPORTER_LONG, default 10,000).
+ * /proc/net/unix (bench/exporter-floor.ts), in this process. Two more floors: the HTTP round
+ * trip alone (a bare node:http server in its own process answering a fixed body as long as
+ * fpmkit's answer, fetched as the exporters are), and a minimal exporter: a node:http server
+ * in its own process that does the floor's work for each request, then answers those same
+ * fixed bytes (it parses nothing and renders nothing). No exporter can answer faster than the
+ * minimal one; it also sleeps between scrapes, as an exporter does, where the floor's process
+ * never does. Per contender: scrape latency p50/p99, CPU per scrape (utime + stime of the
+ * contender's process, or of this process around its own calls), and RSS; then fpmkit's RSS
+ * over a long run of scrapes (BENCH_EXPORTER_LONG, default 10,000).
  */
 const POOLS = 20;
 const ROUNDS = Number(process.env.BENCH_EXPORTER_ROUNDS ?? 300);
@@ -67,8 +70,9 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
 /**
- * Times the contenders round by round (one scrape of each per round, in turn), so a machine
- * whose load changes during the run weighs on all of them alike. CPU: the exporter process's
+ * Times the contenders round by round (one scrape of each per round, in turn, each round
+ * starting one contender later), so a machine whose load changes during the run, and whatever
+ * the previous contender left behind, weigh on all of them alike. CPU: the exporter process's
  * utime + stime over the run; for the floor, this process's CPU around its own calls only.
  */
 async function measureAll(contenders: Contender[]): Promise<Result[]> {
@@ -77,7 +81,9 @@ async function measureAll(contenders: Contender[]): Promise<Result[]> {
   const cpu = contenders.map(() => 0);
   const c0 = contenders.map((c) => (c.pid === process.pid ? 0 : cpuSeconds(c.pid)));
   for (let i = 0; i < ROUNDS; i++) {
-    for (let k = 0; k < contenders.length; k++) {
+    // Each round starts with the next contender, so none always follows the same one.
+    for (let j = 0; j < contenders.length; j++) {
+      const k = (i + j) % contenders.length;
       const c = contenders[k]!;
       const own = c.pid === process.pid ? process.cpuUsage() : undefined;
       const t = performance.now();
@@ -173,25 +179,42 @@ try {
     },
   });
 
-  const clients = fpm.pools.map((p) => new FastCGIClient(p.target));
+  // The least any exporter does: the floor's work and the HTTP round trip, in one process.
+  const minimal = startDaemon(process.execPath, [
+    '--import',
+    'tsx',
+    new URL('./exporter-floor.ts', import.meta.url).pathname,
+    '--http',
+    bodyPath,
+    ...fpm.pools.map((p) => p.target),
+  ]);
+  stops.unshift(() => minimal.stop('SIGTERM'));
+  const minimalPort = await poll(async () => {
+    const m = /listening on (\d+)/.exec(minimal.output());
+    return m ? Number(m[1]) : undefined;
+  }, 10_000);
+  if (minimalPort === undefined)
+    throw new Error(`the minimal exporter did not start: ${minimal.output()}`);
+  contenders.push({
+    name: 'floor: minimal exporter (node:http + the floor)',
+    pid: minimal.pid,
+    once: async () => {
+      const r = await fetch(`http://127.0.0.1:${minimalPort}/metrics`);
+      await r.text();
+    },
+  });
+
+  const floorHere = floorWork(fpm.pools.map((p) => p.target));
   contenders.push({
     name: 'floor: 20 raw status fetches + /proc/net/unix',
     pid: process.pid,
-    once: async () => {
-      await Promise.all(
-        clients.map((c) =>
-          c
-            .request({ params: statusRequestParams('/status', 'json&full') })
-            .then((r) => r.body.length),
-        ),
-      );
-      readFileSync('/proc/net/unix', 'utf8');
-    },
+    once: () => floorHere.once(),
   });
   const results = await measureAll(contenders);
-  for (const c of clients) c.close();
+  floorHere.close();
 
   const floor = results.at(-1)!;
+  const minimalResult = results.find((r) => r.name.startsWith('floor: minimal'))!;
   console.log(
     `\n${POOLS} pools, ${ROUNDS} rounds of one scrape each, in turn (peer pid ${peerPid ?? '-'})`,
   );
@@ -206,7 +229,10 @@ try {
   const httpFloor = results.find((r) => r.name.startsWith('floor: HTTP'))!;
   const sum = floor.p50 + httpFloor.p50;
   console.log(
-    `both floors added (status fetches + HTTP round trip): p50 ${sum.toFixed(2)} ms; fpmkit p50 ${(results[0]!.p50 / sum).toFixed(2)}x that, ${(results[0]!.p50 - sum).toFixed(2)} ms above it`,
+    `floor + HTTP round trip: p50 ${sum.toFixed(2)} ms; fpmkit p50 ${(results[0]!.p50 / sum).toFixed(2)}x that, ${(results[0]!.p50 - sum).toFixed(2)} ms above it`,
+  );
+  console.log(
+    `fpmkit vs the minimal exporter: p50 ${(results[0]!.p50 / minimalResult.p50).toFixed(2)}x (${(results[0]!.p50 - minimalResult.p50).toFixed(2)} ms above it), CPU ${(results[0]!.cpuMs / minimalResult.cpuMs).toFixed(2)}x`,
   );
 
   const peerResult = results.find((r) => r.name.startsWith('peer'));
