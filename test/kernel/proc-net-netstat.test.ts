@@ -72,6 +72,15 @@ describe('parseProcNetNetstat', () => {
   });
 });
 
+/** Two captured files and this host's own. */
+function netstatTexts(): string[] {
+  return [
+    fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt'),
+    fixture('proc-net-unix', 'tcp-ipv6-saturated', 'proc-net-netstat-after.txt'),
+    readFileSync('/proc/net/netstat', 'utf8'),
+  ];
+}
+
 describe('parseProcNetNetstatGroup', () => {
   const full = (text: string, group: string) => {
     const g = parseProcNetNetstat(text)[group];
@@ -83,11 +92,7 @@ describe('parseProcNetNetstatGroup', () => {
   };
 
   it('reads the group the full parse reads, from the fixtures and this host', () => {
-    const texts = [
-      fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt'),
-      fixture('proc-net-unix', 'tcp-ipv6-saturated', 'proc-net-netstat-after.txt'),
-      readFileSync('/proc/net/netstat', 'utf8'),
-    ];
+    const texts = netstatTexts();
     for (const text of texts)
       for (const group of ['TcpExt', 'IpExt', 'MPTcpExt', 'Absent']) {
         expect(one(text, group)).toEqual(full(text, group));
@@ -148,11 +153,7 @@ describe('NetstatGroupReader', () => {
   };
 
   it('reads what the group parse reads, from the fixtures and this host, header kept or not', () => {
-    const texts = [
-      fixture('proc-net-unix', 'netstat-overflow-ipv4', 'proc-net-netstat-before.txt'),
-      fixture('proc-net-unix', 'tcp-ipv6-saturated', 'proc-net-netstat-after.txt'),
-      readFileSync('/proc/net/netstat', 'utf8'),
-    ];
+    const texts = netstatTexts();
     for (const group of ['TcpExt', 'IpExt', 'Absent']) {
       const reader = new NetstatGroupReader(group, wanted);
       // Twice through: the second pass finds each header kept from the pass before.
