@@ -40,6 +40,14 @@ export const COLLECTOR_DEFAULTS = {
   memoryCacheMs: 15_000,
 } as const;
 
+/**
+ * How long a part of the collection may wait when `remainingMs` of its deadline are left: 5%
+ * (at least 50 ms) is kept back for making the samples and the answer.
+ */
+function waitWithin(remainingMs: number): number {
+  return Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
+}
+
 /** The most pools one collection samples; more is a configuration error, not a host. */
 export const MAX_POOLS = 1_000;
 
@@ -274,9 +282,10 @@ export class FpmCollector {
 
   /**
    * The listeners' backlogs. A reading older than `backlogCacheMs` is still used while a fresh
-   * `ss` run (up to 3 s) goes on in the background, so no scrape waits for it but the first.
+   * `ss` run (up to 3 s) goes on in the background, so no scrape waits for it but the first,
+   * and that one at most `waitMs` (then it goes without backlogs).
    */
-  async #listeners(): Promise<Backlogs> {
+  async #listeners(waitMs: number): Promise<Backlogs> {
     const now = Date.now();
     const cached = this.#backlog;
     if (cached && now - cached.at < COLLECTOR_DEFAULTS.backlogCacheMs) return cached.backlogs;
@@ -288,7 +297,16 @@ export class FpmCollector {
         this.#backlogRefresh = undefined;
         return this.#backlog?.backlogs ?? NO_BACKLOGS;
       });
-    return cached ? cached.backlogs : this.#backlogRefresh;
+    if (cached) return cached.backlogs;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Backlogs>((resolve) => {
+      timer = setTimeout(() => resolve(NO_BACKLOGS), Math.max(1, waitMs));
+    });
+    try {
+      return await Promise.race([this.#backlogRefresh, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -351,7 +369,7 @@ export class FpmCollector {
    * queues parsed from the snapshot, the TcpExt counters of /proc/net/netstat and the
    * listeners' backlogs (neither changes because of a status request).
    */
-  async #kernelView(snapshot: QueueSnapshot): Promise<KernelView> {
+  async #kernelView(snapshot: QueueSnapshot, waitMs: number): Promise<KernelView> {
     let unix: Map<string, number> = new Map();
     if (snapshot.unixText !== undefined) {
       try {
@@ -364,7 +382,7 @@ export class FpmCollector {
     try {
       tcpExt = this.#tcpExt.read(this.#procNet('netstat', this.#readOptions()));
     } catch {}
-    return { unix, tcp: snapshot.tcp, tcpExt, backlog: await this.#listeners() };
+    return { unix, tcp: snapshot.tcp, tcpExt, backlog: await this.#listeners(waitMs) };
   }
 
   async #collect(options: CollectOptions): Promise<MetricSample[]> {
@@ -419,7 +437,9 @@ export class FpmCollector {
         () => true,
         () => false,
       );
-      const kernel = this.#kernelView(snapshot);
+      // Bounded like the pools' waits, so a first `ss` that hangs cannot hold the answer.
+      const remainingMs = deadlineMs - (performance.now() - started);
+      const kernel = this.#kernelView(snapshot, waitWithin(remainingMs));
       const perPool = await Promise.all(
         sampled.map(async (pending, i) => {
           const sample = await pending;
@@ -497,7 +517,7 @@ export class FpmCollector {
     signal: AbortSignal,
     settled: () => void,
   ): Promise<PoolSample> {
-    const deadlineMs = Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
+    const deadlineMs = waitWithin(remainingMs);
     const failed = (error: unknown): PoolSample => ({
       error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
       durationSeconds: 0,

@@ -66,6 +66,27 @@ describe('FpmCollector caches', () => {
     }
   });
 
+  it('does not wait past the deadline for a first ss that hangs', async () => {
+    const collector = new FpmCollector({
+      targets: [{ name: 'www', listen: SOCKET }],
+      memory: false,
+      sampler: async () => ({
+        error: { reason: 'connect', message: 'no socket' },
+        durationSeconds: 0,
+      }),
+      listListeners: () => new Promise<string | undefined>(() => {}),
+    });
+    try {
+      const started = performance.now();
+      const samples = await collector.collect({ deadlineMs: 300 });
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(backlogOf(samples)).toBeUndefined();
+      expect(samples.find((s) => s.name === 'fpm_up')?.value).toBe(0);
+    } finally {
+      collector.close();
+    }
+  });
+
   it('hands every collection the same frozen label objects, so their text is made once', async () => {
     const collector = new FpmCollector({
       targets: [
