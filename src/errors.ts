@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   'FPMKIT_MISSING_DEPENDENCY',
   'FPMKIT_LISTENER_NOT_FOUND',
   'FPMKIT_STATUS_NO_ANSWER',
+  'FPMKIT_SYSCTL_APPLY',
 ] as const;
 
 /** Every code an fpmkit error can carry (docs/errors.md). */
@@ -745,6 +746,46 @@ export class FpmkitApplyFailedError extends FpmkitError {
   }
 }
 brand(FpmkitApplyFailedError, 'FpmkitApplyFailedError');
+
+/** One key of a sysctl.d file whose value the kernel reports otherwise after `sysctl -p`. */
+export interface SysctlMismatch {
+  key: string;
+  /** The value the file sets. */
+  value: string;
+  /** The value read back from /proc/sys. */
+  live: string;
+}
+
+/**
+ * `applySysctlFile` wrote the file but the kernel did not take it: `sysctl -p` failed
+ * (`mismatched` is empty; `output` is what it printed), or it ran and a key reads back
+ * otherwise (`mismatched` says which; a value above the kernel's limit, or a setting of
+ * another network namespace). The file stays as written; `path` names it.
+ */
+export class FpmkitSysctlApplyError extends FpmkitError {
+  declare readonly code: 'FPMKIT_SYSCTL_APPLY';
+  readonly path: string;
+  readonly output: string;
+  readonly mismatched: readonly SysctlMismatch[];
+  constructor(
+    path: string,
+    output: string,
+    mismatched: readonly SysctlMismatch[],
+    options: FpmkitErrorOptions = {},
+  ) {
+    super(
+      mismatched.length === 0
+        ? `${path} was written, but sysctl -p failed: ${output.trim()}`
+        : `${path} was written and loaded, but ${mismatched.map((m) => `${m.key} reads ${m.live}, not ${m.value}`).join('; ')}`,
+      'FPMKIT_SYSCTL_APPLY',
+      options,
+    );
+    this.path = path;
+    this.output = output;
+    this.mismatched = mismatched;
+  }
+}
+brand(FpmkitSysctlApplyError, 'FpmkitSysctlApplyError');
 
 /**
  * A function needs an optional peer dependency that is not installed (`registerPromClientMetrics`

@@ -70,8 +70,10 @@ export {
   FpmkitListenerNotFoundError,
   FpmkitMissingDependencyError,
   FpmkitParseError,
+  FpmkitSysctlApplyError,
   FpmStatusNoAnswerError,
   isFpmkitError,
+  type SysctlMismatch,
 } from './errors.js';
 export type {
   CgiResponse,

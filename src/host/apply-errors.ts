@@ -5,4 +5,6 @@ export {
   FpmkitApplyRejectedError,
   FpmkitApplyStaleError,
   FpmkitListenerNotFoundError,
+  FpmkitSysctlApplyError,
+  type SysctlMismatch,
 } from '../errors.js';

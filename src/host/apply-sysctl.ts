@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
-import { FpmkitError, FpmkitInvalidOptionError } from '../errors.js';
+import { FpmkitInvalidOptionError, FpmkitSysctlApplyError } from '../errors.js';
 import {
   editSysctlConf,
   editSystemdDropIn,
@@ -54,8 +54,9 @@ export interface ApplySysctlResult {
 
 /**
  * Edits a sysctl.d file in place (`editSysctlConf`), writes it atomically, loads it with
- * `sysctl -p FILE` and reads each set key back from /proc/sys. Throws `FpmkitError` when
- * `sysctl -p` fails or a key reads back different. Kernel settings such as
+ * `sysctl -p FILE` and reads each set key back from /proc/sys. Throws
+ * `FpmkitSysctlApplyError` when `sysctl -p` fails or a key reads back different (the file stays
+ * as written). Kernel settings such as
  * `net.core.somaxconn` are per network namespace: run it in the namespace you mean to change.
  */
 export async function applySysctlFile(
@@ -77,7 +78,8 @@ export async function applySysctlFile(
       ['-p', path],
       { timeout: 10_000 },
       (error, stdout, stderr) => {
-        if (error) reject(new FpmkitError(`sysctl -p ${path} failed: ${stderr || error.message}`));
+        if (error)
+          reject(new FpmkitSysctlApplyError(path, stderr || error.message, [], { cause: error }));
         else resolve(stdout);
       },
     );
@@ -90,11 +92,7 @@ export async function applySysctlFile(
       return { key: e.key, value: String(e.value), live };
     });
   const wrong = applied.filter((a) => a.live.replace(/\s+/g, ' ') !== a.value.replace(/\s+/g, ' '));
-  if (wrong.length) {
-    throw new FpmkitError(
-      `sysctl -p ${path} ran but ${wrong.map((w) => `${w.key} reads ${w.live}, not ${w.value}`).join('; ')} (${output.trim()})`,
-    );
-  }
+  if (wrong.length) throw new FpmkitSysctlApplyError(path, output, wrong);
   return { diff, changes: edited.changes, applied };
 }
 

@@ -6,6 +6,8 @@ export {
   FpmkitApplyRejectedError,
   FpmkitApplyStaleError,
   FpmkitListenerNotFoundError,
+  FpmkitSysctlApplyError,
+  type SysctlMismatch,
 } from './apply-errors.js';
 export type { FpmEditSkipped, FpmEditsToMatch, FpmEditsToMatchOptions } from './apply-from.js';
 export { FPM_IDENTITY_DIRECTIVES, fpmEditsToMatch } from './apply-from.js';

@@ -52,6 +52,58 @@ describe.skipIf(!canUnshare && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
       expect(readFileSync(file, 'utf8')).toBe(original.replace('= 1024', `= ${want}`));
       expect(out.diff).toContain(`+net.core.somaxconn = ${want}`);
     });
+
+    const runChild = (file: string, edits: unknown, procSysRoot?: string) => {
+      const r = spawnSync(
+        unshare.path!,
+        [
+          '-n',
+          process.execPath,
+          '--import',
+          'tsx',
+          'test/host/apply-sysctl-child.ts',
+          file,
+          JSON.stringify(edits),
+          ...(procSysRoot === undefined ? [] : [procSysRoot]),
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+
+    it('throws FpmkitSysctlApplyError when sysctl -p fails, the file kept as written', () => {
+      const dir = tmp();
+      const file = join(dir, '61-fpm.conf');
+      writeFileSync(file, '# none yet\n');
+      const out = runChild(file, [{ key: 'net.core.fpmkit_no_such_key', value: 1 }]);
+      expect(out.error).toEqual({
+        code: 'FPMKIT_SYSCTL_APPLY',
+        name: 'FpmkitSysctlApplyError',
+        path: file,
+        mismatched: [],
+      });
+      expect(readFileSync(file, 'utf8')).toContain('net.core.fpmkit_no_such_key = 1');
+    });
+
+    it('throws FpmkitSysctlApplyError naming a key that reads back otherwise', () => {
+      const dir = tmp();
+      const file = join(dir, '62-fpm.conf');
+      writeFileSync(file, '');
+      // The keys are read back from a tree that says otherwise than the namespace.
+      const root = join(dir, 'sys');
+      mkdirSync(join(root, 'net', 'core'), { recursive: true });
+      writeFileSync(join(root, 'net', 'core', 'somaxconn'), '128\n');
+      const out = runChild(file, [{ key: 'net.core.somaxconn', value: 3001 }], root);
+      expect(out.error).toEqual({
+        code: 'FPMKIT_SYSCTL_APPLY',
+        name: 'FpmkitSysctlApplyError',
+        path: file,
+        mismatched: [{ key: 'net.core.somaxconn', value: '3001', live: '128' }],
+      });
+      expect(out.somaxconn).toBe('3001');
+      expect(out.netns).not.toBe(readlinkSync('/proc/self/ns/net'));
+    });
   },
 );
 

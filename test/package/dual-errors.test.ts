@@ -165,6 +165,10 @@ const CLASSES: Record<string, { code: string; make: Array<(c: Ns) => unknown> } 
     code: 'FPMKIT_APPLY_FAILED',
     make: [(c) => new (c.FpmkitApplyFailedError as Ctor)([] as never, true as never)],
   },
+  FpmkitSysctlApplyError: {
+    code: 'FPMKIT_SYSCTL_APPLY',
+    make: [(c) => new (c.FpmkitSysctlApplyError as Ctor)('/f' as never, 'x' as never, [] as never)],
+  },
   FpmkitListenerNotFoundError: {
     code: 'FPMKIT_LISTENER_NOT_FOUND',
     make: [(c) => new (c.FpmkitListenerNotFoundError as Ctor)('/s.sock' as never, 'm' as never)],
