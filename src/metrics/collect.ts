@@ -280,6 +280,11 @@ export class FpmCollector {
     return read;
   }
 
+  /** `ss` (or the reader passed in), a throw turned into a rejection. */
+  async #runListListeners(): Promise<string | undefined> {
+    return (this.#options.listListeners ?? runSsListeners)();
+  }
+
   /**
    * The listeners' backlogs. A reading older than `backlogCacheMs` is still used while a fresh
    * `ss` run (up to 3 s) goes on in the background, so no scrape waits for it but the first,
@@ -289,7 +294,7 @@ export class FpmCollector {
     const now = Date.now();
     const cached = this.#backlog;
     if (cached && now - cached.at < COLLECTOR_DEFAULTS.backlogCacheMs) return cached.backlogs;
-    this.#backlogRefresh ??= (this.#options.listListeners ?? runSsListeners)()
+    this.#backlogRefresh ??= this.#runListListeners()
       .catch(() => undefined)
       .then((text) => {
         // A failed read keeps the last good one and is retried at the next collection.

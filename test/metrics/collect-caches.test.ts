@@ -87,6 +87,24 @@ describe('FpmCollector caches', () => {
     }
   });
 
+  it('goes without backlogs when the listener reader throws', async () => {
+    const collector = new FpmCollector({
+      targets: [{ name: 'www', listen: SOCKET }],
+      memory: false,
+      sampler: async () => ({ error: { reason: 'connect', message: 'x' }, durationSeconds: 0 }),
+      listListeners: () => {
+        throw new Error('no ss here');
+      },
+    });
+    try {
+      const samples = await collector.collect({ deadlineMs: 300 });
+      expect(backlogOf(samples)).toBeUndefined();
+      expect(samples.find((s) => s.name === 'fpm_up')?.value).toBe(0);
+    } finally {
+      collector.close();
+    }
+  });
+
   it('hands every collection the same frozen label objects, so their text is made once', async () => {
     const collector = new FpmCollector({
       targets: [
