@@ -239,6 +239,12 @@ export const METRIC_FAMILIES = [
     exporterOnly: true,
   },
 ] as const satisfies readonly MetricFamily[];
+// Frozen, with their label lists: the renderer keeps the text it makes of a frozen family.
+for (const family of METRIC_FAMILIES) {
+  Object.freeze(family.labels);
+  Object.freeze(family);
+}
+Object.freeze(METRIC_FAMILIES);
 
 /** A family name from the catalog. */
 export type MetricName = (typeof METRIC_FAMILIES)[number]['name'];

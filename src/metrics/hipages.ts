@@ -122,6 +122,12 @@ export const HIPAGES_FAMILIES = [
     labels: ['pool', 'child', 'state', 'scrape_uri'],
   },
 ] as const satisfies readonly MetricFamily[];
+// Frozen, with their label lists: the renderer keeps the text it makes of a frozen family.
+for (const family of HIPAGES_FAMILIES) {
+  Object.freeze(family.labels);
+  Object.freeze(family);
+}
+Object.freeze(HIPAGES_FAMILIES);
 
 /** The compatibility modes of the collector and the exporter. */
 export const COMPAT_MODES = ['hipages'] as const;

@@ -59,15 +59,16 @@ function labelText(family: MetricFamily, labels: Readonly<Record<string, string>
 }
 
 /**
- * The start of a sample's line, `name{labels} `, of frozen labels objects, per family: they
- * cannot change, so the text stays true for the object's life.
+ * The start of a sample's line, `name{labels} `, of frozen labels objects, per frozen family:
+ * neither can change, so the text stays true while both live.
  */
 const frozenPrefixes = new WeakMap<Readonly<Record<string, string>>, Map<MetricFamily, string>>();
 
-/** `# HELP`, `# TYPE` (and `# UNIT`) lines of a family, per format: built once. */
+/** `# HELP`, `# TYPE` (and `# UNIT`) lines of a frozen family (the catalogs' are), per format. */
 const familyHeads = new WeakMap<MetricFamily, { prometheus?: string; openmetrics?: string }>();
 
 function familyHead(family: MetricFamily, format: ExpositionFormat): string {
+  if (!Object.isFrozen(family)) return makeFamilyHead(family, format);
   let heads = familyHeads.get(family);
   if (heads === undefined) {
     heads = {};
@@ -75,12 +76,17 @@ function familyHead(family: MetricFamily, format: ExpositionFormat): string {
   }
   let head = heads[format];
   if (head === undefined) {
-    const om = format === 'openmetrics';
-    const name = om && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
-    head = `# HELP ${name} ${escapeHelp(family.help, format)}\n# TYPE ${name} ${family.type}\n`;
-    if (om && family.unit) head += `# UNIT ${name} ${family.unit}\n`;
+    head = makeFamilyHead(family, format);
     heads[format] = head;
   }
+  return head;
+}
+
+function makeFamilyHead(family: MetricFamily, format: ExpositionFormat): string {
+  const om = format === 'openmetrics';
+  const name = om && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+  let head = `# HELP ${name} ${escapeHelp(family.help, format)}\n# TYPE ${name} ${family.type}\n`;
+  if (om && family.unit) head += `# UNIT ${name} ${family.unit}\n`;
   return head;
 }
 
@@ -105,10 +111,11 @@ export function renderMetrics(
   const texts = new Map<readonly string[], Map<Readonly<Record<string, string>>, string>>();
   for (const { family, samples: list } of groupSamples(samples, families)) {
     out += familyHead(family, format);
+    const frozenFamily = Object.isFrozen(family);
     let known: Map<Readonly<Record<string, string>>, string> | undefined;
     for (const s of list) {
       let prefix: string | undefined;
-      if (Object.isFrozen(s.labels)) {
+      if (frozenFamily && Object.isFrozen(s.labels)) {
         let byFamily = frozenPrefixes.get(s.labels);
         if (byFamily === undefined) {
           byFamily = new Map();

@@ -166,3 +166,19 @@ describe('renderMetrics and label objects', () => {
     ).toContain('fpm_processes{pool="www",listen="/run/php/www.sock",state="idle"} 4\n');
   });
 });
+
+describe('renderMetrics and families', () => {
+  it('renders a family that is not frozen as it is at each call', () => {
+    const family = { name: 'x_up', type: 'gauge' as const, help: 'one', labels: ['pool'] };
+    const labels = Object.freeze({ pool: 'www' });
+    const first = renderMetrics([{ name: 'x_up', labels, value: 1 }], 'prometheus', {
+      families: [family],
+    });
+    expect(first).toBe('# HELP x_up one\n# TYPE x_up gauge\nx_up{pool="www"} 1\n');
+    family.help = 'two';
+    family.labels = [];
+    expect(
+      renderMetrics([{ name: 'x_up', labels, value: 1 }], 'prometheus', { families: [family] }),
+    ).toBe('# HELP x_up two\n# TYPE x_up gauge\nx_up 1\n');
+  });
+});
