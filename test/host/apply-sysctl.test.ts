@@ -22,37 +22,6 @@ const tmp = () => {
 describe.skipIf(!canUnshare && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
   `sysctl apply inside a network namespace made by the test${canUnshare ? '' : ' (needs root and unshare)'}`,
   () => {
-    it('changes somaxconn in the namespace and nowhere else, keeping the file as written', () => {
-      const dir = tmp();
-      const file = join(dir, '60-fpm.conf');
-      const original =
-        '# queue for php-fpm\nnet.core.somaxconn = 1024\n\n# keep\nvm.swappiness=10\n';
-      writeFileSync(file, original);
-      const hostBefore = readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim();
-      const want = hostBefore === '2345' ? '2346' : '2345';
-      const r = spawnSync(
-        unshare.path!,
-        [
-          '-n',
-          process.execPath,
-          '--import',
-          'tsx',
-          'test/host/apply-sysctl-child.ts',
-          file,
-          JSON.stringify([{ key: 'net.core.somaxconn', value: Number(want) }]),
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout);
-      expect(out.somaxconn).toBe(want);
-      expect(out.applied).toEqual([{ key: 'net.core.somaxconn', value: want, live: want }]);
-      expect(out.netns).not.toBe(readlinkSync('/proc/self/ns/net'));
-      expect(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()).toBe(hostBefore);
-      expect(readFileSync(file, 'utf8')).toBe(original.replace('= 1024', `= ${want}`));
-      expect(out.diff).toContain(`+net.core.somaxconn = ${want}`);
-    });
-
     const runChild = (file: string, edits: unknown, procSysRoot?: string) => {
       const r = spawnSync(
         unshare.path!,
@@ -71,6 +40,23 @@ describe.skipIf(!canUnshare && !process.env.FPMKIT_REQUIRE_INTEGRATION)(
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout);
     };
+
+    it('changes somaxconn in the namespace and nowhere else, keeping the file as written', () => {
+      const dir = tmp();
+      const file = join(dir, '60-fpm.conf');
+      const original =
+        '# queue for php-fpm\nnet.core.somaxconn = 1024\n\n# keep\nvm.swappiness=10\n';
+      writeFileSync(file, original);
+      const hostBefore = readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim();
+      const want = hostBefore === '2345' ? '2346' : '2345';
+      const out = runChild(file, [{ key: 'net.core.somaxconn', value: Number(want) }]);
+      expect(out.somaxconn).toBe(want);
+      expect(out.applied).toEqual([{ key: 'net.core.somaxconn', value: want, live: want }]);
+      expect(out.netns).not.toBe(readlinkSync('/proc/self/ns/net'));
+      expect(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()).toBe(hostBefore);
+      expect(readFileSync(file, 'utf8')).toBe(original.replace('= 1024', `= ${want}`));
+      expect(out.diff).toContain(`+net.core.somaxconn = ${want}`);
+    });
 
     it('throws FpmkitSysctlApplyError when sysctl -p fails, the file kept as written', () => {
       const dir = tmp();

@@ -20,6 +20,19 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A collector of one pool that never answers, with the listener reader given. */
+function unreachablePool(listListeners: () => Promise<string | undefined>): FpmCollector {
+  return new FpmCollector({
+    targets: [{ name: 'www', listen: SOCKET }],
+    memory: false,
+    sampler: async () => ({
+      error: { reason: 'connect', message: 'no socket' },
+      durationSeconds: 0,
+    }),
+    listListeners,
+  });
+}
+
 describe('FpmCollector caches', () => {
   it('keeps answering with the last backlog while a slow ss runs, then uses the new one', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -67,15 +80,7 @@ describe('FpmCollector caches', () => {
   });
 
   it('does not wait past the deadline for a first ss that hangs', async () => {
-    const collector = new FpmCollector({
-      targets: [{ name: 'www', listen: SOCKET }],
-      memory: false,
-      sampler: async () => ({
-        error: { reason: 'connect', message: 'no socket' },
-        durationSeconds: 0,
-      }),
-      listListeners: () => new Promise<string | undefined>(() => {}),
-    });
+    const collector = unreachablePool(() => new Promise<string | undefined>(() => {}));
     try {
       const started = performance.now();
       const samples = await collector.collect({ deadlineMs: 300 });
@@ -88,13 +93,8 @@ describe('FpmCollector caches', () => {
   });
 
   it('goes without backlogs when the listener reader throws', async () => {
-    const collector = new FpmCollector({
-      targets: [{ name: 'www', listen: SOCKET }],
-      memory: false,
-      sampler: async () => ({ error: { reason: 'connect', message: 'x' }, durationSeconds: 0 }),
-      listListeners: () => {
-        throw new Error('no ss here');
-      },
+    const collector = unreachablePool(() => {
+      throw new Error('no ss here');
     });
     try {
       const samples = await collector.collect({ deadlineMs: 300 });
