@@ -97,10 +97,12 @@ function parseGroups(text: string, only: string | undefined): NetstatCounters {
  * @internal Reads a few counters of one group from successive texts of `/proc/net/netstat`, for
  * a caller that wants them at every scrape: the group's header line is split once and kept
  * while it stays the same (the kernel's list of counters does not change while it runs), and
- * only the wanted values are read from the value line. Agrees with
- * `parseProcNetNetstatGroup(text, group)` for the counters asked (a repeated group: the last
- * pair, as there); problems in other groups' lines are not looked at. Undefined when the group
- * is absent; counters absent from the group are left out.
+ * only the wanted values are read from the value line. On text `parseProcNetNetstatGroup`
+ * accepts it gives that function's values of the counters asked (of a repeated group, the last
+ * pair's, as there). Lines of other groups, and values it was not asked for, are not looked at,
+ * so on a malformed file it may return where the full parse throws; anything it cannot read
+ * itself goes to the full parse, which throws `FpmkitParseError`. Undefined when the group is
+ * absent; counters absent from the group are left out.
  */
 export class NetstatGroupReader {
   readonly #group: string;
