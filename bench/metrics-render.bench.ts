@@ -69,49 +69,42 @@ for (const s of samples) {
   else metric.set(labels, s.value);
 }
 
+/** `REPEAT` renders by `render`; the total length, so none can be optimised away. */
+async function repeated(render: () => string | Promise<string>): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < REPEAT; i++) n += (await render()).length;
+  return n;
+}
+
+function floorRender(): string {
+  let out = '';
+  for (let k = 0; k < samples.length; k++)
+    out += `${starts[k]}${formatSampleValue(samples[k]!.value)}\n`;
+  return out;
+}
+
 checkLoad();
 const results = await compare(
   [
     {
       name: 'renderMetrics (collector samples)',
       role: 'fpmkit',
-      run: () => {
-        let n = 0;
-        for (let i = 0; i < REPEAT; i++) n += renderMetrics(samples).length;
-        return n;
-      },
+      run: () => repeated(() => renderMetrics(samples)),
     },
     {
       name: 'renderMetrics (fresh label objects)',
       role: 'fpmkit',
-      run: () => {
-        let n = 0;
-        for (let i = 0; i < REPEAT; i++) n += renderMetrics(copied).length;
-        return n;
-      },
+      run: () => repeated(() => renderMetrics(copied)),
     },
     {
       name: 'prom-client Registry.metrics()',
       role: 'peer',
-      run: async () => {
-        let n = 0;
-        for (let i = 0; i < REPEAT; i++) n += (await registry.metrics()).length;
-        return n;
-      },
+      run: () => repeated(() => registry.metrics()),
     },
     {
       name: 'floor: line starts made, values joined',
       role: 'floor',
-      run: () => {
-        let n = 0;
-        for (let i = 0; i < REPEAT; i++) {
-          let out = '';
-          for (let k = 0; k < samples.length; k++)
-            out += `${starts[k]}${formatSampleValue(samples[k]!.value)}\n`;
-          n += out.length;
-        }
-        return n;
-      },
+      run: () => repeated(floorRender),
     },
   ],
   { rounds: 30, warmup: 5 },
