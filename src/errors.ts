@@ -749,6 +749,7 @@ brand(FpmkitApplyFailedError, 'FpmkitApplyFailedError');
 
 /** One key of a sysctl.d file whose value the kernel reports otherwise after `sysctl -p`. */
 export interface SysctlMismatch {
+  /** The sysctl key, dotted (`net.core.somaxconn`). */
   key: string;
   /** The value the file sets. */
   value: string;

@@ -48,6 +48,19 @@ function waitWithin(remainingMs: number): number {
   return Math.max(1, remainingMs - Math.max(50, remainingMs * 0.05));
 }
 
+/** `promise`'s value, or `late()` when it has not settled within `ms`; the timer is cleared. */
+async function settleWithin<T>(promise: Promise<T>, ms: number, late: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late()), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The most pools one collection samples; more is a configuration error, not a host. */
 export const MAX_POOLS = 1_000;
 
@@ -303,15 +316,7 @@ export class FpmCollector {
         return this.#backlog?.backlogs ?? NO_BACKLOGS;
       });
     if (cached) return cached.backlogs;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<Backlogs>((resolve) => {
-      timer = setTimeout(() => resolve(NO_BACKLOGS), Math.max(1, waitMs));
-    });
-    try {
-      return await Promise.race([this.#backlogRefresh, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return settleWithin(this.#backlogRefresh, Math.max(1, waitMs), () => NO_BACKLOGS);
   }
 
   /**
@@ -534,34 +539,23 @@ export class FpmCollector {
       settled();
       return sample;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<PoolSample>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve({
-            error: { reason: 'timeout', message: `no status within ${Math.round(deadlineMs)} ms` },
-            durationSeconds: deadlineMs / 1000,
-          }),
-        deadlineMs,
-      );
-    });
-    try {
-      return await Promise.race([
-        this.#sampler(target, { deadlineMs, signal }).then(
-          (sample) => {
-            settled();
-            return sample;
-          },
-          (error: unknown): PoolSample => {
-            settled();
-            return failed(error);
-          },
-        ),
-        late,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return settleWithin(
+      this.#sampler(target, { deadlineMs, signal }).then(
+        (sample) => {
+          settled();
+          return sample;
+        },
+        (error: unknown): PoolSample => {
+          settled();
+          return failed(error);
+        },
+      ),
+      deadlineMs,
+      (): PoolSample => ({
+        error: { reason: 'timeout', message: `no status within ${Math.round(deadlineMs)} ms` },
+        durationSeconds: deadlineMs / 1000,
+      }),
+    );
   }
 
   async #poolSamples(
