@@ -164,7 +164,8 @@ export function resolveStatusOptions(options: FetchStatusOptions): ResolvedStatu
   };
 }
 
-function makeClient(target: FastCGITarget, timeoutMs: number): FastCGIClient {
+/** @internal A client bounded as a status request is: every phase by `timeoutMs`. */
+export function makeStatusClient(target: FastCGITarget, timeoutMs: number): FastCGIClient {
   return new FastCGIClient(target, {
     connectTimeoutMs: timeoutMs,
     readTimeoutMs: timeoutMs,
@@ -295,32 +296,50 @@ export async function fetchStatus(
   target: FastCGITarget,
   options: FetchStatusOptions = {},
 ): Promise<FpmStatus> {
-  const { format, full, path, timeoutMs, listen, signal } = resolveStatusOptions(options);
-  const client = options.client ?? makeClient(target, timeoutMs);
-  const params = statusRequestParams(path, statusQueryString(format, full));
-  const deadline = performance.now() + timeoutMs;
+  const resolved = resolveStatusOptions(options);
+  const client = options.client ?? makeStatusClient(target, resolved.timeoutMs);
   try {
-    let response = await client.request({ params, signal, timeoutMs });
-    if (response.status === 500) {
-      const left = deadline - performance.now();
-      if (left < 1) {
-        throw new FastCGITotalTimeoutError(
-          `status retry after Status: 500 had no time left of ${timeoutMs} ms`,
-          timeoutMs,
-          { target: client.target.label },
-        );
-      }
-      response = await client.request({ params, signal, timeoutMs: left });
-    }
-    const body = assertStatusResponse(response, {
-      target: client.target.label,
-      path,
-      endpoint: 'status',
-    });
-    return parseStatus(body, { format, ...(listen === undefined ? {} : { listen }) });
+    return await requestStatus(client, resolved, statusParams(resolved));
   } finally {
     if (options.client === undefined) client.close();
   }
+}
+
+/** @internal The FastCGI parameters of the status request `options` describe. */
+export function statusParams(options: ResolvedStatusOptions): Record<string, string> {
+  return statusRequestParams(options.path, statusQueryString(options.format, options.full));
+}
+
+/**
+ * @internal `fetchStatus`' work once its options are resolved and its parameters made (a caller
+ * that asks the same pool again and again keeps both): the request through `client`, retried
+ * once after `Status: 500` while time is left, the answer checked and parsed.
+ */
+export async function requestStatus(
+  client: FastCGIClient,
+  options: ResolvedStatusOptions,
+  params: Record<string, string>,
+): Promise<FpmStatus> {
+  const { format, path, timeoutMs, listen, signal } = options;
+  const deadline = performance.now() + timeoutMs;
+  let response = await client.request({ params, signal, timeoutMs });
+  if (response.status === 500) {
+    const left = deadline - performance.now();
+    if (left < 1) {
+      throw new FastCGITotalTimeoutError(
+        `status retry after Status: 500 had no time left of ${timeoutMs} ms`,
+        timeoutMs,
+        { target: client.target.label },
+      );
+    }
+    response = await client.request({ params, signal, timeoutMs: left });
+  }
+  const body = assertStatusResponse(response, {
+    target: client.target.label,
+    path,
+    endpoint: 'status',
+  });
+  return parseStatus(body, { format, ...(listen === undefined ? {} : { listen }) });
 }
 
 /**
@@ -337,7 +356,7 @@ export async function ping(target: FastCGITarget, options: PingOptions = {}): Pr
     checkTypeOption('response', options.response, 'string') ?? STATUS_DEFAULTS.pingResponse;
   const timeoutMs = checkMsOption('timeoutMs', options.timeoutMs ?? STATUS_DEFAULTS.timeoutMs);
   const signal = checkSignal(options.signal);
-  const client = options.client ?? makeClient(target, timeoutMs);
+  const client = options.client ?? makeStatusClient(target, timeoutMs);
   try {
     const start = performance.now();
     const response: FastCGIResponse = await client.request({

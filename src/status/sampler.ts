@@ -1,16 +1,17 @@
 import { performance } from 'node:perf_hooks';
 import { FpmkitAbortError, FpmStatusNoAnswerError, isFpmkitError } from '../errors.js';
-import { FastCGIClient, type FastCGITarget } from '../fastcgi/index.js';
+import type { FastCGIClient, FastCGITarget } from '../fastcgi/index.js';
 import { checkSignal } from '../fastcgi/options.js';
 import {
   checkMsOption,
   checkTypeOption,
   type FetchStatusOptions,
-  fetchStatus,
-  MAX_STATUS_RESPONSE_BYTES,
+  makeStatusClient,
   type ResolvedStatusOptions,
+  requestStatus,
   resolveStatusOptions,
   STATUS_DEFAULTS,
+  statusParams,
 } from './fetch.js';
 import type { FpmStatus } from './model.js';
 import { diffStatus, MIN_WATCH_INTERVAL_MS, type StatusDelta } from './watch.js';
@@ -195,7 +196,8 @@ function delay(
  * for the status request. A request that fails (EAGAIN, timeout, refused) or is still in flight
  * makes the sample a gap with the reason; it never throws for the pool's state. At most one
  * status request is in flight: while one waits, later samples send none and report `pending`.
- * `watchStatus`, `fpmkit watch`, `fpmkit status` and the exporter all sample through it.
+ * `watchStatus`, `fpmkit watch` and `fpmkit status` sample through it; the exporter's collector
+ * keeps the same rules for all its pools at once.
  *
  * ```ts
  * const sampler = new StatusSampler('unix:/run/php/www.sock', {
@@ -207,11 +209,11 @@ function delay(
  * ```
  */
 export class StatusSampler {
-  readonly #target: FastCGITarget;
   readonly #options: ResolvedStatusOptions;
   readonly #client: FastCGIClient;
   readonly #readQueue: ListenQueueReader | undefined;
-  readonly #abort = new AbortController();
+  /** The request's FastCGI parameters, the same for every request. */
+  readonly #params: Record<string, string>;
   #pending: { promise: Promise<Outcome>; started: number } | undefined;
   #previous: { status: FpmStatus; at: number } | undefined;
 
@@ -220,13 +222,8 @@ export class StatusSampler {
     this.#options = resolveStatusOptions(options);
     const timeoutMs = this.#options.timeoutMs;
     // Built from checked values only, so the client cannot fail on an option under its own name.
-    this.#client = new FastCGIClient(target, {
-      connectTimeoutMs: timeoutMs,
-      readTimeoutMs: timeoutMs,
-      totalTimeoutMs: timeoutMs,
-      maxResponseBytes: MAX_STATUS_RESPONSE_BYTES,
-    });
-    this.#target = target;
+    this.#client = makeStatusClient(target, timeoutMs);
+    this.#params = statusParams(this.#options);
     this.#readQueue = checkTypeOption('readQueue', options.readQueue, 'function');
   }
 
@@ -306,21 +303,11 @@ export class StatusSampler {
 
   /** Aborts the request in flight and releases the connection. */
   close(): void {
-    this.#abort.abort();
     this.#client.close();
   }
 
   #send(): { promise: Promise<Outcome>; started: number } {
-    const { format, full, path, timeoutMs, listen } = this.#options;
-    const promise = fetchStatus(this.#target, {
-      client: this.#client,
-      format,
-      full,
-      path,
-      timeoutMs,
-      listen,
-      signal: this.#abort.signal,
-    }).then(
+    const promise = requestStatus(this.#client, this.#options, this.#params).then(
       (status): Outcome => ({ status, at: performance.now(), time: new Date() }),
       (error: unknown): Outcome => ({ error }),
     );
