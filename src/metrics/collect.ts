@@ -16,13 +16,7 @@ import { unixListenQueues } from '../kernel/proc-net-unix.js';
 import { parseSs } from '../kernel/ss.js';
 import { type CompatMode, hipagesPoolSamples, hipagesScrapeUri } from './hipages.js';
 import { NginxErrorTail } from './nginx-errors.js';
-import {
-  createStatusSampler,
-  type PoolSample,
-  type PoolSampler,
-  type PoolTarget,
-  type StatefulPoolSampler,
-} from './sampler.js';
+import { type PoolSample, type PoolSampler, type PoolTarget, StatusChannels } from './sampler.js';
 import type { MetricSample } from './samples.js';
 
 /** Defaults of `FpmCollector`, applied in one place. */
@@ -69,8 +63,8 @@ export interface FpmCollectorOptions extends ReadOptions {
   /** The pools, or a function that lists them at each collection (discovery). */
   targets: readonly PoolTarget[] | (() => Promise<readonly PoolTarget[]>);
   /**
-   * Reads one pool's status. @default a {@link createStatusSampler} sampler of this collector:
-   * at most one status request in flight per pool, across collections
+   * Reads one pool's status. @default the collector's own, as {@link createStatusSampler} makes
+   * them: at most one status request in flight per pool, across collections
    */
   sampler?: PoolSampler | undefined;
   /** Emit per-process series (one set per worker). @default false */
@@ -180,14 +174,23 @@ const PHASE_LABELS = Object.values(PHASES);
 const PHASE_INDEX = new Map(Object.keys(PHASES).map((state, i) => [state, i]));
 
 /**
- * The label objects of one pool's samples: `{ pool, listen }` and that plus one more label
- * (`state`, `phase`, `pm`, `reason`), made once and frozen, so that every collection hands
- * the renderer the same objects and their text is escaped and joined once for the process's
- * life (`renderMetrics` reuses the text of a frozen labels object).
+ * What the collector keeps of one pool between collections. Its label objects: `{ pool, listen }`
+ * and that plus one more label (`state`, `phase`, `pm`, `reason`), made once and frozen, so that
+ * every collection hands the renderer the same objects and their text is escaped and joined once
+ * for the process's life (`renderMetrics` reuses the text of a frozen labels object). And the
+ * last start time seen, the restarts counted, and the last memory reading.
  */
-class PoolLabels {
+class PoolState {
   readonly labels: Readonly<Record<string, string>>;
-  readonly #extra = new Map<string, Readonly<Record<string, string>>>();
+  /** Label objects with one more label, by its name, then its value. */
+  readonly #extra = new Map<string, Map<string, Readonly<Record<string, string>>>>();
+  #extraCount = 0;
+  /** The master's start time at the last reading (seconds since the epoch). */
+  startTime: number | undefined;
+  /** Start times that changed between readings. */
+  restarts = 0;
+  /** The last memory reading, reused for `memoryCacheMs`. */
+  memory: { at: number; values: [string, number][] } | undefined;
 
   constructor(pool: string, listen: string) {
     this.labels = Object.freeze({ pool, listen });
@@ -195,12 +198,23 @@ class PoolLabels {
 
   /** The pool's labels and `name="value"`; the values seen are few (states, phases, reasons). */
   with(name: string, value: string): Readonly<Record<string, string>> {
-    const key = `${name}\u0000${value}`;
-    let labels = this.#extra.get(key);
+    let byValue = this.#extra.get(name);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.#extra.set(name, byValue);
+    }
+    let labels = byValue.get(value);
     if (labels === undefined) {
-      if (this.#extra.size >= 64) this.#extra.clear();
+      if (this.#extraCount >= 64) {
+        // Values that keep changing (a hostile pm value): start over rather than grow.
+        this.#extra.clear();
+        this.#extraCount = 0;
+        byValue = new Map();
+        this.#extra.set(name, byValue);
+      }
       labels = Object.freeze({ ...this.labels, [name]: value });
-      this.#extra.set(key, labels);
+      byValue.set(value, labels);
+      this.#extraCount++;
     }
     return labels;
   }
@@ -214,11 +228,10 @@ class PoolLabels {
  */
 export class FpmCollector {
   readonly #options: FpmCollectorOptions;
-  readonly #sampler: PoolSampler;
-  /** The default sampler, which this collector owns and closes. */
-  readonly #ownSampler: StatefulPoolSampler | undefined;
-  readonly #startTimes = new Map<string, number>();
-  readonly #restarts = new Map<string, number>();
+  /** A sampler passed in; without one, the collector drives {@link StatusChannels} itself. */
+  readonly #sampler: PoolSampler | undefined;
+  /** The default sampler's state, which this collector owns, drives directly and closes. */
+  readonly #channels: StatusChannels | undefined;
   #inFlight: Promise<MetricSample[]> | undefined;
   #collections = 0;
   /** The last good `ss` reading, parsed once (it is reused for `backlogCacheMs`). */
@@ -229,18 +242,12 @@ export class FpmCollector {
   readonly #listens = new Map<string, ListenAddress | undefined>();
   /** /proc/net files read at every collection, each through one open descriptor. */
   readonly #procFiles = new Map<string, PseudoFileReader>();
-  readonly #memoryCache = new Map<string, { at: number; values: [string, number][] }>();
   readonly #compatFailures = new Map<string, number>();
   readonly #nginx: NginxErrorTail | undefined;
-  /**
-   * Ends the default sampler's waits when the collector closes; its collections need no
-   * controller of their own (each pool's wait is bounded by its deadline already).
-   */
-  #lifetime: AbortController | undefined;
   /** The two TcpExt counters, read from /proc/net/netstat at every collection. */
   readonly #tcpExt = new NetstatGroupReader('TcpExt', ['ListenOverflows', 'ListenDrops']);
-  /** Label objects per pool, kept (frozen) across collections: see {@link PoolLabels}. */
-  readonly #labels = new Map<string, PoolLabels>();
+  /** What is kept of each pool between collections: see {@link PoolState}. */
+  readonly #pools = new Map<string, PoolState>();
 
   constructor(options: FpmCollectorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -248,8 +255,8 @@ export class FpmCollector {
     if (!Array.isArray(options.targets) && typeof options.targets !== 'function')
       throw new FpmkitInvalidOptionError('targets', 'must be an array of pools or a function');
     this.#options = options;
-    this.#ownSampler = options.sampler === undefined ? createStatusSampler() : undefined;
-    this.#sampler = options.sampler ?? this.#ownSampler!;
+    this.#sampler = options.sampler;
+    this.#channels = options.sampler === undefined ? new StatusChannels() : undefined;
     if (options.nginxErrorLog !== undefined)
       this.#nginx = new NginxErrorTail(options.nginxErrorLog);
   }
@@ -261,9 +268,7 @@ export class FpmCollector {
    * them again.
    */
   close(): void {
-    this.#lifetime?.abort();
-    this.#lifetime = undefined;
-    this.#ownSampler?.close();
+    this.#channels?.close();
     for (const reader of this.#procFiles.values()) reader.close();
     this.#procFiles.clear();
   }
@@ -401,27 +406,29 @@ export class FpmCollector {
     if (!Number.isFinite(deadlineMs) || deadlineMs <= 0)
       throw new FpmkitInvalidOptionError('deadlineMs', 'must be a positive number of milliseconds');
     this.#collections++;
-    // With the default sampler and no caller's signal, every pool's wait ends by its own
-    // deadline: the collector's lifetime signal is all the samplers need. Otherwise one
-    // controller per collection ends them at the deadline or when the caller aborts.
+    // The default sampler's waits all end together, at the deadline or when the caller aborts:
+    // one timer per collection, set once the queues are read. A sampler passed in gets a signal
+    // aborted then.
     let abort: AbortController | undefined;
-    let signal: AbortSignal;
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => abort?.abort();
-    if (this.#ownSampler !== undefined && options.signal === undefined) {
-      if (this.#lifetime === undefined) {
-        this.#lifetime = new AbortController();
-        // One listener per pool's wait: more than Node's default of 10 is expected.
-        setMaxListeners(MAX_POOLS + 10, this.#lifetime.signal);
-      }
-      signal = this.#lifetime.signal;
-    } else {
+    let endWaits = () => {};
+    const until =
+      this.#channels === undefined
+        ? undefined
+        : new Promise<undefined>((resolve) => {
+            endWaits = () => resolve(undefined);
+          });
+    const onAbort = () => {
+      abort?.abort();
+      endWaits();
+    };
+    if (this.#channels === undefined) {
       abort = new AbortController();
       setMaxListeners(MAX_POOLS + 10, abort.signal);
-      signal = abort.signal;
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => abort?.abort(), deadlineMs);
+      timer = setTimeout(onAbort, deadlineMs);
     }
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     // Samplers not yet settled; when none is left, nothing needs the abort at the end (whose
     // DOMException costs more than the rest of a pool's bookkeeping).
     let running = 0;
@@ -436,13 +443,19 @@ export class FpmCollector {
       // waiting in a busy pool's queue is not counted as a client; the rest of the kernel's view
       // and each pool's samples are made while the other pools' answers are still on their way.
       const snapshot = await this.#queueSnapshot(listed);
-      running = listed.length;
-      const settled = () => {
-        running--;
-      };
-      const sampled = listed.map((t) =>
-        this.#samplePool(t, deadlineMs - (performance.now() - started), signal, settled),
-      );
+      const waitMs = waitWithin(deadlineMs - (performance.now() - started));
+      let sampled: Promise<PoolSample>[];
+      if (this.#channels !== undefined) {
+        timer = setTimeout(endWaits, waitMs);
+        const channels = this.#channels;
+        sampled = listed.map((t) => channels.sample(t, until!, waitMs, options.signal));
+      } else {
+        running = listed.length;
+        const settled = () => {
+          running--;
+        };
+        sampled = listed.map((t) => this.#samplePool(t, waitMs, abort!.signal, settled));
+      }
       const nginxRead = this.#nginx?.read().then(
         () => true,
         () => false,
@@ -483,12 +496,10 @@ export class FpmCollector {
       out.push({ name: 'fpmkit_exporter_collections_total', labels: {}, value: this.#collections });
       return out;
     } finally {
-      if (abort !== undefined) {
-        clearTimeout(timer);
-        // A sampler still running past its deadline lets go of its socket now.
-        if (running > 0) abort.abort();
-        options.signal?.removeEventListener('abort', onAbort);
-      }
+      clearTimeout(timer);
+      // A sampler passed in and still running past its deadline lets go of its socket now.
+      if (running > 0) abort?.abort();
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -520,34 +531,25 @@ export class FpmCollector {
     }
   }
 
-  /** One pool's status, never later than its deadline, whatever the sampler does. */
+  /** One pool's status from a sampler passed in, never later than `deadlineMs`, whatever it does. */
   async #samplePool(
     target: PoolTarget,
-    remainingMs: number,
+    deadlineMs: number,
     signal: AbortSignal,
     settled: () => void,
   ): Promise<PoolSample> {
-    const deadlineMs = waitWithin(remainingMs);
-    const failed = (error: unknown): PoolSample => ({
-      error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
-      durationSeconds: 0,
-    });
-    if (this.#ownSampler !== undefined) {
-      // The default sampler waits for the status page at most `deadlineMs` (its own timer) and
-      // returns a timeout as a sample: a second timer per pool would only duplicate it.
-      const sample = await this.#ownSampler(target, { deadlineMs, signal }).catch(failed);
-      settled();
-      return sample;
-    }
     return settleWithin(
-      this.#sampler(target, { deadlineMs, signal }).then(
+      this.#sampler!(target, { deadlineMs, signal }).then(
         (sample) => {
           settled();
           return sample;
         },
         (error: unknown): PoolSample => {
           settled();
-          return failed(error);
+          return {
+            error: { reason: 'error', message: (error as Error)?.message ?? String(error) },
+            durationSeconds: 0,
+          };
         },
       ),
       deadlineMs,
@@ -567,17 +569,18 @@ export class FpmCollector {
     const status = sample.status;
     const pool = target.name ?? status?.pool ?? '';
     const key = `${pool}\u0000${target.listen}`;
-    let poolLabels = this.#labels.get(key);
-    if (poolLabels === undefined) {
-      if (this.#labels.size >= MAX_POOLS) this.#labels.clear();
-      poolLabels = new PoolLabels(pool, target.listen);
-      this.#labels.set(key, poolLabels);
+    let state = this.#pools.get(key);
+    if (state === undefined) {
+      if (this.#pools.size >= MAX_POOLS) this.#pools.clear();
+      state = new PoolState(pool, target.listen);
+      this.#pools.set(key, state);
     }
-    const labels = poolLabels.labels;
+    const kept = state;
+    const labels = kept.labels;
     const push = (name: string, value: number, extraName?: string, extraValue?: string) =>
       out.push({
         name,
-        labels: extraName === undefined ? labels : poolLabels.with(extraName, extraValue!),
+        labels: extraName === undefined ? labels : kept.with(extraName, extraValue!),
         value,
       });
     push('fpm_up', status ? 1 : 0);
@@ -586,13 +589,11 @@ export class FpmCollector {
     const address = this.#listen(target.listen);
     if (status) {
       const start = status.startTime.getTime() / 1000;
-      const before = this.#startTimes.get(key);
       // A reading within 1 s of the last is the same start (OpenMetrics pages derive it).
-      if (before !== undefined && Math.abs(before - start) > 1)
-        this.#restarts.set(key, (this.#restarts.get(key) ?? 0) + 1);
-      this.#startTimes.set(key, start);
+      if (state.startTime !== undefined && Math.abs(state.startTime - start) > 1) state.restarts++;
+      state.startTime = start;
       push('fpm_start_time_seconds', start);
-      push('fpm_restarts_observed_total', this.#restarts.get(key) ?? 0);
+      push('fpm_restarts_observed_total', state.restarts);
       push('fpm_accepted_connections_total', status.acceptedConn);
       push('fpm_processes', status.idleProcesses, 'state', 'idle');
       push('fpm_processes', status.activeProcesses, 'state', 'active');
@@ -621,7 +622,11 @@ export class FpmCollector {
       const backlog = kernelBacklog(address, kernel);
       if (backlog !== undefined) push('fpm_listen_backlog_connections', backlog);
     }
-    if (this.#options.memory ?? COLLECTOR_DEFAULTS.memory) await this.#memory(target, status, push);
+    if (this.#options.memory ?? COLLECTOR_DEFAULTS.memory) {
+      // A reading younger than memoryCacheMs is pushed at once; only a new one is awaited.
+      const reading = this.#memory(state, target, status, push);
+      if (reading !== undefined) await reading;
+    }
     if (status?.processes && (this.#options.perProcess ?? COLLECTOR_DEFAULTS.perProcess)) {
       for (const p of status.processes) {
         const pid = String(p.pid);
@@ -647,23 +652,26 @@ export class FpmCollector {
     }
   }
 
-  async #memory(
+  /** The pool's memory samples: the kept reading while it is fresh, else a new one (awaited). */
+  #memory(
+    state: PoolState,
     target: PoolTarget,
     status: PoolSample['status'],
     push: (name: string, value: number) => void,
-  ): Promise<void> {
-    const key = `${target.name ?? status?.pool ?? ''}\u0000${target.listen}`;
-    const cached = this.#memoryCache.get(key);
+  ): Promise<void> | undefined {
+    const cached = state.memory;
     const now = Date.now();
     if (cached && now - cached.at < COLLECTOR_DEFAULTS.memoryCacheMs) {
       for (const [name, value] of cached.values) push(name, value);
-      return;
+      return undefined;
     }
     const values: [string, number][] = [];
-    await this.#readMemory(target, status, (name, value) => values.push([name, value]));
-    if (this.#memoryCache.size > MAX_POOLS) this.#memoryCache.clear();
-    this.#memoryCache.set(key, { at: now, values });
-    for (const [name, value] of values) push(name, value);
+    return this.#readMemory(target, status, (name, value) => values.push([name, value])).then(
+      () => {
+        state.memory = { at: now, values };
+        for (const [name, value] of values) push(name, value);
+      },
+    );
   }
 
   async #readMemory(

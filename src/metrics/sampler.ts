@@ -1,12 +1,15 @@
+import type { FastCGIClient } from '../fastcgi/client.js';
 import type { FastCGITarget } from '../fastcgi/target.js';
 import { type ListenAddress, parseListen } from '../fpm/listen.js';
-import type { FpmStatus } from '../status/model.js';
 import {
-  type StatusGap,
-  type StatusGapReason,
-  StatusSampler,
-  statusGapReason,
-} from '../status/sampler.js';
+  makeStatusClient,
+  type ResolvedStatusOptions,
+  requestStatus,
+  resolveStatusOptions,
+  statusParams,
+} from '../status/fetch.js';
+import type { FpmStatus } from '../status/model.js';
+import { type StatusGap, type StatusGapReason, statusGapReason } from '../status/sampler.js';
 
 /** A pool the collector samples. */
 export interface PoolTarget {
@@ -106,9 +109,9 @@ function labelOfGapReason(reason: StatusGapReason): PoolErrorReason {
   }
 }
 
-/** How long a pool's sampler is kept after it was last used (pools come and go with discovery). */
+/** How long a pool's channel is kept after it was last used (pools come and go with discovery). */
 const IDLE_SAMPLER_MS = 10 * 60_000;
-/** How often the samplers are checked for idleness. */
+/** How often the channels are checked for idleness. */
 const IDLE_SWEEP_MS = 60_000;
 
 /** A {@link PoolSampler} that holds state between collections; `close()` releases it. */
@@ -117,67 +120,152 @@ export interface StatefulPoolSampler extends PoolSampler {
   close(): void;
 }
 
+type Outcome = { status: FpmStatus } | { error: unknown };
+
+/** One pool's status requests: its client, its request, and the request in flight. */
+interface StatusChannel {
+  readonly client: FastCGIClient;
+  readonly options: ResolvedStatusOptions;
+  readonly params: Record<string, string>;
+  pending: { promise: Promise<Outcome>; started: number } | undefined;
+  usedAt: number;
+}
+
 /**
- * Samplers that keep one `StatusSampler` (fpmkit/status) per pool: the status request is JSON
- * with the per-worker list, at most one in flight per pool across collections, so a request
- * still waiting in a saturated pool's queue when a scrape's deadline passes is not joined by
- * another at the next scrape (the next scrape gets its outcome, or `timeout` while it waits).
+ * @internal The state behind {@link createStatusSampler}, which `FpmCollector` also drives
+ * directly: per pool a client and its prepared request (JSON with the per-worker list), at most
+ * one request in flight across collections. A wait ends when the status arrives or when `until`
+ * settles, so one timer serves a whole collection.
  */
-export function createStatusSampler(): StatefulPoolSampler {
-  const samplers = new Map<string, { sampler: StatusSampler; usedAt: number }>();
-  let sweptAt = Date.now();
-  const sample = async (target: PoolTarget, context: PoolSamplerContext): Promise<PoolSample> => {
+export class StatusChannels {
+  readonly #channels = new Map<string, StatusChannel>();
+  #sweptAt = Date.now();
+
+  /**
+   * One pool's sample. `timeoutMs` bounds the pool's requests (fixed by the first call); the
+   * wait ends earlier when `until` settles, a sample with reason `timeout` then.
+   */
+  async sample(
+    target: PoolTarget,
+    until: Promise<undefined>,
+    timeoutMs: number,
+    aborted?: AbortSignal,
+  ): Promise<PoolSample> {
     const started = performance.now();
-    const now = Date.now();
-    // Every pool is sampled at each collection: one sweep a minute, not one per pool.
-    if (now - sweptAt >= IDLE_SWEEP_MS) {
-      sweptAt = now;
-      for (const [k, v] of samplers)
-        if (now - v.usedAt > IDLE_SAMPLER_MS) {
-          v.sampler.close();
-          samplers.delete(k);
-        }
-    }
-    const statusTarget = target.statusListen ?? target.listen;
-    const path = target.statusPath ?? '/status';
-    const key = `${target.listen}\u0000${statusTarget}\u0000${path}`;
-    let entry = samplers.get(key);
+    let channel: StatusChannel;
     try {
-      if (!entry) {
-        entry = {
-          sampler: new StatusSampler(listenToTarget(statusTarget), {
-            format: 'json',
-            full: true,
-            path,
-            timeoutMs: Math.max(1, Math.floor(context.deadlineMs)),
-            listen: target.listen,
-          }),
-          usedAt: now,
-        };
-        samplers.set(key, entry);
-      }
-      entry.usedAt = now;
-      const reading = await entry.sampler.sample({
-        waitMs: Math.max(1, context.deadlineMs),
-        signal: context.signal,
-      });
-      const durationSeconds = (performance.now() - started) / 1000;
-      if (reading.status) return { status: reading.status, durationSeconds };
-      const gap = reading.gap ?? { reason: 'error', message: 'no status page' };
-      return { error: { reason: gapErrorReason(gap), message: gap.message }, durationSeconds };
+      channel = this.#channel(target, timeoutMs);
     } catch (error) {
       return {
         error: { reason: poolErrorReason(error), message: (error as Error).message },
         durationSeconds: (performance.now() - started) / 1000,
       };
     }
+    const reused = channel.pending !== undefined;
+    const pending = channel.pending ?? send(channel);
+    channel.pending = pending;
+    const outcome = await Promise.race([pending.promise, until]);
+    const durationSeconds = (performance.now() - started) / 1000;
+    if (outcome === undefined) {
+      const waited = Math.round(performance.now() - pending.started);
+      const message = aborted?.aborted
+        ? 'the wait for the status page was aborted'
+        : `the status request sent ${waited} ms ago has no answer yet${reused ? '; no other is sent meanwhile' : ''}`;
+      return { error: { reason: 'timeout', message }, durationSeconds };
+    }
+    if (channel.pending === pending) channel.pending = undefined;
+    if ('error' in outcome) {
+      const error = outcome.error;
+      return {
+        error: {
+          reason: poolErrorReason(error),
+          message: (error as Error)?.message ?? String(error),
+        },
+        durationSeconds,
+      };
+    }
+    return { status: outcome.status, durationSeconds };
+  }
+
+  /** Closes every pool's client (a request in flight fails as aborted) and forgets the pools. */
+  close(): void {
+    for (const channel of this.#channels.values()) channel.client.close();
+    this.#channels.clear();
+  }
+
+  #channel(target: PoolTarget, timeoutMs: number): StatusChannel {
+    const now = Date.now();
+    // Every pool is sampled at each collection: one sweep a minute, not one per pool.
+    if (now - this.#sweptAt >= IDLE_SWEEP_MS) {
+      this.#sweptAt = now;
+      for (const [key, channel] of this.#channels)
+        if (now - channel.usedAt > IDLE_SAMPLER_MS) {
+          channel.client.close();
+          this.#channels.delete(key);
+        }
+    }
+    const statusTarget = target.statusListen ?? target.listen;
+    const path = target.statusPath ?? '/status';
+    const key = `${target.listen}\u0000${statusTarget}\u0000${path}`;
+    let channel = this.#channels.get(key);
+    if (channel === undefined) {
+      const options = resolveStatusOptions({
+        format: 'json',
+        full: true,
+        path,
+        timeoutMs: Math.max(1, Math.floor(timeoutMs)),
+        listen: target.listen,
+      });
+      channel = {
+        client: makeStatusClient(listenToTarget(statusTarget), options.timeoutMs),
+        options,
+        params: statusParams(options),
+        pending: undefined,
+        usedAt: now,
+      };
+      this.#channels.set(key, channel);
+    }
+    channel.usedAt = now;
+    return channel;
+  }
+}
+
+function send(channel: StatusChannel): { promise: Promise<Outcome>; started: number } {
+  const promise = requestStatus(channel.client, channel.options, channel.params).then(
+    (status): Outcome => ({ status }),
+    (error: unknown): Outcome => ({ error }),
+  );
+  return { promise, started: performance.now() };
+}
+
+/**
+ * Samplers that keep, per pool, one client and its prepared status request (JSON with the
+ * per-worker list), at most one in flight across collections, so a request still waiting in a
+ * saturated pool's queue when a scrape's deadline passes is not joined by another at the next
+ * scrape (the next scrape gets its outcome, or `timeout` while it waits).
+ */
+export function createStatusSampler(): StatefulPoolSampler {
+  const channels = new StatusChannels();
+  const sample = async (target: PoolTarget, context: PoolSamplerContext): Promise<PoolSample> => {
+    const { signal } = context;
+    let end = () => {};
+    const until = new Promise<undefined>((resolve) => {
+      if (signal?.aborted) return resolve(undefined);
+      const timer = setTimeout(() => end(), Math.max(1, context.deadlineMs));
+      end = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', end);
+        resolve(undefined);
+      };
+      signal?.addEventListener('abort', end, { once: true });
+    });
+    try {
+      return await channels.sample(target, until, context.deadlineMs, signal);
+    } finally {
+      end();
+    }
   };
-  return Object.assign(sample, {
-    close() {
-      for (const v of samplers.values()) v.sampler.close();
-      samplers.clear();
-    },
-  });
+  return Object.assign(sample, { close: () => channels.close() });
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { FpmCollector } from '../../src/metrics/collect.js';
+import { createStatusSampler } from '../../src/metrics/sampler.js';
 
 it('FpmCollector keeps one status request in flight per pool across scrapes', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'fpmkit-inflight-'));
@@ -38,8 +39,79 @@ it('FpmCollector keeps one status request in flight per pool across scrapes', as
     expect(connections).toBeLessThanOrEqual(6);
     collector.close();
     await expect.poll(() => held.size, { timeout: 2_000 }).toBe(0);
+
+    // A caller's signal ends the collection's waits at once, long before the deadline (whose
+    // 5 s also bound this collector's requests).
+    const patient = new FpmCollector({ targets: [{ name: 'mute', listen: path }], memory: false });
+    try {
+      const abort = new AbortController();
+      const started = performance.now();
+      setTimeout(() => abort.abort(), 40);
+      const cut = await patient.collect({ deadlineMs: 5_000, signal: abort.signal });
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(cut.find((s) => s.name === 'fpm_scrape_error')?.labels.reason).toBe('timeout');
+      const early = new AbortController();
+      early.abort();
+      const again = performance.now();
+      const none = await patient.collect({ deadlineMs: 5_000, signal: early.signal });
+      expect(performance.now() - again).toBeLessThan(1_000);
+      expect(none.find((s) => s.name === 'fpm_up')?.value).toBe(0);
+      expect(held.size).toBe(1);
+    } finally {
+      patient.close();
+    }
+    await expect.poll(() => held.size, { timeout: 2_000 }).toBe(0);
   } finally {
     collector.close();
+    for (const s of held) s.destroy();
+    await new Promise((r) => mute.close(r));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it('createStatusSampler bounds each wait by its deadline or signal and keeps the request in flight', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-inflight-'));
+  const path = join(dir, 'mute.sock');
+  const held = new Set<Socket>();
+  let connections = 0;
+  const mute = createServer((s) => {
+    connections++;
+    held.add(s);
+    s.resume();
+    s.on('close', () => held.delete(s));
+  });
+  await new Promise<void>((r) => mute.listen(path, r));
+  const sampler = createStatusSampler();
+  const target = { name: 'mute', listen: path };
+  try {
+    // The first wait, ended by its signal: the request (bounded by this first deadline,
+    // 1.5 s) stays in flight.
+    const abort = new AbortController();
+    const first = performance.now();
+    setTimeout(() => abort.abort(), 40);
+    const aborted = await sampler(target, { deadlineMs: 1_500, signal: abort.signal });
+    expect(performance.now() - first).toBeLessThan(1_000);
+    expect(aborted.error).toEqual({
+      reason: 'timeout',
+      message: 'the wait for the status page was aborted',
+    });
+    // A second wait, ended by its deadline: the same request, no new connection.
+    const second = performance.now();
+    const timedOut = await sampler(target, {
+      deadlineMs: 120,
+      signal: new AbortController().signal,
+    });
+    expect(performance.now() - second).toBeGreaterThanOrEqual(100);
+    expect(timedOut.error?.reason).toBe('timeout');
+    expect(timedOut.error?.message).toMatch(/has no answer yet; no other is sent meanwhile$/);
+    expect(connections).toBe(1);
+    expect(held.size).toBe(1);
+
+    // close() ends the request in flight: the held connection goes away.
+    sampler.close();
+    await expect.poll(() => held.size, { timeout: 2_000 }).toBe(0);
+  } finally {
+    sampler.close();
     for (const s of held) s.destroy();
     await new Promise((r) => mute.close(r));
     await rm(dir, { recursive: true, force: true });
