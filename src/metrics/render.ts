@@ -58,14 +58,24 @@ function labelText(family: MetricFamily, labels: Readonly<Record<string, string>
   return `${out}}`;
 }
 
+/** Small numbers for frozen families: where their line starts sit in `frozenLines`' arrays. */
+const familyIds = new WeakMap<MetricFamily, number>();
+let nextFamilyId = 0;
+
 /**
- * The start of a sample's line, `name{labels} `, of frozen labels objects, per frozen family:
- * neither can change, so the text stays true while both live.
+ * The line starts of frozen labels objects, by family id: neither object can change, so the
+ * text stays true while both live.
  */
-const frozenPrefixes = new WeakMap<Readonly<Record<string, string>>, Map<MetricFamily, string>>();
+const frozenLines = new WeakMap<Readonly<Record<string, string>>, (string | undefined)[]>();
+
+/** The line start of a frozen family without labels, whatever labels object its samples carry. */
+const barePrefixes = new WeakMap<MetricFamily, string>();
 
 /** `# HELP`, `# TYPE` (and `# UNIT`) lines of a frozen family (the catalogs' are), per format. */
-const familyHeads = new WeakMap<MetricFamily, { prometheus?: string; openmetrics?: string }>();
+const familyHeads = new WeakMap<
+  MetricFamily,
+  { prometheus?: string | undefined; openmetrics?: string | undefined }
+>();
 
 function familyHead(family: MetricFamily, format: ExpositionFormat): string {
   if (!Object.isFrozen(family)) return makeFamilyHead(family, format);
@@ -90,6 +100,85 @@ function makeFamilyHead(family: MetricFamily, format: ExpositionFormat): string 
   return head;
 }
 
+/** Label texts made during one render, per label list and labels object. */
+type LabelTexts = Map<readonly string[], Map<Readonly<Record<string, string>>, string>>;
+
+/** What a render looks up once per family rather than once per sample. */
+interface FamilyLines {
+  readonly family: MetricFamily;
+  /** The family's id when it is frozen (its line starts are kept). */
+  readonly id: number | undefined;
+  /** The kept line start of a frozen family without labels. */
+  readonly bare: string | undefined;
+}
+
+function familyLines(family: MetricFamily): FamilyLines {
+  if (!Object.isFrozen(family)) return { family, id: undefined, bare: undefined };
+  let id = familyIds.get(family);
+  if (id === undefined) {
+    id = nextFamilyId++;
+    familyIds.set(family, id);
+  }
+  let bare: string | undefined;
+  if (family.labels.length === 0) {
+    bare = barePrefixes.get(family);
+    if (bare === undefined) {
+      bare = `${family.name} `;
+      barePrefixes.set(family, bare);
+    }
+  }
+  return { family, id, bare };
+}
+
+/**
+ * The start of a sample's line, `name{labels} `. Of a frozen family, it is kept while the
+ * labels object lives when that is frozen too, and for good when the family has no labels;
+ * otherwise the label text is made once per labels object during one render (`texts`), since
+ * the collector gives all of a pool's samples with the same labels one object.
+ */
+function linePrefix(
+  lines: FamilyLines,
+  labels: Readonly<Record<string, string>>,
+  texts: LabelTexts,
+): string {
+  if (lines.bare !== undefined) return lines.bare;
+  const family = lines.family;
+  if (lines.id !== undefined) {
+    // Only frozen objects are ever entered, so a hit needs no Object.isFrozen call.
+    let byId = frozenLines.get(labels);
+    if (byId === undefined && Object.isFrozen(labels)) {
+      byId = [];
+      frozenLines.set(labels, byId);
+    }
+    if (byId !== undefined) {
+      let kept = byId[lines.id];
+      if (kept === undefined) {
+        kept = `${family.name}${labelText(family, labels)} `;
+        byId[lines.id] = kept;
+      }
+      return kept;
+    }
+  }
+  let known = texts.get(family.labels);
+  if (known === undefined) {
+    known = new Map();
+    texts.set(family.labels, known);
+  }
+  let text = known.get(labels);
+  if (text === undefined) {
+    text = labelText(family, labels);
+    known.set(labels, text);
+  }
+  return `${family.name}${text} `;
+}
+
+/** The families a render prints, in order. */
+function renderedFamilies(options: RenderMetricsOptions): readonly MetricFamily[] {
+  const perProcess = options.perProcess ?? true;
+  const all: readonly MetricFamily[] = options.families ?? METRIC_FAMILIES;
+  return perProcess ? all : all.filter((f) => !f.perProcess);
+}
+
 /**
  * Renders samples as the Prometheus text format 0.0.4 or OpenMetrics 1.0 text: a `# HELP` and
  * `# TYPE` per family (plus `# UNIT` in OpenMetrics, whose counter families are named without
@@ -101,48 +190,13 @@ export function renderMetrics(
   format: ExpositionFormat = 'prometheus',
   options: RenderMetricsOptions = {},
 ): string {
-  const perProcess = options.perProcess ?? true;
-  const all: readonly MetricFamily[] = options.families ?? METRIC_FAMILIES;
-  const families = all.filter((f) => perProcess || !f.perProcess);
   let out = '';
-  // Label text is built once per labels object and label list (the collector gives all of a
-  // pool's samples with the same labels one object); of a frozen object, whose text cannot
-  // change, the line's whole `name{labels} ` is kept while the object lives.
-  const texts = new Map<readonly string[], Map<Readonly<Record<string, string>>, string>>();
-  for (const { family, samples: list } of groupSamples(samples, families)) {
+  const texts: LabelTexts = new Map();
+  for (const { family, samples: list } of groupSamples(samples, renderedFamilies(options))) {
     out += familyHead(family, format);
-    const frozenFamily = Object.isFrozen(family);
-    let known: Map<Readonly<Record<string, string>>, string> | undefined;
-    for (const s of list) {
-      let prefix: string | undefined;
-      if (frozenFamily && Object.isFrozen(s.labels)) {
-        let byFamily = frozenPrefixes.get(s.labels);
-        if (byFamily === undefined) {
-          byFamily = new Map();
-          frozenPrefixes.set(s.labels, byFamily);
-        }
-        prefix = byFamily.get(family);
-        if (prefix === undefined) {
-          prefix = `${family.name}${labelText(family, s.labels)} `;
-          byFamily.set(family, prefix);
-        }
-      } else {
-        if (known === undefined) {
-          known = texts.get(family.labels);
-          if (known === undefined) {
-            known = new Map();
-            texts.set(family.labels, known);
-          }
-        }
-        let text = known.get(s.labels);
-        if (text === undefined) {
-          text = labelText(family, s.labels);
-          known.set(s.labels, text);
-        }
-        prefix = `${family.name}${text} `;
-      }
-      out += `${prefix}${formatSampleValue(s.value)}\n`;
-    }
+    const lines = familyLines(family);
+    for (const s of list)
+      out += `${linePrefix(lines, s.labels, texts)}${formatSampleValue(s.value)}\n`;
   }
   if (format === 'openmetrics') out += '# EOF\n';
   return out;

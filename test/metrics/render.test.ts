@@ -74,6 +74,7 @@ describe('label escaping', () => {
           }),
           { minLength: 1, maxLength: 4 },
         ),
+        fc.boolean(),
         fc.array(
           fc.record({
             name: fc.constantFrom(...names),
@@ -84,9 +85,11 @@ describe('label escaping', () => {
           { maxLength: 30 },
         ),
         fc.constantFrom('prometheus' as const, 'openmetrics' as const),
-        (pools, picks, format) => {
+        (pools, frozen, picks, format) => {
+          // Frozen objects (as the collector's) have their line starts kept across renders.
+          const bases = frozen ? pools.map((p) => Object.freeze(p)) : pools;
           const shared: MetricSample[] = picks.map((p) => {
-            const base = pools[p.shared % pools.length]!;
+            const base = bases[p.shared % bases.length]!;
             return {
               name: p.name,
               labels: p.extra ? { ...base, [p.extra[0]]: p.extra[1] } : base,
@@ -94,6 +97,7 @@ describe('label escaping', () => {
             };
           });
           const copied = shared.map((s) => ({ ...s, labels: { ...s.labels } }));
+          expect(renderMetrics(shared, format)).toBe(renderMetrics(copied, format));
           expect(renderMetrics(shared, format)).toBe(renderMetrics(copied, format));
         },
       ),
