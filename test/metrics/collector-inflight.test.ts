@@ -6,25 +6,43 @@ import { expect, it } from 'vitest';
 import { FpmCollector } from '../../src/metrics/collect.js';
 import { createStatusSampler } from '../../src/metrics/sampler.js';
 
-it('FpmCollector keeps one status request in flight per pool across scrapes', async () => {
+/**
+ * A UNIX socket that accepts and never answers, counting connections and the most held at
+ * once; `close()` drops what it holds and removes its directory.
+ */
+async function startMute() {
   const dir = await mkdtemp(join(tmpdir(), 'fpmkit-inflight-'));
   const path = join(dir, 'mute.sock');
   const held = new Set<Socket>();
-  let connections = 0;
-  let most = 0;
-  const mute = createServer((s) => {
-    connections++;
+  const counts = { connections: 0, most: 0 };
+  const server = createServer((s) => {
+    counts.connections++;
     held.add(s);
     // Counted after the events of this poll round: a request the client gave up on is closed
     // before its successor connects, but both can reach this server in the same round.
     setImmediate(() => {
-      most = Math.max(most, held.size);
+      counts.most = Math.max(counts.most, held.size);
     });
     s.resume();
     s.on('end', () => held.delete(s));
     s.on('close', () => held.delete(s));
   });
-  await new Promise<void>((r) => mute.listen(path, r));
+  await new Promise<void>((r) => server.listen(path, r));
+  return {
+    path,
+    held,
+    counts,
+    async close() {
+      for (const s of held) s.destroy();
+      await new Promise((r) => server.close(r));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+it('FpmCollector keeps one status request in flight per pool across scrapes', async () => {
+  const mute = await startMute();
+  const { path, held } = mute;
   const collector = new FpmCollector({ targets: [{ name: 'mute', listen: path }], memory: false });
   try {
     // Back-to-back scrapes that each give up after 150 ms: a request still waiting is never
@@ -34,9 +52,9 @@ it('FpmCollector keeps one status request in flight per pool across scrapes', as
       const error = samples.find((s) => s.name === 'fpm_scrape_error');
       expect(error?.labels.reason).toBe('timeout');
     }
-    expect(most).toBe(1);
-    expect(connections).toBeGreaterThan(0);
-    expect(connections).toBeLessThanOrEqual(6);
+    expect(mute.counts.most).toBe(1);
+    expect(mute.counts.connections).toBeGreaterThan(0);
+    expect(mute.counts.connections).toBeLessThanOrEqual(6);
     collector.close();
     await expect.poll(() => held.size, { timeout: 2_000 }).toBe(0);
 
@@ -63,24 +81,13 @@ it('FpmCollector keeps one status request in flight per pool across scrapes', as
     await expect.poll(() => held.size, { timeout: 2_000 }).toBe(0);
   } finally {
     collector.close();
-    for (const s of held) s.destroy();
-    await new Promise((r) => mute.close(r));
-    await rm(dir, { recursive: true, force: true });
+    await mute.close();
   }
 });
 
 it('createStatusSampler bounds each wait by its deadline or signal and keeps the request in flight', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'fpmkit-inflight-'));
-  const path = join(dir, 'mute.sock');
-  const held = new Set<Socket>();
-  let connections = 0;
-  const mute = createServer((s) => {
-    connections++;
-    held.add(s);
-    s.resume();
-    s.on('close', () => held.delete(s));
-  });
-  await new Promise<void>((r) => mute.listen(path, r));
+  const mute = await startMute();
+  const { path, held } = mute;
   const sampler = createStatusSampler();
   const target = { name: 'mute', listen: path };
   try {
@@ -104,7 +111,7 @@ it('createStatusSampler bounds each wait by its deadline or signal and keeps the
     expect(performance.now() - second).toBeGreaterThanOrEqual(100);
     expect(timedOut.error?.reason).toBe('timeout');
     expect(timedOut.error?.message).toMatch(/has no answer yet; no other is sent meanwhile$/);
-    expect(connections).toBe(1);
+    expect(mute.counts.connections).toBe(1);
     expect(held.size).toBe(1);
 
     // close() ends the request in flight: the held connection goes away.
@@ -112,8 +119,6 @@ it('createStatusSampler bounds each wait by its deadline or signal and keeps the
     await expect.poll(() => held.size, { timeout: 2_000 }).toBe(0);
   } finally {
     sampler.close();
-    for (const s of held) s.destroy();
-    await new Promise((r) => mute.close(r));
-    await rm(dir, { recursive: true, force: true });
+    await mute.close();
   }
 });
