@@ -219,7 +219,8 @@ export class StatusSampler {
 
   /** Checks every option now: a bad one throws `FpmkitInvalidOptionError` before anything is sent. */
   constructor(target: FastCGITarget, options: StatusSamplerOptions = {}) {
-    this.#options = resolveStatusOptions(options);
+    // Its requests end by `close()` alone: a stray `signal` among the options is left out.
+    this.#options = { ...resolveStatusOptions(options), signal: undefined };
     const timeoutMs = this.#options.timeoutMs;
     // Built from checked values only, so the client cannot fail on an option under its own name.
     this.#client = makeStatusClient(target, timeoutMs);
