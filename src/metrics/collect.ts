@@ -531,7 +531,7 @@ export class FpmCollector {
     }
   }
 
-  /** One pool's status from a sampler passed in, never later than `deadlineMs`, whatever it does. */
+  /** One pool's status from a sampler passed in, never later than `deadlineMs` whatever it does. */
   async #samplePool(
     target: PoolTarget,
     deadlineMs: number,
