@@ -1,13 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FINDING_CATALOG, type FindingRule } from '../src/findings-catalog.js';
 import { checkFpmConfig } from '../src/fpm/check.js';
 import { configArb } from './fpm/arbitraries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fpmkit-check-result-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('one meaning of ok for every check: no finding is an error', () => {
   it('checkFpmConfig: ok is false exactly when a finding has severity error', () => {

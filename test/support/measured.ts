@@ -1,7 +1,4 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 export interface MeasuredRun {
   exitCode: number | null;
@@ -36,20 +33,8 @@ process.on('exit', () => {
 });
 `;
 
-let preloadDir: Promise<string> | undefined;
-
-/** A preload module that prints the process's peak RSS when it exits, written once per run. */
-async function preloadPath(): Promise<string> {
-  preloadDir ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fpmkit-rss-'));
-    await writeFile(join(dir, 'maxrss.mjs'), PRELOAD);
-    process.once('exit', () => {
-      void rm(dir, { recursive: true, force: true });
-    });
-    return dir;
-  })();
-  return join(await preloadDir, 'maxrss.mjs');
-}
+/** The preload as a module of its own URL: nothing written to disk, nothing to remove. */
+const PRELOAD_URL = `data:text/javascript,${encodeURIComponent(PRELOAD)}`;
 
 /**
  * Runs `node [nodeArgs] script args` and measures its wall time and peak RSS. Never throws for a
@@ -59,8 +44,7 @@ export async function runNodeMeasured(
   nodeArgs: readonly string[],
   options: MeasuredOptions = {},
 ): Promise<MeasuredRun> {
-  const preload = await preloadPath();
-  const argv = ['--import', preload, ...nodeArgs];
+  const argv = ['--import', PRELOAD_URL, ...nodeArgs];
   const stdin = options.stdin ?? 'ignore';
   const child =
     options.shellInput === undefined
