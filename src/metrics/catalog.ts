@@ -239,12 +239,19 @@ export const METRIC_FAMILIES = [
     exporterOnly: true,
   },
 ] as const satisfies readonly MetricFamily[];
-// Frozen, with their label lists: the renderer keeps the text it makes of a frozen family.
-for (const family of METRIC_FAMILIES) {
-  Object.freeze(family.labels);
-  Object.freeze(family);
+freezeFamilies(METRIC_FAMILIES);
+
+/**
+ * @internal Freezes a catalog, its families and their label lists: the renderer keeps the text
+ * it makes of a frozen family.
+ */
+export function freezeFamilies(families: readonly MetricFamily[]): void {
+  for (const family of families) {
+    Object.freeze(family.labels);
+    Object.freeze(family);
+  }
+  Object.freeze(families);
 }
-Object.freeze(METRIC_FAMILIES);
 
 /** A family name from the catalog. */
 export type MetricName = (typeof METRIC_FAMILIES)[number]['name'];

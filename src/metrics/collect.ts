@@ -461,8 +461,7 @@ export class FpmCollector {
         () => false,
       );
       // Bounded like the pools' waits, so a first `ss` that hangs cannot hold the answer.
-      const remainingMs = deadlineMs - (performance.now() - started);
-      const kernel = this.#kernelView(snapshot, waitWithin(remainingMs));
+      const kernel = this.#kernelView(snapshot, waitMs);
       const perPool = await Promise.all(
         sampled.map(async (pending, i) => {
           const sample = await pending;
@@ -560,6 +559,18 @@ export class FpmCollector {
     );
   }
 
+  /** What is kept of the pool `pool` on `listen`, made at its first collection. */
+  #poolState(pool: string, listen: string): PoolState {
+    const key = `${pool}\u0000${listen}`;
+    let state = this.#pools.get(key);
+    if (state === undefined) {
+      if (this.#pools.size >= MAX_POOLS) this.#pools.clear();
+      state = new PoolState(pool, listen);
+      this.#pools.set(key, state);
+    }
+    return state;
+  }
+
   async #poolSamples(
     target: PoolTarget,
     sample: PoolSample,
@@ -568,19 +579,12 @@ export class FpmCollector {
   ): Promise<void> {
     const status = sample.status;
     const pool = target.name ?? status?.pool ?? '';
-    const key = `${pool}\u0000${target.listen}`;
-    let state = this.#pools.get(key);
-    if (state === undefined) {
-      if (this.#pools.size >= MAX_POOLS) this.#pools.clear();
-      state = new PoolState(pool, target.listen);
-      this.#pools.set(key, state);
-    }
-    const kept = state;
-    const labels = kept.labels;
+    const state = this.#poolState(pool, target.listen);
+    const labels = state.labels;
     const push = (name: string, value: number, extraName?: string, extraValue?: string) =>
       out.push({
         name,
-        labels: extraName === undefined ? labels : kept.with(extraName, extraValue!),
+        labels: extraName === undefined ? labels : state.with(extraName, extraValue!),
         value,
       });
     push('fpm_up', status ? 1 : 0);

@@ -1,5 +1,5 @@
 import type { FastCGITarget } from '../fastcgi/target.js';
-import type { MetricFamily } from './catalog.js';
+import { freezeFamilies, type MetricFamily } from './catalog.js';
 import { listenToTarget, type PoolSample, type PoolTarget } from './sampler.js';
 import type { MetricSample } from './samples.js';
 
@@ -122,12 +122,7 @@ export const HIPAGES_FAMILIES = [
     labels: ['pool', 'child', 'state', 'scrape_uri'],
   },
 ] as const satisfies readonly MetricFamily[];
-// Frozen, with their label lists: the renderer keeps the text it makes of a frozen family.
-for (const family of HIPAGES_FAMILIES) {
-  Object.freeze(family.labels);
-  Object.freeze(family);
-}
-Object.freeze(HIPAGES_FAMILIES);
+freezeFamilies(HIPAGES_FAMILIES);
 
 /** The compatibility modes of the collector and the exporter. */
 export const COMPAT_MODES = ['hipages'] as const;
